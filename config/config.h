@@ -1,0 +1,140 @@
+// The validated, immutable configuration of one ciap process (one "snapshot").
+//
+// Built by config/loader.cc from one YAML file; every other part of ciap reads it through
+// `std::shared_ptr<const Config>` and never changes it. A reload builds a new one.
+// Field defaults here are the documented defaults of the config format.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ciap::config {
+
+using Duration = std::chrono::milliseconds;
+
+// A "host:port" pair as written in the config. `host` is an IP literal (IPv6 without
+// brackets) or a DNS name; `port` may be 0 for listeners (the OS picks one).
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+  std::string ToString() const;  // "host:port", IPv6 as "[::1]:port"
+};
+
+// Where JSON log lines go: "stdout", "stderr", "off" or a file path (appended to).
+struct LoggingConfig {
+  std::string access_log = "stdout";
+};
+
+struct AdminConfig {
+  HostPort address{"127.0.0.1", 9901};
+};
+
+// TLS towards an upstream. Present means "originate TLS"; verification is always on.
+struct UpstreamTlsConfig {
+  std::string sni;        // also the name verified against the certificate; default: endpoint host
+  std::string ca_file;    // default: system trust store
+  std::string cert_file;  // optional client certificate (mTLS to the upstream)
+  std::string key_file;
+};
+
+struct UpstreamConfig {
+  std::string name;
+  std::vector<HostPort> endpoints;  // at least one; round-robin
+  std::optional<UpstreamTlsConfig> tls;
+  Duration connect_timeout{2000};
+  Duration idle_timeout{60000};    // an idle pooled connection is closed after this
+  uint32_t max_connections = 512;  // per upstream, per process (split across workers)
+};
+
+struct CertificateConfig {
+  std::string cert_file;  // PEM, leaf first then intermediates
+  std::string key_file;
+};
+
+enum class ClientAuth { kNone, kOptional, kRequire };
+enum class TlsVersion { kTls12, kTls13 };
+
+struct ListenerTlsConfig {
+  std::vector<CertificateConfig> certificates;  // at least one; first is the default for SNI
+  TlsVersion min_version = TlsVersion::kTls12;
+  std::string client_ca_file;
+  ClientAuth client_auth = ClientAuth::kNone;
+};
+
+struct LimitsConfig {
+  uint32_t max_header_bytes = 65536;  // request line + headers; over it: 431
+  uint32_t max_headers = 100;         // over it: 431
+  Duration header_timeout{10000};  // from the first byte of a request to its last header byte: 408
+  Duration idle_timeout{300000};   // keep-alive wait between requests; also any body stall
+  uint32_t max_connections = 20000;  // per listener, per process
+};
+
+// One header condition of a route match. Exactly one of exact/regex/present is set.
+struct HeaderMatch {
+  std::string name;                  // case-insensitive
+  std::optional<std::string> exact;  // value equals this (case-sensitive)
+  std::optional<std::string> regex;  // RE2 full match on the value
+  std::optional<bool> present;       // header present (true) or absent (false)
+};
+
+struct RouteMatch {
+  // Empty: any host. "api.example.com" exact (case-insensitive, port ignored);
+  // "*.example.com" any name ending in ".example.com" (not example.com itself).
+  std::string host;
+  // At most one of these three. None: any path.
+  std::optional<std::string> path;         // exact
+  std::optional<std::string> path_prefix;  // string prefix of the normalized path
+  std::optional<std::string> path_regex;   // RE2 full match on the normalized path
+  std::vector<std::string> methods;        // empty: any method; upper-case
+  std::vector<HeaderMatch> headers;        // all must hold
+};
+
+struct HeaderValue {
+  std::string name;
+  std::string value;  // raw, as configured (may contain ${secret:...} once supported)
+};
+
+struct RequestHeadersConfig {
+  std::vector<HeaderValue> set;     // replace (or add) these headers, in this order
+  std::vector<std::string> remove;  // drop these headers (case-insensitive)
+  bool identity = false;            // inject x-ciap-* identity headers (identity issue)
+};
+
+struct RouteConfig {
+  std::string name;
+  RouteMatch match;
+  std::string upstream;    // name of an UpstreamConfig (validated to exist)
+  bool is_public = false;  // `public: true`
+  // Longest the upstream may take to answer once the request is forwarded, and the longest
+  // stall while relaying either body to or from the upstream. Over it: 504.
+  Duration timeout{60000};
+  RequestHeadersConfig request_headers;
+  bool forward_token = false;
+};
+
+struct ListenerConfig {
+  std::string name;
+  HostPort address;
+  std::optional<ListenerTlsConfig> tls;  // required unless plaintext
+  bool plaintext = false;
+  std::vector<std::string> filters;  // filter names in order; default filled in by the loader
+  LimitsConfig limits;
+  std::vector<RouteConfig> routes;  // first match wins
+};
+
+struct Config {
+  std::string source_path;  // the file it was read from
+  std::string hash;         // hex SHA-256 of the file's bytes
+  LoggingConfig logging;
+  AdminConfig admin;
+  std::vector<UpstreamConfig> upstreams;
+  std::vector<ListenerConfig> listeners;
+
+  const UpstreamConfig* FindUpstream(const std::string& name) const;
+};
+
+}  // namespace ciap::config

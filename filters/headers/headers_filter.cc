@@ -1,0 +1,53 @@
+// See headers_filter.h.
+#include "filters/headers/headers_filter.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include <boost/beast/core/string.hpp>
+
+namespace ciap::filters {
+namespace {
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+bool HasCiapPrefix(std::string_view name) {
+  return name.size() >= 7 && boost::beast::iequals(name.substr(0, 7), "x-ciap-");
+}
+
+}  // namespace
+
+std::expected<std::unique_ptr<Filter>, std::string> HeadersFilter::Create(
+    const config::ListenerConfig& listener) {
+  auto filter = std::make_unique<HeadersFilter>();
+  for (const config::RouteConfig& route : listener.routes) {
+    RouteOps ops;
+    for (const std::string& name : route.request_headers.remove) ops.remove.push_back(Lower(name));
+    ops.set = route.request_headers.set;
+    filter->routes_.push_back(std::move(ops));
+  }
+  return filter;
+}
+
+Decision HeadersFilter::OnRequest(Request& request, StreamContext& context) const {
+  auto& fields = request.headers;
+  for (auto it = fields.begin(); it != fields.end();) {
+    if (HasCiapPrefix(it->name_string())) {
+      it = fields.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (context.route_index >= routes_.size()) return Decision::Continue();
+  const RouteOps& ops = routes_[context.route_index];
+  for (const std::string& name : ops.remove) fields.erase(name);
+  for (const config::HeaderValue& header : ops.set) fields.set(header.name, header.value);
+  return Decision::Continue();
+}
+
+}  // namespace ciap::filters

@@ -1,0 +1,39 @@
+// The admin listener (plain HTTP, loopback by default): /metrics, /healthz, /ready, /config.
+// Runs on the main thread's io_context, away from the workers.
+#pragma once
+
+#include <atomic>
+#include <expected>
+#include <string>
+
+#include "config/config.h"
+#include "proxy/asio.h"
+#include "proxy/metrics.h"
+#include "proxy/worker.h"
+
+namespace ciap {
+
+class AdminServer {
+ public:
+  AdminServer(asio::io_context& io, Metrics& metrics, SharedState& shared);
+
+  // Binds; returns the bound endpoint (port 0 → the OS's choice).
+  std::expected<tcp::endpoint, std::string> Listen(const config::HostPort& address);
+  void Start();
+  void Stop();
+
+  // /ready answers 200 only after this is set (listeners bound) and while not draining.
+  void set_ready(bool ready) { ready_ = ready; }
+
+ private:
+  asio::awaitable<void> AcceptLoop();
+  asio::awaitable<void> Serve(tcp::socket socket);
+
+  asio::io_context& io_;
+  Metrics& metrics_;
+  SharedState& shared_;
+  tcp::acceptor acceptor_;
+  std::atomic<bool> ready_{false};
+};
+
+}  // namespace ciap

@@ -1,0 +1,115 @@
+// See config_json.h.
+#include "proxy/config_json.h"
+
+#include <boost/json.hpp>
+
+namespace ciap {
+namespace json = boost::json;
+namespace {
+
+json::string Ms(config::Duration d) { return json::string(std::to_string(d.count()) + "ms"); }
+
+json::array Strings(const std::vector<std::string>& values) {
+  json::array out;
+  for (const auto& v : values) out.emplace_back(v);
+  return out;
+}
+
+std::string RedactedValue(const std::string& value) {
+  if (value.starts_with("${secret:") && value.ends_with("}") &&
+      value.find("${", 2) == std::string::npos) {
+    return value;
+  }
+  return "[redacted]";
+}
+
+json::object Route(const config::RouteConfig& route) {
+  json::object match;
+  if (!route.match.host.empty()) match["host"] = route.match.host;
+  if (route.match.path) match["path"] = *route.match.path;
+  if (route.match.path_prefix) match["path_prefix"] = *route.match.path_prefix;
+  if (route.match.path_regex) match["path_regex"] = *route.match.path_regex;
+  if (!route.match.methods.empty()) match["methods"] = Strings(route.match.methods);
+  json::array headers;
+  for (const auto& h : route.match.headers) {
+    json::object o{{"name", h.name}};
+    if (h.exact) o["exact"] = *h.exact;
+    if (h.regex) o["regex"] = *h.regex;
+    if (h.present) o["present"] = *h.present;
+    headers.push_back(std::move(o));
+  }
+  if (!headers.empty()) match["headers"] = std::move(headers);
+  json::object set;
+  for (const auto& h : route.request_headers.set) set[h.name] = RedactedValue(h.value);
+  return json::object{
+      {"name", route.name},
+      {"match", std::move(match)},
+      {"upstream", route.upstream},
+      {"public", route.is_public},
+      {"timeout", Ms(route.timeout)},
+      {"request_headers",
+       json::object{{"set", std::move(set)},
+                    {"remove", Strings(route.request_headers.remove)},
+                    {"identity", route.request_headers.identity}}},
+      {"forward_token", route.forward_token},
+  };
+}
+
+}  // namespace
+
+std::string ConfigToJson(const config::Config& config) {
+  json::array upstreams;
+  for (const auto& u : config.upstreams) {
+    json::array endpoints;
+    for (const auto& e : u.endpoints) endpoints.emplace_back(e.ToString());
+    json::object o{{"name", u.name},
+                   {"endpoints", std::move(endpoints)},
+                   {"connect_timeout", Ms(u.connect_timeout)},
+                   {"idle_timeout", Ms(u.idle_timeout)},
+                   {"max_connections", u.max_connections}};
+    if (u.tls) {
+      o["tls"] = json::object{{"sni", u.tls->sni},
+                              {"ca_file", u.tls->ca_file},
+                              {"cert_file", u.tls->cert_file},
+                              {"key_file", u.tls->key_file}};
+    }
+    upstreams.push_back(std::move(o));
+  }
+  json::array listeners;
+  for (const auto& l : config.listeners) {
+    json::object o{{"name", l.name}, {"address", l.address.ToString()}, {"plaintext", l.plaintext}};
+    if (l.tls) {
+      json::array certs;
+      for (const auto& c : l.tls->certificates) {
+        certs.push_back(json::object{{"cert_file", c.cert_file}, {"key_file", c.key_file}});
+      }
+      const char* auth[] = {"none", "optional", "require"};
+      o["tls"] = json::object{
+          {"certificates", std::move(certs)},
+          {"min_version", l.tls->min_version == config::TlsVersion::kTls13 ? "1.3" : "1.2"},
+          {"client_ca_file", l.tls->client_ca_file},
+          {"client_auth", auth[static_cast<int>(l.tls->client_auth)]}};
+    }
+    o["filters"] = Strings(l.filters);
+    o["limits"] = json::object{{"max_header_bytes", l.limits.max_header_bytes},
+                               {"max_headers", l.limits.max_headers},
+                               {"header_timeout", Ms(l.limits.header_timeout)},
+                               {"idle_timeout", Ms(l.limits.idle_timeout)},
+                               {"max_connections", l.limits.max_connections}};
+    json::array routes;
+    for (const auto& r : l.routes) routes.push_back(Route(r));
+    o["routes"] = std::move(routes);
+    listeners.push_back(std::move(o));
+  }
+  json::object root{
+      {"source", config.source_path},
+      {"hash", config.hash},
+      {"logging", json::object{{"access_log", config.logging.access_log}}},
+      {"admin", json::object{{"address", config.admin.address.ToString()}}},
+      {"upstreams", std::move(upstreams)},
+      {"listeners", std::move(listeners)},
+  };
+  return json::serialize(root) + "\n";
+}
+
+}  // namespace ciap

@@ -1,0 +1,97 @@
+// The filter interface: what every request-path filter (identity, access, rate_limit, headers)
+// implements, and what it may read and change.
+//
+// Filters are built once per listener per config snapshot and shared, read-only, by all
+// workers; everything per-request lives in Request and StreamContext. Most filters decide
+// synchronously, which costs one virtual call; a filter that must wait (e.g. for keys being
+// fetched) returns Decision::Suspend() and is then awaited through OnRequestAsync.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/http/fields.hpp>
+#include <boost/beast/http/status.hpp>
+
+namespace ciap {
+
+namespace config {
+struct RouteConfig;
+}
+
+// The outcome of a filter: go on, wait, or answer locally with a status and a reason code.
+// Reason codes are short snake_case constants ("no_route", "invalid_token"); they appear in
+// the JSON error body, the access log and metric labels, so they must come from a fixed set.
+class Decision {
+ public:
+  static Decision Continue() { return Decision(Kind::kContinue); }
+  static Decision Suspend() { return Decision(Kind::kSuspend); }
+  static Decision Respond(boost::beast::http::status status, std::string_view reason) {
+    Decision d(Kind::kRespond);
+    d.status_ = status;
+    d.reason_ = reason;
+    return d;
+  }
+
+  // Adds a header to a local response (e.g. WWW-Authenticate, Retry-After).
+  Decision& WithHeader(std::string name, std::string value) {
+    headers_.emplace_back(std::move(name), std::move(value));
+    return *this;
+  }
+
+  bool is_continue() const { return kind_ == Kind::kContinue; }
+  bool is_suspend() const { return kind_ == Kind::kSuspend; }
+  boost::beast::http::status status() const { return status_; }
+  std::string_view reason() const { return reason_; }
+  const std::vector<std::pair<std::string, std::string>>& headers() const { return headers_; }
+
+ private:
+  enum class Kind { kContinue, kSuspend, kRespond };
+  explicit Decision(Kind kind) : kind_(kind) {}
+
+  Kind kind_;
+  boost::beast::http::status status_ = boost::beast::http::status::ok;
+  std::string_view reason_;  // points at a string literal
+  std::vector<std::pair<std::string, std::string>> headers_;
+};
+
+// The request as filters see it. `headers` is the parsed header block; filters may change it
+// and the upstream receives the result (minus hop-by-hop headers, which the proxy owns).
+struct Request {
+  boost::beast::http::fields& headers;
+  std::string_view method;
+  std::string_view host;   // lower-case, without port
+  std::string_view path;   // normalized; exactly what the upstream will receive
+  std::string_view query;  // raw, without '?'; empty when absent
+};
+
+// Per-request facts that are not part of the HTTP message.
+struct StreamContext {
+  std::string_view listener;
+  const config::RouteConfig* route = nullptr;
+  std::size_t route_index = 0;
+  std::string_view request_id;
+  std::string_view client_address;
+  bool tls = false;
+};
+
+class Filter {
+ public:
+  virtual ~Filter() = default;
+
+  // Called once per request after the head is parsed and a route matched, before any body
+  // byte is read or an upstream is contacted. Request and context stay valid until the
+  // response is complete.
+  virtual Decision OnRequest(Request& request, StreamContext& context) const = 0;
+
+  // Called only after OnRequest returned Suspend(), on the connection's executor.
+  virtual boost::asio::awaitable<Decision> OnRequestAsync(Request& request,
+                                                          StreamContext& context) const;
+
+  virtual std::string_view name() const = 0;
+};
+
+}  // namespace ciap

@@ -1,0 +1,33 @@
+// Filter chain construction from the registry table.
+#include "proxy/filter_chain.h"
+
+#include <cstdlib>
+#include <cstdio>
+
+namespace ciap {
+
+boost::asio::awaitable<Decision> Filter::OnRequestAsync(Request&, StreamContext&) const {
+  // A filter that suspends must override this; reaching here is a programming error.
+  std::fprintf(stderr, "filter %.*s suspended without OnRequestAsync\n",
+               static_cast<int>(name().size()), name().data());
+  std::abort();
+}
+
+std::expected<FilterChain, std::string> FilterChain::Build(const config::ListenerConfig& listener) {
+  FilterChain chain;
+  for (const std::string& name : listener.filters) {
+    const FilterRegistration* found = nullptr;
+    for (const FilterRegistration& r : FilterRegistry()) {
+      if (r.name == name) found = &r;
+    }
+    if (found == nullptr) {
+      return std::unexpected("listener " + listener.name + ": unknown filter '" + name + "'");
+    }
+    auto filter = found->build(listener);
+    if (!filter) return std::unexpected(filter.error());
+    chain.filters_.push_back(std::move(*filter));
+  }
+  return chain;
+}
+
+}  // namespace ciap

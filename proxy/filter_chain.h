@@ -1,0 +1,39 @@
+// A listener's ordered filters, built by name from the explicit registry table.
+#pragma once
+
+#include <expected>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config.h"
+#include "proxy/filter.h"
+
+namespace ciap {
+
+// Builds a filter for a listener from validated config; an error is a human sentence.
+using FilterBuilder = std::expected<std::unique_ptr<Filter>, std::string> (*)(
+    const config::ListenerConfig& listener);
+
+struct FilterRegistration {
+  std::string_view name;
+  FilterBuilder build;
+};
+
+// Every filter ciap knows, in one explicit table (filters/registry.cc). No static
+// self-registration: static libraries drop objects nothing references.
+std::span<const FilterRegistration> FilterRegistry();
+
+class FilterChain {
+ public:
+  static std::expected<FilterChain, std::string> Build(const config::ListenerConfig& listener);
+
+  std::span<const std::unique_ptr<Filter>> filters() const { return filters_; }
+
+ private:
+  std::vector<std::unique_ptr<Filter>> filters_;
+};
+
+}  // namespace ciap

@@ -1,0 +1,659 @@
+// See session.h. The request path: read head → normalize → route → filters → relay.
+#include "proxy/session.h"
+
+#include <array>
+
+#include "proxy/http_head.h"
+#include "proxy/log.h"
+#include "proxy/path.h"
+#include "proxy/worker.h"
+
+namespace ciap {
+namespace {
+
+using boost::beast::iequals;
+
+constexpr std::size_t kBodyBufferBytes = 64 * 1024;
+constexpr std::size_t kReadChunkBytes = 16 * 1024;
+constexpr uint32_t kMaxUpstreamHeaderBytes = 64 * 1024;
+constexpr std::chrono::milliseconds kLingerTimeout{2000};
+constexpr std::size_t kLingerMaxBytes = 1 << 20;
+
+bool IsQuietClose(const error_code& ec) {
+  return ec == asio::error::eof || ec == http::error::end_of_stream ||
+         ec == asio::error::connection_reset || ec == asio::error::operation_aborted ||
+         ec == asio::error::broken_pipe || ec == ssl::error::stream_truncated;
+}
+
+// Request headers the proxy writes itself (or refuses to pass on).
+bool IsProxyOwnedRequestHeader(std::string_view name) {
+  return iequals(name, "host") || iequals(name, "expect") || iequals(name, "x-forwarded-for") ||
+         iequals(name, "x-forwarded-proto") || iequals(name, "x-request-id");
+}
+
+// Splits an absolute-form target ("http://host:port/p?q") into authority and the rest.
+bool SplitAbsoluteForm(std::string_view target, std::string_view* authority,
+                       std::string_view* rest) {
+  std::size_t scheme_end = target.find("://");
+  if (scheme_end == std::string_view::npos) return false;
+  std::string_view scheme = target.substr(0, scheme_end);
+  if (!iequals(scheme, "http") && !iequals(scheme, "https")) return false;
+  std::string_view after = target.substr(scheme_end + 3);
+  std::size_t path_start = after.find_first_of("/?");
+  *authority = after.substr(0, path_start);
+  *rest = path_start == std::string_view::npos ? std::string_view("/") : after.substr(path_start);
+  return !authority->empty() && authority->find('@') == std::string_view::npos;
+}
+
+}  // namespace
+
+asio::awaitable<void> Session::Start(Worker& worker, std::shared_ptr<const Snapshot> snapshot,
+                                     std::size_t listener_index, tcp::socket socket) {
+  const ListenerRuntime& listener = snapshot->listeners[listener_index];
+  auto& open = *worker.shared().listener_connections[listener_index];
+  if (open.fetch_add(1, std::memory_order_relaxed) >= listener.config->limits.max_connections) {
+    open.fetch_sub(1, std::memory_order_relaxed);
+    listener.rejected->Increment();
+    error_code ignored;
+    socket.close(ignored);
+    co_return;
+  }
+  listener.accepted->Increment();
+  std::unique_ptr<Session> session(
+      new Session(worker, std::move(snapshot), listener_index, std::move(socket)));
+  try {
+    co_await session->Run();
+  } catch (const std::exception& e) {
+    // The data plane never lets an exception escape a connection; one here is a bug.
+    LogEvent(LogLevel::kError, "session failed", {{"error", e.what()}});
+  }
+}
+
+Session::Session(Worker& worker, std::shared_ptr<const Snapshot> snapshot,
+                 std::size_t listener_index, tcp::socket socket)
+    : worker_(worker),
+      snapshot_(std::move(snapshot)),
+      listener_(snapshot_->listeners[listener_index]),
+      listener_index_(listener_index),
+      stream_(listener_.tls ? Stream(std::move(socket), listener_.tls->default_context())
+                            : Stream(std::move(socket))),
+      buffer_(listener_.config->limits.max_header_bytes + kBodyBufferBytes + kReadChunkBytes) {
+  error_code ec;
+  stream_.socket().set_option(tcp::no_delay(true), ec);
+  auto remote = stream_.socket().remote_endpoint(ec);
+  if (!ec) client_address_ = remote.address().to_string();
+  worker_.Register(&deadline_);
+  worker_.shared().sessions.fetch_add(1, std::memory_order_relaxed);
+  listener_.connections->Increment();
+}
+
+Session::~Session() {
+  worker_.Unregister(&deadline_);
+  worker_.shared().sessions.fetch_sub(1, std::memory_order_relaxed);
+  worker_.shared().listener_connections[listener_index_]->fetch_sub(1, std::memory_order_relaxed);
+  listener_.connections->Decrement();
+}
+
+std::span<char> Session::BodyBuffer() {
+  if (!body_buffer_) body_buffer_ = std::make_unique<char[]>(kBodyBufferBytes);
+  return {body_buffer_.get(), kBodyBufferBytes};
+}
+
+asio::awaitable<void> Session::Run() {
+  const config::LimitsConfig& limits = listener_.config->limits;
+  SharedState& shared = worker_.shared();
+
+  if (stream_.is_tls()) {
+    deadline_.Arm(limits.header_timeout, &stream_);
+    auto [ec] = co_await stream_.tls().async_handshake(ssl::stream_base::server, use_nothrow);
+    deadline_.Disarm();
+    if (ec) {
+      listener_.handshake_errors->Increment();
+      stream_.Close();
+      co_return;
+    }
+  }
+
+  bool linger = false;
+  for (;;) {
+    if (shared.draining.load(std::memory_order_relaxed)) break;
+    if (buffer_.size() == 0) {
+      // Between requests: wait for the first byte under the idle timeout (draining ends it).
+      deadline_.Arm(limits.idle_timeout, &stream_, /*idle=*/true);
+      auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(kReadChunkBytes), use_nothrow);
+      if (ec) break;
+      buffer_.commit(n);
+    }
+
+    Exchange exchange;
+    exchange.start = Deadline::Clock::now();
+    RequestParser parser;
+    parser.header_limit(limits.max_header_bytes);
+    parser.body_limit(boost::none);  // bodies are streamed, never held whole
+
+    deadline_.Arm(limits.header_timeout, &stream_);
+    auto [ec, n] = co_await http::async_read_header(stream_, buffer_, parser, use_nothrow);
+    bool keep_alive = false;
+    if (ec) {
+      if (deadline_.expired()) {
+        co_await Respond(exchange, http::status::request_timeout, "header_timeout", false);
+      } else if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
+        co_await Respond(exchange, http::status::request_header_fields_too_large,
+                         "header_too_large", false);
+        linger = true;
+      } else if (IsQuietClose(ec)) {
+        break;
+      } else {
+        co_await Respond(exchange, http::status::bad_request, "malformed_request", false);
+        linger = true;
+      }
+    } else if (static_cast<std::size_t>(std::distance(parser.get().begin(), parser.get().end())) >
+               limits.max_headers) {
+      co_await Respond(exchange, http::status::request_header_fields_too_large, "too_many_headers",
+                       false);
+      linger = true;
+    } else {
+      keep_alive = co_await HandleRequest(parser, exchange);
+      if (!keep_alive && !parser.is_done()) linger = true;
+    }
+    Finish(exchange);
+    if (!keep_alive) break;
+  }
+  if (linger) {
+    co_await CloseGracefully();
+  } else {
+    stream_.Close();
+  }
+}
+
+asio::awaitable<bool> Session::HandleRequest(RequestParser& parser, Exchange& exchange) {
+  auto& request = parser.get();
+  exchange.method = request.method_string();
+  bool client_keep_alive = request.keep_alive();
+  bool body_done = parser.is_done();
+
+  if (auto id = request["x-request-id"]; IsValidRequestId(id)) {
+    exchange.request_id.assign(id);
+  } else {
+    worker_.request_ids().Append(exchange.request_id);
+  }
+
+  std::string_view target = request.target();
+  std::string_view authority;
+  if (!target.empty() && target.front() != '/') {
+    std::string_view rest;
+    if (!SplitAbsoluteForm(target, &authority, &rest)) {
+      co_return co_await Respond(exchange, http::status::bad_request, "unsupported_target", false);
+    }
+    target = rest;
+  }
+  std::size_t query_start = target.find('?');
+  std::string_view raw_path = target.substr(0, query_start);
+  std::string_view query =
+      query_start == std::string_view::npos ? std::string_view() : target.substr(query_start + 1);
+  if (std::size_t hash = raw_path.find('#'); hash != std::string_view::npos) {
+    raw_path = raw_path.substr(0, hash);
+    query = {};
+  } else if (std::size_t qhash = query.find('#'); qhash != std::string_view::npos) {
+    query = query.substr(0, qhash);
+  }
+  auto normalized = NormalizePath(raw_path);
+  if (!normalized) {
+    exchange.path.assign(raw_path.substr(0, 256));
+    co_return co_await Respond(exchange, http::status::bad_request,
+                               PathErrorReason(normalized.error()), false);
+  }
+  exchange.path = std::move(*normalized);
+
+  // RFC 9112 3.2.2: an absolute-form target's authority replaces the Host header.
+  std::string host_header(authority.empty() ? std::string_view(request[http::field::host]) : authority);
+  if (host_header.empty() && request.version() >= 11) {
+    co_return co_await Respond(exchange, http::status::bad_request, "missing_host", false);
+  }
+  std::string host = CanonicalHost(host_header);
+
+  int route_index = listener_.router.Match(host, exchange.path, exchange.method, request);
+  if (route_index < 0) {
+    co_return co_await Respond(exchange, http::status::not_found, "no_route",
+                               client_keep_alive && body_done);
+  }
+  const RouteRuntime& route = listener_.routes[static_cast<std::size_t>(route_index)];
+  exchange.route = &route;
+
+  StreamContext context{listener_.config->name, route.config,
+                        static_cast<std::size_t>(route_index), exchange.request_id,
+                        client_address_, stream_.is_tls()};
+  Request filter_request{request, exchange.method, host, exchange.path, query};
+  for (const std::unique_ptr<Filter>& filter : listener_.filters.filters()) {
+    Decision decision = filter->OnRequest(filter_request, context);
+    if (decision.is_suspend()) decision = co_await filter->OnRequestAsync(filter_request, context);
+    if (!decision.is_continue()) {
+      co_return co_await Respond(exchange, decision.status(), decision.reason(),
+                                 client_keep_alive && body_done, &decision.headers());
+    }
+  }
+
+  // Fresh request head for the upstream.
+  head_.clear();
+  head_.append(exchange.method);
+  head_.push_back(' ');
+  head_.append(exchange.path);
+  if (!query.empty()) {
+    head_.push_back('?');
+    head_.append(query);
+  }
+  head_.append(" HTTP/1.1\r\nHost: ");
+  head_.append(host_header);
+  head_.append("\r\n");
+  AppendEndToEndFields(head_, request, IsProxyOwnedRequestHeader);
+  head_.append("X-Forwarded-For: ");
+  bool first = true;
+  for (auto range = request.equal_range("x-forwarded-for"); range.first != range.second;
+       ++range.first) {
+    head_.append(range.first->value());
+    head_.append(", ");
+    first = false;
+  }
+  (void)first;
+  head_.append(client_address_);
+  head_.append(stream_.is_tls() ? "\r\nX-Forwarded-Proto: https\r\nx-request-id: "
+                                : "\r\nX-Forwarded-Proto: http\r\nx-request-id: ");
+  head_.append(exchange.request_id);
+  head_.append("\r\n");
+  if (parser.chunked()) {
+    head_.append("Transfer-Encoding: chunked\r\n");
+  } else if (auto length = parser.content_length(); length && *length > 0) {
+    head_.append("Content-Length: ");
+    head_.append(std::to_string(*length));
+    head_.append("\r\n");
+  }
+  head_.append("\r\n");
+  co_return co_await Forward(parser, exchange, client_keep_alive);
+}
+
+asio::awaitable<bool> Session::Forward(RequestParser& parser, Exchange& exchange,
+                                       bool client_keep_alive) {
+  auto& request = parser.get();
+  const RouteRuntime& route = *exchange.route;
+  const UpstreamRuntime& upstream = snapshot_->upstreams[route.upstream_index];
+  exchange.upstream = &upstream;
+  UpstreamPool& pool = worker_.Pool(upstream);
+  const config::LimitsConfig& limits = listener_.config->limits;
+  const auto route_timeout = route.config->timeout;
+  const bool has_body = !parser.is_done() || parser.chunked() ||
+                        (parser.content_length() && *parser.content_length() > 0);
+  const bool expect_continue =
+      request.version() >= 11 && iequals(request[http::field::expect], "100-continue");
+  const bool head_request = request.method() == http::verb::head;
+
+  std::unique_ptr<UpstreamConnection> connection;
+  std::optional<ResponseParser> response;
+  // A pooled connection the upstream closed while idle fails on first use; a request without
+  // a body is then safe to send again once, on a new connection.
+  for (int attempt = 0;; ++attempt) {
+    auto acquired = co_await pool.Acquire(deadline_, attempt > 0);
+    if (!acquired) {
+      bool exhausted = acquired.error() == AcquireError::kPoolExhausted;
+      co_return co_await Respond(
+          exchange, exhausted ? http::status::service_unavailable : http::status::bad_gateway,
+          exhausted ? "upstream_pool_exhausted" : "upstream_connect_failed",
+          client_keep_alive && parser.is_done());
+    }
+    connection = std::move(*acquired);
+    const bool may_retry = connection->reused && !has_body && attempt == 0;
+
+    deadline_.Arm(route_timeout, &connection->stream);
+    error_code ec = co_await connection->stream.WriteAll(asio::buffer(head_));
+    if (ec) {
+      pool.Discard(std::move(connection));
+      if (may_retry && !deadline_.expired()) continue;
+      upstream.resets->Increment();
+      co_return co_await Respond(exchange, http::status::bad_gateway, "upstream_reset", false);
+    }
+
+    if (has_body) {
+      if (expect_continue && !parser.is_done()) {
+        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+        deadline_.Arm(limits.idle_timeout, &stream_);
+        if (co_await stream_.WriteAll(asio::buffer(kContinue))) {
+          pool.Discard(std::move(connection));
+          co_return false;
+        }
+      }
+      std::span<char> body = BodyBuffer();
+      std::string framing;
+      while (!parser.is_done()) {
+        request.body().data = body.data();
+        request.body().size = body.size();
+        deadline_.Arm(limits.idle_timeout, &stream_);
+        auto [read_ec, n] = co_await http::async_read_some(stream_, buffer_, parser, use_nothrow);
+        if (read_ec == http::error::need_buffer) read_ec = {};
+        if (read_ec) {
+          // The client stopped mid-body: the upstream got a truncated request; drop it.
+          pool.Discard(std::move(connection));
+          if (deadline_.expired()) {
+            co_await Respond(exchange, http::status::request_timeout, "body_timeout", false);
+          } else if (!IsQuietClose(read_ec)) {
+            co_await Respond(exchange, http::status::bad_request, "malformed_body", false);
+          } else {
+            exchange.status = 499;  // nginx's "client closed request"
+            exchange.reason = "client_closed";
+          }
+          co_return false;
+        }
+        std::size_t got = body.size() - request.body().size;
+        bool done = parser.is_done();
+        if (got == 0 && !done) continue;
+        exchange.bytes_in += got;
+        std::array<asio::const_buffer, 3> pieces;
+        std::size_t count = 0;
+        if (parser.chunked()) {
+          framing.clear();
+          if (got > 0) AppendChunkSize(framing, got);
+          pieces[count++] = asio::buffer(framing);
+          pieces[count++] = asio::buffer(body.data(), got);
+          static constexpr std::string_view kChunkEnd = "\r\n";
+          static constexpr std::string_view kChunkEndLast = "\r\n0\r\n\r\n";
+          static constexpr std::string_view kLast = "0\r\n\r\n";
+          if (got == 0) {
+            pieces[count++] = asio::buffer(kLast);
+          } else {
+            pieces[count++] = asio::buffer(done ? kChunkEndLast : kChunkEnd);
+          }
+        } else {
+          pieces[count++] = asio::buffer(body.data(), got);
+        }
+        deadline_.Arm(route_timeout, &connection->stream);
+        ec = co_await connection->stream.WriteAll(std::span(pieces.data(), count));
+        if (ec) {
+          bool timed_out = deadline_.expired();
+          pool.Discard(std::move(connection));
+          (timed_out ? upstream.timeouts : upstream.resets)->Increment();
+          co_return co_await Respond(
+              exchange, timed_out ? http::status::gateway_timeout : http::status::bad_gateway,
+              timed_out ? "upstream_timeout" : "upstream_reset", false);
+        }
+      }
+    }
+
+    // Response head; interim 1xx responses (other than 101) are consumed here.
+    bool failed = false;
+    for (;;) {
+      response.emplace();
+      response->header_limit(kMaxUpstreamHeaderBytes);
+      response->body_limit(boost::none);
+      if (head_request) response->skip(true);
+      deadline_.Arm(route_timeout, &connection->stream);
+      auto [read_ec, n] = co_await http::async_read_header(connection->stream, connection->buffer,
+                                                           *response, use_nothrow);
+      if (read_ec) {
+        ec = read_ec;
+        failed = true;
+        break;
+      }
+      int code = response->get().result_int();
+      if (code < 100 || code >= 200) break;
+      if (code == 101) {
+        ec = http::error::bad_version;
+        failed = true;
+        break;
+      }
+    }
+    if (!failed) break;
+    bool timed_out = deadline_.expired();
+    bool nothing_received = IsQuietClose(ec);
+    pool.Discard(std::move(connection));
+    if (!timed_out && may_retry && nothing_received) continue;
+    if (timed_out) {
+      upstream.timeouts->Increment();
+      co_return co_await Respond(exchange, http::status::gateway_timeout, "upstream_timeout",
+                                 false);
+    }
+    upstream.resets->Increment();
+    co_return co_await Respond(exchange, http::status::bad_gateway,
+                               nothing_received ? "upstream_reset" : "upstream_bad_response",
+                               false);
+  }
+
+  // Response head for the client.
+  auto& res = response->get();
+  const int code = res.result_int();
+  upstream.responses->Increment(code);
+  const bool client_http11 = request.version() >= 11;
+  enum class Framing { kNone, kLength, kChunked, kClose };
+  Framing framing;
+  const bool no_body = head_request || code == 204 || code == 304;
+  if (no_body) {
+    framing = Framing::kNone;
+  } else if (response->chunked()) {
+    framing = client_http11 ? Framing::kChunked : Framing::kClose;
+  } else if (response->content_length()) {
+    framing = Framing::kLength;
+  } else {
+    framing = client_http11 ? Framing::kChunked : Framing::kClose;
+  }
+  const bool keep_alive = client_keep_alive && framing != Framing::kClose &&
+                          !worker_.shared().draining.load(std::memory_order_relaxed);
+
+  head_.clear();
+  head_.append("HTTP/1.1 ");
+  head_.append(std::to_string(code));
+  head_.push_back(' ');
+  std::string_view reason_phrase = res.reason();
+  head_.append(reason_phrase.empty() ? std::string_view(http::obsolete_reason(res.result())) : reason_phrase);
+  head_.append("\r\n");
+  bool upstream_sent_id = false;
+  AppendEndToEndFields(head_, res, [&](std::string_view name) {
+    if (iequals(name, "x-request-id")) upstream_sent_id = true;
+    return false;
+  });
+  if (!upstream_sent_id) {
+    head_.append("x-request-id: ");
+    head_.append(exchange.request_id);
+    head_.append("\r\n");
+  }
+  if (framing == Framing::kLength || (no_body && response->content_length())) {
+    head_.append("Content-Length: ");
+    head_.append(std::to_string(*response->content_length()));
+    head_.append("\r\n");
+  } else if (framing == Framing::kChunked) {
+    head_.append("Transfer-Encoding: chunked\r\n");
+  }
+  if (!keep_alive) {
+    head_.append("Connection: close\r\n");
+  } else if (!client_http11) {
+    head_.append("Connection: keep-alive\r\n");
+  }
+  head_.append("\r\n");
+  exchange.status = code;
+
+  // Body: the head goes out with the first piece, so a small response is one write.
+  bool head_sent = false;
+  std::span<char> body = BodyBuffer();
+  std::string chunk_line;
+  while (!head_sent || (!no_body && !response->is_done())) {
+    std::size_t got = 0;
+    bool done = no_body || response->is_done();
+    if (!done) {
+      res.body().data = body.data();
+      res.body().size = body.size();
+      deadline_.Arm(route_timeout, &connection->stream);
+      auto [read_ec, n] = co_await http::async_read_some(connection->stream, connection->buffer,
+                                                         *response, use_nothrow);
+      if (read_ec == http::error::need_buffer) read_ec = {};
+      if (read_ec) {
+        bool timed_out = deadline_.expired();
+        (timed_out ? upstream.timeouts : upstream.resets)->Increment();
+        pool.Discard(std::move(connection));
+        if (!head_sent) {
+          co_return co_await Respond(
+              exchange, timed_out ? http::status::gateway_timeout : http::status::bad_gateway,
+              timed_out ? "upstream_timeout" : "upstream_reset", false);
+        }
+        // Too late for an error status: cut the connection so the client sees truncation.
+        exchange.reason = timed_out ? "upstream_timeout" : "upstream_reset";
+        co_return false;
+      }
+      got = body.size() - res.body().size;
+      done = response->is_done();
+      if (got == 0 && !done && head_sent) continue;
+    }
+    std::array<asio::const_buffer, 4> pieces;
+    std::size_t count = 0;
+    if (!head_sent) pieces[count++] = asio::buffer(head_);
+    if (framing == Framing::kChunked) {
+      chunk_line.clear();
+      if (got > 0) {
+        AppendChunkSize(chunk_line, got);
+        pieces[count++] = asio::buffer(chunk_line);
+        pieces[count++] = asio::buffer(body.data(), got);
+      }
+      static constexpr std::string_view kChunkEnd = "\r\n";
+      static constexpr std::string_view kChunkEndLast = "\r\n0\r\n\r\n";
+      static constexpr std::string_view kLast = "0\r\n\r\n";
+      if (got > 0) {
+        pieces[count++] = asio::buffer(done ? kChunkEndLast : kChunkEnd);
+      } else if (done) {
+        pieces[count++] = asio::buffer(kLast);
+      }
+    } else if (got > 0) {
+      pieces[count++] = asio::buffer(body.data(), got);
+    }
+    if (count == 0) continue;
+    deadline_.Arm(limits.idle_timeout, &stream_);
+    error_code ec = co_await stream_.WriteAll(std::span(pieces.data(), count));
+    if (ec) {
+      // The client went away; the upstream connection still carries unread body bytes.
+      if (done) {
+        pool.Release(std::move(connection));
+      } else {
+        pool.Discard(std::move(connection));
+      }
+      exchange.reason = "client_closed";
+      co_return false;
+    }
+    head_sent = true;
+    exchange.bytes_out += got;
+    if (done) break;
+  }
+
+  if (response->keep_alive() && response->is_done() && parser.is_done() &&
+      connection->buffer.size() == 0) {
+    pool.Release(std::move(connection));
+  } else {
+    pool.Discard(std::move(connection));
+  }
+  co_return keep_alive;
+}
+
+asio::awaitable<bool> Session::Respond(
+    Exchange& exchange, http::status status, std::string_view reason, bool keep_alive,
+    const std::vector<std::pair<std::string, std::string>>* headers) {
+  if (worker_.shared().draining.load(std::memory_order_relaxed)) keep_alive = false;
+  if (exchange.request_id.empty()) worker_.request_ids().Append(exchange.request_id);
+  exchange.status = static_cast<int>(status);
+  exchange.reason = reason;
+
+  std::string body = "{\"error\":\"";
+  body.append(ErrorName(status));
+  body.append("\",\"reason\":\"");
+  AppendJsonEscaped(body, reason);
+  body.append("\",\"request_id\":\"");
+  AppendJsonEscaped(body, exchange.request_id);
+  body.append("\"}\n");
+
+  head_.clear();
+  head_.append("HTTP/1.1 ");
+  head_.append(std::to_string(static_cast<int>(status)));
+  head_.push_back(' ');
+  head_.append(http::obsolete_reason(status));
+  head_.append("\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nContent-Length: ");
+  head_.append(std::to_string(body.size()));
+  head_.append("\r\nx-request-id: ");
+  head_.append(exchange.request_id);
+  head_.append("\r\n");
+  if (headers != nullptr) {
+    for (const auto& [name, value] : *headers) {
+      head_.append(name);
+      head_.append(": ");
+      head_.append(value);
+      head_.append("\r\n");
+    }
+  }
+  if (!keep_alive) head_.append("Connection: close\r\n");
+  head_.append("\r\n");
+  head_.append(body);
+  exchange.bytes_out = body.size();
+
+  deadline_.Arm(listener_.config->limits.idle_timeout, &stream_);
+  error_code ec = co_await stream_.WriteAll(asio::buffer(head_));
+  co_return keep_alive && !ec;
+}
+
+asio::awaitable<void> Session::CloseGracefully() {
+  // The client may still be sending (an oversized header, a body we refused). Closing with
+  // unread data makes the kernel send RST, which can destroy our response before the client
+  // reads it; so stop writing, drain what comes for a bounded time, then close.
+  error_code ec;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  deadline_.Arm(kLingerTimeout, &stream_);
+  std::size_t drained = 0;
+  std::array<char, 4096> sink;
+  while (drained < kLingerMaxBytes && !deadline_.expired()) {
+    auto [read_ec, n] = co_await stream_.socket().async_read_some(asio::buffer(sink), use_nothrow);
+    if (read_ec) break;
+    drained += n;
+  }
+  deadline_.Disarm();
+  stream_.Close();
+}
+
+void Session::Finish(Exchange& exchange) {
+  if (exchange.status == 0) return;
+  double seconds =
+      std::chrono::duration<double>(Deadline::Clock::now() - exchange.start).count();
+  if (exchange.route != nullptr) {
+    exchange.route->requests->Increment(exchange.status);
+    exchange.route->duration->Observe(seconds);
+  } else {
+    listener_.unrouted_requests->Increment(exchange.status);
+    listener_.unrouted_duration->Observe(seconds);
+  }
+
+  AccessLogBuffer& log = worker_.access_log();
+  if (!log.enabled()) return;
+  std::string& out = log.buffer();
+  out.append("{\"time\":\"");
+  AppendRfc3339Now(out);
+  out.append("\",\"type\":\"access\",\"request_id\":\"");
+  AppendJsonEscaped(out, exchange.request_id);
+  out.append("\",\"listener\":\"");
+  AppendJsonEscaped(out, listener_.config->name);
+  out.append("\",\"route\":\"");
+  AppendJsonEscaped(out, exchange.route != nullptr ? exchange.route->config->name : "-");
+  out.append("\",\"method\":\"");
+  AppendJsonEscaped(out, exchange.method);
+  out.append("\",\"path\":\"");
+  AppendJsonEscaped(out, exchange.path);
+  out.append("\",\"status\":");
+  out.append(std::to_string(exchange.status));
+  out.append(",\"bytes_in\":");
+  out.append(std::to_string(exchange.bytes_in));
+  out.append(",\"bytes_out\":");
+  out.append(std::to_string(exchange.bytes_out));
+  char duration[32];
+  int n = std::snprintf(duration, sizeof duration, ",\"duration_ms\":%.3f", seconds * 1000);
+  out.append(duration, static_cast<std::size_t>(n));
+  out.append(",\"upstream\":\"");
+  AppendJsonEscaped(out, exchange.upstream != nullptr ? exchange.upstream->config->name : "-");
+  out.append("\",\"client\":\"");
+  AppendJsonEscaped(out, client_address_);
+  if (!exchange.reason.empty()) {
+    out.append("\",\"reason\":\"");
+    AppendJsonEscaped(out, exchange.reason);
+  }
+  out.append("\"}\n");
+  log.Commit();
+}
+
+}  // namespace ciap

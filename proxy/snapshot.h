@@ -1,0 +1,64 @@
+// Everything the data plane needs for one config, compiled once and then shared read-only by
+// every worker: routers, filter chains, TLS contexts and pre-resolved metrics. Published as
+// std::shared_ptr<const Snapshot>; a reload builds a new one and in-flight requests finish on
+// the one they started with.
+#pragma once
+
+#include <deque>
+#include <expected>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "proxy/asio.h"
+#include "proxy/filter_chain.h"
+#include "proxy/metrics.h"
+#include "proxy/router.h"
+#include "proxy/tls.h"
+
+namespace ciap {
+
+struct RouteRuntime {
+  const config::RouteConfig* config;
+  std::size_t upstream_index;
+  prometheus::Histogram* duration;
+  std::unique_ptr<StatusCounters> requests;
+};
+
+struct ListenerRuntime {
+  const config::ListenerConfig* config;
+  std::unique_ptr<ServerTls> tls;  // null for plaintext listeners
+  Router router;
+  FilterChain filters;
+  std::deque<RouteRuntime> routes;
+  // Requests answered before a route was chosen (404, 400, 408, 431): route="-".
+  prometheus::Histogram* unrouted_duration;
+  std::unique_ptr<StatusCounters> unrouted_requests;
+  prometheus::Gauge* connections;
+  prometheus::Counter* accepted;
+  prometheus::Counter* rejected;
+  prometheus::Counter* handshake_errors;
+};
+
+struct UpstreamRuntime {
+  const config::UpstreamConfig* config;
+  std::unique_ptr<ssl::context> tls;  // null for plain HTTP upstreams
+  std::unique_ptr<StatusCounters> responses;
+  prometheus::Counter* connect_errors;
+  prometheus::Counter* timeouts;
+  prometheus::Counter* resets;
+  prometheus::Gauge* active_connections;
+  prometheus::Gauge* idle_connections;
+};
+
+struct Snapshot {
+  std::shared_ptr<const config::Config> config;
+  std::deque<ListenerRuntime> listeners;
+  std::deque<UpstreamRuntime> upstreams;
+};
+
+std::expected<std::shared_ptr<const Snapshot>, std::string> BuildSnapshot(
+    std::shared_ptr<const config::Config> config, Metrics& metrics);
+
+}  // namespace ciap

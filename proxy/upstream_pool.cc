@@ -1,0 +1,164 @@
+// See upstream_pool.h.
+#include "proxy/upstream_pool.h"
+
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "proxy/log.h"
+
+namespace ciap {
+
+UpstreamConnection::UpstreamConnection(tcp::socket socket, ssl::context* tls)
+    : stream(tls != nullptr ? Stream(std::move(socket), *tls) : Stream(std::move(socket))) {}
+
+UpstreamPool::UpstreamPool(asio::any_io_executor executor, const UpstreamRuntime& upstream,
+                           uint32_t max_connections)
+    : executor_(std::move(executor)), upstream_(upstream), max_connections_(max_connections) {}
+
+UpstreamPool::~UpstreamPool() {
+  for (auto& connection : idle_) connection->stream.Close();
+  upstream_.idle_connections->Decrement(static_cast<double>(idle_.size()));
+  upstream_.active_connections->Decrement(static_cast<double>(open_ - idle_.size()));
+}
+
+asio::awaitable<std::expected<std::unique_ptr<UpstreamConnection>, AcquireError>>
+UpstreamPool::Acquire(Deadline& deadline, bool fresh) {
+  if (!fresh && !idle_.empty()) {
+    std::unique_ptr<UpstreamConnection> connection = std::move(idle_.back());
+    idle_.pop_back();
+    connection->reused = true;
+    upstream_.idle_connections->Decrement();
+    upstream_.active_connections->Increment();
+    co_return connection;
+  }
+  if (open_ >= max_connections_ && !idle_.empty()) {
+    // At the cap with idle connections (a `fresh` request): recycle the oldest idle one.
+    idle_.front()->stream.Close();
+    idle_.erase(idle_.begin());
+    upstream_.idle_connections->Decrement();
+    --open_;
+  }
+  if (open_ >= max_connections_) {
+    asio::steady_timer wait(executor_, asio::steady_timer::time_point::max());
+    auto position = waiters_.insert(waiters_.end(), &wait);
+    deadline.Arm(upstream_.config->connect_timeout, &wait);
+    co_await wait.async_wait(use_nothrow);
+    waiters_.erase(position);
+    bool timed_out = deadline.expired();
+    deadline.Disarm();
+    if (timed_out || open_ >= max_connections_) {
+      if (!idle_.empty() && !fresh) co_return co_await Acquire(deadline, false);
+      co_return std::unexpected(AcquireError::kPoolExhausted);
+    }
+    if (!idle_.empty() && !fresh) co_return co_await Acquire(deadline, false);
+  }
+  ++open_;
+  upstream_.active_connections->Increment();
+  auto connection = co_await Connect(deadline);
+  if (!connection) {
+    Closed();
+    upstream_.active_connections->Decrement();
+    upstream_.connect_errors->Increment();
+    co_return std::unexpected(AcquireError::kConnectFailed);
+  }
+  co_return connection;
+}
+
+asio::awaitable<std::unique_ptr<UpstreamConnection>> UpstreamPool::Connect(Deadline& deadline) {
+  const config::UpstreamConfig& config = *upstream_.config;
+  for (std::size_t attempt = 0; attempt < config.endpoints.size(); ++attempt) {
+    const config::HostPort& endpoint = config.endpoints[next_endpoint_++ % config.endpoints.size()];
+    auto connection = std::make_unique<UpstreamConnection>(tcp::socket(executor_), upstream_.tls.get());
+    deadline.Arm(config.connect_timeout, &connection->stream);
+
+    error_code ec;
+    asio::ip::address address = asio::ip::make_address(endpoint.host, ec);
+    std::vector<tcp::endpoint> candidates;
+    if (!ec) {
+      candidates.emplace_back(address, endpoint.port);
+    } else {
+      tcp::resolver resolver(executor_);
+      auto [resolve_ec, results] =
+          co_await resolver.async_resolve(endpoint.host, std::to_string(endpoint.port), use_nothrow);
+      if (resolve_ec) {
+        LogEvent(LogLevel::kWarning, "upstream resolve failed",
+                 {{"upstream", config.name}, {"endpoint", endpoint.ToString()},
+                  {"error", resolve_ec.message()}});
+        continue;
+      }
+      for (const auto& entry : results) candidates.push_back(entry.endpoint());
+    }
+
+    tcp::socket& socket = connection->stream.socket();
+    auto [connect_ec, connected] = co_await asio::async_connect(socket, candidates, use_nothrow);
+    if (connect_ec || deadline.expired()) {
+      LogEvent(LogLevel::kWarning, "upstream connect failed",
+               {{"upstream", config.name}, {"endpoint", endpoint.ToString()},
+                {"error", deadline.expired() ? std::string("connect timeout") : connect_ec.message()}});
+      continue;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+
+    if (connection->stream.is_tls()) {
+      SSL* ssl = connection->stream.ssl_handle();
+      const std::string& name = config.tls->sni.empty() ? endpoint.host : config.tls->sni;
+      error_code ip_ec;
+      asio::ip::make_address(name, ip_ec);
+      if (ip_ec) {
+        SSL_set_tlsext_host_name(ssl, name.c_str());
+        SSL_set1_host(ssl, name.c_str());
+      } else {
+        X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name.c_str());
+      }
+      auto [hs_ec] = co_await connection->stream.tls().async_handshake(ssl::stream_base::client,
+                                                                       use_nothrow);
+      if (hs_ec || deadline.expired()) {
+        LogEvent(LogLevel::kWarning, "upstream TLS handshake failed",
+                 {{"upstream", config.name}, {"endpoint", endpoint.ToString()},
+                  {"error", deadline.expired() ? std::string("timeout") : hs_ec.message()}});
+        continue;
+      }
+    }
+    deadline.Disarm();
+    co_return connection;
+  }
+  deadline.Disarm();
+  co_return nullptr;
+}
+
+void UpstreamPool::Release(std::unique_ptr<UpstreamConnection> connection) {
+  connection->idle_since = Deadline::Clock::now();
+  connection->buffer.clear();
+  idle_.push_back(std::move(connection));
+  upstream_.active_connections->Decrement();
+  upstream_.idle_connections->Increment();
+  if (!waiters_.empty()) waiters_.front()->cancel();
+}
+
+void UpstreamPool::Discard(std::unique_ptr<UpstreamConnection> connection) {
+  connection->stream.Close();
+  upstream_.active_connections->Decrement();
+  Closed();
+}
+
+void UpstreamPool::Closed() {
+  --open_;
+  if (!waiters_.empty()) waiters_.front()->cancel();
+}
+
+void UpstreamPool::Sweep(Deadline::Clock::time_point now) {
+  auto limit = upstream_.config->idle_timeout;
+  std::size_t kept = 0;
+  for (auto& connection : idle_) {
+    if (now - connection->idle_since >= limit) {
+      connection->stream.Close();
+      upstream_.idle_connections->Decrement();
+      --open_;
+    } else {
+      idle_[kept++] = std::move(connection);
+    }
+  }
+  idle_.resize(kept);
+}
+
+}  // namespace ciap
