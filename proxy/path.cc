@@ -1,7 +1,7 @@
 // Path normalization; see path.h for the rules and tests/unit/proxy/path_test.cc for cases.
 #include "proxy/path.h"
 
-#include <vector>
+#include <cstring>
 
 namespace ciap {
 namespace {
@@ -43,71 +43,72 @@ std::string_view PathErrorReason(PathError error) {
   return "path_invalid";
 }
 
-std::expected<std::string, PathError> NormalizePath(std::string_view raw) {
-  if (raw.size() > kMaxPathBytes) return std::unexpected(PathError::kTooLong);
-  if (raw.empty() || raw[0] != '/') return std::unexpected(PathError::kNotAbsolute);
+std::optional<PathError> NormalizePath(std::string_view raw, std::string* out) {
+  if (raw.size() > kMaxPathBytes) return PathError::kTooLong;
+  if (raw.empty() || raw[0] != '/') return PathError::kNotAbsolute;
 
   // Pass 1: decode unreserved escapes, canonicalize the others, refuse the dangerous ones.
-  std::string decoded;
-  decoded.reserve(raw.size());
+  std::string& s = *out;
+  s.clear();
   for (std::size_t i = 0; i < raw.size(); ++i) {
     char c = raw[i];
-    if (c == '\0') return std::unexpected(PathError::kNul);
-    if (c == '\\') return std::unexpected(PathError::kBackslash);
+    if (c == '\0') return PathError::kNul;
+    if (c == '\\') return PathError::kBackslash;
     if (c != '%') {
-      decoded.push_back(c);
+      s.push_back(c);
       continue;
     }
-    if (i + 2 >= raw.size()) return std::unexpected(PathError::kBadEscape);
+    if (i + 2 >= raw.size()) return PathError::kBadEscape;
     int hi = HexValue(raw[i + 1]);
     int lo = HexValue(raw[i + 2]);
-    if (hi < 0 || lo < 0) return std::unexpected(PathError::kBadEscape);
+    if (hi < 0 || lo < 0) return PathError::kBadEscape;
     auto value = static_cast<unsigned char>(hi * 16 + lo);
-    if (value == 0) return std::unexpected(PathError::kNul);
-    if (value == '/' || value == '\\') return std::unexpected(PathError::kEncodedSlash);
+    if (value == 0) return PathError::kNul;
+    if (value == '/' || value == '\\') return PathError::kEncodedSlash;
     if (IsUnreserved(value)) {
-      decoded.push_back(static_cast<char>(value));
+      s.push_back(static_cast<char>(value));
     } else {
       static constexpr char kHex[] = "0123456789ABCDEF";
-      decoded.push_back('%');
-      decoded.push_back(kHex[value >> 4]);
-      decoded.push_back(kHex[value & 15]);
+      s.push_back('%');
+      s.push_back(kHex[value >> 4]);
+      s.push_back(kHex[value & 15]);
     }
     i += 2;
   }
 
-  // Pass 2: segments. Empty segments merge; "." and ".." resolve.
-  std::vector<std::string_view> segments;
-  std::string_view rest(decoded);
-  rest.remove_prefix(1);
+  // Pass 2, in place: the output s[0, w) is a run of "/segment"s and never overtakes the
+  // read position, so segments move left with memmove. Empty segments merge; "." and ".."
+  // resolve, ".." never above the root.
+  std::size_t w = 0;
+  std::size_t r = 1;
   bool trailing_slash = false;
   while (true) {
-    std::size_t slash = rest.find('/');
-    std::string_view segment = rest.substr(0, slash);
-    bool last = slash == std::string_view::npos;
+    std::size_t end = s.find('/', r);
+    bool last = end == std::string::npos;
+    if (last) end = s.size();
+    std::string_view segment(s.data() + r, end - r);
     bool has_params = false;
     if (IsDotSegment(segment, &has_params)) {
-      if (has_params) return std::unexpected(PathError::kDotMatrix);
-      if (segment == ".." && !segments.empty()) segments.pop_back();
+      if (has_params) return PathError::kDotMatrix;
+      if (segment == "..") {
+        while (w > 0 && s[w - 1] != '/') --w;
+        if (w > 0) --w;
+      }
       trailing_slash = true;  // "/a/." and "/a/.." both name a directory
     } else if (!segment.empty()) {
-      segments.push_back(segment);
+      s[w] = '/';
+      std::memmove(s.data() + w + 1, segment.data(), segment.size());
+      w += segment.size() + 1;
       trailing_slash = false;
     } else {
-      trailing_slash = !segments.empty() || last;
+      trailing_slash = w > 0 || last;
     }
     if (last) break;
-    rest.remove_prefix(slash + 1);
+    r = end + 1;
   }
-
-  std::string out;
-  out.reserve(decoded.size());
-  for (std::string_view segment : segments) {
-    out.push_back('/');
-    out.append(segment);
-  }
-  if (out.empty() || trailing_slash) out.push_back('/');
-  return out;
+  s.resize(w);
+  if (w == 0 || trailing_slash) s.push_back('/');
+  return std::nullopt;
 }
 
 }  // namespace ciap

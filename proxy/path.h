@@ -1,7 +1,7 @@
 // Request-target path normalization: one canonical path for routing, policy and the upstream.
 #pragma once
 
-#include <expected>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -27,6 +27,7 @@ std::string_view PathErrorReason(PathError error);
 //    (".." never climbs above the root);
 //  - a trailing '/' is kept.
 // Anything that cannot be normalized without guessing what the upstream will do is refused.
-std::expected<std::string, PathError> NormalizePath(std::string_view raw);
+// Writes the result to `*out` (reusing its capacity); returns the error, if any.
+std::optional<PathError> NormalizePath(std::string_view raw, std::string* out);
 
 }  // namespace ciap

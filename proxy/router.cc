@@ -26,7 +26,7 @@ std::unique_ptr<re2::RE2> Compile(const std::string& pattern) {
 
 }  // namespace
 
-std::string CanonicalHost(std::string_view host) {
+void CanonicalHost(std::string_view host, std::string* out) {
   if (!host.empty() && host.front() == '[') {  // IPv6 literal: keep brackets, drop the port
     std::size_t close = host.find(']');
     if (close != std::string_view::npos) host = host.substr(0, close + 1);
@@ -34,7 +34,8 @@ std::string CanonicalHost(std::string_view host) {
     host = host.substr(0, colon);
   }
   if (!host.empty() && host.back() == '.') host.remove_suffix(1);
-  return Lower(host);
+  out->assign(host);
+  for (char& c : *out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
 }
 
 RouteMatcher::RouteMatcher(const config::RouteMatch& match) {

@@ -57,7 +57,7 @@ class Router {
   std::vector<RouteMatcher> routes_;
 };
 
-// Lower-cases a Host header value and strips its port and a trailing dot.
-std::string CanonicalHost(std::string_view host_header);
+// Lower-cases a Host header value and strips its port and a trailing dot, into `*out`.
+void CanonicalHost(std::string_view host_header, std::string* out);
 
 }  // namespace ciap

@@ -125,8 +125,8 @@ asio::awaitable<void> Session::Run() {
       buffer_.commit(n);
     }
 
-    Exchange exchange;
-    exchange.start = Deadline::Clock::now();
+    Exchange& exchange = exchange_;
+    exchange.Reset();
     RequestParser parser;
     parser.header_limit(limits.max_header_bytes);
     parser.body_limit(boost::none);  // bodies are streamed, never held whole
@@ -197,20 +197,20 @@ asio::awaitable<bool> Session::HandleRequest(RequestParser& parser, Exchange& ex
   } else if (std::size_t qhash = query.find('#'); qhash != std::string_view::npos) {
     query = query.substr(0, qhash);
   }
-  auto normalized = NormalizePath(raw_path);
-  if (!normalized) {
+  if (auto error = NormalizePath(raw_path, &exchange.path)) {
     exchange.path.assign(raw_path.substr(0, 256));
-    co_return co_await Respond(exchange, http::status::bad_request,
-                               PathErrorReason(normalized.error()), false);
+    co_return co_await Respond(exchange, http::status::bad_request, PathErrorReason(*error),
+                               false);
   }
-  exchange.path = std::move(*normalized);
 
   // RFC 9112 3.2.2: an absolute-form target's authority replaces the Host header.
-  std::string host_header(authority.empty() ? std::string_view(request[http::field::host]) : authority);
+  std::string& host_header = exchange.host_header;
+  host_header.assign(authority.empty() ? std::string_view(request[http::field::host]) : authority);
   if (host_header.empty() && request.version() >= 11) {
     co_return co_await Respond(exchange, http::status::bad_request, "missing_host", false);
   }
-  std::string host = CanonicalHost(host_header);
+  CanonicalHost(host_header, &exchange.host);
+  const std::string& host = exchange.host;
 
   int route_index = listener_.router.Match(host, exchange.path, exchange.method, request);
   if (route_index < 0) {

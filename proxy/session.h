@@ -31,10 +31,27 @@ class Session {
   using ResponseParser = http::response_parser<http::buffer_body>;
 
   // What one request/response exchange produced, for the access log and metrics.
+  // Reused across a connection's requests so their strings keep their capacity.
   struct Exchange {
+    void Reset() {
+      start = Deadline::Clock::now();
+      request_id.clear();
+      path.clear();
+      host_header.clear();
+      host.clear();
+      method = {};
+      route = nullptr;
+      upstream = nullptr;
+      status = 0;
+      reason = {};
+      bytes_in = bytes_out = 0;
+    }
+
     Deadline::Clock::time_point start;
     std::string request_id;
-    std::string path;
+    std::string path;       // normalized
+    std::string host_header;  // as the client sent it (Host or absolute-form authority)
+    std::string host;         // canonical: lower-case, no port
     std::string_view method;
     const RouteRuntime* route = nullptr;
     const UpstreamRuntime* upstream = nullptr;
@@ -71,6 +88,7 @@ class Session {
   std::string client_address_;
   std::unique_ptr<char[]> body_buffer_;
   std::string head_;  // reused serialization buffer for request and response heads
+  Exchange exchange_;
   bool counted_ = false;
 };
 
