@@ -321,6 +321,8 @@ asio::awaitable<bool> Session::Forward(RequestParser& parser, Exchange& exchange
         }
       }
       std::span<char> body = BodyBuffer();
+      // Beast sizes each read by the buffer's spare capacity: make it a full body buffer.
+      if (buffer_.capacity() < kBodyBufferBytes) buffer_.reserve(kBodyBufferBytes);
       std::string framing;
       while (!parser.is_done()) {
         request.body().data = body.data();
@@ -470,6 +472,9 @@ asio::awaitable<bool> Session::Forward(RequestParser& parser, Exchange& exchange
   // Body: the head goes out with the first piece, so a small response is one write.
   bool head_sent = false;
   std::span<char> body = BodyBuffer();
+  if (!no_body && connection->buffer.capacity() < kBodyBufferBytes) {
+    connection->buffer.reserve(kBodyBufferBytes);
+  }
   std::string chunk_line;
   while (!head_sent || (!no_body && !response->is_done())) {
     std::size_t got = 0;
