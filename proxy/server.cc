@@ -51,8 +51,8 @@ std::expected<uint16_t, std::string> BindListener(std::vector<std::unique_ptr<Wo
 }
 
 std::string EndpointString(const asio::ip::address& ip, uint16_t port) {
-  return ip.is_v6() ? "[" + ip.to_string() + "]:" + std::to_string(port)
-                    : ip.to_string() + ":" + std::to_string(port);
+  config::HostPort host_port{ip.to_string(), port};
+  return host_port.ToString();
 }
 
 }  // namespace

@@ -127,7 +127,7 @@ asio::awaitable<void> Session::Run() {
 
     Exchange& exchange = exchange_;
     exchange.Reset();
-    RequestParser parser;
+    RequestParser& parser = request_.emplace();
     parser.header_limit(limits.max_header_bytes);
     parser.body_limit(boost::none);  // bodies are streamed, never held whole
 
@@ -153,7 +153,7 @@ asio::awaitable<void> Session::Run() {
                        false);
       linger = true;
     } else {
-      keep_alive = co_await HandleRequest(parser, exchange);
+      keep_alive = co_await HandleRequest(exchange);
       if (!keep_alive && !parser.is_done()) linger = true;
     }
     Finish(exchange);
@@ -166,7 +166,8 @@ asio::awaitable<void> Session::Run() {
   }
 }
 
-asio::awaitable<bool> Session::HandleRequest(RequestParser& parser, Exchange& exchange) {
+asio::awaitable<bool> Session::HandleRequest(Exchange& exchange) {
+  RequestParser& parser = *request_;
   auto& request = parser.get();
   exchange.method = request.method_string();
   bool client_keep_alive = request.keep_alive();
@@ -268,26 +269,19 @@ asio::awaitable<bool> Session::HandleRequest(RequestParser& parser, Exchange& ex
     head_.append("\r\n");
   }
   head_.append("\r\n");
-  co_return co_await Forward(parser, exchange, client_keep_alive);
+  co_return co_await Forward(exchange, client_keep_alive);
 }
 
-asio::awaitable<bool> Session::Forward(RequestParser& parser, Exchange& exchange,
-                                       bool client_keep_alive) {
+asio::awaitable<bool> Session::Forward(Exchange& exchange, bool client_keep_alive) {
+  RequestParser& parser = *request_;
   auto& request = parser.get();
-  const RouteRuntime& route = *exchange.route;
-  const UpstreamRuntime& upstream = snapshot_->upstreams[route.upstream_index];
+  const UpstreamRuntime& upstream = snapshot_->upstreams[exchange.route->upstream_index];
   exchange.upstream = &upstream;
   UpstreamPool& pool = worker_.Pool(upstream);
-  const config::LimitsConfig& limits = listener_.config->limits;
-  const auto route_timeout = route.config->timeout;
   const bool has_body = !parser.is_done() || parser.chunked() ||
                         (parser.content_length() && *parser.content_length() > 0);
-  const bool expect_continue =
-      request.version() >= 11 && iequals(request[http::field::expect], "100-continue");
   const bool head_request = request.method() == http::verb::head;
 
-  std::unique_ptr<UpstreamConnection> connection;
-  std::optional<ResponseParser> response;
   // A pooled connection the upstream closed while idle fails on first use; a request without
   // a body is then safe to send again once, on a new connection.
   for (int attempt = 0;; ++attempt) {
@@ -299,150 +293,151 @@ asio::awaitable<bool> Session::Forward(RequestParser& parser, Exchange& exchange
           exhausted ? "upstream_pool_exhausted" : "upstream_connect_failed",
           client_keep_alive && parser.is_done());
     }
-    connection = std::move(*acquired);
-    const bool may_retry = connection->reused && !has_body && attempt == 0;
+    upstream_ = std::move(*acquired);
+    const bool may_retry = upstream_->reused && !has_body && attempt == 0;
 
-    deadline_.Arm(route_timeout, &connection->stream);
-    error_code ec = co_await connection->stream.WriteAll(asio::buffer(head_));
+    std::optional<Failure> failure = co_await SendRequest(exchange, has_body);
+    if (!failure) failure = co_await ReadResponseHead(head_request);
+    if (!failure) break;
+
+    pool.Discard(std::move(upstream_));
+    if (failure->retryable && may_retry) continue;
+    switch (failure->cause) {
+      case Failure::kUpstreamTimeout: upstream.timeouts->Increment(); break;
+      case Failure::kUpstreamReset:
+      case Failure::kUpstreamBadResponse: upstream.resets->Increment(); break;
+      default: break;
+    }
+    if (failure->cause == Failure::kClientClosed) {
+      exchange.status = 499;  // nginx's "client closed request"
+      exchange.reason = "client_closed";
+      co_return false;
+    }
+    co_return co_await Respond(exchange, failure->status(), failure->reason(), false);
+  }
+  co_return co_await RelayResponse(exchange, client_keep_alive, head_request);
+}
+
+http::status Session::Failure::status() const {
+  switch (cause) {
+    case kUpstreamTimeout: return http::status::gateway_timeout;
+    case kUpstreamReset:
+    case kUpstreamBadResponse: return http::status::bad_gateway;
+    case kClientTimeout: return http::status::request_timeout;
+    case kClientBadBody:
+    case kClientClosed: return http::status::bad_request;
+  }
+  return http::status::internal_server_error;
+}
+
+std::string_view Session::Failure::reason() const {
+  switch (cause) {
+    case kUpstreamTimeout: return "upstream_timeout";
+    case kUpstreamReset: return "upstream_reset";
+    case kUpstreamBadResponse: return "upstream_bad_response";
+    case kClientTimeout: return "body_timeout";
+    case kClientBadBody: return "malformed_body";
+    case kClientClosed: return "client_closed";
+  }
+  return "internal_error";
+}
+
+asio::awaitable<std::optional<Session::Failure>> Session::SendRequest(Exchange& exchange,
+                                                                      bool has_body) {
+  RequestParser& parser = *request_;
+  auto& request = parser.get();
+  const auto route_timeout = exchange.route->config->timeout;
+  Stream& upstream = upstream_->stream;
+
+  deadline_.Arm(route_timeout, &upstream);
+  if (co_await upstream.WriteAll(asio::buffer(head_))) {
+    co_return Failure{deadline_.expired() ? Failure::kUpstreamTimeout : Failure::kUpstreamReset,
+                      true};
+  }
+  if (!has_body) co_return std::nullopt;
+
+  const auto idle_timeout = listener_.config->limits.idle_timeout;
+  if (!parser.is_done() && request.version() >= 11 &&
+      iequals(request[http::field::expect], "100-continue")) {
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    deadline_.Arm(idle_timeout, &stream_);
+    if (co_await stream_.WriteAll(asio::buffer(kContinue))) co_return Failure{Failure::kClientClosed};
+  }
+  std::span<char> body = BodyBuffer();
+  // Beast sizes each read by the buffer's spare capacity: make it a full body buffer.
+  if (buffer_.capacity() < kBodyBufferBytes) buffer_.reserve(kBodyBufferBytes);
+  const bool chunked = parser.chunked();
+  while (!parser.is_done()) {
+    request.body().data = body.data();
+    request.body().size = body.size();
+    deadline_.Arm(idle_timeout, &stream_);
+    auto [ec, n] = co_await http::async_read_some(stream_, buffer_, parser, use_nothrow);
+    if (ec == http::error::need_buffer) ec = {};
     if (ec) {
-      pool.Discard(std::move(connection));
-      if (may_retry && !deadline_.expired()) continue;
-      upstream.resets->Increment();
-      co_return co_await Respond(exchange, http::status::bad_gateway, "upstream_reset", false);
+      // The client stopped mid-body; the upstream has a truncated request and is dropped.
+      if (deadline_.expired()) co_return Failure{Failure::kClientTimeout};
+      co_return Failure{IsQuietClose(ec) ? Failure::kClientClosed : Failure::kClientBadBody};
     }
-
-    if (has_body) {
-      if (expect_continue && !parser.is_done()) {
-        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-        deadline_.Arm(limits.idle_timeout, &stream_);
-        if (co_await stream_.WriteAll(asio::buffer(kContinue))) {
-          pool.Discard(std::move(connection));
-          co_return false;
-        }
-      }
-      std::span<char> body = BodyBuffer();
-      // Beast sizes each read by the buffer's spare capacity: make it a full body buffer.
-      if (buffer_.capacity() < kBodyBufferBytes) buffer_.reserve(kBodyBufferBytes);
-      std::string framing;
-      while (!parser.is_done()) {
-        request.body().data = body.data();
-        request.body().size = body.size();
-        deadline_.Arm(limits.idle_timeout, &stream_);
-        auto [read_ec, n] = co_await http::async_read_some(stream_, buffer_, parser, use_nothrow);
-        if (read_ec == http::error::need_buffer) read_ec = {};
-        if (read_ec) {
-          // The client stopped mid-body: the upstream got a truncated request; drop it.
-          pool.Discard(std::move(connection));
-          if (deadline_.expired()) {
-            co_await Respond(exchange, http::status::request_timeout, "body_timeout", false);
-          } else if (!IsQuietClose(read_ec)) {
-            co_await Respond(exchange, http::status::bad_request, "malformed_body", false);
-          } else {
-            exchange.status = 499;  // nginx's "client closed request"
-            exchange.reason = "client_closed";
-          }
-          co_return false;
-        }
-        std::size_t got = body.size() - request.body().size;
-        bool done = parser.is_done();
-        if (got == 0 && !done) continue;
-        exchange.bytes_in += got;
-        std::array<asio::const_buffer, 3> pieces;
-        std::size_t count = 0;
-        if (parser.chunked()) {
-          framing.clear();
-          if (got > 0) AppendChunkSize(framing, got);
-          pieces[count++] = asio::buffer(framing);
-          pieces[count++] = asio::buffer(body.data(), got);
-          static constexpr std::string_view kChunkEnd = "\r\n";
-          static constexpr std::string_view kChunkEndLast = "\r\n0\r\n\r\n";
-          static constexpr std::string_view kLast = "0\r\n\r\n";
-          if (got == 0) {
-            pieces[count++] = asio::buffer(kLast);
-          } else {
-            pieces[count++] = asio::buffer(done ? kChunkEndLast : kChunkEnd);
-          }
-        } else {
-          pieces[count++] = asio::buffer(body.data(), got);
-        }
-        deadline_.Arm(route_timeout, &connection->stream);
-        ec = co_await connection->stream.WriteAll(std::span(pieces.data(), count));
-        if (ec) {
-          bool timed_out = deadline_.expired();
-          pool.Discard(std::move(connection));
-          (timed_out ? upstream.timeouts : upstream.resets)->Increment();
-          co_return co_await Respond(
-              exchange, timed_out ? http::status::gateway_timeout : http::status::bad_gateway,
-              timed_out ? "upstream_timeout" : "upstream_reset", false);
-        }
-      }
+    std::size_t got = body.size() - request.body().size;
+    bool done = parser.is_done();
+    if (got == 0 && !done) continue;
+    exchange.bytes_in += got;
+    std::array<asio::const_buffer, 3> pieces;
+    std::size_t count = 0;
+    if (chunked) {
+      chunk_line_.clear();
+      if (got > 0) AppendChunkSize(chunk_line_, got);
+      pieces[count++] = asio::buffer(chunk_line_);
+      pieces[count++] = asio::buffer(body.data(), got);
+      pieces[count++] = asio::buffer(ChunkTail(got > 0, done));
+    } else {
+      pieces[count++] = asio::buffer(body.data(), got);
     }
-
-    // Response head; interim 1xx responses (other than 101) are consumed here.
-    bool failed = false;
-    for (;;) {
-      response.emplace();
-      response->header_limit(kMaxUpstreamHeaderBytes);
-      response->body_limit(boost::none);
-      if (head_request) response->skip(true);
-      deadline_.Arm(route_timeout, &connection->stream);
-      auto [read_ec, n] = co_await http::async_read_header(connection->stream, connection->buffer,
-                                                           *response, use_nothrow);
-      if (read_ec) {
-        ec = read_ec;
-        failed = true;
-        break;
-      }
-      int code = response->get().result_int();
-      if (code < 100 || code >= 200) break;
-      if (code == 101) {
-        ec = http::error::bad_version;
-        failed = true;
-        break;
-      }
+    deadline_.Arm(route_timeout, &upstream);
+    if (co_await upstream.WriteAll(std::span(pieces.data(), count))) {
+      co_return Failure{deadline_.expired() ? Failure::kUpstreamTimeout : Failure::kUpstreamReset};
     }
-    if (!failed) break;
-    bool timed_out = deadline_.expired();
-    bool nothing_received = IsQuietClose(ec);
-    pool.Discard(std::move(connection));
-    if (!timed_out && may_retry && nothing_received) continue;
-    if (timed_out) {
-      upstream.timeouts->Increment();
-      co_return co_await Respond(exchange, http::status::gateway_timeout, "upstream_timeout",
-                                 false);
-    }
-    upstream.resets->Increment();
-    co_return co_await Respond(exchange, http::status::bad_gateway,
-                               nothing_received ? "upstream_reset" : "upstream_bad_response",
-                               false);
   }
+  co_return std::nullopt;
+}
 
-  // Response head for the client.
-  auto& res = response->get();
-  const int code = res.result_int();
-  upstream.responses->Increment(code);
-  const bool client_http11 = request.version() >= 11;
-  enum class Framing { kNone, kLength, kChunked, kClose };
-  Framing framing;
-  const bool no_body = head_request || code == 204 || code == 304;
-  if (no_body) {
-    framing = Framing::kNone;
-  } else if (response->chunked()) {
-    framing = client_http11 ? Framing::kChunked : Framing::kClose;
-  } else if (response->content_length()) {
-    framing = Framing::kLength;
-  } else {
-    framing = client_http11 ? Framing::kChunked : Framing::kClose;
+asio::awaitable<std::optional<Session::Failure>> Session::ReadResponseHead(bool head_request) {
+  // Interim 1xx responses (other than 101) are consumed here.
+  for (;;) {
+    response_.emplace();
+    response_->header_limit(kMaxUpstreamHeaderBytes);
+    response_->body_limit(boost::none);
+    if (head_request) response_->skip(true);
+    deadline_.Arm(exchange_.route->config->timeout, &upstream_->stream);
+    auto [ec, n] =
+        co_await http::async_read_header(upstream_->stream, upstream_->buffer, *response_, use_nothrow);
+    if (ec) {
+      if (deadline_.expired()) co_return Failure{Failure::kUpstreamTimeout};
+      // Nothing at all came back: the classic stale keep-alive connection.
+      if (IsQuietClose(ec)) co_return Failure{Failure::kUpstreamReset, true};
+      co_return Failure{Failure::kUpstreamBadResponse};
+    }
+    int code = response_->get().result_int();
+    if (code == 101) co_return Failure{Failure::kUpstreamBadResponse};  // we never ask to upgrade
+    if (code < 100 || code >= 200) co_return std::nullopt;
   }
-  const bool keep_alive = client_keep_alive && framing != Framing::kClose &&
-                          !worker_.shared().draining.load(std::memory_order_relaxed);
+}
 
+std::string_view Session::ChunkTail(bool had_data, bool last) {
+  if (!had_data) return last ? "0\r\n\r\n" : "";
+  return last ? "\r\n0\r\n\r\n" : "\r\n";
+}
+
+void Session::BuildResponseHead(const Exchange& exchange, Framing framing, bool keep_alive,
+                                bool client_http11, bool no_body) {
+  auto& res = response_->get();
   head_.clear();
   head_.append("HTTP/1.1 ");
-  head_.append(std::to_string(code));
+  head_.append(std::to_string(res.result_int()));
   head_.push_back(' ');
   std::string_view reason_phrase = res.reason();
-  head_.append(reason_phrase.empty() ? std::string_view(http::obsolete_reason(res.result())) : reason_phrase);
+  head_.append(reason_phrase.empty() ? std::string_view(http::obsolete_reason(res.result()))
+                                     : reason_phrase);
   head_.append("\r\n");
   bool upstream_sent_id = false;
   AppendEndToEndFields(head_, res, [&](std::string_view name) {
@@ -454,9 +449,9 @@ asio::awaitable<bool> Session::Forward(RequestParser& parser, Exchange& exchange
     head_.append(exchange.request_id);
     head_.append("\r\n");
   }
-  if (framing == Framing::kLength || (no_body && response->content_length())) {
+  if (framing == Framing::kLength || (no_body && response_->content_length())) {
     head_.append("Content-Length: ");
-    head_.append(std::to_string(*response->content_length()));
+    head_.append(std::to_string(*response_->content_length()));
     head_.append("\r\n");
   } else if (framing == Framing::kChunked) {
     head_.append("Transfer-Encoding: chunked\r\n");
@@ -467,29 +462,55 @@ asio::awaitable<bool> Session::Forward(RequestParser& parser, Exchange& exchange
     head_.append("Connection: keep-alive\r\n");
   }
   head_.append("\r\n");
+}
+
+asio::awaitable<bool> Session::RelayResponse(Exchange& exchange, bool client_keep_alive,
+                                             bool head_request) {
+  const UpstreamRuntime& upstream = *exchange.upstream;
+  UpstreamPool& pool = worker_.Pool(upstream);
+  auto& res = response_->get();
+  const int code = res.result_int();
+  upstream.responses->Increment(code);
   exchange.status = code;
 
-  // Body: the head goes out with the first piece, so a small response is one write.
-  bool head_sent = false;
-  std::span<char> body = BodyBuffer();
-  if (!no_body && connection->buffer.capacity() < kBodyBufferBytes) {
-    connection->buffer.reserve(kBodyBufferBytes);
+  const bool client_http11 = request_->get().version() >= 11;
+  const bool no_body = head_request || code == 204 || code == 304;
+  Framing framing;
+  if (no_body) {
+    framing = Framing::kNone;
+  } else if (response_->chunked()) {
+    framing = client_http11 ? Framing::kChunked : Framing::kClose;
+  } else if (response_->content_length()) {
+    framing = Framing::kLength;
+  } else {
+    framing = client_http11 ? Framing::kChunked : Framing::kClose;  // close-delimited upstream
   }
-  std::string chunk_line;
-  while (!head_sent || (!no_body && !response->is_done())) {
+  const bool keep_alive = client_keep_alive && framing != Framing::kClose &&
+                          !worker_.shared().draining.load(std::memory_order_relaxed);
+  BuildResponseHead(exchange, framing, keep_alive, client_http11, no_body);
+
+  const auto route_timeout = exchange.route->config->timeout;
+  const auto idle_timeout = listener_.config->limits.idle_timeout;
+  std::span<char> body = BodyBuffer();
+  if (!no_body && upstream_->buffer.capacity() < kBodyBufferBytes) {
+    upstream_->buffer.reserve(kBodyBufferBytes);
+  }
+  // The head goes out with the first piece of body, so a small response is one write.
+  bool head_sent = false;
+  for (;;) {
     std::size_t got = 0;
-    bool done = no_body || response->is_done();
+    bool done = no_body || response_->is_done();
     if (!done) {
       res.body().data = body.data();
       res.body().size = body.size();
-      deadline_.Arm(route_timeout, &connection->stream);
-      auto [read_ec, n] = co_await http::async_read_some(connection->stream, connection->buffer,
-                                                         *response, use_nothrow);
-      if (read_ec == http::error::need_buffer) read_ec = {};
-      if (read_ec) {
+      deadline_.Arm(route_timeout, &upstream_->stream);
+      auto [ec, n] = co_await http::async_read_some(upstream_->stream, upstream_->buffer,
+                                                    *response_, use_nothrow);
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) {
         bool timed_out = deadline_.expired();
         (timed_out ? upstream.timeouts : upstream.resets)->Increment();
-        pool.Discard(std::move(connection));
+        pool.Discard(std::move(upstream_));
         if (!head_sent) {
           co_return co_await Respond(
               exchange, timed_out ? http::status::gateway_timeout : http::status::bad_gateway,
@@ -500,39 +521,29 @@ asio::awaitable<bool> Session::Forward(RequestParser& parser, Exchange& exchange
         co_return false;
       }
       got = body.size() - res.body().size;
-      done = response->is_done();
+      done = response_->is_done();
       if (got == 0 && !done && head_sent) continue;
     }
     std::array<asio::const_buffer, 4> pieces;
     std::size_t count = 0;
     if (!head_sent) pieces[count++] = asio::buffer(head_);
     if (framing == Framing::kChunked) {
-      chunk_line.clear();
-      if (got > 0) {
-        AppendChunkSize(chunk_line, got);
-        pieces[count++] = asio::buffer(chunk_line);
-        pieces[count++] = asio::buffer(body.data(), got);
-      }
-      static constexpr std::string_view kChunkEnd = "\r\n";
-      static constexpr std::string_view kChunkEndLast = "\r\n0\r\n\r\n";
-      static constexpr std::string_view kLast = "0\r\n\r\n";
-      if (got > 0) {
-        pieces[count++] = asio::buffer(done ? kChunkEndLast : kChunkEnd);
-      } else if (done) {
-        pieces[count++] = asio::buffer(kLast);
-      }
-    } else if (got > 0) {
+      chunk_line_.clear();
+      if (got > 0) AppendChunkSize(chunk_line_, got);
+      pieces[count++] = asio::buffer(chunk_line_);
+      pieces[count++] = asio::buffer(body.data(), got);
+      pieces[count++] = asio::buffer(ChunkTail(got > 0, done));
+    } else {
       pieces[count++] = asio::buffer(body.data(), got);
     }
-    if (count == 0) continue;
-    deadline_.Arm(limits.idle_timeout, &stream_);
-    error_code ec = co_await stream_.WriteAll(std::span(pieces.data(), count));
-    if (ec) {
-      // The client went away; the upstream connection still carries unread body bytes.
-      if (done) {
-        pool.Release(std::move(connection));
+    deadline_.Arm(idle_timeout, &stream_);
+    if (co_await stream_.WriteAll(std::span(pieces.data(), count))) {
+      // The client went away. Unless the body was complete, the upstream connection still
+      // carries unread bytes and cannot be reused.
+      if (done && response_->keep_alive()) {
+        pool.Release(std::move(upstream_));
       } else {
-        pool.Discard(std::move(connection));
+        pool.Discard(std::move(upstream_));
       }
       exchange.reason = "client_closed";
       co_return false;
@@ -542,11 +553,10 @@ asio::awaitable<bool> Session::Forward(RequestParser& parser, Exchange& exchange
     if (done) break;
   }
 
-  if (response->keep_alive() && response->is_done() && parser.is_done() &&
-      connection->buffer.size() == 0) {
-    pool.Release(std::move(connection));
+  if (response_->keep_alive() && request_->is_done() && upstream_->buffer.size() == 0) {
+    pool.Release(std::move(upstream_));
   } else {
-    pool.Discard(std::move(connection));
+    pool.Discard(std::move(upstream_));
   }
   co_return keep_alive;
 }

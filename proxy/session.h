@@ -12,6 +12,7 @@
 #include "proxy/deadline.h"
 #include "proxy/snapshot.h"
 #include "proxy/stream.h"
+#include "proxy/upstream_pool.h"
 
 namespace ciap {
 
@@ -65,10 +66,41 @@ class Session {
           tcp::socket socket);
 
   asio::awaitable<void> Run();
-  // Handles one parsed request head; returns whether the connection may carry another.
-  asio::awaitable<bool> HandleRequest(RequestParser& parser, Exchange& exchange);
+  // Handles the parsed request head in request_; returns whether the connection may carry
+  // another request.
+  asio::awaitable<bool> HandleRequest(Exchange& exchange);
   // Relays the request (head already serialized into head_) and the response.
-  asio::awaitable<bool> Forward(RequestParser& parser, Exchange& exchange, bool client_keep_alive);
+  asio::awaitable<bool> Forward(Exchange& exchange, bool client_keep_alive);
+
+  // Why an exchange with the upstream failed before a response could be relayed.
+  struct Failure {
+    enum Cause {
+      kUpstreamTimeout,      // 504
+      kUpstreamReset,        // 502; `retryable` when nothing at all came back
+      kUpstreamBadResponse,  // 502
+      kClientTimeout,        // 408: the client stalled mid-body
+      kClientBadBody,        // 400
+      kClientClosed,         // no response possible
+    };
+    Cause cause;
+    bool retryable = false;
+    http::status status() const;
+    std::string_view reason() const;
+  };
+  enum class Framing { kNone, kLength, kChunked, kClose };
+
+  // Writes head_ and streams the request body to upstream_.
+  asio::awaitable<std::optional<Failure>> SendRequest(Exchange& exchange, bool has_body);
+  // Reads the upstream's response head into response_, skipping interim 1xx responses.
+  asio::awaitable<std::optional<Failure>> ReadResponseHead(bool head_request);
+  // Writes the response head and streams the body to the client; returns keep-alive.
+  asio::awaitable<bool> RelayResponse(Exchange& exchange, bool client_keep_alive,
+                                      bool head_request);
+  void BuildResponseHead(const Exchange& exchange, Framing framing, bool keep_alive,
+                         bool client_http11, bool no_body);
+  // What follows a chunk's data: its CRLF, and the last-chunk marker when the body is done.
+  static std::string_view ChunkTail(bool had_data, bool last);
+
   // Sends a local JSON error response. Returns false if the connection must close.
   asio::awaitable<bool> Respond(Exchange& exchange, http::status status, std::string_view reason,
                                 bool keep_alive,
@@ -88,7 +120,13 @@ class Session {
   std::string client_address_;
   std::unique_ptr<char[]> body_buffer_;
   std::string head_;  // reused serialization buffer for request and response heads
+  std::string chunk_line_;
   Exchange exchange_;
+  // The current exchange's parsers and upstream connection. Members rather than coroutine
+  // locals: it keeps coroutine frames small enough for Asio's per-thread frame cache.
+  std::optional<RequestParser> request_;
+  std::optional<ResponseParser> response_;
+  std::unique_ptr<UpstreamConnection> upstream_;
   bool counted_ = false;
 };
 

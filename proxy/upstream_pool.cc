@@ -2,6 +2,9 @@
 #include "proxy/upstream_pool.h"
 
 #include <openssl/ssl.h>
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <openssl/x509v3.h>
 
 #include "proxy/log.h"
@@ -23,11 +26,16 @@ UpstreamPool::~UpstreamPool() {
 
 asio::awaitable<std::expected<std::unique_ptr<UpstreamConnection>, AcquireError>>
 UpstreamPool::Acquire(Deadline& deadline, bool fresh) {
-  if (!fresh && !idle_.empty()) {
+  while (!fresh && !idle_.empty()) {
     std::unique_ptr<UpstreamConnection> connection = std::move(idle_.back());
     idle_.pop_back();
-    connection->reused = true;
     upstream_.idle_connections->Decrement();
+    if (!StillOpen(*connection)) {
+      connection->stream.Close();
+      Closed();
+      continue;
+    }
+    connection->reused = true;
     upstream_.active_connections->Increment();
     co_return connection;
   }
@@ -124,6 +132,20 @@ asio::awaitable<std::unique_ptr<UpstreamConnection>> UpstreamPool::Connect(Deadl
   }
   deadline.Disarm();
   co_return nullptr;
+}
+
+bool UpstreamPool::StillOpen(UpstreamConnection& connection) {
+  // An upstream that closed an idle keep-alive connection (its keep-alive timeout was shorter
+  // than ours) leaves a FIN, or an RST, waiting on the socket. A request with a body sent
+  // there fails and cannot be retried, so look before use. Connections reused within a few
+  // milliseconds (the busy case) skip the syscall: the race there is covered by the retry of
+  // bodiless requests.
+  if (Deadline::Clock::now() - connection.idle_since < std::chrono::milliseconds(20)) return true;
+  char byte;
+  ssize_t n = ::recv(connection.stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n == 0) return false;                                      // FIN
+  if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK;     // RST and other errors: gone
+  return false;  // unsolicited bytes on an idle HTTP/1.1 connection: not safe to reuse
 }
 
 void UpstreamPool::Release(std::unique_ptr<UpstreamConnection> connection) {

@@ -52,6 +52,7 @@ class UpstreamPool {
 
  private:
   asio::awaitable<std::unique_ptr<UpstreamConnection>> Connect(Deadline& deadline);
+  static bool StillOpen(UpstreamConnection& connection);
   void Closed();
 
   asio::any_io_executor executor_;
