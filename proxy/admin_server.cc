@@ -69,7 +69,8 @@ asio::awaitable<void> AdminServer::Serve(tcp::socket socket) {
     } else if (target == "/ready") {
       bool ready = ready_ && !shared_.draining.load();
       response.result(ready ? http::status::ok : http::status::service_unavailable);
-      response.body() = ready ? "ready\n" : (shared_.draining.load() ? "draining\n" : "not ready\n");
+      response.body() =
+          ready ? "ready\n" : (shared_.draining.load() ? "draining\n" : "not ready\n");
     } else if (target == "/config") {
       auto snapshot = shared_.snapshot.load();
       response.result(http::status::ok);

@@ -47,10 +47,9 @@ json::object Route(const config::RouteConfig& route) {
       {"upstream", route.upstream},
       {"public", route.is_public},
       {"timeout", Ms(route.timeout)},
-      {"request_headers",
-       json::object{{"set", std::move(set)},
-                    {"remove", Strings(route.request_headers.remove)},
-                    {"identity", route.request_headers.identity}}},
+      {"request_headers", json::object{{"set", std::move(set)},
+                                       {"remove", Strings(route.request_headers.remove)},
+                                       {"identity", route.request_headers.identity}}},
       {"forward_token", route.forward_token},
   };
 }

@@ -7,14 +7,13 @@
 // fetched) returns Decision::Suspend() and is then awaited through OnRequestAsync.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/http/fields.hpp>
+#include <boost/beast/http/status.hpp>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <boost/asio/awaitable.hpp>
-#include <boost/beast/http/fields.hpp>
-#include <boost/beast/http/status.hpp>
 
 namespace ciap {
 

@@ -1,8 +1,8 @@
 // Filter chain construction from the registry table.
 #include "proxy/filter_chain.h"
 
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 
 namespace ciap {
 

@@ -14,8 +14,8 @@
 namespace ciap {
 
 // Builds a filter for a listener from validated config; an error is a human sentence.
-using FilterBuilder = std::expected<std::unique_ptr<Filter>, std::string> (*)(
-    const config::ListenerConfig& listener);
+using FilterBuilder =
+    std::expected<std::unique_ptr<Filter>, std::string> (*)(const config::ListenerConfig& listener);
 
 struct FilterRegistration {
   std::string_view name;

@@ -9,15 +9,24 @@ using boost::beast::iequals;
 
 bool IsHopByHopHeader(std::string_view name) {
   switch (name.size()) {
-    case 2: return iequals(name, "te");
-    case 7: return iequals(name, "trailer") || iequals(name, "upgrade");
-    case 10: return iequals(name, "connection") || iequals(name, "keep-alive");
-    case 14: return iequals(name, "content-length");
-    case 16: return iequals(name, "proxy-connection");
-    case 17: return iequals(name, "transfer-encoding");
-    case 18: return iequals(name, "proxy-authenticate");
-    case 19: return iequals(name, "proxy-authorization");
-    default: return false;
+    case 2:
+      return iequals(name, "te");
+    case 7:
+      return iequals(name, "trailer") || iequals(name, "upgrade");
+    case 10:
+      return iequals(name, "connection") || iequals(name, "keep-alive");
+    case 14:
+      return iequals(name, "content-length");
+    case 16:
+      return iequals(name, "proxy-connection");
+    case 17:
+      return iequals(name, "transfer-encoding");
+    case 18:
+      return iequals(name, "proxy-authenticate");
+    case 19:
+      return iequals(name, "proxy-authorization");
+    default:
+      return false;
   }
 }
 
@@ -28,8 +37,10 @@ bool IsConnectionToken(const boost::beast::http::fields& fields, std::string_vie
     while (!value.empty()) {
       std::size_t comma = value.find(',');
       std::string_view token = value.substr(0, comma);
-      while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
-      while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
+      while (!token.empty() && (token.front() == ' ' || token.front() == '\t'))
+        token.remove_prefix(1);
+      while (!token.empty() && (token.back() == ' ' || token.back() == '\t'))
+        token.remove_suffix(1);
       if (iequals(token, name)) return true;
       if (comma == std::string_view::npos) break;
       value.remove_prefix(comma + 1);
@@ -41,18 +52,30 @@ bool IsConnectionToken(const boost::beast::http::fields& fields, std::string_vie
 std::string_view ErrorName(boost::beast::http::status status) {
   using S = boost::beast::http::status;
   switch (status) {
-    case S::bad_request: return "bad_request";
-    case S::unauthorized: return "unauthorized";
-    case S::forbidden: return "forbidden";
-    case S::not_found: return "not_found";
-    case S::request_timeout: return "request_timeout";
-    case S::payload_too_large: return "payload_too_large";
-    case S::too_many_requests: return "too_many_requests";
-    case S::request_header_fields_too_large: return "request_header_fields_too_large";
-    case S::bad_gateway: return "bad_gateway";
-    case S::service_unavailable: return "service_unavailable";
-    case S::gateway_timeout: return "gateway_timeout";
-    default: return "error";
+    case S::bad_request:
+      return "bad_request";
+    case S::unauthorized:
+      return "unauthorized";
+    case S::forbidden:
+      return "forbidden";
+    case S::not_found:
+      return "not_found";
+    case S::request_timeout:
+      return "request_timeout";
+    case S::payload_too_large:
+      return "payload_too_large";
+    case S::too_many_requests:
+      return "too_many_requests";
+    case S::request_header_fields_too_large:
+      return "request_header_fields_too_large";
+    case S::bad_gateway:
+      return "bad_gateway";
+    case S::service_unavailable:
+      return "service_unavailable";
+    case S::gateway_timeout:
+      return "gateway_timeout";
+    default:
+      return "error";
   }
 }
 

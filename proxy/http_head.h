@@ -3,11 +3,10 @@
 // belong to one connection only (RFC 9110 7.6.1) and the framing headers it sets itself.
 #pragma once
 
-#include <string>
-#include <string_view>
-
 #include <boost/beast/http/fields.hpp>
 #include <boost/beast/http/status.hpp>
+#include <string>
+#include <string_view>
 
 namespace ciap {
 

@@ -20,8 +20,8 @@ class LogField {
   LogField(std::string_view key, const char* value) : key_(key), string_(value) {}
   LogField(std::string_view key, const std::string& value) : key_(key), string_(value) {}
   template <class T>
-    requires std::is_integral_v<T>
-  LogField(std::string_view key, T value) : key_(key), kind_(Kind::kInt), int_(value) {}
+  requires std::is_integral_v<T> LogField(std::string_view key, T value)
+      : key_(key), kind_(Kind::kInt), int_(value) {}
   LogField(std::string_view key, double value) : key_(key), kind_(Kind::kDouble), double_(value) {}
 
   void AppendTo(std::string& out) const;

@@ -32,10 +32,14 @@ bool ParseDuration(std::string_view text, std::chrono::milliseconds* out) {
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || value < 0) return false;
   std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
-  if (unit == "ms") *out = std::chrono::milliseconds(value);
-  else if (unit == "s") *out = std::chrono::seconds(value);
-  else if (unit == "m") *out = std::chrono::minutes(value);
-  else return false;
+  if (unit == "ms")
+    *out = std::chrono::milliseconds(value);
+  else if (unit == "s")
+    *out = std::chrono::seconds(value);
+  else if (unit == "m")
+    *out = std::chrono::minutes(value);
+  else
+    return false;
   return true;
 }
 

@@ -5,18 +5,18 @@
 
 namespace ciap {
 
-Metrics::Metrics()
-    : Metrics(std::make_shared<prometheus::Registry>()) {}
+Metrics::Metrics() : Metrics(std::make_shared<prometheus::Registry>()) {}
 
 Metrics::Metrics(std::shared_ptr<prometheus::Registry> r)
     : requests(prometheus::BuildCounter()
                    .Name("ciap_requests_total")
                    .Help("Downstream requests answered, by listener, route and status code")
                    .Register(*r)),
-      request_duration(prometheus::BuildHistogram()
-                           .Name("ciap_request_duration_seconds")
-                           .Help("Time from a request's first header byte to its last response byte")
-                           .Register(*r)),
+      request_duration(
+          prometheus::BuildHistogram()
+              .Name("ciap_request_duration_seconds")
+              .Help("Time from a request's first header byte to its last response byte")
+              .Register(*r)),
       upstream_requests(prometheus::BuildCounter()
                             .Name("ciap_upstream_requests_total")
                             .Help("Requests sent to upstreams, by upstream and status code "

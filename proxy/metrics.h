@@ -2,16 +2,16 @@
 // pointers it resolved when the config snapshot was built (or lazily, once per status code).
 #pragma once
 
-#include <array>
-#include <atomic>
-#include <memory>
-#include <string>
-
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
+
+#include <array>
+#include <atomic>
+#include <memory>
+#include <string>
 
 namespace ciap {
 

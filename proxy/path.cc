@@ -32,13 +32,20 @@ bool IsDotSegment(std::string_view segment, bool* has_params) {
 
 std::string_view PathErrorReason(PathError error) {
   switch (error) {
-    case PathError::kNotAbsolute: return "path_not_absolute";
-    case PathError::kBadEscape: return "path_bad_escape";
-    case PathError::kEncodedSlash: return "path_encoded_slash";
-    case PathError::kBackslash: return "path_backslash";
-    case PathError::kNul: return "path_nul";
-    case PathError::kDotMatrix: return "path_dot_segment_parameters";
-    case PathError::kTooLong: return "path_too_long";
+    case PathError::kNotAbsolute:
+      return "path_not_absolute";
+    case PathError::kBadEscape:
+      return "path_bad_escape";
+    case PathError::kEncodedSlash:
+      return "path_encoded_slash";
+    case PathError::kBackslash:
+      return "path_backslash";
+    case PathError::kNul:
+      return "path_nul";
+    case PathError::kDotMatrix:
+      return "path_dot_segment_parameters";
+    case PathError::kTooLong:
+      return "path_too_long";
   }
   return "path_invalid";
 }

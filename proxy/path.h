@@ -9,12 +9,12 @@ namespace ciap {
 
 // Why a path was refused; each maps to a 400 with this reason code.
 enum class PathError {
-  kNotAbsolute,     // does not start with '/'
-  kBadEscape,       // '%' not followed by two hex digits
-  kEncodedSlash,    // %2F or %5C: the upstream might split on it, the policy would not
-  kBackslash,       // a raw '\': some upstreams treat it as '/'
-  kNul,             // %00 or a raw NUL
-  kDotMatrix,       // ".;" or "..;" segments: Tomcat-style bypasses
+  kNotAbsolute,   // does not start with '/'
+  kBadEscape,     // '%' not followed by two hex digits
+  kEncodedSlash,  // %2F or %5C: the upstream might split on it, the policy would not
+  kBackslash,     // a raw '\': some upstreams treat it as '/'
+  kNul,           // %00 or a raw NUL
+  kDotMatrix,     // ".;" or "..;" segments: Tomcat-style bypasses
   kTooLong,
 };
 

@@ -1,11 +1,11 @@
 // See router.h.
 #include "proxy/router.h"
 
-#include <algorithm>
-#include <cctype>
-
-#include <boost/beast/core/string.hpp>
 #include <re2/re2.h>
+
+#include <algorithm>
+#include <boost/beast/core/string.hpp>
+#include <cctype>
 
 namespace ciap {
 namespace {
@@ -96,8 +96,7 @@ bool RouteMatcher::Matches(std::string_view host, std::string_view path, std::st
       }
       break;
   }
-  if (!methods_.empty() &&
-      std::find(methods_.begin(), methods_.end(), method) == methods_.end()) {
+  if (!methods_.empty() && std::find(methods_.begin(), methods_.end(), method) == methods_.end()) {
     return false;
   }
   for (const HeaderCondition& condition : headers_) {

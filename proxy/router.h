@@ -1,12 +1,11 @@
 // Route selection: the first route of a listener whose match holds for a request.
 #pragma once
 
+#include <boost/beast/http/fields.hpp>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <boost/beast/http/fields.hpp>
 
 #include "config/config.h"
 

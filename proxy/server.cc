@@ -26,8 +26,8 @@ std::expected<asio::ip::address, std::string> ListenAddress(const config::HostPo
 // One acceptor per worker on the same address (SO_REUSEPORT lets the kernel spread
 // connections). With port 0 the first bind picks the port and the others reuse it.
 std::expected<uint16_t, std::string> BindListener(std::vector<std::unique_ptr<Worker>>& workers,
-                                                 const config::ListenerConfig& listener,
-                                                 std::size_t listener_index) {
+                                                  const config::ListenerConfig& listener,
+                                                  std::size_t listener_index) {
   auto ip = ListenAddress(listener.address);
   if (!ip) return std::unexpected(ip.error());
   uint16_t port = listener.address.port;
@@ -123,7 +123,9 @@ int RunServer(const RunOptions& options) {
   for (auto& worker : workers) worker->Start();
   admin.set_ready(true);
   LogEvent(LogLevel::kInfo, "ciap started",
-           {{"version", CIAP_VERSION}, {"workers", concurrency}, {"config", (*config)->source_path},
+           {{"version", CIAP_VERSION},
+            {"workers", concurrency},
+            {"config", (*config)->source_path},
             {"config_hash", (*config)->hash}});
 
   // SIGTERM/SIGINT: stop accepting, let in-flight requests finish (bounded), exit 0.

@@ -120,7 +120,8 @@ asio::awaitable<void> Session::Run() {
     if (buffer_.size() == 0) {
       // Between requests: wait for the first byte under the idle timeout (draining ends it).
       deadline_.Arm(limits.idle_timeout, &stream_, /*idle=*/true);
-      auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(kReadChunkBytes), use_nothrow);
+      auto [ec, n] =
+          co_await stream_.async_read_some(buffer_.prepare(kReadChunkBytes), use_nothrow);
       if (ec) break;
       buffer_.commit(n);
     }
@@ -200,8 +201,7 @@ asio::awaitable<bool> Session::HandleRequest(Exchange& exchange) {
   }
   if (auto error = NormalizePath(raw_path, &exchange.path)) {
     exchange.path.assign(raw_path.substr(0, 256));
-    co_return co_await Respond(exchange, http::status::bad_request, PathErrorReason(*error),
-                               false);
+    co_return co_await Respond(exchange, http::status::bad_request, PathErrorReason(*error), false);
   }
 
   // RFC 9112 3.2.2: an absolute-form target's authority replaces the Host header.
@@ -221,9 +221,9 @@ asio::awaitable<bool> Session::HandleRequest(Exchange& exchange) {
   const RouteRuntime& route = listener_.routes[static_cast<std::size_t>(route_index)];
   exchange.route = &route;
 
-  StreamContext context{listener_.config->name, route.config,
-                        static_cast<std::size_t>(route_index), exchange.request_id,
-                        client_address_, stream_.is_tls()};
+  StreamContext context{
+      listener_.config->name, route.config,    static_cast<std::size_t>(route_index),
+      exchange.request_id,    client_address_, stream_.is_tls()};
   Request filter_request{request, exchange.method, host, exchange.path, query};
   for (const std::unique_ptr<Filter>& filter : listener_.filters.filters()) {
     Decision decision = filter->OnRequest(filter_request, context);
@@ -303,10 +303,15 @@ asio::awaitable<bool> Session::Forward(Exchange& exchange, bool client_keep_aliv
     pool.Discard(std::move(upstream_));
     if (failure->retryable && may_retry) continue;
     switch (failure->cause) {
-      case Failure::kUpstreamTimeout: upstream.timeouts->Increment(); break;
+      case Failure::kUpstreamTimeout:
+        upstream.timeouts->Increment();
+        break;
       case Failure::kUpstreamReset:
-      case Failure::kUpstreamBadResponse: upstream.resets->Increment(); break;
-      default: break;
+      case Failure::kUpstreamBadResponse:
+        upstream.resets->Increment();
+        break;
+      default:
+        break;
     }
     if (failure->cause == Failure::kClientClosed) {
       exchange.status = 499;  // nginx's "client closed request"
@@ -320,24 +325,34 @@ asio::awaitable<bool> Session::Forward(Exchange& exchange, bool client_keep_aliv
 
 http::status Session::Failure::status() const {
   switch (cause) {
-    case kUpstreamTimeout: return http::status::gateway_timeout;
+    case kUpstreamTimeout:
+      return http::status::gateway_timeout;
     case kUpstreamReset:
-    case kUpstreamBadResponse: return http::status::bad_gateway;
-    case kClientTimeout: return http::status::request_timeout;
+    case kUpstreamBadResponse:
+      return http::status::bad_gateway;
+    case kClientTimeout:
+      return http::status::request_timeout;
     case kClientBadBody:
-    case kClientClosed: return http::status::bad_request;
+    case kClientClosed:
+      return http::status::bad_request;
   }
   return http::status::internal_server_error;
 }
 
 std::string_view Session::Failure::reason() const {
   switch (cause) {
-    case kUpstreamTimeout: return "upstream_timeout";
-    case kUpstreamReset: return "upstream_reset";
-    case kUpstreamBadResponse: return "upstream_bad_response";
-    case kClientTimeout: return "body_timeout";
-    case kClientBadBody: return "malformed_body";
-    case kClientClosed: return "client_closed";
+    case kUpstreamTimeout:
+      return "upstream_timeout";
+    case kUpstreamReset:
+      return "upstream_reset";
+    case kUpstreamBadResponse:
+      return "upstream_bad_response";
+    case kClientTimeout:
+      return "body_timeout";
+    case kClientBadBody:
+      return "malformed_body";
+    case kClientClosed:
+      return "client_closed";
   }
   return "internal_error";
 }
@@ -361,7 +376,8 @@ asio::awaitable<std::optional<Session::Failure>> Session::SendRequest(Exchange& 
       iequals(request[http::field::expect], "100-continue")) {
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
     deadline_.Arm(idle_timeout, &stream_);
-    if (co_await stream_.WriteAll(asio::buffer(kContinue))) co_return Failure{Failure::kClientClosed};
+    if (co_await stream_.WriteAll(asio::buffer(kContinue)))
+      co_return Failure{Failure::kClientClosed};
   }
   std::span<char> body = BodyBuffer();
   // Beast sizes each read by the buffer's spare capacity: make it a full body buffer.
@@ -383,16 +399,7 @@ asio::awaitable<std::optional<Session::Failure>> Session::SendRequest(Exchange& 
     if (got == 0 && !done) continue;
     exchange.bytes_in += got;
     std::array<asio::const_buffer, 3> pieces;
-    std::size_t count = 0;
-    if (chunked) {
-      chunk_line_.clear();
-      if (got > 0) AppendChunkSize(chunk_line_, got);
-      pieces[count++] = asio::buffer(chunk_line_);
-      pieces[count++] = asio::buffer(body.data(), got);
-      pieces[count++] = asio::buffer(ChunkTail(got > 0, done));
-    } else {
-      pieces[count++] = asio::buffer(body.data(), got);
-    }
+    std::size_t count = AppendBodyPiece(pieces, 0, chunked, body.first(got), done);
     deadline_.Arm(route_timeout, &upstream);
     if (co_await upstream.WriteAll(std::span(pieces.data(), count))) {
       co_return Failure{deadline_.expired() ? Failure::kUpstreamTimeout : Failure::kUpstreamReset};
@@ -409,8 +416,8 @@ asio::awaitable<std::optional<Session::Failure>> Session::ReadResponseHead(bool 
     response_->body_limit(boost::none);
     if (head_request) response_->skip(true);
     deadline_.Arm(exchange_.route->config->timeout, &upstream_->stream);
-    auto [ec, n] =
-        co_await http::async_read_header(upstream_->stream, upstream_->buffer, *response_, use_nothrow);
+    auto [ec, n] = co_await http::async_read_header(upstream_->stream, upstream_->buffer,
+                                                    *response_, use_nothrow);
     if (ec) {
       if (deadline_.expired()) co_return Failure{Failure::kUpstreamTimeout};
       // Nothing at all came back: the classic stale keep-alive connection.
@@ -423,9 +430,23 @@ asio::awaitable<std::optional<Session::Failure>> Session::ReadResponseHead(bool 
   }
 }
 
-std::string_view Session::ChunkTail(bool had_data, bool last) {
-  if (!had_data) return last ? "0\r\n\r\n" : "";
-  return last ? "\r\n0\r\n\r\n" : "\r\n";
+std::size_t Session::AppendBodyPiece(std::span<asio::const_buffer> pieces, std::size_t count,
+                                     bool chunked, std::span<const char> data, bool last) {
+  if (!chunked) {
+    pieces[count++] = asio::buffer(data.data(), data.size());
+    return count;
+  }
+  chunk_line_.clear();
+  if (!data.empty()) {
+    AppendChunkSize(chunk_line_, data.size());
+    pieces[count++] = asio::buffer(chunk_line_);
+    pieces[count++] = asio::buffer(data.data(), data.size());
+  }
+  // The data's CRLF, then the last-chunk marker (no trailers) once the body is done.
+  std::string_view tail =
+      data.empty() ? (last ? "0\r\n\r\n" : "") : (last ? "\r\n0\r\n\r\n" : "\r\n");
+  if (!tail.empty()) pieces[count++] = asio::buffer(tail);
+  return count;
 }
 
 void Session::BuildResponseHead(const Exchange& exchange, Framing framing, bool keep_alive,
@@ -527,15 +548,7 @@ asio::awaitable<bool> Session::RelayResponse(Exchange& exchange, bool client_kee
     std::array<asio::const_buffer, 4> pieces;
     std::size_t count = 0;
     if (!head_sent) pieces[count++] = asio::buffer(head_);
-    if (framing == Framing::kChunked) {
-      chunk_line_.clear();
-      if (got > 0) AppendChunkSize(chunk_line_, got);
-      pieces[count++] = asio::buffer(chunk_line_);
-      pieces[count++] = asio::buffer(body.data(), got);
-      pieces[count++] = asio::buffer(ChunkTail(got > 0, done));
-    } else {
-      pieces[count++] = asio::buffer(body.data(), got);
-    }
+    count = AppendBodyPiece(pieces, count, framing == Framing::kChunked, body.first(got), done);
     deadline_.Arm(idle_timeout, &stream_);
     if (co_await stream_.WriteAll(std::span(pieces.data(), count))) {
       // The client went away. Unless the body was complete, the upstream connection still
@@ -625,8 +638,7 @@ asio::awaitable<void> Session::CloseGracefully() {
 
 void Session::Finish(Exchange& exchange) {
   if (exchange.status == 0) return;
-  double seconds =
-      std::chrono::duration<double>(Deadline::Clock::now() - exchange.start).count();
+  double seconds = std::chrono::duration<double>(Deadline::Clock::now() - exchange.start).count();
   if (exchange.route != nullptr) {
     exchange.route->requests->Increment(exchange.status);
     exchange.route->duration->Observe(seconds);

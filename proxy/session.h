@@ -50,7 +50,7 @@ class Session {
 
     Deadline::Clock::time_point start;
     std::string request_id;
-    std::string path;       // normalized
+    std::string path;         // normalized
     std::string host_header;  // as the client sent it (Host or absolute-form authority)
     std::string host;         // canonical: lower-case, no port
     std::string_view method;
@@ -98,13 +98,15 @@ class Session {
                                       bool head_request);
   void BuildResponseHead(const Exchange& exchange, Framing framing, bool keep_alive,
                          bool client_http11, bool no_body);
-  // What follows a chunk's data: its CRLF, and the last-chunk marker when the body is done.
-  static std::string_view ChunkTail(bool had_data, bool last);
+  // Adds `data` to `pieces` framed as the body needs: raw, or as one chunk (followed by the
+  // last-chunk marker when `last`). Uses chunk_line_. Returns the new count.
+  std::size_t AppendBodyPiece(std::span<asio::const_buffer> pieces, std::size_t count, bool chunked,
+                              std::span<const char> data, bool last);
 
   // Sends a local JSON error response. Returns false if the connection must close.
-  asio::awaitable<bool> Respond(Exchange& exchange, http::status status, std::string_view reason,
-                                bool keep_alive,
-                                const std::vector<std::pair<std::string, std::string>>* headers = nullptr);
+  asio::awaitable<bool> Respond(
+      Exchange& exchange, http::status status, std::string_view reason, bool keep_alive,
+      const std::vector<std::pair<std::string, std::string>>* headers = nullptr);
   asio::awaitable<void> CloseGracefully();
   void Finish(Exchange& exchange);
 

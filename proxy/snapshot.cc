@@ -18,7 +18,8 @@ std::expected<std::shared_ptr<const Snapshot>, std::string> BuildSnapshot(
     }
     u.responses = std::make_unique<StatusCounters>(metrics.upstream_requests,
                                                    prometheus::Labels{{"upstream", upstream.name}});
-    u.connect_errors = &metrics.upstream_requests.Add({{"upstream", upstream.name}, {"code", "connect_error"}});
+    u.connect_errors =
+        &metrics.upstream_requests.Add({{"upstream", upstream.name}, {"code", "connect_error"}});
     u.timeouts = &metrics.upstream_requests.Add({{"upstream", upstream.name}, {"code", "timeout"}});
     u.resets = &metrics.upstream_requests.Add({{"upstream", upstream.name}, {"code", "reset"}});
     u.active_connections =
@@ -30,9 +31,17 @@ std::expected<std::shared_ptr<const Snapshot>, std::string> BuildSnapshot(
   for (const config::ListenerConfig& listener : config->listeners) {
     auto chain = FilterChain::Build(listener);
     if (!chain) return std::unexpected(chain.error());
-    ListenerRuntime& l = snapshot->listeners.emplace_back(ListenerRuntime{
-        &listener, nullptr, Router(listener), std::move(*chain), {}, nullptr, nullptr, nullptr,
-        nullptr, nullptr, nullptr});
+    ListenerRuntime& l = snapshot->listeners.emplace_back(ListenerRuntime{&listener,
+                                                                          nullptr,
+                                                                          Router(listener),
+                                                                          std::move(*chain),
+                                                                          {},
+                                                                          nullptr,
+                                                                          nullptr,
+                                                                          nullptr,
+                                                                          nullptr,
+                                                                          nullptr,
+                                                                          nullptr});
     l.connections = &metrics.downstream_connections.Add({{"listener", listener.name}});
     l.accepted = &metrics.downstream_connections_total.Add(
         {{"listener", listener.name}, {"result", "accepted"}});

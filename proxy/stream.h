@@ -68,7 +68,8 @@ class Stream {
   template <class ConstBufferSequence>
   asio::awaitable<error_code> WriteAll(const ConstBufferSequence& buffers) {
     std::size_t total = asio::buffer_size(buffers);
-    if (tls_ && std::next(asio::buffer_sequence_begin(buffers)) != asio::buffer_sequence_end(buffers)) {
+    if (tls_ &&
+        std::next(asio::buffer_sequence_begin(buffers)) != asio::buffer_sequence_end(buffers)) {
       gather_.resize(total);
       asio::buffer_copy(asio::buffer(gather_), buffers);
       auto [ec, n] = co_await asio::async_write(*this, asio::buffer(gather_), use_nothrow);

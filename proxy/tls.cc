@@ -33,7 +33,8 @@ std::string Lower(std::string s) {
 }
 
 void ReadNames(X509* cert, ServerTls::Certificate* out) {
-  auto* names = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  auto* names =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
   if (names != nullptr) {
     for (int i = 0; i < sk_GENERAL_NAME_num(names); ++i) {
       const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, i);
@@ -87,8 +88,8 @@ std::expected<std::unique_ptr<ServerTls>, std::string> ServerTls::Create(
     SSL_CTX* ctx = cert.context->native_handle();
     SSL_CTX_set_min_proto_version(
         ctx, config.min_version == config::TlsVersion::kTls13 ? TLS1_3_VERSION : TLS1_2_VERSION);
-    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-                                 SSL_OP_CIPHER_SERVER_PREFERENCE);
+    SSL_CTX_set_options(
+        ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
     if (SSL_CTX_use_certificate_chain_file(ctx, cert_config.cert_file.c_str()) != 1) {
       return std::unexpected("cannot load certificate " + cert_config.cert_file + ": " +
                              OpenSslErrors());

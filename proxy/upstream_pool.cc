@@ -2,10 +2,10 @@
 #include "proxy/upstream_pool.h"
 
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <sys/socket.h>
 
 #include <cerrno>
-#include <openssl/x509v3.h>
 
 #include "proxy/log.h"
 
@@ -76,7 +76,8 @@ asio::awaitable<std::unique_ptr<UpstreamConnection>> UpstreamPool::Connect(Deadl
   const config::UpstreamConfig& config = *upstream_.config;
   for (std::size_t attempt = 0; attempt < config.endpoints.size(); ++attempt) {
     const config::HostPort& endpoint = config.endpoints[next_endpoint_++ % config.endpoints.size()];
-    auto connection = std::make_unique<UpstreamConnection>(tcp::socket(executor_), upstream_.tls.get());
+    auto connection =
+        std::make_unique<UpstreamConnection>(tcp::socket(executor_), upstream_.tls.get());
     deadline.Arm(config.connect_timeout, &connection->stream);
 
     error_code ec;
@@ -86,11 +87,12 @@ asio::awaitable<std::unique_ptr<UpstreamConnection>> UpstreamPool::Connect(Deadl
       candidates.emplace_back(address, endpoint.port);
     } else {
       tcp::resolver resolver(executor_);
-      auto [resolve_ec, results] =
-          co_await resolver.async_resolve(endpoint.host, std::to_string(endpoint.port), use_nothrow);
+      auto [resolve_ec, results] = co_await resolver.async_resolve(
+          endpoint.host, std::to_string(endpoint.port), use_nothrow);
       if (resolve_ec) {
         LogEvent(LogLevel::kWarning, "upstream resolve failed",
-                 {{"upstream", config.name}, {"endpoint", endpoint.ToString()},
+                 {{"upstream", config.name},
+                  {"endpoint", endpoint.ToString()},
                   {"error", resolve_ec.message()}});
         continue;
       }
@@ -100,9 +102,11 @@ asio::awaitable<std::unique_ptr<UpstreamConnection>> UpstreamPool::Connect(Deadl
     tcp::socket& socket = connection->stream.socket();
     auto [connect_ec, connected] = co_await asio::async_connect(socket, candidates, use_nothrow);
     if (connect_ec || deadline.expired()) {
-      LogEvent(LogLevel::kWarning, "upstream connect failed",
-               {{"upstream", config.name}, {"endpoint", endpoint.ToString()},
-                {"error", deadline.expired() ? std::string("connect timeout") : connect_ec.message()}});
+      LogEvent(
+          LogLevel::kWarning, "upstream connect failed",
+          {{"upstream", config.name},
+           {"endpoint", endpoint.ToString()},
+           {"error", deadline.expired() ? std::string("connect timeout") : connect_ec.message()}});
       continue;
     }
     socket.set_option(tcp::no_delay(true), ec);
@@ -118,11 +122,12 @@ asio::awaitable<std::unique_ptr<UpstreamConnection>> UpstreamPool::Connect(Deadl
       } else {
         X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name.c_str());
       }
-      auto [hs_ec] = co_await connection->stream.tls().async_handshake(ssl::stream_base::client,
-                                                                       use_nothrow);
+      auto [hs_ec] =
+          co_await connection->stream.tls().async_handshake(ssl::stream_base::client, use_nothrow);
       if (hs_ec || deadline.expired()) {
         LogEvent(LogLevel::kWarning, "upstream TLS handshake failed",
-                 {{"upstream", config.name}, {"endpoint", endpoint.ToString()},
+                 {{"upstream", config.name},
+                  {"endpoint", endpoint.ToString()},
                   {"error", deadline.expired() ? std::string("timeout") : hs_ec.message()}});
         continue;
       }
@@ -143,8 +148,8 @@ bool UpstreamPool::StillOpen(UpstreamConnection& connection) {
   if (Deadline::Clock::now() - connection.idle_since < std::chrono::milliseconds(20)) return true;
   char byte;
   ssize_t n = ::recv(connection.stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  if (n == 0) return false;                                      // FIN
-  if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK;     // RST and other errors: gone
+  if (n == 0) return false;                                   // FIN
+  if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK;  // RST and other errors: gone
   return false;  // unsolicited bytes on an idle HTTP/1.1 connection: not safe to reuse
 }
 

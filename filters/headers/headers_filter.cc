@@ -2,9 +2,8 @@
 #include "filters/headers/headers_filter.h"
 
 #include <algorithm>
-#include <cctype>
-
 #include <boost/beast/core/string.hpp>
+#include <cctype>
 
 namespace ciap::filters {
 namespace {
