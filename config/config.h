@@ -17,7 +17,7 @@ namespace ciap::config {
 using Duration = std::chrono::milliseconds;
 
 // A "host:port" pair as written in the config. `host` is an IP literal (IPv6 without
-// brackets) or a DNS name; `port` may be 0 for listeners (the OS picks one).
+// brackets) or a DNS name; `port` may be 0 for listener and admin addresses (the OS picks one).
 struct HostPort {
   std::string host;
   uint16_t port = 0;
@@ -35,8 +35,8 @@ struct AdminConfig {
 
 // TLS towards an upstream. Present means "originate TLS"; verification is always on.
 struct UpstreamTlsConfig {
-  std::string sni;        // also the name verified against the certificate; default: endpoint host
-  std::string ca_file;    // default: system trust store
+  std::string sni;      // also the name verified against the certificate; default: endpoint host
+  std::string ca_file;  // default: system trust store
   std::string cert_file;  // optional client certificate (mTLS to the upstream)
   std::string key_file;
 };
@@ -46,7 +46,7 @@ struct UpstreamConfig {
   std::vector<HostPort> endpoints;  // at least one; round-robin
   std::optional<UpstreamTlsConfig> tls;
   Duration connect_timeout{2000};
-  Duration idle_timeout{60000};    // an idle pooled connection is closed after this
+  Duration idle_timeout{60000};   // an idle pooled connection is closed after this
   uint32_t max_connections = 512;  // per upstream, per process (split across workers)
 };
 
@@ -68,9 +68,9 @@ struct ListenerTlsConfig {
 struct LimitsConfig {
   uint32_t max_header_bytes = 65536;  // request line + headers; over it: 431
   uint32_t max_headers = 100;         // over it: 431
-  Duration header_timeout{10000};  // from the first byte of a request to its last header byte: 408
-  Duration idle_timeout{300000};   // keep-alive wait between requests; also any body stall
-  uint32_t max_connections = 20000;  // per listener, per process
+  Duration header_timeout{10000};     // from the first byte of a request to its last header byte: 408
+  Duration idle_timeout{300000};      // keep-alive wait between requests; also any body stall
+  uint32_t max_connections = 20000;   // per listener, per process
 };
 
 // One header condition of a route match. Exactly one of exact/regex/present is set.
@@ -95,19 +95,21 @@ struct RouteMatch {
 
 struct HeaderValue {
   std::string name;
-  std::string value;  // raw, as configured (may contain ${secret:...} once supported)
+  // As configured after ${ENV} substitution. `${secret:...}`/`${claim:...}` references and a
+  // literal `$${` are kept verbatim here, for the headers filter to expand.
+  std::string value;
 };
 
 struct RequestHeadersConfig {
-  std::vector<HeaderValue> set;     // replace (or add) these headers, in this order
-  std::vector<std::string> remove;  // drop these headers (case-insensitive)
-  bool identity = false;            // inject x-ciap-* identity headers (identity issue)
+  std::vector<HeaderValue> set;      // replace (or add) these headers, in this order
+  std::vector<std::string> remove;   // drop these headers (case-insensitive)
+  bool identity = false;             // inject x-ciap-* identity headers (identity issue)
 };
 
 struct RouteConfig {
   std::string name;
   RouteMatch match;
-  std::string upstream;    // name of an UpstreamConfig (validated to exist)
+  std::string upstream;  // name of an UpstreamConfig (validated to exist)
   bool is_public = false;  // `public: true`
   // Longest the upstream may take to answer once the request is forwarded, and the longest
   // stall while relaying either body to or from the upstream. Over it: 504.

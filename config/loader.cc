@@ -1,0 +1,454 @@
+// Loading a config file: the schema of the YAML format (which keys exist, what each must hold,
+// which combinations are errors), read with the typed reader of yaml_reader.h. The request-level
+// parts of a route (match, request_headers) are in route_schema.cc.
+#include "config/loader.h"
+
+#include <algorithm>
+#include <array>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+
+#include "config/route_schema.h"
+#include "config/syntax.h"
+#include "config/yaml_reader.h"
+
+namespace ciap::config {
+namespace {
+
+using yaml::Map;
+using yaml::Value;
+
+constexpr std::string_view kPolicyNotYet =
+    "not supported yet in this version (identity and access policy land later); use public: true";
+constexpr std::string_view kNoDefaultOpen =
+    "a route needs `allow` groups or `public: true` (there is no default-open route)";
+
+// Filters a listener may name. Only `headers` exists so far; the others are reserved so that a
+// config written for a later version fails with a clear message instead of "unknown".
+constexpr std::array<std::string_view, 4> kKnownFilters = {"headers", "identity", "access",
+                                                           "rate_limit"};
+
+std::string Join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const std::string& item : items) out += (out.empty() ? "" : ", ") + item;
+  return out;
+}
+
+// Names unique within one list (upstreams, listeners, the routes of a listener).
+class NameSet {
+ public:
+  explicit NameSet(std::string what) : what_(std::move(what)) {}
+
+  // Remembers `name`; a repeat is reported at `at`.
+  void Add(const std::string& name, const Value& at) {
+    auto it = std::find(names_.begin(), names_.end(), name);
+    if (it != names_.end()) {
+      at.Error("duplicate " + what_ + " name '" + name + "' (first defined on line " +
+               std::to_string(lines_[std::distance(names_.begin(), it)]) + ")");
+      return;
+    }
+    names_.push_back(name);
+    lines_.push_back(at.mark().line + 1);
+  }
+  bool Contains(const std::string& name) const {
+    return std::find(names_.begin(), names_.end(), name) != names_.end();
+  }
+  const std::vector<std::string>& names() const { return names_; }
+
+ private:
+  std::string what_;
+  std::vector<std::string> names_;
+  std::vector<int> lines_;
+};
+
+// Reads the document root into a Config; every problem goes to the Diagnostics behind the
+// Values. Cross-references (route → upstream, address clashes) are checked after the whole
+// document is read, so the order of sections in the file does not matter.
+class SchemaReader {
+ public:
+  void Read(const Value& root, Config& config) {
+    std::optional<Map> top =
+        root.AsMap({"logging", "admin", "upstreams", "listeners", "identity_providers", "groups"});
+    if (!top) return;
+    top->RejectKeys({"identity_providers", "groups"},
+                    "not supported yet in this version (identity and access policy land later)");
+    if (auto v = top->Get("logging")) {
+      if (auto m = v->AsMap({"access_log"})) {
+        if (auto log = m->Get("access_log")) {
+          Assign(config.logging.access_log, log->NonEmptyString());
+        }
+      }
+    }
+    if (auto v = top->Get("admin")) {
+      if (auto m = v->AsMap({"address"})) {
+        if (auto address = m->Get("address")) {
+          Assign(config.admin.address, ReadAddress(*address, AddressUse::kListen));
+        }
+      }
+    }
+    if (auto v = top->Get("upstreams")) {
+      if (auto items = v->List()) {
+        for (const Value& item : *items) ReadUpstream(item, config.upstreams.emplace_back());
+      } else {
+        upstream_names_complete_ = false;
+      }
+    }
+    if (auto v = top->Require("listeners", "(ciap needs a listener to accept connections)")) {
+      if (auto items = v->List()) {
+        if (items->empty()) v->Error("needs at least one listener");
+        for (const Value& item : *items) ReadListener(item, config.listeners.emplace_back());
+      }
+    }
+    CheckUpstreamReferences();
+    CheckAddressClashes(config);
+  }
+
+ private:
+  template <typename T>
+  static void Assign(T& field, std::optional<T> value) {
+    if (value) field = std::move(*value);
+  }
+
+  static std::optional<HostPort> ReadAddress(const Value& v, AddressUse use) {
+    return v.Parse<HostPort>([use](std::string_view s) { return ParseHostPort(s, use); });
+  }
+
+  static std::optional<std::string> ReadFile(const Value& v) {
+    std::optional<std::string> path = v.NonEmptyString();
+    if (!path) return std::nullopt;
+    if (std::optional<std::string> problem = CheckReadableFile(*path)) {
+      v.Error(*problem);
+      return std::nullopt;
+    }
+    return path;
+  }
+
+  // `name`: required, [A-Za-z0-9_.-]+, unique in `names`. Invalid names are still remembered
+  // so that references to them are not reported a second time as unknown.
+  static std::optional<std::string> ReadName(const Map& m, NameSet& names) {
+    std::optional<Value> v = m.Require("name");
+    if (!v) return std::nullopt;
+    std::optional<std::string> name = v->NonEmptyString();
+    if (!name) return std::nullopt;
+    if (!IsValidName(*name)) {
+      v->Error("'" + *name + "' is not a valid name (use letters, digits, '_', '.' and '-')");
+    }
+    names.Add(*name, *v);
+    return name;
+  }
+
+  void ReadUpstream(const Value& v, UpstreamConfig& u) {
+    std::optional<Map> m =
+        v.AsMap({"name", "endpoints", "tls", "connect_timeout", "idle_timeout", "max_connections"});
+    if (!m) {
+      upstream_names_complete_ = false;
+      return;
+    }
+    std::optional<std::string> name = ReadName(*m, upstream_names_);
+    if (name) {
+      u.name = *name;
+    } else {
+      upstream_names_complete_ = false;
+    }
+    if (auto endpoints = m->Require("endpoints")) {
+      if (auto items = endpoints->List()) {
+        if (items->empty()) endpoints->Error("needs at least one endpoint (host:port)");
+        for (const Value& item : *items) {
+          if (auto hp = ReadAddress(item, AddressUse::kUpstream)) u.endpoints.push_back(*hp);
+        }
+      }
+    }
+    if (auto tls = m->Get("tls")) {
+      if (auto t = tls->AsMap({"sni", "ca_file", "cert_file", "key_file"})) {
+        UpstreamTlsConfig& c = u.tls.emplace();
+        if (auto sni = t->Get("sni")) {
+          std::optional<std::string> s = sni->NonEmptyString();
+          if (s && (IsIpLiteral(*s) || !IsDnsName(*s))) {
+            sni->Error("'" + *s + "' is not a DNS name (SNI carries a host name, not an address)");
+          } else {
+            Assign(c.sni, std::move(s));
+          }
+        }
+        if (auto f = t->Get("ca_file")) Assign(c.ca_file, ReadFile(*f));
+        if (auto f = t->Get("cert_file")) Assign(c.cert_file, ReadFile(*f));
+        if (auto f = t->Get("key_file")) Assign(c.key_file, ReadFile(*f));
+        if (t->Has("cert_file") != t->Has("key_file")) {
+          const char* missing = t->Has("cert_file") ? "key_file" : "cert_file";
+          t->ErrorMissing(missing,
+                          "required: a client certificate needs both cert_file and key_file");
+        }
+      }
+    }
+    if (auto d = m->Get("connect_timeout")) Assign(u.connect_timeout, d->Dur());
+    if (auto d = m->Get("idle_timeout")) Assign(u.idle_timeout, d->Dur());
+    if (auto n = m->Get("max_connections")) {
+      if (auto value = n->UInt(1, UINT32_MAX)) u.max_connections = static_cast<uint32_t>(*value);
+    }
+  }
+
+  void ReadListener(const Value& v, ListenerConfig& l) {
+    std::optional<Map> m =
+        v.AsMap({"name", "address", "tls", "plaintext", "filters", "limits", "routes"});
+    if (!m) return;
+    Assign(l.name, ReadName(*m, listener_names_));
+    if (auto address = m->Require("address")) {
+      std::optional<HostPort> hp = ReadAddress(*address, AddressUse::kListen);
+      if (hp) {
+        l.address = *hp;
+        listener_addresses_.push_back({*hp, *address, l.name});
+      }
+    }
+
+    std::optional<bool> plaintext = false;
+    if (auto p = m->Get("plaintext")) plaintext = p->Bool();
+    if (plaintext) l.plaintext = *plaintext;
+    const yaml::Map::Entry* tls = m->Find("tls");
+    if (tls && l.plaintext) {
+      m->ErrorAtKey(*m->Find("plaintext"),
+                    "cannot be combined with tls (a listener either terminates TLS or is "
+                    "explicitly plaintext; remove one)");
+    } else if (!tls && plaintext && !l.plaintext) {
+      m->ErrorMissing("tls",
+                      "required unless plaintext: true (ciap terminates TLS; plaintext "
+                      "must be explicit)");
+    } else if (tls) {
+      ReadListenerTls(tls->value, l.tls.emplace());
+    }
+
+    l.filters = {"headers"};
+    if (auto f = m->Get("filters")) ReadFilters(*f, l.filters);
+    if (auto limits = m->Get("limits")) ReadLimits(*limits, l.limits);
+
+    if (auto routes = m->Require("routes", "(a listener without routes would only answer 404)")) {
+      if (auto items = routes->List()) {
+        if (items->empty()) routes->Error("needs at least one route");
+        NameSet route_names("route");
+        for (const Value& item : *items) ReadRoute(item, l.routes.emplace_back(), route_names);
+      }
+    }
+  }
+
+  static void ReadListenerTls(const Value& v, ListenerTlsConfig& tls) {
+    std::optional<Map> m =
+        v.AsMap({"certificates", "min_version", "client_ca_file", "client_auth"});
+    if (!m) return;
+    if (auto certs = m->Require("certificates", "(at least one cert_file/key_file pair)")) {
+      if (auto items = certs->List()) {
+        if (items->empty()) certs->Error("needs at least one certificate");
+        for (const Value& item : *items) {
+          std::optional<Map> c = item.AsMap({"cert_file", "key_file"});
+          if (!c) continue;
+          CertificateConfig& cert = tls.certificates.emplace_back();
+          if (auto f = c->Require("cert_file")) Assign(cert.cert_file, ReadFile(*f));
+          if (auto f = c->Require("key_file")) Assign(cert.key_file, ReadFile(*f));
+        }
+      }
+    }
+    if (auto version = m->Get("min_version")) {
+      std::optional<std::string> s = version->String();
+      if (s == "1.2") {
+        tls.min_version = TlsVersion::kTls12;
+      } else if (s == "1.3") {
+        tls.min_version = TlsVersion::kTls13;
+      } else if (s) {
+        version->Error("expected \"1.2\" or \"1.3\", got '" + *s + "'");
+      }
+    }
+    if (auto f = m->Get("client_ca_file")) Assign(tls.client_ca_file, ReadFile(*f));
+    if (auto auth = m->Get("client_auth")) {
+      std::optional<std::string> s = auth->String();
+      if (s == "none") {
+        tls.client_auth = ClientAuth::kNone;
+      } else if (s == "optional" || s == "require") {
+        tls.client_auth = s == "optional" ? ClientAuth::kOptional : ClientAuth::kRequire;
+        if (!m->Has("client_ca_file")) {
+          auth->Error("client_auth: " + *s +
+                      " needs client_ca_file (the CA that issues the client certificates to "
+                      "accept)");
+        }
+      } else if (s) {
+        auth->Error("expected none, optional or require, got '" + *s + "'");
+      }
+    }
+  }
+
+  static void ReadFilters(const Value& v, std::vector<std::string>& filters) {
+    std::optional<std::vector<Value>> items = v.List();
+    if (!items) return;
+    filters.clear();
+    for (const Value& item : *items) {
+      std::optional<std::string> name = item.String();
+      if (!name) continue;
+      if (std::find(kKnownFilters.begin(), kKnownFilters.end(), *name) == kKnownFilters.end()) {
+        item.Error("unknown filter '" + *name + "' (known: headers, identity, access, rate_limit)");
+      } else if (*name != "headers") {
+        item.Error("filter '" + *name + "' is not supported yet in this version");
+      } else if (std::find(filters.begin(), filters.end(), *name) != filters.end()) {
+        item.Error("filter '" + *name + "' is listed twice");
+      } else {
+        filters.push_back(*name);
+      }
+    }
+  }
+
+  static void ReadLimits(const Value& v, LimitsConfig& limits) {
+    std::optional<Map> m = v.AsMap(
+        {"max_header_bytes", "max_headers", "header_timeout", "idle_timeout", "max_connections"});
+    if (!m) return;
+    auto read_uint = [&](std::string_view key, uint32_t& field, uint64_t min, uint64_t max) {
+      if (auto n = m->Get(key)) {
+        if (auto value = n->UInt(min, max)) field = static_cast<uint32_t>(*value);
+      }
+    };
+    read_uint("max_header_bytes", limits.max_header_bytes, 1024, 1048576);
+    read_uint("max_headers", limits.max_headers, 1, 10000);
+    read_uint("max_connections", limits.max_connections, 1, UINT32_MAX);
+    if (auto d = m->Get("header_timeout")) Assign(limits.header_timeout, d->Dur());
+    if (auto d = m->Get("idle_timeout")) Assign(limits.idle_timeout, d->Dur());
+  }
+
+  void ReadRoute(const Value& v, RouteConfig& r, NameSet& names) {
+    std::optional<Map> m =
+        v.AsMap({"name", "match", "upstream", "public", "timeout", "request_headers",
+                 "forward_token", "allow", "deny", "mode", "rate_limit", "authenticate"});
+    if (!m) return;
+    m->RejectKeys({"allow", "deny", "mode", "rate_limit", "authenticate"}, kPolicyNotYet);
+    Assign(r.name, ReadName(*m, names));
+    if (auto match = m->Get("match")) ReadRouteMatch(*match, r.match);
+    if (auto upstream = m->Require("upstream")) {
+      if (auto name = upstream->NonEmptyString()) {
+        r.upstream = *name;
+        upstream_references_.push_back({*name, *upstream});
+      }
+    }
+    std::optional<bool> is_public = false;
+    std::optional<Value> public_value = m->Get("public");
+    if (public_value) is_public = public_value->Bool();
+    if (is_public) r.is_public = *is_public;
+    // With `allow` present its own error already says what to do; a bad `public` value too.
+    if (is_public && !r.is_public && !m->Has("allow")) {
+      if (public_value) {
+        public_value->Error(std::string(kNoDefaultOpen));
+      } else {
+        m->ErrorMissing("public", std::string(kNoDefaultOpen));
+      }
+    }
+    if (auto d = m->Get("timeout")) Assign(r.timeout, d->Dur());
+    if (auto h = m->Get("request_headers")) ReadRequestHeaders(*h, r.request_headers);
+    if (auto f = m->Get("forward_token")) Assign(r.forward_token, f->Bool());
+  }
+
+  void CheckUpstreamReferences() const {
+    // An upstream whose name could not be read may be the one referenced: stay quiet then.
+    if (!upstream_names_complete_) return;
+    for (const auto& [name, value] : upstream_references_) {
+      if (upstream_names_.Contains(name)) continue;
+      const std::vector<std::string>& defined = upstream_names_.names();
+      value.Error("unknown upstream '" + name + "' (" +
+                  (defined.empty() ? "no upstreams are defined" : "defined: " + Join(defined)) +
+                  ")");
+    }
+  }
+
+  // Two listeners (or a listener and the admin endpoint) on one address cannot both bind.
+  // Port 0 is exempt: each bind gets its own port.
+  void CheckAddressClashes(const Config& config) const {
+    for (size_t i = 0; i < listener_addresses_.size(); ++i) {
+      const ListenerAddress& a = listener_addresses_[i];
+      if (a.address.port == 0) continue;
+      std::string owner;
+      for (size_t j = 0; j < i && owner.empty(); ++j) {
+        const ListenerAddress& b = listener_addresses_[j];
+        if (b.address.host == a.address.host && b.address.port == a.address.port) {
+          owner = "listener '" + b.listener + "'";
+        }
+      }
+      const HostPort& admin = config.admin.address;
+      if (owner.empty() && admin.host == a.address.host && admin.port == a.address.port) {
+        owner = "the admin endpoint (admin.address)";
+      }
+      if (!owner.empty()) {
+        a.value.Error("address " + a.address.ToString() + " is already used by " + owner);
+      }
+    }
+  }
+
+  struct ListenerAddress {
+    HostPort address;
+    Value value;
+    std::string listener;
+  };
+
+  NameSet upstream_names_{"upstream"};
+  NameSet listener_names_{"listener"};
+  bool upstream_names_complete_ = true;
+  std::vector<std::pair<std::string, Value>> upstream_references_;
+  std::vector<ListenerAddress> listener_addresses_;
+};
+
+}  // namespace
+
+std::string ConfigError::ToString() const {
+  std::string out = file;
+  if (line > 0) out += ":" + std::to_string(line) + ":" + std::to_string(column);
+  out += ": ";
+  if (!key_path.empty()) out += key_path + ": ";
+  return out + message;
+}
+
+EnvLookup ProcessEnv() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    const char* value = std::getenv(name.c_str());
+    if (value == nullptr) return std::nullopt;
+    return std::string(value);
+  };
+}
+
+std::expected<std::shared_ptr<const Config>, ConfigErrors> ParseConfig(std::string_view yaml_text,
+                                                                       const std::string& file_name,
+                                                                       const EnvLookup& env) {
+  yaml::Diagnostics diagnostics(file_name);
+  std::optional<YAML::Node> document = yaml::LoadSingleDocument(yaml_text, diagnostics);
+  if (!document) return std::unexpected(diagnostics.Take());
+  if (document->IsNull()) {
+    diagnostics.Add(document->Mark(), "",
+                    "the config file is empty (expected a mapping with at least `listeners`)");
+    return std::unexpected(diagnostics.Take());
+  }
+
+  auto config = std::make_shared<Config>();
+  config->source_path = file_name;
+  config->hash = Sha256Hex(yaml_text);
+  const Value root(&diagnostics, &env, *document, "", document->Mark());
+  if (!document->IsMap()) {
+    root.Error("expected a mapping at the top level (logging, admin, upstreams, listeners)");
+    return std::unexpected(diagnostics.Take());
+  }
+  try {
+    SchemaReader().Read(root, *config);
+  } catch (const std::exception& e) {
+    // The reader checks node types before converting, so this is a bug; still, a config error
+    // beats a crash of the control plane on reload.
+    root.Error(std::string("internal error while reading the config: ") + e.what());
+  }
+  if (!diagnostics.empty()) return std::unexpected(diagnostics.Take());
+  return config;
+}
+
+std::expected<std::shared_ptr<const Config>, ConfigErrors> LoadConfigFile(const std::string& path) {
+  std::optional<std::string> problem = CheckReadableFile(path);
+  std::ifstream in(path, std::ios::binary);
+  if (problem || !in) {
+    ConfigError error;
+    error.file = path;
+    error.message = problem.value_or("cannot read " + path);
+    return std::unexpected(ConfigErrors{std::move(error)});
+  }
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  return ParseConfig(bytes.str(), path, ProcessEnv());
+}
+
+}  // namespace ciap::config

@@ -1,0 +1,187 @@
+// Reading the request-level parts of a route: `match` (which requests it takes) and
+// `request_headers` (what it changes before forwarding). See route_schema.h.
+#include "config/route_schema.h"
+
+#include <re2/re2.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "config/syntax.h"
+
+namespace ciap::config {
+namespace {
+
+using yaml::Map;
+using yaml::Refs;
+using yaml::Value;
+
+std::string ToLowerAscii(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string ToUpperAscii(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// Compiled here only to check it: a pattern RE2 rejects must fail `ciap validate`, not a request.
+std::optional<std::string> ReadRegex(const Value& v) {
+  std::optional<std::string> pattern = v.String();
+  if (!pattern) return std::nullopt;
+  RE2 re(*pattern, RE2::Quiet);
+  if (!re.ok()) {
+    v.Error("invalid RE2 regular expression: " + re.error());
+    return std::nullopt;
+  }
+  return pattern;
+}
+
+void ReadHeaderMatch(const Value& v, std::vector<HeaderMatch>& out) {
+  std::optional<Map> m = v.AsMap({"name", "exact", "regex", "present"});
+  if (!m) return;
+  HeaderMatch& h = out.emplace_back();
+  if (auto name = m->Require("name")) {
+    std::optional<std::string> s = name->String();
+    if (s && !IsHttpToken(*s)) {
+      name->Error("'" + *s + "' is not a valid header name");
+    } else if (s) {
+      h.name = *s;
+    }
+  }
+  const yaml::Map::Entry* first = nullptr;
+  for (const yaml::Map::Entry& entry : m->entries()) {
+    if (entry.key == "name") continue;
+    if (first) {
+      m->ErrorAtKey(entry,
+                    "exactly one of exact, regex, present (" + first->key + " is already set)");
+      continue;
+    }
+    first = &entry;
+    if (entry.key == "exact") h.exact = entry.value.String();
+    if (entry.key == "regex") h.regex = ReadRegex(entry.value);
+    if (entry.key == "present") h.present = entry.value.Bool();
+  }
+  if (!first) v.Error("needs exactly one of exact, regex, present");
+}
+
+}  // namespace
+
+void ReadRouteMatch(const Value& v, RouteMatch& match) {
+  std::optional<Map> m =
+      v.AsMap({"host", "path", "path_prefix", "path_regex", "methods", "headers"});
+  if (!m) return;
+  if (auto host = m->Get("host")) {
+    if (auto h = host->NonEmptyString()) {
+      const bool wildcard = h->starts_with("*.");
+      if (h->find(':') != std::string::npos) {
+        host->Error("host must not include a port (the request's port is ignored)");
+      } else if (!IsDnsName(wildcard ? h->substr(2) : *h)) {
+        host->Error("expected a host name (api.example.com) or a wildcard (*.example.com), got '" +
+                    *h + "'");
+      } else {
+        match.host = ToLowerAscii(*h);
+      }
+    }
+  }
+  // The entries are in document order, so the second path matcher written is the one blamed.
+  const yaml::Map::Entry* first_path = nullptr;
+  for (const yaml::Map::Entry& entry : m->entries()) {
+    if (entry.key != "path" && entry.key != "path_prefix" && entry.key != "path_regex") continue;
+    if (first_path) {
+      m->ErrorAtKey(entry, "at most one of path, path_prefix, path_regex (" + first_path->key +
+                               " is already set)");
+      continue;
+    }
+    first_path = &entry;
+    if (entry.key == "path_regex") {
+      match.path_regex = ReadRegex(entry.value);
+      continue;
+    }
+    std::optional<std::string> path = entry.value.String();
+    if (path && !path->starts_with('/')) {
+      entry.value.Error("must start with '/', got '" + *path + "'");
+    } else if (path) {
+      (entry.key == "path" ? match.path : match.path_prefix) = *path;
+    }
+  }
+  if (auto methods = m->Get("methods")) {
+    if (auto items = methods->List()) {
+      if (items->empty()) methods->Error("must not be empty (omit methods to match any method)");
+      for (const Value& item : *items) {
+        std::optional<std::string> method = item.String();
+        if (method && !IsHttpToken(*method)) {
+          item.Error("'" + *method + "' is not a valid HTTP method");
+        } else if (method) {
+          match.methods.push_back(ToUpperAscii(*method));
+        }
+      }
+    }
+  }
+  if (auto headers = m->Get("headers")) {
+    if (auto items = headers->List()) {
+      for (const Value& item : *items) ReadHeaderMatch(item, match.headers);
+    }
+  }
+}
+
+void ReadRequestHeaders(const Value& v, RequestHeadersConfig& headers) {
+  std::optional<Map> m = v.AsMap({"set", "remove", "identity"});
+  if (!m) return;
+  if (auto set = m->Get("set")) {
+    if (auto s = set->AsOpenMap()) {
+      for (const yaml::Map::Entry& entry : s->entries()) {
+        if (!IsHttpToken(entry.key)) {
+          s->ErrorAtKey(entry, "'" + entry.key + "' is not a valid header name");
+          continue;
+        }
+        if (IsManagedHeader(entry.key)) {
+          s->ErrorAtKey(entry,
+                        "cannot set '" + entry.key +
+                            "': hop-by-hop and framing headers (Connection, Keep-Alive, "
+                            "Transfer-Encoding, TE, Trailer, Upgrade, Proxy-Connection, "
+                            "Content-Length, Host) are managed by ciap on each connection; a "
+                            "configured value would corrupt the forwarded request");
+          continue;
+        }
+        if (ToLowerAscii(entry.key).starts_with("x-ciap-")) {
+          s->ErrorAtKey(entry, "cannot set '" + entry.key +
+                                   "': x-ciap-* headers are reserved for the identity ciap "
+                                   "injects (request_headers.identity: true)");
+          continue;
+        }
+        auto same_name = [&](const HeaderValue& h) {
+          return ToLowerAscii(h.name) == ToLowerAscii(entry.key);
+        };
+        if (std::any_of(headers.set.begin(), headers.set.end(), same_name)) {
+          s->ErrorAtKey(entry,
+                        "header '" + entry.key + "' is set twice (names are case-insensitive)");
+          continue;
+        }
+        std::optional<std::string> value = entry.value.String(Refs::kKeepSecretAndClaim);
+        if (value && value->find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+          entry.value.Error("header values must not contain CR, LF or NUL");
+        } else if (value) {
+          headers.set.push_back({entry.key, *value});
+        }
+      }
+    }
+  }
+  if (auto remove = m->Get("remove")) {
+    if (auto items = remove->List()) {
+      for (const Value& item : *items) {
+        std::optional<std::string> name = item.String();
+        if (name && !IsHttpToken(*name)) {
+          item.Error("'" + *name + "' is not a valid header name");
+        } else if (name) {
+          headers.remove.push_back(*name);
+        }
+      }
+    }
+  }
+  if (auto identity = m->Get("identity")) {
+    if (std::optional<bool> b = identity->Bool()) headers.identity = *b;
+  }
+}
+}  // namespace ciap::config

@@ -1,0 +1,233 @@
+// Parsers and checks for the scalar formats of the config file; see syntax.h.
+#include "config/syntax.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+namespace ciap::config {
+namespace {
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+char ToLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return ToLower(x) == ToLower(y);
+         });
+}
+
+// Longer than a year is surely a typo, and bounding it keeps `now() + d` far from overflow.
+constexpr int64_t kMaxDurationMs = int64_t{365} * 24 * 3600 * 1000;
+
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t above = row[j];
+      size_t cost = ToLower(a[i - 1]) == ToLower(b[j - 1]) ? 0 : 1;
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + cost});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+}  // namespace
+
+std::expected<Duration, std::string> ParseDuration(std::string_view text) {
+  const std::string kExpected = "expected a duration like 30s, 500ms, 5m or 1h";
+  size_t digits = 0;
+  while (digits < text.size() && IsDigit(text[digits])) ++digits;
+  if (digits == 0) return std::unexpected(kExpected + ", got '" + std::string(text) + "'");
+  if (digits == text.size()) return std::unexpected("durations need a unit: 30s, 500ms, 5m");
+  std::string_view unit = text.substr(digits);
+  if (unit[0] == ' ' || unit[0] == '\t') {
+    return std::unexpected(kExpected + " (no space between the number and the unit)");
+  }
+  if (unit[0] == '.') {
+    return std::unexpected("fractions are not supported; use a smaller unit (1500ms, not 1.5s)");
+  }
+  int64_t unit_ms = 0;
+  if (unit == "ms") {
+    unit_ms = 1;
+  } else if (unit == "s") {
+    unit_ms = 1000;
+  } else if (unit == "m") {
+    unit_ms = 60 * 1000;
+  } else if (unit == "h") {
+    unit_ms = 3600 * 1000;
+  } else {
+    return std::unexpected("unknown duration unit '" + std::string(unit) +
+                           "' (use ms, s, m or h: 30s, 500ms, 5m, 1h)");
+  }
+  int64_t value = 0;
+  for (size_t i = 0; i < digits; ++i) {
+    value = value * 10 + (text[i] - '0');
+    if (value * unit_ms > kMaxDurationMs) {
+      return std::unexpected("duration too long (at most 8760h, one year)");
+    }
+  }
+  return Duration(value * unit_ms);
+}
+
+bool IsIpLiteral(std::string_view host) {
+  std::string h(host);
+  unsigned char buf[sizeof(struct in6_addr)];
+  return inet_pton(AF_INET, h.c_str(), buf) == 1 || inet_pton(AF_INET6, h.c_str(), buf) == 1;
+}
+
+bool IsDnsName(std::string_view name) {
+  if (name.empty() || name.size() > 253) return false;
+  size_t start = 0;
+  while (true) {
+    size_t end = name.find('.', start);
+    std::string_view label =
+        name.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') {
+      return false;
+    }
+    for (char c : label) {
+      if (!IsAlpha(c) && !IsDigit(c) && c != '-' && c != '_') return false;
+    }
+    if (end == std::string_view::npos) return true;
+    start = end + 1;
+  }
+}
+
+std::expected<HostPort, std::string> ParseHostPort(std::string_view text, AddressUse use) {
+  const bool listen = use == AddressUse::kListen;
+  const std::string example = listen ? "0.0.0.0:8443, 127.0.0.1:0 or [::1]:8443"
+                                     : "10.0.0.7:443, artifacts.internal:443 or [fd00::7]:443";
+  const std::string expected = "expected host:port (e.g. " + example + ")";
+  std::string_view host;
+  std::string_view port;
+  if (text.starts_with('[')) {
+    size_t close = text.find(']');
+    if (close == std::string_view::npos) return std::unexpected(expected + ": missing ']'");
+    host = text.substr(1, close - 1);
+    std::string_view rest = text.substr(close + 1);
+    if (!rest.starts_with(':')) return std::unexpected(expected + ": missing port after ']'");
+    port = rest.substr(1);
+    std::string h(host);
+    unsigned char buf[sizeof(struct in6_addr)];
+    if (inet_pton(AF_INET6, h.c_str(), buf) != 1) {
+      return std::unexpected("'" + h + "' inside [] is not an IPv6 address");
+    }
+  } else {
+    size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos) return std::unexpected(expected + ": missing port");
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) {
+      return std::unexpected("IPv6 addresses need brackets: [::1]:8080");
+    }
+    if (host.empty()) return std::unexpected(expected + ": missing host");
+  }
+
+  const uint32_t min_port = listen ? 0 : 1;
+  const std::string port_range = listen ? "0-65535" : "1-65535";
+  uint32_t port_value = 0;
+  if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), IsDigit)) {
+    return std::unexpected("port must be a number " + port_range + ", got '" + std::string(port) +
+                           "'");
+  }
+  for (char c : port) port_value = port_value * 10 + static_cast<uint32_t>(c - '0');
+  if (port_value > 65535 || port_value < min_port) {
+    return std::unexpected("port " + std::string(port) + " is out of range (" + port_range +
+                           (listen ? ", 0 lets the OS pick" : "") + ")");
+  }
+
+  const bool looks_numeric =
+      std::all_of(host.begin(), host.end(), [](char c) { return IsDigit(c) || c == '.'; });
+  if (!IsIpLiteral(host)) {
+    if (looks_numeric) {
+      return std::unexpected("'" + std::string(host) + "' is not a valid IPv4 address");
+    }
+    if (listen && host != "localhost") {
+      return std::unexpected("a listen address must be an IP address or localhost (e.g. " +
+                             example + "), not '" + std::string(host) + "'");
+    }
+    if (!IsDnsName(host)) {
+      return std::unexpected("'" + std::string(host) + "' is not a valid host name");
+    }
+  }
+  return HostPort{std::string(host), static_cast<uint16_t>(port_value)};
+}
+
+bool IsHttpToken(std::string_view text) {
+  static constexpr std::string_view kSymbols = "!#$%&'*+-.^_`|~";
+  return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
+    return IsAlpha(c) || IsDigit(c) || kSymbols.find(c) != std::string_view::npos;
+  });
+}
+
+bool IsValidName(std::string_view name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return IsAlpha(c) || IsDigit(c) || c == '_' || c == '.' || c == '-';
+  });
+}
+
+bool IsManagedHeader(std::string_view name) {
+  static constexpr std::array<std::string_view, 9> kManaged = {
+      "Connection", "Keep-Alive",       "Transfer-Encoding", "TE",  "Trailer",
+      "Upgrade",    "Proxy-Connection", "Content-Length",    "Host"};
+  return std::any_of(kManaged.begin(), kManaged.end(),
+                     [&](std::string_view m) { return EqualsIgnoreCase(m, name); });
+}
+
+std::optional<std::string> CheckReadableFile(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "cannot read " + path + ": " + std::strerror(errno);
+  struct stat st {};
+  const bool is_dir = fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+  close(fd);
+  if (is_dir) return "cannot read " + path + ": " + std::strerror(EISDIR);
+  return std::nullopt;
+}
+
+std::optional<std::string_view> SuggestSpelling(std::string_view word,
+                                                std::span<const std::string_view> candidates) {
+  std::optional<std::string_view> best;
+  size_t best_distance = std::max<size_t>(1, std::min<size_t>(3, word.size() / 3)) + 1;
+  for (std::string_view candidate : candidates) {
+    size_t d = EditDistance(word, candidate);
+    if (d < best_distance) {
+      best_distance = d;
+      best = candidate;
+    }
+  }
+  return best;
+}
+
+std::string Sha256Hex(std::string_view bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr) != 1) {
+    std::abort();  // only fails when OpenSSL cannot allocate; nothing sensible to go on with
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(length * 2);
+  for (unsigned int i = 0; i < length; ++i) {
+    hex.push_back(kHex[digest[i] >> 4]);
+    hex.push_back(kHex[digest[i] & 0xf]);
+  }
+  return hex;
+}
+
+}  // namespace ciap::config

@@ -1,0 +1,49 @@
+// Parsers and checks for the scalar formats of the config file (durations, host:port, names,
+// header tokens, file paths). Pure functions: they return the parsed value or a human message
+// saying what was expected, and know nothing about YAML, marks or key paths.
+#pragma once
+
+#include <expected>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "config/config.h"
+
+namespace ciap::config {
+
+// "500ms", "30s", "5m", "1h": an integer and a unit. A bare number is an error because its unit
+// would be a guess. Zero is returned as zero; callers decide whether it is allowed.
+std::expected<Duration, std::string> ParseDuration(std::string_view text);
+
+enum class AddressUse {
+  kListen,    // listener or admin: IP literal or localhost; port 0 lets the OS pick
+  kUpstream,  // upstream endpoint: IP literal or DNS name; port 1-65535
+};
+
+// "10.0.0.7:443", "[::1]:8080", "artifacts.internal:443". IPv6 hosts are stored without brackets.
+std::expected<HostPort, std::string> ParseHostPort(std::string_view text, AddressUse use);
+
+bool IsIpLiteral(std::string_view host);  // IPv4 dotted quad or IPv6 (without brackets)
+bool IsDnsName(std::string_view name);    // LDH labels (and '_'), 1-63 chars each, ≤ 253 total
+bool IsHttpToken(std::string_view text);  // RFC 9110 token: header names and methods
+bool IsValidName(std::string_view name);  // [A-Za-z0-9_.-]+ for upstream/listener/route names
+
+// Headers a route may not set: they describe one connection or the message framing, which ciap
+// owns on each side, so a configured value would corrupt the forwarded request.
+bool IsManagedHeader(std::string_view name);
+
+// Nullopt when `path` names a regular file this process can open for reading, else
+// "cannot read PATH: REASON". Certificates and keys are checked at load time so that a typo
+// fails `ciap validate` instead of the first TLS handshake.
+std::optional<std::string> CheckReadableFile(const std::string& path);
+
+// The closest of `candidates` to a misspelt `word`, if one is close enough to be a likely typo.
+std::optional<std::string_view> SuggestSpelling(std::string_view word,
+                                                std::span<const std::string_view> candidates);
+
+// Lowercase hex SHA-256.
+std::string Sha256Hex(std::string_view bytes);
+
+}  // namespace ciap::config

@@ -1,0 +1,345 @@
+// A small typed reader over yaml-cpp nodes for the config loader; see yaml_reader.h.
+#include "config/yaml_reader.h"
+
+#include <yaml-cpp/eventhandler.h>
+
+#include <algorithm>
+#include <charconv>
+#include <map>
+#include <sstream>
+#include <tuple>
+
+#include "config/syntax.h"
+
+namespace ciap::config::yaml {
+namespace {
+
+std::string Describe(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Null:
+      return "nothing";
+    default:
+      return "'" + node.Scalar() + "'";
+  }
+}
+
+bool IsEnvNameStart(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; }
+bool IsEnvNameChar(char c) { return IsEnvNameStart(c) || (c >= '0' && c <= '9'); }
+
+std::string JoinKeys(const std::vector<std::string_view>& keys) {
+  std::string out;
+  for (std::string_view k : keys) {
+    if (!out.empty()) out += ", ";
+    out += k;
+  }
+  return out;
+}
+
+// Records where each document starts and ignores everything else.
+class DocumentStarts : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> marks;
+
+  void OnDocumentStart(const YAML::Mark& mark) override { marks.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+}  // namespace
+
+std::optional<YAML::Node> LoadSingleDocument(std::string_view text, Diagnostics& diagnostics) {
+  const std::string input(text);
+  try {
+    // Documents are counted with a bound before loading because yaml-cpp 0.7's LoadAll() never
+    // returns (and allocates until the process dies) on some invalid input, such as a stray ','
+    // at the top level (jbeder/yaml-cpp#1040): the parser keeps reporting empty documents at
+    // the same position without consuming anything.
+    std::istringstream stream(input);
+    YAML::Parser parser(stream);
+    DocumentStarts starts;
+    while (starts.marks.size() < 2 && parser.HandleNextDocument(starts)) {
+    }
+    if (starts.marks.size() == 2) {
+      const YAML::Mark& first = starts.marks[0];
+      const YAML::Mark& second = starts.marks[1];
+      if (first.pos == second.pos) {
+        const bool comma = second.pos >= 0 && static_cast<size_t>(second.pos) < input.size() &&
+                           input[second.pos] == ',';
+        diagnostics.Add(second, "",
+                        comma ? "invalid YAML: unexpected ',' outside of [...] or {...}"
+                              : "invalid YAML: unexpected character");
+      } else {
+        diagnostics.Add(second, "", "expected one YAML document, found more (remove `---`)");
+      }
+      return std::nullopt;
+    }
+    return YAML::Load(input);
+  } catch (const YAML::Exception& e) {
+    diagnostics.Add(e.mark, "", "invalid YAML: " + e.msg);
+    return std::nullopt;
+  }
+}
+
+void Diagnostics::Add(const YAML::Mark& mark, std::string key_path, std::string message) {
+  ConfigError error;
+  error.file = file_;
+  error.line = mark.is_null() ? 1 : mark.line + 1;
+  error.column = mark.is_null() ? 1 : mark.column + 1;
+  error.key_path = std::move(key_path);
+  error.message = std::move(message);
+  errors_.push_back(std::move(error));
+}
+
+ConfigErrors Diagnostics::Take() {
+  std::stable_sort(errors_.begin(), errors_.end(), [](const ConfigError& a, const ConfigError& b) {
+    return std::tie(a.line, a.column) < std::tie(b.line, b.column);
+  });
+  return std::move(errors_);
+}
+
+std::expected<std::string, std::string> SubstituteEnv(std::string_view text, const EnvLookup& env,
+                                                      Refs refs) {
+  const bool keep_refs = refs == Refs::kKeepSecretAndClaim;
+  std::string out;
+  out.reserve(text.size());
+  size_t i = 0;
+  while (i < text.size()) {
+    if (text.substr(i).starts_with("$${")) {
+      out += keep_refs ? "$${" : "${";
+      i += 3;
+      continue;
+    }
+    if (!text.substr(i).starts_with("${")) {
+      out.push_back(text[i++]);
+      continue;
+    }
+    size_t close = text.find('}', i + 2);
+    if (close == std::string_view::npos) {
+      return std::unexpected("unterminated ${ (write $${ for a literal ${)");
+    }
+    std::string_view inner = text.substr(i + 2, close - i - 2);
+    // ${secret:...} and ${claim:...} are resolved per request by the proxy, not here.
+    if (inner.starts_with("secret:") || inner.starts_with("claim:")) {
+      if (!keep_refs) {
+        std::string_view kind = inner.substr(0, inner.find(':'));
+        return std::unexpected("${" + std::string(kind) +
+                               ":} is only allowed in request_headers.set values");
+      }
+      out += text.substr(i, close + 1 - i);
+      i = close + 1;
+      continue;
+    }
+    if (inner.empty() || !IsEnvNameStart(inner[0]) ||
+        !std::all_of(inner.begin(), inner.end(), IsEnvNameChar)) {
+      return std::unexpected("'${" + std::string(inner) +
+                             "}' is not a valid environment variable reference (${NAME}, NAME "
+                             "made of letters, digits and _; write $${ for a literal ${)");
+    }
+    std::optional<std::string> value = env ? env(std::string(inner)) : std::nullopt;
+    if (!value)
+      return std::unexpected("environment variable " + std::string(inner) + " is not set");
+    out += *value;
+    i = close + 1;
+  }
+  return out;
+}
+
+Value::Value(Diagnostics* diagnostics, const EnvLookup* env, YAML::Node node, std::string path,
+             YAML::Mark fallback_mark)
+    : diagnostics_(diagnostics),
+      env_(env),
+      node_(std::move(node)),
+      path_(std::move(path)),
+      fallback_mark_(fallback_mark) {}
+
+YAML::Mark Value::mark() const {
+  // yaml-cpp gives an implicit null (`key:` and a line break) the position of the next token.
+  if (node_.IsNull() || node_.Mark().is_null()) return fallback_mark_;
+  return node_.Mark();
+}
+
+void Value::Error(std::string message) const {
+  diagnostics_->Add(mark(), path_, std::move(message));
+}
+
+bool Value::ExpectScalar(std::string_view what) const {
+  if (node_.IsScalar()) return true;
+  std::string message = "expected " + std::string(what) + ", got " + Describe(node_);
+  // An unquoted [::1]:443 parses as a list, or in a flow list as a mapping {[::1]: 443}.
+  const bool list_key = node_.IsMap() && node_.size() == 1 && node_.begin()->first.IsSequence();
+  if (node_.IsSequence() || list_key)
+    message += " (quote values that start with '[', e.g. \"[::1]:8080\")";
+  Error(std::move(message));
+  return false;
+}
+
+std::optional<std::string> Value::String(Refs refs) const {
+  if (!ExpectScalar("a string")) return std::nullopt;
+  std::expected<std::string, std::string> text = SubstituteEnv(node_.Scalar(), *env_, refs);
+  if (!text) {
+    Error(text.error());
+    return std::nullopt;
+  }
+  return std::move(*text);
+}
+
+std::optional<std::string> Value::NonEmptyString() const {
+  std::optional<std::string> text = String();
+  if (text && text->empty()) {
+    Error("must not be empty");
+    return std::nullopt;
+  }
+  return text;
+}
+
+std::optional<bool> Value::Bool() const {
+  if (!ExpectScalar("true or false")) return std::nullopt;
+  std::optional<std::string> text = String();
+  if (!text) return std::nullopt;
+  if (*text == "true") return true;
+  if (*text == "false") return false;
+  Error("expected true or false, got '" + *text + "'");
+  return std::nullopt;
+}
+
+std::optional<uint64_t> Value::UInt(uint64_t min, uint64_t max) const {
+  if (!ExpectScalar("a number")) return std::nullopt;
+  std::optional<std::string> text = String();
+  if (!text) return std::nullopt;
+  const std::string range = "from " + std::to_string(min) + " to " + std::to_string(max);
+  uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
+  if (text->empty() || (*text)[0] == '+' || end != text->data() + text->size() ||
+      ec == std::errc::invalid_argument) {
+    Error("expected a whole number " + range + ", got '" + *text + "'");
+    return std::nullopt;
+  }
+  if (ec == std::errc::result_out_of_range || value < min || value > max) {
+    Error(*text + " is out of range (expected " + range + ")");
+    return std::nullopt;
+  }
+  return value;
+}
+
+std::optional<Duration> Value::Dur(bool allow_zero) const {
+  if (!ExpectScalar("a duration like 30s, 500ms, 5m or 1h")) return std::nullopt;
+  std::optional<Duration> d = Parse<Duration>(ParseDuration);
+  if (d && d->count() == 0 && !allow_zero) {
+    Error("must be greater than 0");
+    return std::nullopt;
+  }
+  return d;
+}
+
+std::optional<std::vector<Value>> Value::List() const {
+  if (node_.IsNull()) return std::vector<Value>{};
+  if (!node_.IsSequence()) {
+    Error("expected a list, got " + Describe(node_));
+    return std::nullopt;
+  }
+  std::vector<Value> items;
+  size_t index = 0;
+  for (const YAML::Node& item : node_) {
+    items.emplace_back(diagnostics_, env_, item, path_ + "[" + std::to_string(index++) + "]",
+                       node_.Mark());
+  }
+  return items;
+}
+
+std::optional<Map> Value::AsMap(std::initializer_list<std::string_view> known_keys) const {
+  std::vector<std::string_view> known(known_keys);
+  return ReadMap(&known);
+}
+
+std::optional<Map> Value::AsOpenMap() const { return ReadMap(nullptr); }
+
+std::optional<Map> Value::ReadMap(const std::vector<std::string_view>* known_keys) const {
+  Map map(*this);
+  if (node_.IsNull()) return map;
+  if (!node_.IsMap()) {
+    std::string message = "expected a mapping, got " + Describe(node_);
+    if (known_keys) message += " (keys: " + JoinKeys(*known_keys) + ")";
+    Error(std::move(message));
+    return std::nullopt;
+  }
+  std::map<std::string, int, std::less<>> first_line;
+  for (auto it = node_.begin(); it != node_.end(); ++it) {
+    // Copies: the iterator hands out a temporary pair, so references to it would dangle.
+    const YAML::Node key = it->first;
+    if (!key.IsScalar()) {
+      diagnostics_->Add(key.Mark(), path_, "keys must be plain strings, got " + Describe(key));
+      continue;
+    }
+    const std::string& name = key.Scalar();
+    const std::string path = ChildPath(path_, name);
+    if (known_keys &&
+        std::find(known_keys->begin(), known_keys->end(), name) == known_keys->end()) {
+      std::string message = "unknown key '" + name + "'";
+      if (std::optional<std::string_view> guess = SuggestSpelling(name, *known_keys)) {
+        message += " (did you mean '" + std::string(*guess) + "'?)";
+      }
+      message += "; expected one of: " + JoinKeys(*known_keys);
+      diagnostics_->Add(key.Mark(), path, std::move(message));
+      continue;
+    }
+    auto [seen, inserted] = first_line.emplace(name, key.Mark().line + 1);
+    if (!inserted) {
+      diagnostics_->Add(key.Mark(), path,
+                        "duplicate key (first set on line " + std::to_string(seen->second) + ")");
+      continue;
+    }
+    map.Add({name, key.Mark(), Value(diagnostics_, env_, it->second, path, key.Mark())});
+  }
+  return map;
+}
+
+const Map::Entry* Map::Find(std::string_view key) const {
+  for (const Entry& entry : entries_) {
+    if (entry.key == key) return &entry;
+  }
+  return nullptr;
+}
+
+std::optional<Value> Map::Get(std::string_view key) const {
+  if (const Entry* entry = Find(key)) return entry->value;
+  return std::nullopt;
+}
+
+std::optional<Value> Map::Require(std::string_view key, std::string_view why) const {
+  if (const Entry* entry = Find(key)) return entry->value;
+  ErrorMissing(key, why.empty() ? "required" : "required " + std::string(why));
+  return std::nullopt;
+}
+
+void Map::ErrorMissing(std::string_view key, std::string message) const {
+  self_.diagnostics_->Add(self_.mark(), ChildPath(self_.path(), key), std::move(message));
+}
+
+void Map::ErrorAtKey(const Entry& entry, std::string message) const {
+  self_.diagnostics_->Add(entry.key_mark, entry.value.path(), std::move(message));
+}
+
+void Map::RejectKeys(std::initializer_list<std::string_view> keys, std::string_view message) const {
+  for (std::string_view key : keys) {
+    if (const Entry* entry = Find(key)) ErrorAtKey(*entry, std::string(message));
+  }
+}
+
+std::string ChildPath(const std::string& parent, std::string_view key) {
+  return parent.empty() ? std::string(key) : parent + "." + std::string(key);
+}
+
+}  // namespace ciap::config::yaml

@@ -1,0 +1,147 @@
+// Tests of config/syntax: the scalar formats (durations, addresses, names, tokens) and of
+// HostPort::ToString.
+#include "config/syntax.h"
+
+#include <gtest/gtest.h>
+
+#include <array>
+
+#include "tests/unit/config/test_util.h"
+
+namespace ciap::config {
+namespace {
+
+using std::chrono::milliseconds;
+
+TEST(SyntaxTest, ParseDurationUnits) {
+  EXPECT_EQ(ParseDuration("500ms"), milliseconds(500));
+  EXPECT_EQ(ParseDuration("30s"), milliseconds(30000));
+  EXPECT_EQ(ParseDuration("5m"), milliseconds(300000));
+  EXPECT_EQ(ParseDuration("1h"), milliseconds(3600000));
+  EXPECT_EQ(ParseDuration("0s"), milliseconds(0)) << "zero is the caller's decision";
+  EXPECT_EQ(ParseDuration("8760h"), milliseconds(int64_t{8760} * 3600000));
+}
+
+TEST(SyntaxTest, ParseDurationErrors) {
+  EXPECT_EQ(ParseDuration("30").error(), "durations need a unit: 30s, 500ms, 5m");
+  EXPECT_NE(ParseDuration("").error().find("expected a duration"), std::string::npos);
+  EXPECT_NE(ParseDuration("-1s").error().find("expected a duration"), std::string::npos);
+  EXPECT_NE(ParseDuration("1d").error().find("unknown duration unit 'd'"), std::string::npos);
+  EXPECT_NE(ParseDuration("1 s").error().find("no space"), std::string::npos);
+  EXPECT_NE(ParseDuration("1.5s").error().find("fractions"), std::string::npos);
+  EXPECT_NE(ParseDuration("8761h").error().find("too long"), std::string::npos);
+  EXPECT_NE(ParseDuration("99999999999999999999999s").error().find("too long"), std::string::npos);
+}
+
+TEST(SyntaxTest, ParseHostPortForms) {
+  auto v4 = ParseHostPort("10.0.0.7:443", AddressUse::kUpstream);
+  ASSERT_TRUE(v4.has_value());
+  EXPECT_EQ(v4->host, "10.0.0.7");
+  EXPECT_EQ(v4->port, 443);
+  auto v6 = ParseHostPort("[fd00::7]:8443", AddressUse::kListen);
+  ASSERT_TRUE(v6.has_value());
+  EXPECT_EQ(v6->host, "fd00::7");
+  EXPECT_EQ(v6->ToString(), "[fd00::7]:8443");
+  auto dns = ParseHostPort("artifacts.internal:65535", AddressUse::kUpstream);
+  ASSERT_TRUE(dns.has_value());
+  EXPECT_EQ(dns->ToString(), "artifacts.internal:65535");
+  EXPECT_TRUE(ParseHostPort("localhost:0", AddressUse::kListen).has_value());
+  EXPECT_TRUE(ParseHostPort("[::]:0", AddressUse::kListen).has_value());
+  EXPECT_TRUE(ParseHostPort("my_service:80", AddressUse::kUpstream).has_value())
+      << "container service names may contain '_'";
+}
+
+TEST(SyntaxTest, ParseHostPortErrors) {
+  struct Case {
+    std::string_view text;
+    AddressUse use;
+    std::string_view message;
+  };
+  constexpr std::array<Case, 13> kCases = {{
+      {"", AddressUse::kUpstream, "missing port"},
+      {"10.0.0.1", AddressUse::kUpstream, "missing port"},
+      {":80", AddressUse::kUpstream, "missing host"},
+      {"10.0.0.1:", AddressUse::kUpstream, "port must be a number 1-65535"},
+      {"10.0.0.1:http", AddressUse::kUpstream, "port must be a number 1-65535"},
+      {"10.0.0.1:65536", AddressUse::kListen, "port 65536 is out of range (0-65535"},
+      {"10.0.0.1:0", AddressUse::kUpstream, "out of range (1-65535)"},
+      {"::1:80", AddressUse::kListen, "IPv6 addresses need brackets"},
+      {"[::1:80", AddressUse::kListen, "missing ']'"},
+      {"[::1]80", AddressUse::kListen, "missing port after ']'"},
+      {"[10.0.0.1]:80", AddressUse::kListen, "is not an IPv6 address"},
+      {"10.0.0.256:80", AddressUse::kUpstream, "'10.0.0.256' is not a valid IPv4 address"},
+      {"example.com:80", AddressUse::kListen, "must be an IP address or localhost"},
+  }};
+  for (const Case& c : kCases) {
+    auto result = ParseHostPort(c.text, c.use);
+    ASSERT_FALSE(result.has_value()) << c.text;
+    EXPECT_NE(result.error().find(c.message), std::string::npos)
+        << c.text << ": " << result.error();
+  }
+  EXPECT_NE(ParseHostPort("bad host:80", AddressUse::kUpstream).error().find("not a valid host"),
+            std::string::npos);
+  EXPECT_FALSE(ParseHostPort("-a.internal:80", AddressUse::kUpstream).has_value());
+}
+
+TEST(SyntaxTest, DnsNames) {
+  EXPECT_TRUE(IsDnsName("a"));
+  EXPECT_TRUE(IsDnsName("artifacts.ci.acme.internal"));
+  EXPECT_TRUE(IsDnsName("xn--bcher-kva.example"));
+  EXPECT_FALSE(IsDnsName(""));
+  EXPECT_FALSE(IsDnsName("a..b"));
+  EXPECT_FALSE(IsDnsName("a."));
+  EXPECT_FALSE(IsDnsName("a-.b"));
+  EXPECT_FALSE(IsDnsName("*.b"));
+  EXPECT_FALSE(IsDnsName(std::string(64, 'a') + ".b"));
+  EXPECT_TRUE(IsDnsName(std::string(63, 'a') + ".b"));
+}
+
+TEST(SyntaxTest, TokensAndNames) {
+  EXPECT_TRUE(IsHttpToken("X-Custom_Header.1"));
+  EXPECT_TRUE(IsHttpToken("PATCH"));
+  EXPECT_FALSE(IsHttpToken(""));
+  EXPECT_FALSE(IsHttpToken("X Header"));
+  EXPECT_FALSE(IsHttpToken("X:Header"));
+  EXPECT_TRUE(IsValidName("artifact-uploads_v1.2"));
+  EXPECT_FALSE(IsValidName("a b"));
+  EXPECT_FALSE(IsValidName("a/b"));
+  EXPECT_FALSE(IsValidName(""));
+}
+
+TEST(SyntaxTest, ManagedHeadersAreCaseInsensitive) {
+  for (std::string_view name : {"connection", "KEEP-ALIVE", "Transfer-Encoding", "te", "Trailer",
+                                "upgrade", "Proxy-Connection", "content-length", "HOST"}) {
+    EXPECT_TRUE(IsManagedHeader(name)) << name;
+  }
+  EXPECT_FALSE(IsManagedHeader("Authorization"));
+  EXPECT_FALSE(IsManagedHeader("Trailers"));
+}
+
+TEST(SyntaxTest, CheckReadableFile) {
+  EXPECT_EQ(CheckReadableFile(testing::CertDir() + "/tls.crt"), std::nullopt);
+  EXPECT_EQ(CheckReadableFile("/nonexistent/x"),
+            "cannot read /nonexistent/x: No such file or directory");
+  EXPECT_EQ(CheckReadableFile(testing::CertDir()),
+            "cannot read " + testing::CertDir() + ": Is a directory");
+}
+
+TEST(SyntaxTest, SuggestSpelling) {
+  constexpr std::array<std::string_view, 3> kKeys = {"path", "path_prefix", "path_regex"};
+  EXPECT_EQ(SuggestSpelling("pathprefix", kKeys), "path_prefix");
+  EXPECT_EQ(SuggestSpelling("PATH", kKeys), "path");
+  EXPECT_EQ(SuggestSpelling("upstream", kKeys), std::nullopt);
+}
+
+TEST(SyntaxTest, Sha256Hex) {
+  EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(Sha256Hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
+TEST(SyntaxTest, HostPortToString) {
+  EXPECT_EQ((HostPort{"127.0.0.1", 9901}).ToString(), "127.0.0.1:9901");
+  EXPECT_EQ((HostPort{"::1", 0}).ToString(), "[::1]:0");
+  EXPECT_EQ((HostPort{"a.internal", 443}).ToString(), "a.internal:443");
+}
+
+}  // namespace
+}  // namespace ciap::config
