@@ -1,0 +1,161 @@
+// Strict base64url decoding and encoding; see base64url.h.
+#include "filters/identity/base64url.h"
+
+#include <array>
+#include <bit>
+#include <cstdint>
+#include <cstring>
+
+namespace ciap::identity {
+namespace {
+
+constexpr std::string_view kAlphabet =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+constexpr uint8_t kInvalid = 0xff;
+
+// Sextet value of each byte, or kInvalid.
+constexpr std::array<uint8_t, 256> kDecodeTable = [] {
+  std::array<uint8_t, 256> table{};
+  table.fill(kInvalid);
+  for (std::size_t i = 0; i < kAlphabet.size(); ++i) {
+    table[static_cast<uint8_t>(kAlphabet[i])] = static_cast<uint8_t>(i);
+  }
+  return table;
+}();
+
+uint8_t Sextet(char c) { return kDecodeTable[static_cast<uint8_t>(c)]; }
+
+// The hot loop decodes four characters with four lookups ORed together: table k holds each
+// character's sextet already shifted to where it lands in the three output bytes, laid out as a
+// little-endian word (byte 0 first). An invalid character sets bit 24 and up, which no valid
+// combination reaches, so validity is one test for the whole input. This is about twice as fast
+// as shifting sextets together per quad, and base64url is the largest cost of a token after the
+// signature and JSON.
+constexpr uint32_t kBadBits = 0xff000000;
+
+constexpr std::array<uint32_t, 256> ShiftedTable(int position) {
+  std::array<uint32_t, 256> table{};
+  for (std::size_t c = 0; c < 256; ++c) {
+    const uint32_t v = kDecodeTable[c];
+    if (v == kInvalid) {
+      table[c] = kBadBits;
+      continue;
+    }
+    switch (position) {
+      case 0:  // bits 7..2 of byte 0
+        table[c] = v << 2;
+        break;
+      case 1:  // bits 1..0 of byte 0, bits 7..4 of byte 1
+        table[c] = (v >> 4) | ((v & 0x0f) << 12);
+        break;
+      case 2:  // bits 3..0 of byte 1, bits 7..6 of byte 2
+        table[c] = ((v >> 2) << 8) | ((v & 0x03) << 22);
+        break;
+      default:  // bits 5..0 of byte 2
+        table[c] = v << 16;
+        break;
+    }
+  }
+  return table;
+}
+
+constexpr std::array<uint32_t, 256> kShifted0 = ShiftedTable(0);
+constexpr std::array<uint32_t, 256> kShifted1 = ShiftedTable(1);
+constexpr std::array<uint32_t, 256> kShifted2 = ShiftedTable(2);
+constexpr std::array<uint32_t, 256> kShifted3 = ShiftedTable(3);
+
+uint32_t DecodeQuad(const char* src) {
+  return kShifted0[static_cast<uint8_t>(src[0])] | kShifted1[static_cast<uint8_t>(src[1])] |
+         kShifted2[static_cast<uint8_t>(src[2])] | kShifted3[static_cast<uint8_t>(src[3])];
+}
+
+}  // namespace
+
+std::optional<std::size_t> Base64UrlDecodedSize(std::size_t encoded_length) {
+  switch (encoded_length % 4) {
+    case 0:
+      return encoded_length / 4 * 3;
+    case 2:
+      return encoded_length / 4 * 3 + 1;
+    case 3:
+      return encoded_length / 4 * 3 + 2;
+    default:
+      return std::nullopt;
+  }
+}
+
+bool Base64UrlDecode(std::string_view in, std::string& out) {
+  const std::optional<std::size_t> size = Base64UrlDecodedSize(in.size());
+  if (!size) return false;
+  // resize_and_overwrite would skip zero-filling, but the copy is cheap next to everything
+  // else a token costs and resize() keeps this readable.
+  // One spare byte lets every full quad be stored as a 4-byte word; it is cut off below.
+  out.resize(*size + 1);
+  auto* dst = reinterpret_cast<unsigned char*>(out.data());
+  const char* src = in.data();
+  const std::size_t full_quads = in.size() / 4;
+  uint32_t seen = 0;
+  for (std::size_t q = 0; q < full_quads; ++q, src += 4, dst += 3) {
+    uint32_t word = DecodeQuad(src);
+    seen |= word;
+    if constexpr (std::endian::native == std::endian::big) word = __builtin_bswap32(word);
+    std::memcpy(dst, &word, 4);
+  }
+  out.resize(*size);
+  if (seen & kBadBits) return false;
+  switch (in.size() % 4) {
+    case 2: {
+      const uint8_t a = Sextet(src[0]), b = Sextet(src[1]);
+      // Two characters carry 12 bits for one byte: the low 4 bits of `b` must be zero, or a
+      // second spelling of the same byte would be accepted.
+      if (((a | b) & 0xc0) || (b & 0x0f)) return false;
+      dst[0] = static_cast<unsigned char>((a << 2) | (b >> 4));
+      break;
+    }
+    case 3: {
+      const uint8_t a = Sextet(src[0]), b = Sextet(src[1]), c = Sextet(src[2]);
+      if (((a | b | c) & 0xc0) || (c & 0x03)) return false;  // 18 bits for 2 bytes
+      const uint32_t bits = (uint32_t{a} << 12) | (uint32_t{b} << 6) | c;
+      dst[0] = static_cast<unsigned char>(bits >> 10);
+      dst[1] = static_cast<unsigned char>(bits >> 2);
+      break;
+    }
+    default:
+      break;
+  }
+  return true;
+}
+
+std::optional<std::string> Base64UrlDecode(std::string_view in) {
+  std::string out;
+  if (!Base64UrlDecode(in, out)) return std::nullopt;
+  return out;
+}
+
+std::string Base64UrlEncode(std::string_view bytes) {
+  std::string out;
+  out.reserve((bytes.size() * 4 + 2) / 3);
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  std::size_t i = 0;
+  for (; i + 3 <= bytes.size(); i += 3) {
+    const uint32_t bits = (uint32_t{p[i]} << 16) | (uint32_t{p[i + 1]} << 8) | p[i + 2];
+    out += kAlphabet[(bits >> 18) & 63];
+    out += kAlphabet[(bits >> 12) & 63];
+    out += kAlphabet[(bits >> 6) & 63];
+    out += kAlphabet[bits & 63];
+  }
+  const std::size_t rest = bytes.size() - i;
+  if (rest == 1) {
+    const uint32_t bits = uint32_t{p[i]} << 16;
+    out += kAlphabet[(bits >> 18) & 63];
+    out += kAlphabet[(bits >> 12) & 63];
+  } else if (rest == 2) {
+    const uint32_t bits = (uint32_t{p[i]} << 16) | (uint32_t{p[i + 1]} << 8);
+    out += kAlphabet[(bits >> 18) & 63];
+    out += kAlphabet[(bits >> 12) & 63];
+    out += kAlphabet[(bits >> 6) & 63];
+  }
+  return out;
+}
+
+}  // namespace ciap::identity
