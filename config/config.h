@@ -106,6 +106,52 @@ struct RequestHeadersConfig {
   bool identity = false;             // inject x-ciap-* identity headers (identity issue)
 };
 
+// A condition on one claim value, as written in `bound_claims` (and, later, group rules).
+//   "main"             exact string (matches string claims only)
+//   "release-*"        glob: `*` matches within one segment (never '/' or ':'), `**` any run
+//   [a, "b-*"]         one of (any element matches)
+//   true / false       the JSON boolean or the string "true"/"false" (never truthiness)
+//   42                 numeric equality (also the string "42", as GitLab sends ids as strings)
+//   {not: M}           M does not match (a missing claim is not matched by `not`)
+//   {contains: M}      the claim is an array with an element matching M
+//   {regex: 'RE2'}     RE2 full match on a string claim
+struct ClaimMatcher {
+  enum class Kind { kExact, kGlob, kOneOf, kBool, kNumber, kNot, kContains, kRegex };
+  Kind kind = Kind::kExact;
+  std::string text;                    // kExact, kGlob, kRegex
+  bool boolean = false;                // kBool
+  double number = 0;                   // kNumber
+  std::vector<ClaimMatcher> children;  // kOneOf: the alternatives; kNot/kContains: exactly one
+};
+
+// One `claim: matcher` entry. Claim names are literal keys ("oidc.circleci.com/org-id" is one
+// key); a nested claim is written as a YAML list path and stored as several elements.
+struct ClaimCondition {
+  std::vector<std::string> path;
+  ClaimMatcher matcher;
+};
+
+enum class ProviderType { kBuildkite, kCircleCi, kGitLab, kGitHub, kOidc };
+enum class JwsAlgorithm { kRs256, kRs384, kRs512, kPs256, kPs384, kPs512, kEs256, kEs384, kEdDsa };
+
+struct IdentityProviderConfig {
+  std::string name;
+  ProviderType type = ProviderType::kOidc;
+  std::string issuer;  // exact `iss`; presets fill the vendor's issuer when omitted
+  std::vector<std::string> audiences;         // required, non-empty
+  std::vector<ClaimCondition> bound_claims;   // all must hold for every token
+  // Where keys come from: exactly one of jwks_uri / jwks_file, or neither for OIDC discovery
+  // (<issuer>/.well-known/openid-configuration).
+  std::string jwks_uri;
+  std::string jwks_file;
+  std::string ca_file;  // trust for the IdP's HTTPS; default: system store
+  std::vector<std::string> token_headers{"Authorization"};  // "Authorization" means Bearer
+  std::vector<JwsAlgorithm> algorithms;  // default per preset (RS256 for the CI vendors)
+  Duration clock_skew{60000};
+  Duration max_token_lifetime{3600000};   // presets: the vendor's documented lifetime
+  std::string groups_claim;               // values become groups "<provider>:<value>"
+};
+
 struct RouteConfig {
   std::string name;
   RouteMatch match;
@@ -116,6 +162,8 @@ struct RouteConfig {
   Duration timeout{60000};
   RequestHeadersConfig request_headers;
   bool forward_token = false;
+  // Require a valid token from any provider (until routes can name groups with `allow`).
+  bool authenticate = false;
 };
 
 struct ListenerConfig {
@@ -133,6 +181,7 @@ struct Config {
   std::string hash;         // hex SHA-256 of the file's bytes
   LoggingConfig logging;
   AdminConfig admin;
+  std::vector<IdentityProviderConfig> identity_providers;
   std::vector<UpstreamConfig> upstreams;
   std::vector<ListenerConfig> listeners;
 

@@ -1,15 +1,17 @@
 // Loading a config file: the schema of the YAML format (which keys exist, what each must hold,
 // which combinations are errors), read with the typed reader of yaml_reader.h. The request-level
-// parts of a route (match, request_headers) are in route_schema.cc.
+// parts of a route (match, request_headers) are in route_schema.cc, identity providers in
+// provider_schema.cc and claim matchers in claim_schema.cc.
 #include "config/loader.h"
 
 #include <algorithm>
 #include <array>
 #include <cstdlib>
 #include <fstream>
-#include <iterator>
 #include <sstream>
 
+#include "config/name_set.h"
+#include "config/provider_schema.h"
 #include "config/route_schema.h"
 #include "config/syntax.h"
 #include "config/yaml_reader.h"
@@ -21,47 +23,22 @@ using yaml::Map;
 using yaml::Value;
 
 constexpr std::string_view kPolicyNotYet =
-    "not supported yet in this version (identity and access policy land later); use public: true";
+    "not supported yet in this version (group-based access policy lands later); use "
+    "authenticate: true or public: true";
 constexpr std::string_view kNoDefaultOpen =
-    "a route needs `allow` groups or `public: true` (there is no default-open route)";
+    "a route needs `authenticate: true` or `public: true` (there is no default-open route)";
 
-// Filters a listener may name. Only `headers` exists so far; the others are reserved so that a
-// config written for a later version fails with a clear message instead of "unknown".
+// Filters a listener may name. `access` and `rate_limit` are reserved so that a config written
+// for a later version fails with a clear message instead of "unknown".
 constexpr std::array<std::string_view, 4> kKnownFilters = {"headers", "identity", "access",
                                                            "rate_limit"};
+constexpr std::array<std::string_view, 2> kSupportedFilters = {"identity", "headers"};
 
 std::string Join(const std::vector<std::string>& items) {
   std::string out;
   for (const std::string& item : items) out += (out.empty() ? "" : ", ") + item;
   return out;
 }
-
-// Names unique within one list (upstreams, listeners, the routes of a listener).
-class NameSet {
- public:
-  explicit NameSet(std::string what) : what_(std::move(what)) {}
-
-  // Remembers `name`; a repeat is reported at `at`.
-  void Add(const std::string& name, const Value& at) {
-    auto it = std::find(names_.begin(), names_.end(), name);
-    if (it != names_.end()) {
-      at.Error("duplicate " + what_ + " name '" + name + "' (first defined on line " +
-               std::to_string(lines_[std::distance(names_.begin(), it)]) + ")");
-      return;
-    }
-    names_.push_back(name);
-    lines_.push_back(at.mark().line + 1);
-  }
-  bool Contains(const std::string& name) const {
-    return std::find(names_.begin(), names_.end(), name) != names_.end();
-  }
-  const std::vector<std::string>& names() const { return names_; }
-
- private:
-  std::string what_;
-  std::vector<std::string> names_;
-  std::vector<int> lines_;
-};
 
 // Reads the document root into a Config; every problem goes to the Diagnostics behind the
 // Values. Cross-references (route → upstream, address clashes) are checked after the whole
@@ -72,8 +49,20 @@ class SchemaReader {
     std::optional<Map> top =
         root.AsMap({"logging", "admin", "upstreams", "listeners", "identity_providers", "groups"});
     if (!top) return;
-    top->RejectKeys({"identity_providers", "groups"},
-                    "not supported yet in this version (identity and access policy land later)");
+    top->RejectKeys({"groups"},
+                    "not supported yet in this version (group-based access policy lands later)");
+    if (auto v = top->Get("identity_providers")) {
+      if (auto items = v->List()) {
+        NameSet provider_names("identity provider");
+        for (const Value& item : *items) {
+          ReadIdentityProvider(item, config.identity_providers.emplace_back(), provider_names);
+        }
+        // A provider with errors still counts: `authenticate` is not the problem then.
+        has_providers_ = !items->empty();
+      } else {
+        has_providers_ = true;
+      }
+    }
     if (auto v = top->Get("logging")) {
       if (auto m = v->AsMap({"access_log"})) {
         if (auto log = m->Get("access_log")) {
@@ -102,6 +91,7 @@ class SchemaReader {
       }
     }
     CheckUpstreamReferences();
+    CheckAuthenticateHasProviders();
     CheckAddressClashes(config);
   }
 
@@ -123,20 +113,6 @@ class SchemaReader {
       return std::nullopt;
     }
     return path;
-  }
-
-  // `name`: required, [A-Za-z0-9_.-]+, unique in `names`. Invalid names are still remembered
-  // so that references to them are not reported a second time as unknown.
-  static std::optional<std::string> ReadName(const Map& m, NameSet& names) {
-    std::optional<Value> v = m.Require("name");
-    if (!v) return std::nullopt;
-    std::optional<std::string> name = v->NonEmptyString();
-    if (!name) return std::nullopt;
-    if (!IsValidName(*name)) {
-      v->Error("'" + *name + "' is not a valid name (use letters, digits, '_', '.' and '-')");
-    }
-    names.Add(*name, *v);
-    return name;
   }
 
   void ReadUpstream(const Value& v, UpstreamConfig& u) {
@@ -217,8 +193,9 @@ class SchemaReader {
       ReadListenerTls(tls->value, l.tls.emplace());
     }
 
-    l.filters = {"headers"};
-    if (auto f = m->Get("filters")) ReadFilters(*f, l.filters);
+    l.filters = {"identity", "headers"};
+    std::optional<Value> filters = m->Get("filters");
+    if (filters) ReadFilters(*filters, l.filters);
     if (auto limits = m->Get("limits")) ReadLimits(*limits, l.limits);
 
     if (auto routes = m->Require("routes", "(a listener without routes would only answer 404)")) {
@@ -227,6 +204,20 @@ class SchemaReader {
         NameSet route_names("route");
         for (const Value& item : *items) ReadRoute(item, l.routes.emplace_back(), route_names);
       }
+    }
+    if (filters) CheckIdentityFilter(*filters, l);
+  }
+
+  // Only the identity filter authenticates: a chain without it would let every request of an
+  // `authenticate: true` route through unauthenticated.
+  static void CheckIdentityFilter(const Value& filters, const ListenerConfig& l) {
+    if (std::find(l.filters.begin(), l.filters.end(), "identity") != l.filters.end()) return;
+    for (const RouteConfig& r : l.routes) {
+      if (!r.authenticate) continue;
+      filters.Error("must include identity: route '" + r.name +
+                    "' has authenticate: true, and without the identity filter its requests "
+                    "would never be authenticated");
+      return;
     }
   }
 
@@ -283,12 +274,19 @@ class SchemaReader {
       if (!name) continue;
       if (std::find(kKnownFilters.begin(), kKnownFilters.end(), *name) == kKnownFilters.end()) {
         item.Error("unknown filter '" + *name + "' (known: headers, identity, access, rate_limit)");
-      } else if (*name != "headers") {
+      } else if (std::find(kSupportedFilters.begin(), kSupportedFilters.end(), *name) ==
+                 kSupportedFilters.end()) {
         item.Error("filter '" + *name + "' is not supported yet in this version");
       } else if (std::find(filters.begin(), filters.end(), *name) != filters.end()) {
         item.Error("filter '" + *name + "' is listed twice");
       } else {
-        filters.push_back(*name);
+        if (*name == "identity" &&
+            std::find(filters.begin(), filters.end(), "headers") != filters.end()) {
+          item.Error(
+              "identity must come before headers (headers injects the identity that the "
+              "identity filter establishes)");
+        }
+        filters.push_back(*name);  // even out of order, so that it is not reported missing too
       }
     }
   }
@@ -314,7 +312,7 @@ class SchemaReader {
         v.AsMap({"name", "match", "upstream", "public", "timeout", "request_headers",
                  "forward_token", "allow", "deny", "mode", "rate_limit", "authenticate"});
     if (!m) return;
-    m->RejectKeys({"allow", "deny", "mode", "rate_limit", "authenticate"}, kPolicyNotYet);
+    m->RejectKeys({"allow", "deny", "mode", "rate_limit"}, kPolicyNotYet);
     Assign(r.name, ReadName(*m, names));
     if (auto match = m->Get("match")) ReadRouteMatch(*match, r.match);
     if (auto upstream = m->Require("upstream")) {
@@ -327,10 +325,23 @@ class SchemaReader {
     std::optional<Value> public_value = m->Get("public");
     if (public_value) is_public = public_value->Bool();
     if (is_public) r.is_public = *is_public;
-    // With `allow` present its own error already says what to do; a bad `public` value too.
-    if (is_public && !r.is_public && !m->Has("allow")) {
+    std::optional<bool> authenticate = false;
+    std::optional<Value> authenticate_value = m->Get("authenticate");
+    if (authenticate_value) authenticate = authenticate_value->Bool();
+    if (authenticate) r.authenticate = *authenticate;
+    if (r.is_public && r.authenticate) {
+      m->ErrorAtKey(*m->Find("authenticate"),
+                    "cannot be combined with public: true (a public route skips authentication; "
+                    "remove one)");
+    } else if (r.authenticate) {
+      authenticate_routes_.push_back(*authenticate_value);
+    }
+    // With `allow` present its own error already says what to do; a bad value too.
+    if (is_public && authenticate && !r.is_public && !r.authenticate && !m->Has("allow")) {
       if (public_value) {
         public_value->Error(std::string(kNoDefaultOpen));
+      } else if (authenticate_value) {
+        authenticate_value->Error(std::string(kNoDefaultOpen));
       } else {
         m->ErrorMissing("public", std::string(kNoDefaultOpen));
       }
@@ -349,6 +360,16 @@ class SchemaReader {
       value.Error("unknown upstream '" + name + "' (" +
                   (defined.empty() ? "no upstreams are defined" : "defined: " + Join(defined)) +
                   ")");
+    }
+  }
+
+  // `authenticate: true` accepts a valid token of any provider; with none, no request could pass.
+  void CheckAuthenticateHasProviders() const {
+    if (has_providers_) return;
+    for (const Value& value : authenticate_routes_) {
+      value.Error(
+          "needs at least one identity provider (identity_providers is empty, so no "
+          "token could ever be valid)");
     }
   }
 
@@ -384,6 +405,8 @@ class SchemaReader {
   NameSet upstream_names_{"upstream"};
   NameSet listener_names_{"listener"};
   bool upstream_names_complete_ = true;
+  bool has_providers_ = false;
+  std::vector<Value> authenticate_routes_;
   std::vector<std::pair<std::string, Value>> upstream_references_;
   std::vector<ListenerAddress> listener_addresses_;
 };

@@ -169,6 +169,83 @@ std::expected<HostPort, std::string> ParseHostPort(std::string_view text, Addres
   return HostPort{std::string(host), static_cast<uint16_t>(port_value)};
 }
 
+std::expected<HttpUrl, std::string> ParseHttpUrl(std::string_view text) {
+  const std::string expected =
+      "expected an absolute https URL (e.g. https://idp.example.com), got '" + std::string(text) +
+      "'";
+  for (char c : text) {
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) {
+      return std::unexpected("a URL must not contain spaces or control characters");
+    }
+  }
+  HttpUrl url;
+  const size_t scheme_end = text.find("://");
+  if (scheme_end == std::string_view::npos) return std::unexpected(expected);
+  for (char c : text.substr(0, scheme_end)) url.scheme.push_back(ToLower(c));
+  if (url.scheme != "http" && url.scheme != "https") return std::unexpected(expected);
+  std::string_view rest = text.substr(scheme_end + 3);
+  const size_t authority_end = rest.find_first_of("/?#");
+  std::string_view authority = rest.substr(0, authority_end);
+  std::string_view tail =
+      authority_end == std::string_view::npos ? std::string_view() : rest.substr(authority_end);
+  if (authority.find('@') != std::string_view::npos) {
+    return std::unexpected(
+        "a URL must not contain user info (user@host); credentials do not "
+        "belong in the config");
+  }
+  std::string_view host = authority;
+  std::string_view port;
+  if (authority.starts_with('[')) {
+    const size_t close = authority.find(']');
+    if (close == std::string_view::npos) return std::unexpected(expected + ": missing ']'");
+    host = authority.substr(1, close - 1);
+    std::string_view after = authority.substr(close + 1);
+    if (!after.empty() && !after.starts_with(':')) return std::unexpected(expected);
+    if (!after.empty()) port = after.substr(1);
+    std::string h(host);
+    unsigned char buf[sizeof(struct in6_addr)];
+    if (inet_pton(AF_INET6, h.c_str(), buf) != 1) {
+      return std::unexpected("'" + h + "' inside [] is not an IPv6 address");
+    }
+  } else if (const size_t colon = authority.rfind(':'); colon != std::string_view::npos) {
+    host = authority.substr(0, colon);
+    port = authority.substr(colon + 1);
+    if (port.empty()) return std::unexpected(expected + ": empty port");
+  }
+  if (host.empty()) return std::unexpected(expected + ": missing host");
+  if (!authority.starts_with('[') && !IsIpLiteral(host) && !IsDnsName(host)) {
+    std::string problem = "'";  // built step by step: GCC 12 warns falsely on "'" + string
+    problem += host;
+    problem += "' is not a valid host name";
+    return std::unexpected(std::move(problem));
+  }
+  for (char c : host) url.host.push_back(ToLower(c));
+  if (!port.empty()) {
+    uint32_t value = 0;
+    if (port.size() > 5 || !std::all_of(port.begin(), port.end(), IsDigit)) {
+      return std::unexpected("port must be a number 1-65535, got '" + std::string(port) + "'");
+    }
+    for (char c : port) value = value * 10 + static_cast<uint32_t>(c - '0');
+    if (value == 0 || value > 65535) {
+      return std::unexpected("port " + std::string(port) + " is out of range (1-65535)");
+    }
+    url.port = static_cast<uint16_t>(value);
+  }
+  const size_t query = tail.find('?');
+  const size_t fragment = tail.find('#');
+  url.has_query = query != std::string_view::npos && query < fragment;
+  url.has_fragment = fragment != std::string_view::npos;
+  url.path = std::string(tail.substr(0, std::min(query, fragment)));
+  return url;
+}
+
+bool IsLoopbackHost(std::string_view host) {
+  if (EqualsIgnoreCase(host, "localhost") || host == "::1") return true;
+  std::string h(host);
+  struct in_addr v4 {};
+  return inet_pton(AF_INET, h.c_str(), &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127;
+}
+
 bool IsHttpToken(std::string_view text) {
   static constexpr std::string_view kSymbols = "!#$%&'*+-.^_`|~";
   return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) {

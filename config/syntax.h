@@ -3,6 +3,7 @@
 // saying what was expected, and know nothing about YAML, marks or key paths.
 #pragma once
 
+#include <cstdint>
 #include <expected>
 #include <optional>
 #include <span>
@@ -29,6 +30,24 @@ bool IsIpLiteral(std::string_view host);  // IPv4 dotted quad or IPv6 (without b
 bool IsDnsName(std::string_view name);    // LDH labels (and '_'), 1-63 chars each, ≤ 253 total
 bool IsHttpToken(std::string_view text);  // RFC 9110 token: header names and methods
 bool IsValidName(std::string_view name);  // [A-Za-z0-9_.-]+ for upstream/listener/route names
+
+// An absolute http or https URL, split into the parts the config checks look at.
+struct HttpUrl {
+  std::string scheme;  // "http" or "https", lower-case
+  std::string host;    // lower-case; an IPv6 literal without brackets
+  uint16_t port = 0;   // 0 when the URL names none (the scheme's default)
+  std::string path;    // from the first '/' up to '?' or '#'; may be empty
+  bool has_query = false;
+  bool has_fragment = false;
+};
+
+// "https://idp.example.com/keys", "http://127.0.0.1:8080". Rejects relative URLs, other schemes,
+// user info (user@host), whitespace and control characters. Scheme rules (https only, or http on
+// loopback) are the caller's.
+std::expected<HttpUrl, std::string> ParseHttpUrl(std::string_view text);
+
+// localhost, 127.0.0.0/8 and ::1: a host whose traffic never leaves the machine.
+bool IsLoopbackHost(std::string_view host);
 
 // Headers a route may not set: they describe one connection or the message framing, which ciap
 // owns on each side, so a configured value would corrupt the forwarded request.

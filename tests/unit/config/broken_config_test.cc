@@ -52,6 +52,35 @@ std::string TlsListener(std::string_view tls_body) {
          + std::string(tls_body);                                  // 7...
 }
 
+// An identity provider from line 3 on (keys indented by 4, so at column 5), in front of a valid
+// tail with a route that needs it.
+std::string Provider(std::string_view body) {
+  return "identity_providers:\n"  // line 1
+         "  - name: p\n"          // 2
+         + std::string(body) +    // 3...
+         std::string(kUpstream) +
+         "listeners: [{ name: l, address: 127.0.0.1:0, plaintext: true, routes: [{ name: r, "
+         "upstream: u, authenticate: true }] }]\n";
+}
+
+// A valid generic provider on lines 3-5; cases add keys from line 6 on.
+constexpr std::string_view kOidc =
+    "    type: oidc\n"
+    "    issuer: https://idp.example.com\n"
+    "    audiences: [ciap]\n";
+
+// A listener (lines 1-7) whose first route is written from line 8 on, after one provider.
+std::string ListenerWithProvider(std::string_view listener_tail) {
+  return "identity_providers: [{ name: p, type: oidc, issuer: 'https://idp.example.com', "
+         "audiences: [ciap] }]\n" +     // line 1
+         std::string(kUpstream) +       // 2
+         "listeners:\n"                 // 3
+         "  - name: l\n"                // 4
+         "    address: 127.0.0.1:0\n"   // 5
+         "    plaintext: true\n"        // 6
+         + std::string(listener_tail);  // 7...
+}
+
 const std::vector<BrokenCase>& Cases() {
   static const std::vector<BrokenCase> cases = {
       {"UnknownTopLevelKey", PlainListener("        public: true\n") + "listner: {}\n", 10, 1,
@@ -160,25 +189,22 @@ const std::vector<BrokenCase>& Cases() {
       {"UnknownFilter", PlainListener("        public: true\n") + "    filters: [headers, waf]\n",
        10, 24, "listeners[0].filters[1]",
        "unknown filter 'waf' (known: headers, identity, access, rate_limit)"},
-      {"UnsupportedFilter", PlainListener("        public: true\n") + "    filters: [identity]\n",
-       10, 15, "listeners[0].filters[0]", "filter 'identity' is not supported yet in this version"},
+      {"UnsupportedFilter", PlainListener("        public: true\n") + "    filters: [access]\n", 10,
+       15, "listeners[0].filters[0]", "filter 'access' is not supported yet in this version"},
       {"DuplicateFilter",
        PlainListener("        public: true\n") + "    filters: [headers, headers]\n", 10, 24,
        "listeners[0].filters[1]", "listed twice"},
-      {"IdentityProvidersSection",
-       "identity_providers:\n  - name: gitlab\n" + PlainListener("        public: true\n"), 1, 1,
-       "identity_providers", "not supported yet in this version"},
       {"GroupsSection", PlainListener("        public: true\n") + "groups: {}\n", 10, 1, "groups",
        "not supported yet in this version"},
       {"AllowOnRoute", PlainListener("        allow: [release-pipelines]\n"), 9, 9,
        "listeners[0].routes[0].allow",
-       "not supported yet in this version (identity and access policy land later); use public: "
-       "true"},
+       "not supported yet in this version (group-based access policy lands later); use "
+       "authenticate: true or public: true"},
       {"ModeOnPublicRoute", PlainListener("        public: true\n        mode: shadow\n"), 10, 9,
        "listeners[0].routes[0].mode", "not supported yet in this version"},
       {"RouteWithoutPublic", PlainListener("        timeout: 5s\n"), 7, 9,
        "listeners[0].routes[0].public",
-       "a route needs `allow` groups or `public: true` (there is no default-open route)"},
+       "a route needs `authenticate: true` or `public: true` (there is no default-open route)"},
       {"RoutePublicFalse", PlainListener("        public: false\n"), 9, 17,
        "listeners[0].routes[0].public", "there is no default-open route"},
       {"BoolAsYes", PlainListener("        public: yes\n"), 9, 17, "listeners[0].routes[0].public",
@@ -280,10 +306,207 @@ const std::vector<BrokenCase>& Cases() {
       {"OnlyComments", "# nothing here yet\n", 1, 1, "", "the config file is empty"},
       {"TwoDocuments", "listeners: []\n---\nlisteners: []\n", 2, 1, "",
        "expected one YAML document, found more"},
+      // Identity providers and authenticated routes.
+      {"ProvidersNotAList",
+       "identity_providers: { name: p }\n" + PlainListener("        public: true\n"), 1, 21,
+       "identity_providers", "expected a list, got a mapping"},
+      {"ProviderMissingAudiences",
+       Provider("    type: oidc\n    issuer: https://idp.example.com\n"), 2, 5,
+       "identity_providers[0].audiences",
+       "required (a provider without audiences accepts tokens minted for anyone)"},
+      {"ProviderEmptyAudiences",
+       Provider("    type: oidc\n    issuer: https://idp.example.com\n    audiences: []\n"), 5, 16,
+       "identity_providers[0].audiences",
+       "must not be empty (a provider without audiences accepts tokens minted for anyone)"},
+      {"ProviderMissingType", Provider("    issuer: https://idp.example.com\n    audiences: [c]\n"),
+       2, 5, "identity_providers[0].type",
+       "required (buildkite, circleci, gitlab, github or oidc)"},
+      {"ProviderUnknownType", Provider("    type: jenkins\n    audiences: [c]\n"), 3, 11,
+       "identity_providers[0].type",
+       "expected buildkite, circleci, gitlab, github or oidc, got 'jenkins'"},
+      {"ProviderUnknownKey", Provider(std::string(kOidc) + "    jwks_url: https://x.example/k\n"),
+       6, 5, "identity_providers[0].jwks_url", "unknown key 'jwks_url' (did you mean 'jwks_uri'?)"},
+      {"DuplicateProviderName",
+       "identity_providers:\n  - { name: p, type: oidc, issuer: 'https://a.example', audiences: "
+       "[c] }\n  - { name: p, type: oidc, issuer: 'https://b.example', audiences: [c] }\n" +
+           PlainListener("        public: true\n"),
+       3, 13, "identity_providers[1].name", "duplicate identity provider name 'p'"},
+      {"OidcWithoutIssuer", Provider("    type: oidc\n    audiences: [c]\n"), 2, 5,
+       "identity_providers[0].issuer", "required (the exact `iss` of the tokens to accept)"},
+      {"CircleCiWithoutIssuer", Provider("    type: circleci\n    audiences: [c]\n"), 2, 5,
+       "identity_providers[0].issuer",
+       "required (CircleCI issues tokens per organization: https://oidc.circleci.com/org/<ORG_ID>"},
+      {"BuildkiteWithoutTenantBinding",
+       Provider("    type: buildkite\n    audiences: [https://ci-proxy.acme.internal]\n"), 2, 5,
+       "identity_providers[0].bound_claims",
+       "a buildkite provider must bind organization_slug or organization_id (agent.buildkite.com "
+       "is shared by every Buildkite organization; without it any organization's pipelines get "
+       "in)"},
+      {"GitHubBoundClaimsWithoutAnchor",
+       Provider("    type: github\n    audiences: [c]\n    bound_claims: { repository: "
+                "octo-org/app }\n"),
+       5, 5, "identity_providers[0].bound_claims",
+       "a github provider must bind repository_owner or repository_owner_id "
+       "(token.actions.githubusercontent.com is shared by every GitHub repository"},
+      {"GitLabComWithoutAnchor",
+       Provider("    type: gitlab\n    audiences: [c]\n    bound_claims:\n      project_path: "
+                "\"acme/*\"\n"),
+       5, 5, "identity_providers[0].bound_claims",
+       "a gitlab provider must bind namespace_path or namespace_id (gitlab.com is shared by every "
+       "GitLab.com project"},
+      {"CircleCiRootIssuerWithoutAnchor",
+       Provider("    type: circleci\n    issuer: https://oidc.circleci.com\n    audiences: [c]\n"),
+       2, 5, "identity_providers[0].bound_claims",
+       "a circleci provider must bind oidc.circleci.com/org-id (the root issuer oidc.circleci.com "
+       "is shared by every CircleCI organization"},
+      {"OidcTypeOnSharedIssuer",
+       Provider("    type: oidc\n    issuer: https://token.actions.githubusercontent.com\n    "
+                "audiences: [c]\n"),
+       2, 5, "identity_providers[0].bound_claims",
+       "a provider with issuer https://token.actions.githubusercontent.com must bind "
+       "repository_owner or repository_owner_id"},
+      {"AnchorGivenAsGlob",
+       Provider("    type: buildkite\n    audiences: [c]\n    bound_claims: { organization_slug: "
+                "\"acme-*\" }\n"),
+       5, 40, "identity_providers[0].bound_claims.organization_slug",
+       "must pin one organization: an exact value or a list of exact values (a glob, regex, not "
+       "or contains also lets other organizations in"},
+      {"AnchorGivenAsDoubleStar",
+       Provider("    type: github\n    audiences: [c]\n    bound_claims:\n      repository_owner: "
+                "\"**\"\n      repository: octo-org/app\n"),
+       6, 25, "identity_providers[0].bound_claims.repository_owner", "must pin one owner"},
+      {"AnchorGivenAsNot",
+       Provider("    type: buildkite\n    audiences: [c]\n    bound_claims:\n      "
+                "organization_id: { not: f892efa9 }\n"),
+       6, 24, "identity_providers[0].bound_claims.organization_id", "must pin one organization"},
+      {"AnchorOneOfWithGlob",
+       Provider("    type: gitlab\n    audiences: [c]\n    bound_claims:\n      namespace_path: "
+                "[acme, \"acme/*\"]\n"),
+       6, 23, "identity_providers[0].bound_claims.namespace_path", "must pin one namespace"},
+      {"VendorIssuerWithTrailingSlash",
+       Provider("    type: gitlab\n    issuer: https://gitlab.com/\n    audiences: [c]\n"), 4, 13,
+       "identity_providers[0].issuer",
+       "tokens from this issuer carry iss 'https://gitlab.com' exactly"},
+      {"ProviderTypeMisspelt", Provider("    type: GitHub\n    audiences: [c]\n"), 3, 11,
+       "identity_providers[0].type", "got 'GitHub' (did you mean 'github'?)"},
+      {"VendorDefaultAudience",
+       Provider("    type: github\n    audiences: [\"https://github.com/octo-org\"]\n    "
+                "bound_claims: { repository_owner: octo-org }\n"),
+       4, 17, "identity_providers[0].audiences[0]", "is the vendor's default audience"},
+      {"HttpIssuer",
+       Provider("    type: oidc\n    issuer: http://idp.example.com\n    audiences: [c]\n"), 4, 13,
+       "identity_providers[0].issuer",
+       "must be an https URL (http is only allowed for localhost, 127.0.0.1 and [::1]"},
+      {"IssuerWithFragment",
+       Provider("    type: oidc\n    issuer: 'https://idp.example.com/#x'\n    audiences: [c]\n"),
+       4, 13, "identity_providers[0].issuer", "an issuer has no query or fragment"},
+      {"IssuerNotAUrl",
+       Provider("    type: oidc\n    issuer: idp.example.com\n    audiences: [c]\n"), 4, 13,
+       "identity_providers[0].issuer", "expected an absolute https URL"},
+      {"HttpJwksUri", Provider(std::string(kOidc) + "    jwks_uri: http://idp.example.com/keys\n"),
+       6, 15, "identity_providers[0].jwks_uri", "must be an https URL"},
+      {"JwksUriAndJwksFile",
+       Provider(std::string(kOidc) +
+                "    jwks_uri: https://idp.example.com/keys\n    jwks_file: ${CERTS}/ca.crt\n"),
+       7, 5, "identity_providers[0].jwks_file",
+       "only one of jwks_uri, jwks_file (jwks_uri is already set"},
+      {"JwksFileMissing", Provider(std::string(kOidc) + "    jwks_file: /nonexistent/jwks.json\n"),
+       6, 16, "identity_providers[0].jwks_file", "cannot read /nonexistent/jwks.json"},
+      {"CaFileWithJwksFile",
+       Provider(std::string(kOidc) +
+                "    jwks_file: ${CERTS}/ca.crt\n    ca_file: ${CERTS}/ca.crt\n"),
+       7, 5, "identity_providers[0].ca_file", "with jwks_file nothing is fetched"},
+      {"UnknownAlgorithm", Provider(std::string(kOidc) + "    algorithms: [RS256, RS257]\n"), 6, 25,
+       "identity_providers[0].algorithms[1]", "unknown algorithm 'RS257' (did you mean 'RS256'?)"},
+      {"AlgorithmNone", Provider(std::string(kOidc) + "    algorithms: [none]\n"), 6, 18,
+       "identity_providers[0].algorithms[0]",
+       "'none' is not allowed: it means an unsigned token, which anyone can mint"},
+      {"AlgorithmHs256", Provider(std::string(kOidc) + "    algorithms: [RS256, HS256]\n"), 6, 25,
+       "identity_providers[0].algorithms[1]",
+       "'HS256' is not allowed: HMAC needs a secret shared with the issuer"},
+      {"AlgorithmsEmpty", Provider(std::string(kOidc) + "    algorithms: []\n"), 6, 17,
+       "identity_providers[0].algorithms", "must not be empty"},
+      {"ClockSkewTooLarge", Provider(std::string(kOidc) + "    clock_skew: 10m\n"), 6, 17,
+       "identity_providers[0].clock_skew", "at most 5m"},
+      {"TokenLifetimeTooLong", Provider(std::string(kOidc) + "    max_token_lifetime: 48h\n"), 6,
+       25, "identity_providers[0].max_token_lifetime", "at most 24h"},
+      {"TokenHeaderInvalid", Provider(std::string(kOidc) + "    token_headers: [\"X Token\"]\n"), 6,
+       21, "identity_providers[0].token_headers[0]", "'X Token' is not a valid header name"},
+      {"MatcherTwoOperators",
+       Provider(std::string(kOidc) + "    bound_claims: { env: { not: dev, regex: 'p.*' } }\n"), 6,
+       38, "identity_providers[0].bound_claims.env.regex",
+       "exactly one of not, contains, regex (not is already set)"},
+      {"MatcherUnknownOperator",
+       Provider(std::string(kOidc) + "    bound_claims: { env: { equals: prod } }\n"), 6, 28,
+       "identity_providers[0].bound_claims.env.equals",
+       "unknown key 'equals'; expected one of: not, contains, regex"},
+      {"MatcherEmptyMapping", Provider(std::string(kOidc) + "    bound_claims: { env: {} }\n"), 6,
+       26, "identity_providers[0].bound_claims.env", "needs exactly one of not, contains, regex"},
+      {"MatcherBadRegex",
+       Provider(std::string(kOidc) + "    bound_claims: { email: { regex: '.*@acme\\.[a-' } }\n"),
+       6, 37, "identity_providers[0].bound_claims.email.regex",
+       "invalid RE2 regular expression: missing ]"},
+      {"MatcherEmptyList", Provider(std::string(kOidc) + "    bound_claims: { env: [] }\n"), 6, 26,
+       "identity_providers[0].bound_claims.env", "an empty list matches nothing"},
+      {"MatcherNothing", Provider(std::string(kOidc) + "    bound_claims:\n      env:\n"), 7, 7,
+       "identity_providers[0].bound_claims.env", "expected a claim matcher"},
+      {"MatcherMappingInOneOf",
+       Provider(std::string(kOidc) + "    bound_claims: { env: [prod, { regex: 'p.*' }] }\n"), 6,
+       33, "identity_providers[0].bound_claims.env[1]",
+       "expected a single value in a one-of list (a string, glob, true/false or number), got a "
+       "mapping"},
+      {"MatcherAmbiguousYes",
+       Provider(std::string(kOidc) + "    bound_claims: { protected: yes }\n"), 6, 32,
+       "identity_providers[0].bound_claims.protected",
+       "'yes' is ambiguous: write true or false for a boolean claim, or quote it"},
+      {"MatcherCapitalTrue",
+       Provider(std::string(kOidc) + "    bound_claims: { protected: True }\n"), 6, 32,
+       "identity_providers[0].bound_claims.protected", "'True' is ambiguous"},
+      {"MatcherHugeInteger",
+       Provider(std::string(kOidc) + "    bound_claims: { id: 12345678901234567890 }\n"), 6, 25,
+       "identity_providers[0].bound_claims.id",
+       "too large to compare exactly as a number; quote it (\"12345678901234567890\")"},
+      {"MatcherTripleStar", Provider(std::string(kOidc) + "    bound_claims: { ref: 'v***' }\n"), 6,
+       26, "identity_providers[0].bound_claims.ref", "'***' is ambiguous in a glob"},
+      {"MatcherNotWithEmptyList",
+       Provider(std::string(kOidc) + "    bound_claims: { ref: { not: [] } }\n"), 6, 33,
+       "identity_providers[0].bound_claims.ref.not", "an empty list matches nothing"},
+      {"AuthenticateWithoutProviders", PlainListener("        authenticate: true\n"), 9, 23,
+       "listeners[0].routes[0].authenticate",
+       "needs at least one identity provider (identity_providers is empty, so no token could "
+       "ever be valid)"},
+      {"AuthenticateWithEmptyProviders",
+       "identity_providers: []\n" + PlainListener("        authenticate: true\n"), 10, 23,
+       "listeners[0].routes[0].authenticate", "needs at least one identity provider"},
+      {"PublicAndAuthenticate",
+       ListenerWithProvider("    routes:\n      - { name: r, upstream: u, public: true, "
+                            "authenticate: true }\n"),
+       8, 47, "listeners[0].routes[0].authenticate",
+       "cannot be combined with public: true (a public route skips authentication; remove one)"},
+      {"AuthenticateFalseWithoutPublic",
+       ListenerWithProvider("    routes:\n      - { name: r, upstream: u, authenticate: false }\n"),
+       8, 47, "listeners[0].routes[0].authenticate",
+       "a route needs `authenticate: true` or `public: true`"},
+      {"IdentityFilterMissing",
+       ListenerWithProvider(
+           "    filters: [headers]\n    routes:\n      - { name: pub, upstream: u, "
+           "public: true }\n      - { name: ci, upstream: u, authenticate: true "
+           "}\n"),
+       7, 14, "listeners[0].filters",
+       "must include identity: route 'ci' has authenticate: true, and without the identity filter "
+       "its requests would never be authenticated"},
+      {"IdentityFilterAfterHeaders",
+       ListenerWithProvider("    filters: [headers, identity]\n    routes:\n      - { name: ci, "
+                            "upstream: u, authenticate: true }\n"),
+       7, 24, "listeners[0].filters[1]", "identity must come before headers"},
+      {"AllowStillNotSupportedWithProviders",
+       ListenerWithProvider("    routes:\n      - { name: r, upstream: u, authenticate: true, "
+                            "allow: [g] }\n"),
+       8, 53, "listeners[0].routes[0].allow", "use authenticate: true or public: true"},
+
       // yaml-cpp 0.7 loops forever on these unless the loader guards against it.
       {"StrayComma", ",\n", 1, 1, "", "invalid YAML: unexpected ','"},
-      {"StrayCommaBeforeMapping", "  ,\nlisteners: []\n", 1, 3, "",
-       "invalid YAML: unexpected ','"},
+      {"StrayCommaBeforeMapping", "  ,\nlisteners: []\n", 1, 3, "", "invalid YAML: unexpected ','"},
   };
   return cases;
 }

@@ -209,8 +209,9 @@ upstreams:
   EXPECT_EQ(u.connect_timeout, milliseconds(2000));
   EXPECT_EQ(u.idle_timeout, milliseconds(60000));
   EXPECT_EQ(u.max_connections, 512u);
+  EXPECT_TRUE(c->identity_providers.empty());
   const ListenerConfig& l = c->listeners[0];
-  EXPECT_EQ(l.filters, std::vector<std::string>{"headers"});
+  EXPECT_EQ(l.filters, (std::vector<std::string>{"identity", "headers"}));
   EXPECT_EQ(l.limits.max_header_bytes, 65536u);
   EXPECT_EQ(l.limits.max_headers, 100u);
   EXPECT_EQ(l.limits.header_timeout, milliseconds(10000));
@@ -225,6 +226,7 @@ upstreams:
   EXPECT_TRUE(r.request_headers.set.empty());
   EXPECT_FALSE(r.request_headers.identity);
   EXPECT_FALSE(r.forward_token);
+  EXPECT_FALSE(r.authenticate);
 }
 
 // The listener TLS defaults: TLS 1.2 and no client certificates.

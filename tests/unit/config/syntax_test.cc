@@ -137,6 +137,65 @@ TEST(SyntaxTest, Sha256Hex) {
   EXPECT_EQ(Sha256Hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
 
+TEST(SyntaxTest, ParseHttpUrlForms) {
+  auto url = ParseHttpUrl("HTTPS://Agent.Buildkite.com");
+  ASSERT_TRUE(url.has_value()) << url.error();
+  EXPECT_EQ(url->scheme, "https");
+  EXPECT_EQ(url->host, "agent.buildkite.com");
+  EXPECT_EQ(url->port, 0);
+  EXPECT_EQ(url->path, "");
+  url = ParseHttpUrl("https://oidc.circleci.com/org/a64b0a19?x=1#f");
+  ASSERT_TRUE(url.has_value());
+  EXPECT_EQ(url->path, "/org/a64b0a19");
+  EXPECT_TRUE(url->has_query);
+  EXPECT_TRUE(url->has_fragment);
+  url = ParseHttpUrl("http://[::1]:8080/keys");
+  ASSERT_TRUE(url.has_value());
+  EXPECT_EQ(url->host, "::1");
+  EXPECT_EQ(url->port, 8080);
+  url = ParseHttpUrl("https://idp.example.com/#a?b");
+  ASSERT_TRUE(url.has_value());
+  EXPECT_FALSE(url->has_query) << "a '?' inside the fragment is not a query";
+  EXPECT_TRUE(ParseHttpUrl("https://10.0.0.7:8443").has_value());
+}
+
+TEST(SyntaxTest, ParseHttpUrlErrors) {
+  struct Case {
+    std::string_view text;
+    std::string_view message;
+  };
+  constexpr std::array<Case, 11> kCases = {{
+      {"idp.example.com", "expected an absolute https URL"},
+      {"ftp://idp.example.com", "expected an absolute https URL"},
+      {"https://", "missing host"},
+      {"https:///path", "missing host"},
+      {"https://user:pw@idp.example.com", "must not contain user info"},
+      {"https://idp.example.com:0", "port 0 is out of range"},
+      {"https://idp.example.com:99999", "out of range"},
+      {"https://idp.example.com:", "empty port"},
+      {"https://idp example.com", "must not contain spaces"},
+      {"https://idp_.-x/", "is not a valid host name"},
+      {"https://[fe80::zz]/", "is not an IPv6 address"},
+  }};
+  for (const Case& c : kCases) {
+    auto url = ParseHttpUrl(c.text);
+    ASSERT_FALSE(url.has_value()) << c.text;
+    EXPECT_NE(url.error().find(c.message), std::string::npos) << c.text << ": " << url.error();
+  }
+}
+
+TEST(SyntaxTest, IsLoopbackHost) {
+  EXPECT_TRUE(IsLoopbackHost("localhost"));
+  EXPECT_TRUE(IsLoopbackHost("LOCALHOST"));
+  EXPECT_TRUE(IsLoopbackHost("127.0.0.1"));
+  EXPECT_TRUE(IsLoopbackHost("127.1.2.3"));
+  EXPECT_TRUE(IsLoopbackHost("::1"));
+  EXPECT_FALSE(IsLoopbackHost("128.0.0.1"));
+  EXPECT_FALSE(IsLoopbackHost("localhost.evil.com"));
+  EXPECT_FALSE(IsLoopbackHost("10.0.0.1"));
+  EXPECT_FALSE(IsLoopbackHost("::2"));
+}
+
 TEST(SyntaxTest, HostPortToString) {
   EXPECT_EQ((HostPort{"127.0.0.1", 9901}).ToString(), "127.0.0.1:9901");
   EXPECT_EQ((HostPort{"::1", 0}).ToString(), "[::1]:0");
