@@ -1,11 +1,13 @@
 // The table of every filter ciap knows. Adding a filter = one line here.
 #include "filters/headers/headers_filter.h"
+#include "filters/identity/identity_filter.h"
 #include "proxy/filter_chain.h"
 
 namespace ciap {
 
 std::span<const FilterRegistration> FilterRegistry() {
   static const FilterRegistration kFilters[] = {
+      {"identity", &identity::IdentityFilter::Create},
       {"headers", &filters::HeadersFilter::Create},
   };
   return kFilters;

@@ -1,6 +1,7 @@
 // See admin_server.h.
 #include "proxy/admin_server.h"
 
+#include "filters/identity/key_manager.h"
 #include "proxy/config_json.h"
 #include "proxy/log.h"
 
@@ -35,6 +36,9 @@ asio::awaitable<void> AdminServer::AcceptLoop() {
     auto [ec, socket] = co_await acceptor_.async_accept(use_nothrow);
     if (ec) {
       if (!acceptor_.is_open()) co_return;
+      // Out of file descriptors or similar: back off instead of spinning.
+      asio::steady_timer pause(io_, std::chrono::milliseconds(50));
+      co_await pause.async_wait(use_nothrow);
       continue;
     }
     asio::co_spawn(io_, Serve(std::move(socket)), asio::detached);
@@ -67,10 +71,18 @@ asio::awaitable<void> AdminServer::Serve(tcp::socket socket) {
       response.result(http::status::ok);
       response.body() = "ok\n";
     } else if (target == "/ready") {
-      bool ready = ready_ && !shared_.draining.load();
+      bool keys_loaded = keys_ == nullptr || keys_->AllLoaded();
+      bool draining = shared_.draining.load();
+      bool ready = ready_ && !draining && keys_loaded;
       response.result(ready ? http::status::ok : http::status::service_unavailable);
-      response.body() =
-          ready ? "ready\n" : (shared_.draining.load() ? "draining\n" : "not ready\n");
+      response.body() = ready          ? "ready\n"
+                        : draining     ? "draining\n"
+                        : !keys_loaded ? "not ready: identity provider keys not loaded\n"
+                                       : "not ready\n";
+    } else if (target == "/jwks-status") {
+      response.result(http::status::ok);
+      response.set(http::field::content_type, "application/json");
+      response.body() = keys_ != nullptr ? keys_->StatusJson() : "{\"providers\":[]}\n";
     } else if (target == "/config") {
       auto snapshot = shared_.snapshot.load();
       response.result(http::status::ok);
@@ -78,7 +90,7 @@ asio::awaitable<void> AdminServer::Serve(tcp::socket socket) {
       response.body() = ConfigToJson(*snapshot->config);
     } else {
       response.result(http::status::not_found);
-      response.body() = "not found (try /metrics /healthz /ready /config)\n";
+      response.body() = "not found (try /metrics /healthz /ready /config /jwks-status)\n";
     }
     response.keep_alive(request.keep_alive());
     response.prepare_payload();

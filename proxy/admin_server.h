@@ -12,6 +12,9 @@
 #include "proxy/worker.h"
 
 namespace ciap {
+namespace identity {
+class KeyManager;
+}
 
 class AdminServer {
  public:
@@ -22,8 +25,11 @@ class AdminServer {
   void Start();
   void Stop();
 
-  // /ready answers 200 only after this is set (listeners bound) and while not draining.
+  // /ready answers 200 only after this is set (listeners bound), while not draining, and once
+  // every identity provider has keys.
   void set_ready(bool ready) { ready_ = ready; }
+  // Serves /jwks-status and gates /ready on key availability. Main thread only.
+  void set_key_manager(const identity::KeyManager* keys) { keys_ = keys; }
 
  private:
   asio::awaitable<void> AcceptLoop();
@@ -34,6 +40,7 @@ class AdminServer {
   SharedState& shared_;
   tcp::acceptor acceptor_;
   std::atomic<bool> ready_{false};
+  const identity::KeyManager* keys_ = nullptr;
 };
 
 }  // namespace ciap

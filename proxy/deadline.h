@@ -53,10 +53,12 @@ class Deadline {
  private:
   friend class Worker;
 
+  // Sticky: once due, every tick cancels again until the next Arm/Disarm. A composed
+  // operation (TLS record reassembly, a header read in several steps) may have nothing pending
+  // on the socket at the tick that finds it due; a one-shot cancel would then be lost and the
+  // rest of the operation would run with no timeout at all.
   void Expire() {
     expired_ = true;
-    due_ = Clock::time_point::max();
-    idle_ = false;
     if (stream_ != nullptr) stream_->Cancel();
     if (timer_ != nullptr) timer_->cancel();
   }

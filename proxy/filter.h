@@ -10,6 +10,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/http/fields.hpp>
 #include <boost/beast/http/status.hpp>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -20,6 +21,7 @@ namespace ciap {
 namespace config {
 struct RouteConfig;
 }
+struct Identity;
 
 // The outcome of a filter: go on, wait, or answer locally with a status and a reason code.
 // Reason codes are short snake_case constants ("no_route", "invalid_token"); they appear in
@@ -75,6 +77,9 @@ struct StreamContext {
   std::string_view request_id;
   std::string_view client_address;
   bool tls = false;
+  // Set by the identity filter once the caller is authenticated; null before, and on routes
+  // that do not authenticate.
+  std::shared_ptr<const Identity> identity;
 };
 
 class Filter {

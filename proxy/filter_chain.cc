@@ -13,7 +13,8 @@ boost::asio::awaitable<Decision> Filter::OnRequestAsync(Request&, StreamContext&
   std::abort();
 }
 
-std::expected<FilterChain, std::string> FilterChain::Build(const config::ListenerConfig& listener) {
+std::expected<FilterChain, std::string> FilterChain::Build(const config::ListenerConfig& listener,
+                                                           const FilterEnv& env) {
   FilterChain chain;
   for (const std::string& name : listener.filters) {
     const FilterRegistration* found = nullptr;
@@ -23,7 +24,7 @@ std::expected<FilterChain, std::string> FilterChain::Build(const config::Listene
     if (found == nullptr) {
       return std::unexpected("listener " + listener.name + ": unknown filter '" + name + "'");
     }
-    auto filter = found->build(listener);
+    auto filter = found->build(listener, env);
     if (!filter) return std::unexpected(filter.error());
     chain.filters_.push_back(std::move(*filter));
   }

@@ -13,9 +13,21 @@
 
 namespace ciap {
 
+class Metrics;
+namespace identity {
+class KeyManager;
+}
+
+// What filters may use when they are built (once per config snapshot).
+struct FilterEnv {
+  const config::Config& config;
+  Metrics& metrics;
+  identity::KeyManager* keys = nullptr;  // null when no identity providers are configured
+};
+
 // Builds a filter for a listener from validated config; an error is a human sentence.
-using FilterBuilder =
-    std::expected<std::unique_ptr<Filter>, std::string> (*)(const config::ListenerConfig& listener);
+using FilterBuilder = std::expected<std::unique_ptr<Filter>, std::string> (*)(
+    const config::ListenerConfig& listener, const FilterEnv& env);
 
 struct FilterRegistration {
   std::string_view name;
@@ -28,7 +40,8 @@ std::span<const FilterRegistration> FilterRegistry();
 
 class FilterChain {
  public:
-  static std::expected<FilterChain, std::string> Build(const config::ListenerConfig& listener);
+  static std::expected<FilterChain, std::string> Build(const config::ListenerConfig& listener,
+                                                       const FilterEnv& env);
 
   std::span<const std::unique_ptr<Filter>> filters() const { return filters_; }
 

@@ -34,6 +34,11 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& config_reloads;        // ciap_config_reloads_total
   prometheus::Family<prometheus::Gauge>& certificate_expiry;
   prometheus::Family<prometheus::Gauge>& build_info;
+  prometheus::Family<prometheus::Counter>& authn;            // ciap_authn_total
+  prometheus::Family<prometheus::Counter>& jwks_fetches;     // ciap_jwks_fetch_total
+  prometheus::Family<prometheus::Gauge>& jwks_keys;          // ciap_jwks_keys
+  prometheus::Family<prometheus::Gauge>& jwks_last_success;  // ..._last_success_timestamp_seconds
+  prometheus::Family<prometheus::Counter>& token_cache;      // ciap_token_cache_total
 
   static const prometheus::Histogram::BucketBoundaries& DurationBuckets();
 

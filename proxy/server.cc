@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "config/loader.h"
+#include "filters/identity/key_manager.h"
 #include "proxy/admin_server.h"
 #include "proxy/log.h"
 #include "proxy/worker.h"
@@ -69,7 +70,10 @@ int RunServer(const RunOptions& options) {
   }
 
   Metrics metrics;
-  auto snapshot = BuildSnapshot(*config, metrics);
+  asio::io_context main_io(1);
+  // Keys are fetched on the main thread; workers only read published key sets.
+  auto key_manager = std::make_unique<identity::KeyManager>(main_io, **config, metrics);
+  auto snapshot = BuildSnapshot(*config, metrics, key_manager.get());
   if (!snapshot) {
     LogEvent(LogLevel::kError, "invalid configuration", {{"error", snapshot.error()}});
     return 1;
@@ -110,8 +114,8 @@ int RunServer(const RunOptions& options) {
               {"tls", listener.tls ? "on" : "off"}});
   }
 
-  asio::io_context main_io(1);
   AdminServer admin(main_io, metrics, shared);
+  admin.set_key_manager(key_manager.get());
   auto admin_endpoint = admin.Listen((*config)->admin.address);
   if (!admin_endpoint) {
     LogEvent(LogLevel::kError, "cannot start", {{"error", admin_endpoint.error()}});
@@ -120,6 +124,7 @@ int RunServer(const RunOptions& options) {
   LogEvent(LogLevel::kInfo, "admin ready",
            {{"address", EndpointString(admin_endpoint->address(), admin_endpoint->port())}});
   admin.Start();
+  key_manager->Start();
   for (auto& worker : workers) worker->Start();
   admin.set_ready(true);
   LogEvent(LogLevel::kInfo, "ciap started",
@@ -144,6 +149,7 @@ int RunServer(const RunOptions& options) {
                    {{"connections", shared.sessions.load()}});
         }
         admin.Stop();
+        key_manager->Stop();
         signals.cancel();
         main_io.stop();
         return;
@@ -176,6 +182,9 @@ int RunServer(const RunOptions& options) {
 
   for (auto& worker : workers) worker->Stop();
   for (auto& worker : workers) worker->Join();
+  // Requests waiting for a key refetch hold wake-up callbacks that own worker timers: drop
+  // them while the workers' io_contexts still exist.
+  key_manager.reset();
   workers.clear();
   LogEvent(LogLevel::kInfo, "ciap stopped");
   return 0;

@@ -18,6 +18,7 @@ constexpr std::size_t kReadChunkBytes = 16 * 1024;
 constexpr uint32_t kMaxUpstreamHeaderBytes = 64 * 1024;
 constexpr std::chrono::milliseconds kLingerTimeout{2000};
 constexpr std::size_t kLingerMaxBytes = 1 << 20;
+constexpr std::chrono::milliseconds kShutdownTimeout{1000};
 
 bool IsQuietClose(const error_code& ec) {
   return ec == asio::error::eof || ec == http::error::end_of_stream ||
@@ -25,10 +26,61 @@ bool IsQuietClose(const error_code& ec) {
          ec == asio::error::broken_pipe || ec == ssl::error::stream_truncated;
 }
 
-// Request headers the proxy writes itself (or refuses to pass on).
+// Request headers the proxy writes itself, or drops because an upstream might route or
+// authorize by them: a client must not be able to say which URL "really" was requested
+// (X-Original-URL and friends defeat path policy on upstreams that honour them).
 bool IsProxyOwnedRequestHeader(std::string_view name) {
-  return iequals(name, "host") || iequals(name, "expect") || iequals(name, "x-forwarded-for") ||
-         iequals(name, "x-forwarded-proto") || iequals(name, "x-request-id");
+  static constexpr std::string_view kOwned[] = {"host",
+                                                "expect",
+                                                "x-forwarded-for",
+                                                "x-forwarded-proto",
+                                                "x-request-id",
+                                                "x-forwarded-host",
+                                                "x-forwarded-uri",
+                                                "x-forwarded-prefix",
+                                                "x-forwarded-path",
+                                                "x-original-url",
+                                                "x-rewrite-url",
+                                                "x-original-uri",
+                                                "forwarded",
+                                                "x-forwarded-port",
+                                                "x-forwarded-server"};
+  for (std::string_view owned : kOwned) {
+    if (iequals(name, owned)) return true;
+  }
+  return false;
+}
+
+// Removes the headers a client's Connection header names (RFC 9110 7.6.1), and the Connection
+// header itself, before filters run: afterwards the client could otherwise strip headers the
+// filters inject (credentials, identity) by naming them in Connection.
+void StripConnectionHeaders(http::fields& fields) {
+  std::vector<std::string> named;
+  for (auto range = fields.equal_range(http::field::connection); range.first != range.second;
+       ++range.first) {
+    std::string_view value = range.first->value();
+    while (!value.empty()) {
+      std::size_t comma = value.find(',');
+      std::string_view token = value.substr(0, comma);
+      while (!token.empty() && (token.front() == ' ' || token.front() == '\t'))
+        token.remove_prefix(1);
+      while (!token.empty() && (token.back() == ' ' || token.back() == '\t'))
+        token.remove_suffix(1);
+      if (!token.empty()) named.emplace_back(token);
+      if (comma == std::string_view::npos) break;
+      value.remove_prefix(comma + 1);
+    }
+  }
+  for (const std::string& name : named) fields.erase(name);
+  fields.erase(http::field::connection);
+}
+
+// Methods a proxy may send again after a connection failed without an answer (RFC 9110
+// 9.2.2 allows idempotent ones; the safe subset avoids repeating a DELETE the upstream may
+// have carried out before its connection dropped).
+bool IsRetrySafe(http::verb method) {
+  return method == http::verb::get || method == http::verb::head || method == http::verb::options ||
+         method == http::verb::trace;
 }
 
 // Splits an absolute-form target ("http://host:port/p?q") into authority and the rest.
@@ -115,11 +167,15 @@ asio::awaitable<void> Session::Run() {
   }
 
   bool linger = false;
-  for (;;) {
-    if (shared.draining.load(std::memory_order_relaxed)) break;
+  for (bool first = true;; first = false) {
+    // A connection accepted just before draining still gets its first request answered.
+    if (!first && shared.draining.load(std::memory_order_relaxed)) break;
     if (buffer_.size() == 0) {
-      // Between requests: wait for the first byte under the idle timeout (draining ends it).
-      deadline_.Arm(limits.idle_timeout, &stream_, /*idle=*/true);
+      // Wait for a request's first byte. A new connection gets header_timeout (a silent
+      // connection is a slowloris, not a keep-alive); between requests, idle_timeout.
+      // Draining ends the wait between requests.
+      deadline_.Arm(first ? limits.header_timeout : limits.idle_timeout, &stream_,
+                    /*idle=*/!first);
       auto [ec, n] =
           co_await stream_.async_read_some(buffer_.prepare(kReadChunkBytes), use_nothrow);
       if (ec) break;
@@ -153,6 +209,11 @@ asio::awaitable<void> Session::Run() {
       co_await Respond(exchange, http::status::request_header_fields_too_large, "too_many_headers",
                        false);
       linger = true;
+    } else if (std::string_view problem = AmbiguousFraming(parser); !problem.empty()) {
+      // RFC 9112 6.1/6.3: a request whose body length is in doubt is answered with 400 and the
+      // connection closed; guessing is how requests get smuggled past a proxy.
+      co_await Respond(exchange, http::status::bad_request, problem, false);
+      linger = true;
     } else {
       keep_alive = co_await HandleRequest(exchange);
       if (!keep_alive && !parser.is_done()) linger = true;
@@ -163,8 +224,50 @@ asio::awaitable<void> Session::Run() {
   if (linger) {
     co_await CloseGracefully();
   } else {
-    stream_.Close();
+    co_await CloseStream();
   }
+}
+
+asio::awaitable<void> Session::CloseStream() {
+  if (stream_.is_tls()) {
+    // close_notify lets the client tell a complete close-delimited body from a truncated one.
+    deadline_.Arm(kShutdownTimeout, &stream_);
+    co_await stream_.tls().async_shutdown(use_nothrow);
+    deadline_.Disarm();
+  }
+  stream_.Close();
+}
+
+std::string_view Session::AmbiguousFraming(const RequestParser& parser) {
+  const auto& request = parser.get();
+  std::size_t transfer_encodings = 0;
+  std::size_t content_lengths = 0;
+  std::size_t hosts = 0;
+  for (const auto& field : request) {
+    switch (field.name()) {
+      case http::field::transfer_encoding:
+        ++transfer_encodings;
+        break;
+      case http::field::content_length:
+        ++content_lengths;
+        break;
+      case http::field::host:
+        ++hosts;
+        break;
+      default:
+        break;
+    }
+  }
+  if (transfer_encodings > 0) {
+    if (request.version() < 11) return "transfer_encoding_in_http10";
+    // Only "chunked" as the final coding frames a request; anything else ("chunked,
+    // identity", "xchunked", "gzip") leaves the length unknown.
+    if (!parser.chunked()) return "bad_transfer_encoding";
+    if (content_lengths > 0) return "content_length_with_transfer_encoding";
+  }
+  if (content_lengths > 1) return "multiple_content_length";
+  if (hosts > 1) return "multiple_host";
+  return {};
 }
 
 asio::awaitable<bool> Session::HandleRequest(Exchange& exchange) {
@@ -173,6 +276,7 @@ asio::awaitable<bool> Session::HandleRequest(Exchange& exchange) {
   exchange.method = request.method_string();
   bool client_keep_alive = request.keep_alive();
   bool body_done = parser.is_done();
+  StripConnectionHeaders(request);
 
   if (auto id = request["x-request-id"]; IsValidRequestId(id)) {
     exchange.request_id.assign(id);
@@ -221,9 +325,13 @@ asio::awaitable<bool> Session::HandleRequest(Exchange& exchange) {
   const RouteRuntime& route = listener_.routes[static_cast<std::size_t>(route_index)];
   exchange.route = &route;
 
-  StreamContext context{
-      listener_.config->name, route.config,    static_cast<std::size_t>(route_index),
-      exchange.request_id,    client_address_, stream_.is_tls()};
+  StreamContext context;
+  context.listener = listener_.config->name;
+  context.route = route.config;
+  context.route_index = static_cast<std::size_t>(route_index);
+  context.request_id = exchange.request_id;
+  context.client_address = client_address_;
+  context.tls = stream_.is_tls();
   Request filter_request{request, exchange.method, host, exchange.path, query};
   for (const std::unique_ptr<Filter>& filter : listener_.filters.filters()) {
     Decision decision = filter->OnRequest(filter_request, context);
@@ -263,7 +371,7 @@ asio::awaitable<bool> Session::HandleRequest(Exchange& exchange) {
   head_.append("\r\n");
   if (parser.chunked()) {
     head_.append("Transfer-Encoding: chunked\r\n");
-  } else if (auto length = parser.content_length(); length && *length > 0) {
+  } else if (auto length = parser.content_length()) {
     head_.append("Content-Length: ");
     head_.append(std::to_string(*length));
     head_.append("\r\n");
@@ -294,9 +402,17 @@ asio::awaitable<bool> Session::Forward(Exchange& exchange, bool client_keep_aliv
           client_keep_alive && parser.is_done());
     }
     upstream_ = std::move(*acquired);
-    const bool may_retry = upstream_->reused && !has_body && attempt == 0;
+    const bool may_retry =
+        upstream_->reused && !has_body && attempt == 0 && IsRetrySafe(request.method());
 
     std::optional<Failure> failure = co_await SendRequest(exchange, has_body);
+    if (failure && failure->cause == Failure::kUpstreamRefusedBody) {
+      // An upstream may answer and close before taking the whole body (413, 401): relay its
+      // answer if there is one. The client's unread body then forces this connection closed.
+      if (!co_await ReadResponseHead(head_request)) {
+        co_return co_await RelayResponse(exchange, /*client_keep_alive=*/false, head_request);
+      }
+    }
     if (!failure) failure = co_await ReadResponseHead(head_request);
     if (!failure) break;
 
@@ -306,6 +422,7 @@ asio::awaitable<bool> Session::Forward(Exchange& exchange, bool client_keep_aliv
       case Failure::kUpstreamTimeout:
         upstream.timeouts->Increment();
         break;
+      case Failure::kUpstreamRefusedBody:
       case Failure::kUpstreamReset:
       case Failure::kUpstreamBadResponse:
         upstream.resets->Increment();
@@ -328,6 +445,7 @@ http::status Session::Failure::status() const {
     case kUpstreamTimeout:
       return http::status::gateway_timeout;
     case kUpstreamReset:
+    case kUpstreamRefusedBody:
     case kUpstreamBadResponse:
       return http::status::bad_gateway;
     case kClientTimeout:
@@ -344,6 +462,7 @@ std::string_view Session::Failure::reason() const {
     case kUpstreamTimeout:
       return "upstream_timeout";
     case kUpstreamReset:
+    case kUpstreamRefusedBody:
       return "upstream_reset";
     case kUpstreamBadResponse:
       return "upstream_bad_response";
@@ -366,8 +485,8 @@ asio::awaitable<std::optional<Session::Failure>> Session::SendRequest(Exchange& 
 
   deadline_.Arm(route_timeout, &upstream);
   if (co_await upstream.WriteAll(asio::buffer(head_))) {
-    co_return Failure{deadline_.expired() ? Failure::kUpstreamTimeout : Failure::kUpstreamReset,
-                      true};
+    if (deadline_.expired()) co_return Failure{Failure::kUpstreamTimeout};
+    co_return Failure{Failure::kUpstreamReset, /*retryable=*/true};
   }
   if (!has_body) co_return std::nullopt;
 
@@ -402,7 +521,8 @@ asio::awaitable<std::optional<Session::Failure>> Session::SendRequest(Exchange& 
     std::size_t count = AppendBodyPiece(pieces, 0, chunked, body.first(got), done);
     deadline_.Arm(route_timeout, &upstream);
     if (co_await upstream.WriteAll(std::span(pieces.data(), count))) {
-      co_return Failure{deadline_.expired() ? Failure::kUpstreamTimeout : Failure::kUpstreamReset};
+      co_return Failure{deadline_.expired() ? Failure::kUpstreamTimeout
+                                            : Failure::kUpstreamRefusedBody};
     }
   }
   co_return std::nullopt;
@@ -608,10 +728,18 @@ asio::awaitable<bool> Session::Respond(
       head_.append("\r\n");
     }
   }
-  if (!keep_alive) head_.append("Connection: close\r\n");
+  const bool http10 = request_ && request_->get().version() < 11;
+  if (!keep_alive) {
+    head_.append("Connection: close\r\n");
+  } else if (http10) {
+    head_.append("Connection: keep-alive\r\n");
+  }
   head_.append("\r\n");
-  head_.append(body);
-  exchange.bytes_out = body.size();
+  // A response to HEAD carries the body's length but not the body (RFC 9110 9.3.2).
+  if (exchange.method != "HEAD") {
+    head_.append(body);
+    exchange.bytes_out = body.size();
+  }
 
   deadline_.Arm(listener_.config->limits.idle_timeout, &stream_);
   error_code ec = co_await stream_.WriteAll(asio::buffer(head_));

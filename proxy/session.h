@@ -78,6 +78,7 @@ class Session {
       kUpstreamTimeout,      // 504
       kUpstreamReset,        // 502; `retryable` when nothing at all came back
       kUpstreamBadResponse,  // 502
+      kUpstreamRefusedBody,  // 502, unless the upstream answered before closing (e.g. 413)
       kClientTimeout,        // 408: the client stalled mid-body
       kClientBadBody,        // 400
       kClientClosed,         // no response possible
@@ -108,6 +109,10 @@ class Session {
       Exchange& exchange, http::status status, std::string_view reason, bool keep_alive,
       const std::vector<std::pair<std::string, std::string>>* headers = nullptr);
   asio::awaitable<void> CloseGracefully();
+  // Closes the connection, with a bounded TLS close_notify first.
+  asio::awaitable<void> CloseStream();
+  // Why the request's body length is ambiguous (a reason code), or empty when it is not.
+  static std::string_view AmbiguousFraming(const RequestParser& parser);
   void Finish(Exchange& exchange);
 
   std::span<char> BodyBuffer();

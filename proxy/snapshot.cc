@@ -4,7 +4,8 @@
 namespace ciap {
 
 std::expected<std::shared_ptr<const Snapshot>, std::string> BuildSnapshot(
-    std::shared_ptr<const config::Config> config, Metrics& metrics) {
+    std::shared_ptr<const config::Config> config, Metrics& metrics, identity::KeyManager* keys) {
+  FilterEnv env{*config, metrics, keys};
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->config = config;
 
@@ -29,7 +30,7 @@ std::expected<std::shared_ptr<const Snapshot>, std::string> BuildSnapshot(
   }
 
   for (const config::ListenerConfig& listener : config->listeners) {
-    auto chain = FilterChain::Build(listener);
+    auto chain = FilterChain::Build(listener, env);
     if (!chain) return std::unexpected(chain.error());
     ListenerRuntime& l = snapshot->listeners.emplace_back(ListenerRuntime{&listener,
                                                                           nullptr,

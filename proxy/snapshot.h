@@ -59,6 +59,7 @@ struct Snapshot {
 };
 
 std::expected<std::shared_ptr<const Snapshot>, std::string> BuildSnapshot(
-    std::shared_ptr<const config::Config> config, Metrics& metrics);
+    std::shared_ptr<const config::Config> config, Metrics& metrics,
+    identity::KeyManager* keys = nullptr);
 
 }  // namespace ciap

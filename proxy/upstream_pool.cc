@@ -26,40 +26,47 @@ UpstreamPool::~UpstreamPool() {
 
 asio::awaitable<std::expected<std::unique_ptr<UpstreamConnection>, AcquireError>>
 UpstreamPool::Acquire(Deadline& deadline, bool fresh) {
-  while (!fresh && !idle_.empty()) {
-    std::unique_ptr<UpstreamConnection> connection = std::move(idle_.back());
-    idle_.pop_back();
-    upstream_.idle_connections->Decrement();
-    if (!StillOpen(*connection)) {
-      connection->stream.Close();
-      Closed();
-      continue;
+  std::optional<asio::steady_timer> wait;  // created on the first wait only
+  for (;;) {
+    while (!fresh && !idle_.empty()) {
+      std::unique_ptr<UpstreamConnection> connection = std::move(idle_.back());
+      idle_.pop_back();
+      upstream_.idle_connections->Decrement();
+      if (!StillOpen(*connection)) {
+        connection->stream.Close();
+        Closed();
+        continue;
+      }
+      if (wait) deadline.Disarm();
+      connection->reused = true;
+      upstream_.active_connections->Increment();
+      co_return connection;
     }
-    connection->reused = true;
-    upstream_.active_connections->Increment();
-    co_return connection;
-  }
-  if (open_ >= max_connections_ && !idle_.empty()) {
-    // At the cap with idle connections (a `fresh` request): recycle the oldest idle one.
-    idle_.front()->stream.Close();
-    idle_.erase(idle_.begin());
-    upstream_.idle_connections->Decrement();
-    --open_;
-  }
-  if (open_ >= max_connections_) {
-    asio::steady_timer wait(executor_, asio::steady_timer::time_point::max());
-    auto position = waiters_.insert(waiters_.end(), &wait);
-    deadline.Arm(upstream_.config->connect_timeout, &wait);
-    co_await wait.async_wait(use_nothrow);
-    waiters_.erase(position);
-    bool timed_out = deadline.expired();
-    deadline.Disarm();
-    if (timed_out || open_ >= max_connections_) {
-      if (!idle_.empty() && !fresh) co_return co_await Acquire(deadline, false);
+    if (open_ < max_connections_) break;
+    if (!idle_.empty()) {
+      // At the cap with idle connections (a `fresh` request): recycle the oldest idle one.
+      idle_.front()->stream.Close();
+      idle_.erase(idle_.begin());
+      upstream_.idle_connections->Decrement();
+      --open_;
+      break;
+    }
+    // At the cap, everything busy: wait for a release, bounded by connect_timeout overall.
+    if (!wait) {
+      wait.emplace(executor_);
+      deadline.Arm(upstream_.config->connect_timeout, &*wait);
+    }
+    if (deadline.expired()) {
+      deadline.Disarm();
       co_return std::unexpected(AcquireError::kPoolExhausted);
     }
-    if (!idle_.empty() && !fresh) co_return co_await Acquire(deadline, false);
+    Waiter waiter{&*wait};
+    wait->expires_at(asio::steady_timer::time_point::max());
+    auto position = waiters_.insert(waiters_.end(), &waiter);
+    co_await wait->async_wait(use_nothrow);
+    if (!waiter.woken) waiters_.erase(position);  // the deadline, not a release, woke us
   }
+  if (wait) deadline.Disarm();
   ++open_;
   upstream_.active_connections->Increment();
   auto connection = co_await Connect(deadline);
@@ -70,6 +77,15 @@ UpstreamPool::Acquire(Deadline& deadline, bool fresh) {
     co_return std::unexpected(AcquireError::kConnectFailed);
   }
   co_return connection;
+}
+
+void UpstreamPool::WakeOne() {
+  // Each release wakes a different waiter: the woken one leaves the list at once.
+  if (waiters_.empty()) return;
+  Waiter* waiter = waiters_.front();
+  waiters_.pop_front();
+  waiter->woken = true;
+  waiter->timer->cancel();
 }
 
 asio::awaitable<std::unique_ptr<UpstreamConnection>> UpstreamPool::Connect(Deadline& deadline) {
@@ -97,6 +113,12 @@ asio::awaitable<std::unique_ptr<UpstreamConnection>> UpstreamPool::Connect(Deadl
         continue;
       }
       for (const auto& entry : results) candidates.push_back(entry.endpoint());
+      // Resolution is not cancellable by the deadline; do not start a connect past it.
+      if (deadline.expired()) {
+        LogEvent(LogLevel::kWarning, "upstream resolve took longer than connect_timeout",
+                 {{"upstream", config.name}, {"endpoint", endpoint.ToString()}});
+        continue;
+      }
     }
 
     tcp::socket& socket = connection->stream.socket();
@@ -159,7 +181,7 @@ void UpstreamPool::Release(std::unique_ptr<UpstreamConnection> connection) {
   idle_.push_back(std::move(connection));
   upstream_.active_connections->Decrement();
   upstream_.idle_connections->Increment();
-  if (!waiters_.empty()) waiters_.front()->cancel();
+  WakeOne();
 }
 
 void UpstreamPool::Discard(std::unique_ptr<UpstreamConnection> connection) {
@@ -170,7 +192,7 @@ void UpstreamPool::Discard(std::unique_ptr<UpstreamConnection> connection) {
 
 void UpstreamPool::Closed() {
   --open_;
-  if (!waiters_.empty()) waiters_.front()->cancel();
+  WakeOne();
 }
 
 void UpstreamPool::Sweep(Deadline::Clock::time_point now) {

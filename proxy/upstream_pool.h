@@ -53,6 +53,12 @@ class UpstreamPool {
  private:
   asio::awaitable<std::unique_ptr<UpstreamConnection>> Connect(Deadline& deadline);
   static bool StillOpen(UpstreamConnection& connection);
+  void WakeOne();
+
+  struct Waiter {
+    asio::steady_timer* timer;
+    bool woken = false;
+  };
   void Closed();
 
   asio::any_io_executor executor_;
@@ -61,7 +67,7 @@ class UpstreamPool {
   uint32_t open_ = 0;
   std::size_t next_endpoint_ = 0;
   std::vector<std::unique_ptr<UpstreamConnection>> idle_;  // most recently used last
-  std::list<asio::steady_timer*> waiters_;
+  std::list<Waiter*> waiters_;
 };
 
 }  // namespace ciap

@@ -5,6 +5,7 @@
 #include "config/config.h"
 #include "filters/headers/headers_filter.h"
 #include "proxy/filter_chain.h"
+#include "proxy/metrics.h"
 #include "proxy/path.h"
 #include "proxy/router.h"
 
@@ -25,9 +26,10 @@ config::ListenerConfig ListenerWithRoutes(int count) {
   config::ListenerConfig listener;
   for (int i = 0; i < count; ++i) {
     config::RouteConfig route;
-    route.name = "r" + std::to_string(i);
-    route.match.host = "svc" + std::to_string(i) + ".ci.example.com";
-    route.match.path_prefix = "/api/v" + std::to_string(i) + "/";
+    const std::string n = std::to_string(i);
+    route.name = std::string("r").append(n);
+    route.match.host = std::string("svc").append(n).append(".ci.example.com");
+    route.match.path_prefix = std::string("/api/v").append(n).append("/");
     route.match.methods = {"GET", "PUT"};
     route.request_headers.set.push_back({"X-Team", "platform"});
     route.request_headers.remove.push_back("X-Debug");
@@ -43,8 +45,9 @@ void BM_RouterMatchLast(benchmark::State& state) {
   config::ListenerConfig listener = ListenerWithRoutes(count);
   Router router(listener);
   boost::beast::http::fields headers;
-  std::string host = "svc" + std::to_string(count - 1) + ".ci.example.com";
-  std::string path = "/api/v" + std::to_string(count - 1) + "/items";
+  const std::string n = std::to_string(count - 1);
+  std::string host = std::string("svc").append(n).append(".ci.example.com");
+  std::string path = std::string("/api/v").append(n).append("/items");
   for (auto _ : state) benchmark::DoNotOptimize(router.Match(host, path, "GET", headers));
 }
 BENCHMARK(BM_RouterMatchLast)->Arg(1)->Arg(10)->Arg(100);
@@ -52,7 +55,9 @@ BENCHMARK(BM_RouterMatchLast)->Arg(1)->Arg(10)->Arg(100);
 // The headers filter on a typical CI request: the synchronous path is one virtual call.
 void BM_HeadersFilterChain(benchmark::State& state) {
   config::ListenerConfig listener = ListenerWithRoutes(1);
-  auto chain = FilterChain::Build(listener);
+  config::Config config;
+  Metrics metrics;
+  auto chain = FilterChain::Build(listener, FilterEnv{config, metrics});
   if (!chain) {
     state.SkipWithError(chain.error().c_str());
     return;

@@ -24,6 +24,11 @@ counted and hashed, never stored):
     /status/<code>        that status, body "status <code>" (no body for 1xx/204/304)
     /hop-by-hop           200 carrying hop-by-hop response headers (they must not pass ciap)
     /stall-body/<ms>      Content-Length 100, sends 10 bytes, sleeps <ms>, sends the rest
+    /vanish-if-reused     on a connection's first request 200 "ok"; on any later request the
+                          request is read and the connection closed without an answer (an
+                          upstream dying after it took the request)
+    /reject-early/<code>  answers <code> with "Connection: close" right after the request head,
+                          without reading the body, then closes ?linger_ms=D later (default 200)
     anything else         200 "ok"
 Every response carries X-Upstream: <name> and X-Upstream-Conn: <connection number>.
 """
@@ -318,6 +323,9 @@ class Upstream:
         }
         with self._lock:
             self._requests.append(rec)
+        seg = u.path.split("/")
+        if len(seg) == 3 and seg[1] == "reject-early":
+            return rec  # answered without reading the body (see _respond)
         hv = lambda n: _header(headers, n)
         te = (hv("transfer-encoding") or "").lower()
         if "100-continue" in (hv("expect") or "").lower() and self.send_100_continue:
@@ -453,6 +461,17 @@ class Upstream:
                      ("TE", "trailers"),
                      ("X-End-To-End", "kept")]
             return send_simple(200, b"hop", extra=extra)
+        if path == "/vanish-if-reused":
+            if req["index_on_conn"] > 0:
+                return False  # took the request, closes without answering
+            return send_simple(200, b"ok")
+        if len(seg) == 3 and seg[1] == "reject-early":
+            code = int(seg[2])
+            send_simple(code, f"status {code}".encode(), close=True)
+            end = time.monotonic() + int(qs.get("linger_ms", ["200"])[0]) / 1000.0
+            while time.monotonic() < end and not self._stopping.is_set():
+                time.sleep(0.01)
+            return False
         if len(seg) == 3 and seg[1] == "stall-body":
             hdrs = base + [("Content-Type", "text/plain"), ("Content-Length", "100")]
             sock.sendall(_head(200, hdrs) + b"x" * 10)

@@ -1,0 +1,311 @@
+// See identity_filter.h.
+#include "filters/identity/identity_filter.h"
+
+#include <boost/beast/core/string.hpp>
+#include <boost/json.hpp>
+
+#include "filters/claims/claim_conditions.h"
+#include "filters/identity/base64url.h"
+#include "filters/identity/claims.h"
+#include "filters/identity/jws.h"
+#include "filters/identity/strict_json.h"
+#include "filters/identity/token_cache.h"
+#include "proxy/identity.h"
+
+namespace ciap::identity {
+namespace json = boost::json;
+using boost::beast::iequals;
+
+namespace {
+
+constexpr std::chrono::seconds kRefetchWaitBound{5};
+
+// Authentication outcomes by reason for one provider label. Reasons are a fixed set (the
+// error enums' names plus a few of the filter's own), resolved once at build time.
+struct AuthnCounters {
+  prometheus::Counter* success = nullptr;
+  std::unordered_map<std::string_view, prometheus::Counter*> failures;
+
+  void Fail(std::string_view reason) const {
+    if (auto it = failures.find(reason); it != failures.end()) it->second->Increment();
+  }
+};
+
+constexpr std::string_view kOwnReasons[] = {"missing_token", "unknown_issuer", "keys_unavailable",
+                                            "bound_claims"};
+
+AuthnCounters MakeCounters(Metrics& metrics, const std::string& provider) {
+  AuthnCounters counters;
+  counters.success =
+      &metrics.authn.Add({{"provider", provider}, {"result", "success"}, {"reason", "ok"}});
+  auto add = [&](std::string_view reason) {
+    counters.failures[reason] = &metrics.authn.Add(
+        {{"provider", provider}, {"result", "failure"}, {"reason", std::string(reason)}});
+  };
+  for (std::string_view reason : kOwnReasons) add(reason);
+  for (int e = 0; e <= static_cast<int>(TokenError::kBadSignature); ++e) {
+    add(TokenErrorName(static_cast<TokenError>(e)));
+  }
+  for (int e = 0; e <= static_cast<int>(ClaimError::kWrongAudience); ++e) {
+    add(ClaimErrorName(static_cast<ClaimError>(e)));
+  }
+  return counters;
+}
+
+TokenCache& LocalCache() {
+  // One per worker thread: workers never share verified tokens, so no locks.
+  thread_local TokenCache cache;
+  return cache;
+}
+
+std::string StringClaim(const json::object& claims, std::initializer_list<std::string_view> names) {
+  for (std::string_view name : names) {
+    const json::value* value = claims.if_contains(name);
+    if (value == nullptr) continue;
+    if (value->is_string()) return std::string(value->as_string());
+    if (value->is_int64()) return std::to_string(value->as_int64());
+    if (value->is_uint64()) return std::to_string(value->as_uint64());
+  }
+  return {};
+}
+
+std::atomic<uint64_t> next_generation{1};
+
+}  // namespace
+
+struct IdentityFilter::Provider {
+  const config::IdentityProviderConfig* config;
+  ProviderKeys* keys;
+  AlgorithmSet algorithms;
+  claims::ClaimConditions bound_claims;  // the tenant binding and any other must-holds
+  AuthnCounters counters;
+};
+
+std::expected<std::unique_ptr<Filter>, std::string> IdentityFilter::Create(
+    const config::ListenerConfig& listener, const FilterEnv& env) {
+  auto filter = std::unique_ptr<IdentityFilter>(new IdentityFilter);
+  filter->generation_ = next_generation.fetch_add(1);
+  filter->metrics_ = &env.metrics;
+  const auto& providers = env.config.identity_providers;
+  if (!providers.empty() && env.keys == nullptr) {
+    return std::unexpected("identity filter built without a key manager");
+  }
+  for (std::size_t i = 0; i < providers.size(); ++i) {
+    auto provider = std::make_unique<Provider>();
+    provider->config = &providers[i];
+    provider->keys = &env.keys->provider(i);
+    for (config::JwsAlgorithm alg : providers[i].algorithms) {
+      provider->algorithms.Add(static_cast<Algorithm>(alg));
+    }
+    provider->counters = MakeCounters(env.metrics, providers[i].name);
+    auto bound = claims::ClaimConditions::Compile(providers[i].bound_claims);
+    if (!bound)
+      return std::unexpected("identity provider " + providers[i].name + ": " + bound.error());
+    provider->bound_claims = std::move(*bound);
+    filter->by_issuer_[providers[i].issuer].push_back(provider.get());
+    for (const std::string& header : providers[i].token_headers) {
+      bool known = false;
+      for (const std::string& h : filter->token_headers_) known = known || iequals(h, header);
+      if (!known) filter->token_headers_.push_back(header);
+    }
+    filter->providers_.push_back(std::move(provider));
+  }
+  for (const config::RouteConfig& route : listener.routes) {
+    filter->routes_.push_back({route.authenticate, route.forward_token});
+  }
+  auto& cache = env.metrics.token_cache;
+  filter->cache_hit_ = &cache.Add({{"result", "hit"}});
+  filter->cache_miss_ = &cache.Add({{"result", "miss"}});
+  filter->cache_expired_ = &cache.Add({{"result", "expired"}});
+  filter->cache_evicted_ = &cache.Add({{"result", "evicted"}});
+  return filter;
+}
+
+std::optional<IdentityFilter::Token> IdentityFilter::FindToken(const Request& request) const {
+  for (const std::string& header : token_headers_) {
+    auto it = request.headers.find(header);
+    if (it == request.headers.end()) continue;
+    std::string_view value = it->value();
+    if (iequals(header, "authorization")) {
+      // RFC 6750: "Bearer" (any case), one or more spaces, the token.
+      if (value.size() < 7 || !iequals(value.substr(0, 6), "bearer") || value[6] != ' ') continue;
+      value.remove_prefix(7);
+      while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+    }
+    while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
+    if (value.empty()) continue;
+    // The configured name, not the element's: erasing by a view into the element would dangle.
+    return Token{value, header};
+  }
+  return std::nullopt;
+}
+
+Decision IdentityFilter::OnRequest(Request& request, StreamContext& context) const {
+  if (context.route_index >= routes_.size() || !routes_[context.route_index].authenticate) {
+    return Decision::Continue();  // public route: the only way to skip authentication
+  }
+  std::optional<Token> token = FindToken(request);
+  if (!token) return Unauthenticated(nullptr, "missing_token", false);
+
+  // A cache hit skips everything below, including reading the issuer.
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  TokenCache::Result result;
+  if (const TokenCache::Entry* hit = LocalCache().Find(token->value, generation_, now, &result)) {
+    cache_hit_->Increment();
+    static_cast<const Provider*>(hit->provider)->counters.success->Increment();
+    context.identity = hit->identity;
+    Accept(request, context, *token);
+    return Decision::Continue();
+  }
+  (result == TokenCache::Result::kExpired ? cache_expired_ : cache_miss_)->Increment();
+  return Authenticate(request, context, *token, /*may_refetch=*/true);
+}
+
+asio::awaitable<Decision> IdentityFilter::OnRequestAsync(Request& request,
+                                                         StreamContext& context) const {
+  // Only reached for an unknown kid: wait (bounded) for the issuer's keys to be refetched, then
+  // decide with whatever keys there are. Refetches are rate-limited per provider, so a flood of
+  // random kids costs at most one fetch per interval.
+  std::optional<Token> token = FindToken(request);
+  std::string_view reason = "missing_token";
+  const Candidates* candidates = token ? ProvidersFor(token->value, &reason) : nullptr;
+  if (candidates == nullptr) co_return Unauthenticated(nullptr, reason, token.has_value());
+  auto executor = co_await asio::this_coro::executor;
+  auto timer = std::make_shared<asio::steady_timer>(executor, kRefetchWaitBound);
+  bool waiting = false;
+  for (const Provider* provider : *candidates) {
+    waiting |= provider->keys->RequestRefetch(
+        [timer] { asio::post(timer->get_executor(), [timer] { timer->cancel(); }); });
+  }
+  if (waiting) co_await timer->async_wait(use_nothrow);
+  co_return Authenticate(request, context, *token, /*may_refetch=*/false);
+}
+
+const IdentityFilter::Candidates* IdentityFilter::ProvidersFor(std::string_view token,
+                                                               std::string_view* reason) const {
+  // The issuer picks the providers, so the payload is read before the signature is checked.
+  // Nothing from it is trusted: it only chooses which keys and rules apply.
+  if (token.size() > kMaxTokenBytes) {
+    *reason = TokenErrorName(TokenError::kTooLarge);
+    return nullptr;
+  }
+  std::size_t first = token.find('.');
+  std::size_t second = first == std::string_view::npos ? first : token.find('.', first + 1);
+  if (second == std::string_view::npos) {
+    *reason = TokenErrorName(TokenError::kMalformed);
+    return nullptr;
+  }
+  thread_local std::string payload;
+  if (!Base64UrlDecode(token.substr(first + 1, second - first - 1), payload)) {
+    *reason = TokenErrorName(TokenError::kBadBase64);
+    return nullptr;
+  }
+  // Parsed as strictly as Verify() will: with a duplicate "iss" there is no issuer to choose.
+  auto claims = ParseStrictJsonObject(payload);
+  const json::value* iss = claims ? claims->if_contains("iss") : nullptr;
+  auto it = iss != nullptr && iss->is_string() ? by_issuer_.find(std::string(iss->as_string()))
+                                               : by_issuer_.end();
+  if (it == by_issuer_.end()) {
+    *reason = "unknown_issuer";
+    return nullptr;
+  }
+  return &it->second;
+}
+
+Decision IdentityFilter::Authenticate(Request& request, StreamContext& context, const Token& token,
+                                      bool may_refetch) const {
+  std::string_view reason;
+  const Candidates* candidates = ProvidersFor(token.value, &reason);
+  if (candidates == nullptr) return Unauthenticated(nullptr, reason, true);
+  // Several providers may share an issuer (two GitHub organizations with their own bindings):
+  // the first that accepts the token wins; otherwise the first one's refusal is reported.
+  std::optional<Decision> refusal;
+  for (const Provider* provider : *candidates) {
+    Decision decision = AuthenticateWith(*provider, request, context, token, may_refetch);
+    if (decision.is_continue() || decision.is_suspend()) return decision;
+    if (!refusal) refusal = std::move(decision);
+  }
+  return std::move(*refusal);
+}
+
+Decision IdentityFilter::AuthenticateWith(const Provider& provider, Request& request,
+                                          StreamContext& context, const Token& token,
+                                          bool may_refetch) const {
+  std::shared_ptr<const KeySet> keys = provider.keys->keys();
+  if (!keys) {
+    provider.counters.Fail("keys_unavailable");
+    return Decision::Respond(http::status::service_unavailable, "keys_unavailable")
+        .WithHeader("Retry-After", "5");
+  }
+
+  auto verified = Verify(token.value, *keys, provider.algorithms);
+  if (!verified) {
+    if (verified.error() == TokenError::kUnknownKid && may_refetch) return Decision::Suspend();
+    return Unauthenticated(&provider, TokenErrorName(verified.error()), true);
+  }
+
+  const config::IdentityProviderConfig& config = *provider.config;
+  ClaimsPolicy policy;
+  policy.issuer = config.issuer;
+  policy.audiences = config.audiences;
+  policy.clock_skew = std::chrono::duration_cast<std::chrono::seconds>(config.clock_skew);
+  policy.max_token_lifetime =
+      std::chrono::duration_cast<std::chrono::seconds>(config.max_token_lifetime);
+  policy.now = std::chrono::system_clock::now();
+  const json::object& claims = verified->payload();
+  if (auto valid = ValidateClaims(claims, policy); !valid) {
+    return Unauthenticated(&provider, ClaimErrorName(valid.error()), true);
+  }
+  // A validly signed token of another tenant on a shared issuer (another Buildkite org, another
+  // GitHub owner) is not a credential for this proxy.
+  if (!provider.bound_claims.Matches(claims)) {
+    return Unauthenticated(&provider, "bound_claims", true);
+  }
+
+  auto identity = std::make_shared<Identity>();
+  identity->provider = config.name;
+  identity->subject = StringClaim(claims, {"sub"});
+  identity->jti = StringClaim(claims, {"jti"});
+  identity->job_id = StringClaim(claims, {"job_id", "oidc.circleci.com/job-id", "run_id"});
+  identity->pipeline = StringClaim(
+      claims, {"pipeline_slug", "project_path", "oidc.circleci.com/project-id", "repository"});
+  const json::value& exp = claims.at("exp");  // ValidateClaims guarantees a sane number
+  identity->expires_at = exp.is_int64()    ? exp.as_int64()
+                         : exp.is_uint64() ? static_cast<int64_t>(exp.as_uint64())
+                                           : static_cast<int64_t>(exp.as_double());
+  identity->claims = claims;
+
+  bool evicted =
+      LocalCache().Insert(token.value, TokenCache::Entry{identity, keys, provider.keys, &provider,
+                                                         generation_, identity->expires_at});
+  if (evicted) cache_evicted_->Increment();
+  provider.counters.success->Increment();
+  context.identity = std::move(identity);
+  Accept(request, context, token);
+  return Decision::Continue();
+}
+
+void IdentityFilter::Accept(Request& request, StreamContext& context, const Token& token) const {
+  // The token is a bearer credential for ciap, not for the upstream.
+  if (!routes_[context.route_index].forward_token) request.headers.erase(token.header);
+}
+
+Decision IdentityFilter::Unauthenticated(const Provider* provider, std::string_view reason,
+                                         bool token_present) const {
+  if (provider != nullptr) {
+    provider->counters.Fail(reason);
+  } else {
+    // Not attributable to a provider: counted under provider "-".
+    metrics_->authn.Add({{"provider", "-"}, {"result", "failure"}, {"reason", std::string(reason)}})
+        .Increment();
+  }
+  // RFC 6750 §3.1: no error code when the request simply carried no credential.
+  return Decision::Respond(http::status::unauthorized, reason)
+      .WithHeader("WWW-Authenticate", token_present
+                                          ? "Bearer realm=\"ciap\", error=\"invalid_token\""
+                                          : "Bearer realm=\"ciap\"");
+}
+
+}  // namespace ciap::identity

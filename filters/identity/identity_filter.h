@@ -1,0 +1,73 @@
+// The `identity` filter: authenticates the caller of every route that requires it from a JWT
+// bearer token, against the identity provider named by the token's issuer.
+//
+// Order of checks: token present → provider by exact `iss` → provider has keys (else 503) →
+// JWS verification (identity/jws.h) → registered claims (identity/claims.h) → the provider's
+// bound_claims. Verified tokens are cached per worker (token_cache.h). An unknown kid suspends
+// the request while the provider's keys are refetched (rate-limited; see key_manager.h).
+#pragma once
+
+#include <atomic>
+#include <expected>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "config/config.h"
+#include "filters/identity/algorithm.h"
+#include "filters/identity/key_manager.h"
+#include "proxy/filter.h"
+#include "proxy/filter_chain.h"
+#include "proxy/metrics.h"
+
+namespace ciap::identity {
+
+class IdentityFilter : public Filter {
+ public:
+  static std::expected<std::unique_ptr<Filter>, std::string> Create(
+      const config::ListenerConfig& listener, const FilterEnv& env);
+
+  Decision OnRequest(Request& request, StreamContext& context) const override;
+  asio::awaitable<Decision> OnRequestAsync(Request& request, StreamContext& context) const override;
+  std::string_view name() const override { return "identity"; }
+
+ private:
+  struct Provider;
+  struct Route {
+    bool authenticate = false;
+    bool forward_token = false;
+  };
+  // Where the token came from, so it can be removed before forwarding.
+  struct Token {
+    std::string_view value;
+    std::string_view header;
+  };
+
+  IdentityFilter() = default;
+  std::optional<Token> FindToken(const Request& request) const;
+  // The full check of a token not in the cache. `may_refetch`: an unknown kid suspends.
+  Decision Authenticate(Request& request, StreamContext& context, const Token& token,
+                        bool may_refetch) const;
+  using Candidates = std::vector<const Provider*>;
+  // The providers for the token's issuer, or null with a reason.
+  const Candidates* ProvidersFor(std::string_view token, std::string_view* reason) const;
+  Decision AuthenticateWith(const Provider& provider, Request& request, StreamContext& context,
+                            const Token& token, bool may_refetch) const;
+  Decision Unauthenticated(const Provider* provider, std::string_view reason,
+                           bool token_present) const;
+  void Accept(Request& request, StreamContext& context, const Token& token) const;
+
+  std::vector<std::unique_ptr<Provider>> providers_;
+  std::unordered_map<std::string, Candidates> by_issuer_;  // exact, byte-for-byte issuer
+  std::vector<std::string> token_headers_;                 // union over providers, first match wins
+  std::vector<Route> routes_;                              // by route index
+  uint64_t generation_ = 0;  // tells this instance's cache entries apart
+  prometheus::Counter* cache_hit_ = nullptr;
+  prometheus::Counter* cache_miss_ = nullptr;
+  prometheus::Counter* cache_expired_ = nullptr;
+  prometheus::Counter* cache_evicted_ = nullptr;
+  Metrics* metrics_ = nullptr;
+};
+
+}  // namespace ciap::identity

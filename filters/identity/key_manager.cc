@@ -1,0 +1,315 @@
+// See key_manager.h.
+#include "filters/identity/key_manager.h"
+
+#include <boost/json.hpp>
+#include <charconv>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "proxy/http_client.h"
+#include "proxy/log.h"
+
+namespace ciap::identity {
+namespace json = boost::json;
+using SteadyClock = std::chrono::steady_clock;
+using SystemClock = std::chrono::system_clock;
+
+struct KeyManager::State {
+  std::unique_ptr<asio::steady_timer> timer;
+  std::unique_ptr<ssl::context> tls;  // from the provider's ca_file; null: system trust
+  std::string discovered_jwks_uri;
+  std::string source;
+  std::string last_error;
+  SystemClock::time_point last_success{};
+  SteadyClock::time_point last_success_steady{};
+  std::filesystem::file_time_type file_mtime{};
+  int failures = 0;
+  prometheus::Counter* fetch_success = nullptr;
+  prometheus::Counter* fetch_error = nullptr;
+  prometheus::Gauge* keys = nullptr;
+  prometheus::Gauge* last_success_gauge = nullptr;
+};
+
+namespace {
+
+// http:// is only for an IdP on this machine (tests, a sidecar IdP); anything else must be TLS.
+bool IsAcceptableKeyUrl(std::string_view url) {
+  if (url.starts_with("https://")) return true;
+  return url.starts_with("http://127.0.0.1") || url.starts_with("http://localhost") ||
+         url.starts_with("http://[::1]");
+}
+
+std::string TrimSlash(std::string s) {
+  while (!s.empty() && s.back() == '/') s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+std::optional<std::chrono::seconds> MaxAge(std::string_view cache_control) {
+  if (cache_control.find("no-store") != std::string_view::npos ||
+      cache_control.find("no-cache") != std::string_view::npos) {
+    return std::nullopt;
+  }
+  std::size_t at = cache_control.find("max-age=");
+  if (at == std::string_view::npos) return std::nullopt;
+  std::string_view digits = cache_control.substr(at + 8);
+  long long value = 0;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  if (ec != std::errc() || value < 0) return std::nullopt;
+  return std::chrono::seconds(value);
+}
+
+bool ProviderKeys::RequestRefetch(std::function<void()> done) {
+  std::function<void()> wake;
+  {
+    std::lock_guard lock(mutex_);
+    if (fetch_pending_) {
+      waiters_.push_back(std::move(done));
+      return true;
+    }
+    auto now = SteadyClock::now();
+    if (last_kid_fetch_ != SteadyClock::time_point{} &&
+        now - last_kid_fetch_ < unknown_kid_interval_) {
+      return false;
+    }
+    last_kid_fetch_ = now;
+    fetch_pending_ = true;
+    waiters_.push_back(std::move(done));
+    wake = wake_;
+  }
+  if (wake) wake();
+  return true;
+}
+
+KeyManager::KeyManager(asio::io_context& io, const config::Config& config, Metrics& metrics,
+                       KeyTiming timing)
+    : io_(io), metrics_(metrics), timing_(timing) {
+  for (const config::IdentityProviderConfig& provider : config.identity_providers) {
+    auto keys = std::make_unique<ProviderKeys>(provider);
+    keys->unknown_kid_interval_ = timing_.unknown_kid_interval;
+    auto state = std::make_unique<State>();
+    state->timer = std::make_unique<asio::steady_timer>(io_);
+    if (!provider.ca_file.empty()) {
+      auto tls = CreateFetchTlsContext(provider.ca_file);
+      if (tls) {
+        state->tls = std::move(*tls);
+      } else {
+        state->last_error = tls.error();  // the loader checked the file; report, don't crash
+      }
+    }
+    state->fetch_success =
+        &metrics.jwks_fetches.Add({{"provider", provider.name}, {"result", "success"}});
+    state->fetch_error =
+        &metrics.jwks_fetches.Add({{"provider", provider.name}, {"result", "error"}});
+    state->keys = &metrics.jwks_keys.Add({{"provider", provider.name}});
+    state->last_success_gauge = &metrics.jwks_last_success.Add({{"provider", provider.name}});
+    asio::steady_timer* timer = state->timer.get();
+    keys->wake_ = [this, timer] { asio::post(io_, [timer] { timer->cancel(); }); };
+    providers_.push_back(std::move(keys));
+    states_.push_back(std::move(state));
+  }
+}
+
+KeyManager::~KeyManager() = default;
+
+void KeyManager::Start() {
+  for (std::size_t i = 0; i < providers_.size(); ++i) {
+    asio::co_spawn(io_, RefreshLoop(i), asio::detached);
+  }
+}
+
+void KeyManager::Stop() {
+  stopped_ = true;
+  for (auto& state : states_) state->timer->cancel();
+}
+
+bool KeyManager::AllLoaded() const {
+  for (const auto& provider : providers_) {
+    if (!provider->keys()) return false;
+  }
+  return true;
+}
+
+asio::awaitable<void> KeyManager::RefreshLoop(std::size_t index) {
+  ProviderKeys& provider = *providers_[index];
+  State& state = *states_[index];
+  while (!stopped_) {
+    {
+      std::lock_guard lock(provider.mutex_);
+      provider.fetch_pending_ = true;
+    }
+    std::chrono::seconds wait = co_await LoadOnce(index);
+    std::vector<std::function<void()>> waiters;
+    {
+      std::lock_guard lock(provider.mutex_);
+      provider.fetch_pending_ = false;
+      waiters.swap(provider.waiters_);
+    }
+    for (auto& done : waiters) done();
+    if (stopped_) co_return;
+    state.timer->expires_after(wait);
+    co_await state.timer->async_wait(use_nothrow);  // cancelled early by RequestRefetch
+  }
+}
+
+asio::awaitable<std::chrono::seconds> KeyManager::LoadOnce(std::size_t index) {
+  ProviderKeys& provider = *providers_[index];
+  State& state = *states_[index];
+  const config::IdentityProviderConfig& config = provider.config();
+
+  auto fail = [&](std::string error) -> std::chrono::seconds {
+    state.fetch_error->Increment();
+    ++state.failures;
+    state.last_error = error;
+    bool had_keys = provider.keys() != nullptr;
+    LogEvent(LogLevel::kWarning,
+             had_keys ? "key refresh failed; keeping the last good keys" : "key load failed",
+             {{"provider", config.name}, {"source", state.source}, {"error", error}});
+    if (had_keys && SteadyClock::now() - state.last_success_steady > timing_.max_stale) {
+      provider.keys_.store(nullptr, std::memory_order_release);
+      state.keys->Set(0);
+      LogEvent(LogLevel::kError, "keys dropped: no successful refresh within max_stale",
+               {{"provider", config.name}});
+    }
+    auto backoff = timing_.retry_min * (1 << std::min(state.failures - 1, 10));
+    return std::min<std::chrono::seconds>(backoff, timing_.retry_max);
+  };
+
+  if (!config.jwks_file.empty()) {
+    state.source = config.jwks_file;
+    std::error_code ec;
+    auto mtime = std::filesystem::last_write_time(config.jwks_file, ec);
+    if (ec) co_return fail("cannot stat " + config.jwks_file + ": " + ec.message());
+    bool forced = state.failures > 0 || !provider.keys();
+    {
+      std::lock_guard lock(provider.mutex_);
+      forced = forced || !provider.waiters_.empty();
+    }
+    if (!forced && mtime == state.file_mtime) co_return timing_.file_poll;
+    std::ifstream in(config.jwks_file, std::ios::binary);
+    std::stringstream contents;
+    contents << in.rdbuf();
+    if (!in) co_return fail("cannot read " + config.jwks_file);
+    auto keys = KeySet::Parse(contents.str());
+    if (!keys) co_return fail(keys.error());
+    state.file_mtime = mtime;
+    Publish(index, std::move(*keys), config.jwks_file);
+    co_return timing_.file_poll;
+  }
+
+  HttpFetchOptions options;
+  options.timeout = timing_.fetch_timeout;
+  options.tls = state.tls.get();
+
+  std::string uri = !config.jwks_uri.empty() ? config.jwks_uri : state.discovered_jwks_uri;
+  if (uri.empty()) {
+    std::string discovery = TrimSlash(config.issuer) + "/.well-known/openid-configuration";
+    state.source = discovery;
+    auto response = co_await HttpGet(discovery, options);
+    if (!response) co_return fail(response.error());
+    if (response->status != 200) {
+      co_return fail("discovery " + discovery + " answered " + std::to_string(response->status));
+    }
+    error_code json_ec;
+    json::value document = json::parse(response->body, json_ec);
+    const json::object* object = json_ec ? nullptr : document.if_object();
+    const json::value* issuer = object ? object->if_contains("issuer") : nullptr;
+    const json::value* jwks_uri = object ? object->if_contains("jwks_uri") : nullptr;
+    if (!issuer || !issuer->is_string() || !jwks_uri || !jwks_uri->is_string()) {
+      co_return fail("discovery document at " + discovery + " lacks issuer or jwks_uri");
+    }
+    // OpenID Connect Discovery 1.0 §4.3: the document must name the issuer we asked about.
+    if (issuer->as_string() != config.issuer) {
+      co_return fail("discovery document names issuer " + std::string(issuer->as_string()) +
+                     ", expected " + config.issuer);
+    }
+    if (!IsAcceptableKeyUrl(jwks_uri->as_string())) {
+      co_return fail("discovery jwks_uri is not https: " + std::string(jwks_uri->as_string()));
+    }
+    uri = std::string(jwks_uri->as_string());
+    state.discovered_jwks_uri = uri;
+  }
+
+  state.source = uri;
+  auto response = co_await HttpGet(uri, options);
+  if (!response || response->status != 200) {
+    state.discovered_jwks_uri.clear();  // rediscover next time: the IdP may have moved its keys
+    co_return fail(response ? uri + " answered " + std::to_string(response->status)
+                            : response.error());
+  }
+  auto keys = KeySet::Parse(response->body);
+  if (!keys) co_return fail(uri + ": " + keys.error());
+  if ((*keys)->keys().empty()) co_return fail(uri + ": no usable keys in the key set");
+  Publish(index, std::move(*keys), uri);
+
+  std::chrono::seconds ttl = MaxAge(response->cache_control).value_or(timing_.default_ttl);
+  ttl = std::clamp(ttl, timing_.min_ttl, timing_.max_ttl);
+  co_return ttl * 3 / 4;  // refresh well before the keys expire
+}
+
+void KeyManager::Publish(std::size_t index, std::shared_ptr<const KeySet> keys,
+                         const std::string& source) {
+  ProviderKeys& provider = *providers_[index];
+  State& state = *states_[index];
+  state.fetch_success->Increment();
+  state.failures = 0;
+  state.last_error.clear();
+  state.last_success = SystemClock::now();
+  state.last_success_steady = SteadyClock::now();
+  state.keys->Set(static_cast<double>(keys->keys().size()));
+  state.last_success_gauge->Set(
+      std::chrono::duration<double>(state.last_success.time_since_epoch()).count());
+  std::string kids;
+  for (const Key& key : keys->keys()) {
+    if (!kids.empty()) kids += ",";
+    kids += key.kid();
+  }
+  LogEvent(LogLevel::kInfo, "keys loaded",
+           {{"provider", provider.config().name},
+            {"source", source},
+            {"keys", static_cast<int64_t>(keys->keys().size())},
+            {"ignored", static_cast<int64_t>(keys->ignored().size())},
+            {"kids", kids}});
+  provider.keys_.store(std::move(keys), std::memory_order_release);
+}
+
+std::string KeyManager::StatusJson() const {
+  json::array providers;
+  for (std::size_t i = 0; i < providers_.size(); ++i) {
+    const ProviderKeys& provider = *providers_[i];
+    const State& state = *states_[i];
+    json::object entry{{"name", provider.config().name},
+                       {"issuer", provider.config().issuer},
+                       {"source", state.source},
+                       {"failures", state.failures},
+                       {"last_error", state.last_error}};
+    if (state.last_success != SystemClock::time_point{}) {
+      std::string when;
+      auto seconds =
+          std::chrono::duration_cast<std::chrono::seconds>(state.last_success.time_since_epoch());
+      entry["last_success_unix"] = seconds.count();
+    }
+    json::array keys;
+    json::array ignored;
+    if (auto set = provider.keys()) {
+      for (const Key& key : set->keys()) {
+        json::object k{{"kid", key.kid()}, {"kty", KeyTypeName(key.type())}, {"bits", key.bits()}};
+        if (key.curve() != Curve::kNone) k["crv"] = CurveName(key.curve());
+        if (key.algorithm()) k["alg"] = AlgorithmName(*key.algorithm());
+        keys.push_back(std::move(k));
+      }
+      for (const IgnoredKey& key : set->ignored()) {
+        ignored.push_back(json::object{{"kid", key.kid}, {"reason", key.reason}});
+      }
+    }
+    entry["loaded"] = provider.keys() != nullptr;
+    entry["keys"] = std::move(keys);
+    entry["ignored"] = std::move(ignored);
+    providers.push_back(std::move(entry));
+  }
+  return json::serialize(json::object{{"providers", std::move(providers)}}) + "\n";
+}
+
+}  // namespace ciap::identity

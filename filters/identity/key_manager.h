@@ -1,0 +1,101 @@
+// Key management for identity providers, on the main thread: OIDC discovery, JWKS fetching
+// over verified HTTPS, refresh before expiry, on-demand refetch for unknown kids (rate-limited
+// and coalesced), and stale fallback. Workers only ever read an immutable KeySet snapshot.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "filters/identity/jwk.h"
+#include "proxy/asio.h"
+#include "proxy/metrics.h"
+
+namespace ciap::identity {
+
+// Refresh and fallback timing. The defaults are the documented behaviour; tests shorten them.
+struct KeyTiming {
+  std::chrono::seconds min_ttl{300};  // Cache-Control max-age is clamped to [min, max]
+  std::chrono::seconds max_ttl{86400};
+  std::chrono::seconds default_ttl{3600};         // when the response says nothing
+  std::chrono::seconds unknown_kid_interval{30};  // at most one kid-driven refetch per this
+  std::chrono::seconds retry_min{5};              // after a failed fetch, doubling up to retry_max
+  std::chrono::seconds retry_max{300};
+  std::chrono::hours max_stale{24};   // last good keys stay in use this long after a success
+  std::chrono::seconds file_poll{2};  // jwks_file change detection
+  std::chrono::milliseconds fetch_timeout{5000};
+};
+
+// One provider's keys as the data plane sees them. Thread-safe.
+class ProviderKeys {
+ public:
+  explicit ProviderKeys(const config::IdentityProviderConfig& config) : config_(config) {}
+
+  const config::IdentityProviderConfig& config() const { return config_; }
+
+  // The current key set; null until the first successful load (requests then get 503).
+  std::shared_ptr<const KeySet> keys() const { return keys_.load(std::memory_order_acquire); }
+
+  // A worker saw a kid it does not know. Starts (or joins) a refetch unless one ran less than
+  // `unknown_kid_interval` ago. Returns false when rate-limited: the caller should answer now.
+  // Otherwise `done` runs (on the main thread) once the refetch finished, successfully or not;
+  // it must be cheap and thread-safe (typically: post a wake-up to the waiting worker).
+  bool RequestRefetch(std::function<void()> done);
+
+ private:
+  friend class KeyManager;
+
+  const config::IdentityProviderConfig& config_;
+  std::atomic<std::shared_ptr<const KeySet>> keys_;
+
+  std::mutex mutex_;  // guards the fields below, shared with workers
+  bool fetch_pending_ = false;
+  std::chrono::steady_clock::time_point last_kid_fetch_{};
+  std::vector<std::function<void()>> waiters_;
+  std::function<void()> wake_;  // set by KeyManager: wakes the refresh loop on the main thread
+  std::chrono::seconds unknown_kid_interval_{30};
+};
+
+// Owns every provider's refresh loop. Create, then Start() on the main io_context.
+class KeyManager {
+ public:
+  KeyManager(asio::io_context& io, const config::Config& config, Metrics& metrics,
+             KeyTiming timing = {});
+  ~KeyManager();
+
+  void Start();
+  void Stop();
+
+  // Index-aligned with config.identity_providers.
+  ProviderKeys& provider(std::size_t index) { return *providers_[index]; }
+  std::size_t size() const { return providers_.size(); }
+
+  // Every provider has keys (for /ready).
+  bool AllLoaded() const;
+  // /jwks-status: per provider, source, key ids, ignored keys, last fetch. Main thread only.
+  std::string StatusJson() const;
+
+ private:
+  struct State;
+  asio::awaitable<void> RefreshLoop(std::size_t index);
+  asio::awaitable<std::chrono::seconds> LoadOnce(std::size_t index);
+  void Publish(std::size_t index, std::shared_ptr<const KeySet> keys, const std::string& source);
+
+  asio::io_context& io_;
+  Metrics& metrics_;
+  KeyTiming timing_;
+  std::vector<std::unique_ptr<ProviderKeys>> providers_;
+  std::vector<std::unique_ptr<State>> states_;
+  bool stopped_ = false;
+};
+
+// Parses "max-age=N" out of a Cache-Control value; nullopt when absent or "no-store"/"no-cache".
+std::optional<std::chrono::seconds> MaxAge(std::string_view cache_control);
+
+}  // namespace ciap::identity

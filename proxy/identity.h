@@ -1,0 +1,25 @@
+// Who made a request, as established by the identity filter; shared read-only by the later
+// filters, the headers the upstream receives, the access log and (later) the audit log.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <string>
+#include <vector>
+
+namespace ciap {
+
+struct Identity {
+  std::string provider;             // the identity provider's configured name
+  std::string subject;              // "sub"
+  boost::json::object claims;       // the verified payload
+  std::vector<std::string> groups;  // filled by the access policy
+  // What audit events name instead of the token: the CI job that held it.
+  std::string jti;
+  std::string
+      job_id;  // Buildkite job_id, GitLab job_id, CircleCI oidc.circleci.com/job-id, GitHub run_id
+  std::string pipeline;    // Buildkite pipeline_slug, GitLab project_path, CircleCI project-id,
+                           // GitHub repository
+  int64_t expires_at = 0;  // "exp", seconds since the epoch
+};
+
+}  // namespace ciap
