@@ -1,0 +1,10 @@
+-- wrk script for scripts/bench's no-cache JWT scenario: every request carries the next token
+-- of a pool (the path comes from BENCH_TOKENS), so a verified-token cache cannot help.
+local tokens = {}
+for line in io.lines(os.getenv("BENCH_TOKENS")) do tokens[#tokens + 1] = line end
+local next_index = 0
+
+request = function()
+  next_index = next_index % #tokens + 1
+  return wrk.format("GET", "/", { ["Authorization"] = "Bearer " .. tokens[next_index] })
+end
