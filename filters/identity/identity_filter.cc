@@ -203,7 +203,10 @@ const IdentityFilter::Candidates* IdentityFilter::ProvidersFor(std::string_view 
     return nullptr;
   }
   // Parsed as strictly as Verify() will: with a duplicate "iss" there is no issuer to choose.
-  auto claims = ParseStrictJsonObject(payload);
+  // Into a per-thread arena, released when this returns: no heap allocation per value.
+  thread_local unsigned char arena[8192];
+  json::monotonic_resource resource(arena, sizeof arena);
+  auto claims = ParseStrictJsonObject(payload, &resource);
   const json::value* iss = claims ? claims->if_contains("iss") : nullptr;
   auto it = iss != nullptr && iss->is_string() ? by_issuer_.find(std::string(iss->as_string()))
                                                : by_issuer_.end();
@@ -217,7 +220,10 @@ const IdentityFilter::Candidates* IdentityFilter::ProvidersFor(std::string_view 
 Decision IdentityFilter::Authenticate(Request& request, StreamContext& context, const Token& token,
                                       bool may_refetch) const {
   std::string_view reason;
-  const Candidates* candidates = ProvidersFor(token.value, &reason);
+  // With one issuer there is nothing to choose: skip reading the payload before verification
+  // (AuthenticateWith reads it only to explain a refusal).
+  const Candidates* candidates =
+      by_issuer_.size() == 1 ? &by_issuer_.begin()->second : ProvidersFor(token.value, &reason);
   if (candidates == nullptr) return Unauthenticated(nullptr, reason, true);
   // Several providers may share an issuer (two GitHub organizations with their own bindings):
   // the first that accepts the token wins; otherwise the first one's refusal is reported.
@@ -240,8 +246,18 @@ Decision IdentityFilter::AuthenticateWith(const Provider& provider, Request& req
         .WithHeader("Retry-After", "5");
   }
 
+  // When the issuer was not read up front, a token of another issuer must still be refused as
+  // such (and must not make us refetch our keys for its kid).
+  auto foreign_issuer = [&]() -> std::optional<Decision> {
+    if (by_issuer_.size() != 1) return std::nullopt;
+    std::string_view peek_reason;
+    if (ProvidersFor(token.value, &peek_reason) != nullptr) return std::nullopt;
+    return Unauthenticated(nullptr, peek_reason, true);
+  };
+
   auto verified = Verify(token.value, *keys, provider.algorithms);
   if (!verified) {
+    if (auto foreign = foreign_issuer()) return std::move(*foreign);
     if (verified.error() == TokenError::kUnknownKid && may_refetch) return Decision::Suspend();
     return Unauthenticated(&provider, TokenErrorName(verified.error()), true);
   }
@@ -256,6 +272,9 @@ Decision IdentityFilter::AuthenticateWith(const Provider& provider, Request& req
   policy.now = std::chrono::system_clock::now();
   const json::object& claims = verified->payload();
   if (auto valid = ValidateClaims(claims, policy); !valid) {
+    if (valid.error() == ClaimError::kWrongIssuer || valid.error() == ClaimError::kMissingIssuer) {
+      if (auto foreign = foreign_issuer()) return std::move(*foreign);
+    }
     return Unauthenticated(&provider, ClaimErrorName(valid.error()), true);
   }
   // A validly signed token of another tenant on a shared issuer (another Buildkite org, another
@@ -264,18 +283,22 @@ Decision IdentityFilter::AuthenticateWith(const Provider& provider, Request& req
     return Unauthenticated(&provider, "bound_claims", true);
   }
 
-  auto identity = std::make_shared<Identity>();
-  identity->provider = config.name;
-  identity->subject = StringClaim(claims, {"sub"});
-  identity->jti = StringClaim(claims, {"jti"});
-  identity->job_id = StringClaim(claims, {"job_id", "oidc.circleci.com/job-id", "run_id"});
-  identity->pipeline = StringClaim(
-      claims, {"pipeline_slug", "project_path", "oidc.circleci.com/project-id", "repository"});
   const json::value& exp = claims.at("exp");  // ValidateClaims guarantees a sane number
-  identity->expires_at = exp.is_int64()    ? exp.as_int64()
-                         : exp.is_uint64() ? static_cast<int64_t>(exp.as_uint64())
-                                           : static_cast<int64_t>(exp.as_double());
-  identity->claims = claims;
+  // Built in one go so that `claims` is move-constructed and keeps its arena (one allocation
+  // for the whole tree instead of one per value); assigning would copy to the default heap.
+  auto identity = std::make_shared<Identity>(Identity{
+      .provider = config.name,
+      .subject = StringClaim(claims, {"sub"}),
+      .claims = json::object(claims, json::make_shared_resource<json::monotonic_resource>()),
+      .groups = {},
+      .jti = StringClaim(claims, {"jti"}),
+      .job_id = StringClaim(claims, {"job_id", "oidc.circleci.com/job-id", "run_id"}),
+      .pipeline = StringClaim(claims, {"pipeline_slug", "project_path",
+                                       "oidc.circleci.com/project-id", "repository"}),
+      .expires_at = exp.is_int64()    ? exp.as_int64()
+                    : exp.is_uint64() ? static_cast<int64_t>(exp.as_uint64())
+                                      : static_cast<int64_t>(exp.as_double()),
+  });
 
   bool evicted =
       LocalCache().Insert(token.value, TokenCache::Entry{identity, keys, provider.keys, &provider,

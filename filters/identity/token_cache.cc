@@ -3,14 +3,18 @@
 
 namespace ciap::identity {
 
+uint64_t TokenCache::Hash(std::string_view token) {
+  return std::hash<std::string_view>{}(token);
+}
+
 const TokenCache::Entry* TokenCache::Find(std::string_view token, uint64_t owner, int64_t now,
                                           Result* result) {
-  auto it = index_.find(token);
-  if (it == index_.end()) {
+  auto it = index_.find(Hash(token));
+  if (it == index_.end() || it->second->token != token) {
     *result = Result::kMiss;
     return nullptr;
   }
-  const Entry& entry = it->second->second;
+  const Entry& entry = it->second->entry;
   if (entry.expires_at <= now) {
     *result = Result::kExpired;
   } else if (entry.owner != owner || entry.keys != entry.provider_keys->keys()) {
@@ -20,27 +24,29 @@ const TokenCache::Entry* TokenCache::Find(std::string_view token, uint64_t owner
     lru_.splice(lru_.begin(), lru_, it->second);
     return &entry;
   }
-  List::iterator node = it->second;
+  lru_.erase(it->second);
   index_.erase(it);
-  lru_.erase(node);
   return nullptr;
 }
 
 bool TokenCache::Insert(std::string_view token, Entry entry) {
   if (capacity_ == 0) return false;
-  if (auto it = index_.find(token); it != index_.end()) {
-    it->second->second = std::move(entry);
+  uint64_t hash = Hash(token);
+  if (auto it = index_.find(hash); it != index_.end()) {
+    // The same token again, or (rarely) another with the same hash: either way, replace.
+    it->second->token.assign(token);
+    it->second->entry = std::move(entry);
     lru_.splice(lru_.begin(), lru_, it->second);
     return false;
   }
   bool evicted = false;
   if (index_.size() >= capacity_) {
-    index_.erase(lru_.back().first);
+    index_.erase(lru_.back().hash);
     lru_.pop_back();
     evicted = true;
   }
-  lru_.emplace_front(std::string(token), std::move(entry));
-  index_.emplace(lru_.front().first, lru_.begin());
+  lru_.push_front(Node{std::string(token), hash, std::move(entry)});
+  index_.emplace(hash, lru_.begin());
   return evicted;
 }
 

@@ -42,10 +42,23 @@ class TokenCache {
   std::size_t size() const { return index_.size(); }
 
  private:
-  using List = std::list<std::pair<std::string, Entry>>;
+  struct Node {
+    std::string token;
+    uint64_t hash;
+    Entry entry;
+  };
+  using List = std::list<Node>;
+  struct IdentityHash {
+    std::size_t operator()(uint64_t h) const { return static_cast<std::size_t>(h); }
+  };
+  static uint64_t Hash(std::string_view token);
+
   std::size_t capacity_;
-  List lru_;                                                    // most recently used first
-  std::unordered_map<std::string_view, List::iterator> index_;  // keys view lru_'s strings
+  List lru_;  // most recently used first
+  // Keyed by the token's hash, computed once per lookup: a JWT is ~1 KB, and hashing it again
+  // for every insert and eviction showed up in profiles. A different token with the same hash
+  // is told apart by comparing the stored token; only verified tokens are ever inserted.
+  std::unordered_map<uint64_t, List::iterator, IdentityHash> index_;
 };
 
 }  // namespace ciap::identity
