@@ -32,6 +32,21 @@ std::expected<uint16_t, std::string> BindListener(std::vector<std::unique_ptr<Wo
   auto ip = ListenAddress(listener.address);
   if (!ip) return std::unexpected(ip.error());
   uint16_t port = listener.address.port;
+  if (port != 0) {
+    // SO_REUSEPORT would let us bind next to another process listening there (a second ciap,
+    // an old one still draining) and silently split its traffic. A plain bind first tells.
+    asio::io_context probe_io;
+    tcp::acceptor probe(probe_io);
+    tcp::endpoint endpoint(*ip, port);
+    error_code ec;
+    probe.open(endpoint.protocol(), ec);
+    if (!ec) probe.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) probe.bind(endpoint, ec);
+    if (ec) {
+      return std::unexpected("listener " + listener.name + ": cannot listen on " +
+                             listener.address.ToString() + ": " + ec.message());
+    }
+  }
   for (auto& worker : workers) {
     tcp::acceptor acceptor(worker->io());
     tcp::endpoint endpoint(*ip, port);
@@ -101,17 +116,14 @@ int RunServer(const RunOptions& options) {
   for (int i = 0; i < concurrency; ++i) {
     workers.push_back(std::make_unique<Worker>(static_cast<std::size_t>(i), shared));
   }
+  std::vector<uint16_t> ports;
   for (std::size_t i = 0; i < (*config)->listeners.size(); ++i) {
-    const config::ListenerConfig& listener = (*config)->listeners[i];
-    auto port = BindListener(workers, listener, i);
+    auto port = BindListener(workers, (*config)->listeners[i], i);
     if (!port) {
       LogEvent(LogLevel::kError, "cannot start", {{"error", port.error()}});
       return 1;
     }
-    LogEvent(LogLevel::kInfo, "listener ready",
-             {{"listener", listener.name},
-              {"address", EndpointString(*ListenAddress(listener.address), *port)},
-              {"tls", listener.tls ? "on" : "off"}});
+    ports.push_back(*port);
   }
 
   AdminServer admin(main_io, metrics, shared);
@@ -120,6 +132,14 @@ int RunServer(const RunOptions& options) {
   if (!admin_endpoint) {
     LogEvent(LogLevel::kError, "cannot start", {{"error", admin_endpoint.error()}});
     return 1;
+  }
+  // Only now, with every socket bound, do the listeners count as ready.
+  for (std::size_t i = 0; i < ports.size(); ++i) {
+    const config::ListenerConfig& listener = (*config)->listeners[i];
+    LogEvent(LogLevel::kInfo, "listener ready",
+             {{"listener", listener.name},
+              {"address", EndpointString(*ListenAddress(listener.address), ports[i])},
+              {"tls", listener.tls ? "on" : "off"}});
   }
   LogEvent(LogLevel::kInfo, "admin ready",
            {{"address", EndpointString(admin_endpoint->address(), admin_endpoint->port())}});

@@ -1,5 +1,7 @@
 // A per-worker cache of verified tokens: a repeated token costs a hash lookup instead of a
-// signature check. Keyed by the whole token (two tokens never share an entry), bounded (LRU),
+// signature check. A token is admitted on its second sighting (a "doorkeeper" remembers the
+// hashes of recent misses): a CI job reuses its token for many requests, while one-shot tokens
+// would only evict useful entries and pay for an insert and an eviction each. Keyed by the whole token (two tokens never share an entry), bounded (LRU),
 // and an entry is only good while its token is unexpired and its provider still serves the
 // same key set. Only successfully verified tokens are inserted, so invalid tokens — however
 // many, however distinct — never grow it.
@@ -36,7 +38,8 @@ class TokenCache {
   // still serves the key set that verified it; otherwise null, and `*result` says why (a dead
   // entry is dropped). The pointer is valid until the next Insert.
   const Entry* Find(std::string_view token, uint64_t owner, int64_t now, Result* result);
-  // Inserts (or replaces) an entry; returns true when that evicted the least recently used one.
+  // Inserts (or replaces) an entry if the token was seen before (see above); returns true when
+  // that evicted the least recently used one.
   bool Insert(std::string_view token, Entry entry);
 
   std::size_t size() const { return index_.size(); }
@@ -51,7 +54,11 @@ class TokenCache {
   struct IdentityHash {
     std::size_t operator()(uint64_t h) const { return static_cast<std::size_t>(h); }
   };
-  static uint64_t Hash(std::string_view token);
+  // The hash of `token`; the last one is remembered because Insert follows Find on a miss.
+  uint64_t Hash(std::string_view token, bool reuse);
+  bool Admit(uint64_t hash);
+
+  static constexpr std::size_t kDoorkeeperSlots = 16384;  // 128 KiB per worker
 
   std::size_t capacity_;
   List lru_;  // most recently used first
@@ -59,6 +66,10 @@ class TokenCache {
   // for every insert and eviction showed up in profiles. A different token with the same hash
   // is told apart by comparing the stored token; only verified tokens are ever inserted.
   std::unordered_map<uint64_t, List::iterator, IdentityHash> index_;
+  std::unique_ptr<uint64_t[]> doorkeeper_ = std::make_unique<uint64_t[]>(kDoorkeeperSlots);
+  const char* last_data_ = nullptr;
+  std::size_t last_size_ = 0;
+  uint64_t last_hash_ = 0;
 };
 
 }  // namespace ciap::identity

@@ -2,7 +2,9 @@
 -- of a pool (the path comes from BENCH_TOKENS), so a verified-token cache cannot help.
 local tokens = {}
 for line in io.lines(os.getenv("BENCH_TOKENS")) do tokens[#tokens + 1] = line end
-local next_index = 0
+-- Start at a random place, so warm-ups and rounds do not replay the same tokens in order.
+math.randomseed(os.time())
+local next_index = math.random(#tokens)
 
 request = function()
   next_index = next_index % #tokens + 1
