@@ -386,6 +386,7 @@ class OidcProvider(IdentityAsserts, CiapTestCase):
         self.assertEqual(st["source"], idp.ready["jwks_uri"], st)
         self.assertEqual(st["failures"], 0, st)
         self.assertLess(abs(st["last_success_unix"] - time.time()), 60, st)
+        wait_until(lambda: idp.count("/jwks") >= 1, 3, 0.05)  # the IdP's log is read by a thread
         self.assertEqual(idp.count("/.well-known/openid-configuration"), 1, idp.requests)
         self.assertEqual(idp.count("/jwks"), 1, idp.requests)
 
@@ -477,6 +478,8 @@ class OidcProvider(IdentityAsserts, CiapTestCase):
             f"{time.monotonic() - started:.1f}s after the first keys (refresh due after >= 225s)")
         self.assertLess(took, 4.0)
         self.assertTrue(ciap.running(), "ciap is not running")
+        # The IdP's request log is read by a thread: give its line a moment to arrive.
+        wait_until(lambda: idp.count("/jwks") >= 1, 3, 0.05)
         self.assertEqual(idp.count("/jwks"), 1, idp.requests)  # exactly the kid-driven refetch
         m = ciap.metrics()
         self.assertEqual(m.value("ciap_jwks_fetch_total", provider="corp", result="success"),
