@@ -1,4 +1,4 @@
-// Reading claim matchers (`bound_claims` of a provider, and later the `claims:` of group rules)
+// Reading claim matchers (`bound_claims` of a provider and the `claims:` of group rules)
 // from the config file. The YAML form decides the kind, see ClaimMatcher in config.h; how a
 // scalar is typed follows YAML itself: a plain `true` is a boolean and a plain `42` a number,
 // while a quoted "true" or "42" is a string.

@@ -152,6 +152,23 @@ struct IdentityProviderConfig {
   std::string groups_claim;               // values become groups "<provider>:<value>"
 };
 
+// A group's rule: `any` / `all` / `not` of rules (nestable), or a leaf that names a provider
+// and claim conditions that must all hold for that provider's tokens.
+struct GroupRule {
+  enum class Kind { kAny, kAll, kNot, kLeaf };
+  Kind kind = Kind::kLeaf;
+  std::vector<GroupRule> children;       // kAny/kAll: at least one; kNot: exactly one
+  std::string provider;                  // kLeaf: an identity provider's name
+  std::vector<ClaimCondition> claims;    // kLeaf: all must hold (empty: any token of provider)
+};
+
+struct GroupConfig {
+  std::string name;
+  GroupRule rule;
+};
+
+enum class PolicyMode { kEnforce, kShadow };
+
 struct RouteConfig {
   std::string name;
   RouteMatch match;
@@ -164,6 +181,13 @@ struct RouteConfig {
   bool forward_token = false;
   // Require a valid token from any provider (until routes can name groups with `allow`).
   bool authenticate = false;
+  // Group names: a defined group, or "<provider>:<value>" for a provider with groups_claim.
+  // A caller needs one `allow` group and no `deny` group (deny wins). Non-empty `allow`
+  // implies authentication.
+  std::vector<std::string> allow;
+  std::vector<std::string> deny;
+  // shadow: decide, log and count the decision, but let the request through.
+  PolicyMode mode = PolicyMode::kEnforce;
 };
 
 struct ListenerConfig {
@@ -182,6 +206,7 @@ struct Config {
   LoggingConfig logging;
   AdminConfig admin;
   std::vector<IdentityProviderConfig> identity_providers;
+  std::vector<GroupConfig> groups;  // in file order
   std::vector<UpstreamConfig> upstreams;
   std::vector<ListenerConfig> listeners;
 

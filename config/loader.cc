@@ -1,7 +1,7 @@
 // Loading a config file: the schema of the YAML format (which keys exist, what each must hold,
 // which combinations are errors), read with the typed reader of yaml_reader.h. The request-level
 // parts of a route (match, request_headers) are in route_schema.cc, identity providers in
-// provider_schema.cc and claim matchers in claim_schema.cc.
+// provider_schema.cc, groups in group_schema.cc and claim matchers in claim_schema.cc.
 #include "config/loader.h"
 
 #include <algorithm>
@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "config/group_schema.h"
 #include "config/name_set.h"
 #include "config/provider_schema.h"
 #include "config/route_schema.h"
@@ -22,17 +23,19 @@ namespace {
 using yaml::Map;
 using yaml::Value;
 
-constexpr std::string_view kPolicyNotYet =
-    "not supported yet in this version (group-based access policy lands later); use "
-    "authenticate: true or public: true";
+constexpr std::string_view kRateLimitNotYet =
+    "not supported yet in this version (rate limiting lands later)";
 constexpr std::string_view kNoDefaultOpen =
-    "a route needs `authenticate: true` or `public: true` (there is no default-open route)";
+    "a route needs `allow` groups, `authenticate: true` or `public: true` (there is no "
+    "default-open route)";
 
-// Filters a listener may name. `access` and `rate_limit` are reserved so that a config written
-// for a later version fails with a clear message instead of "unknown".
+// Filters a listener may name. `rate_limit` is reserved so that a config written for a later
+// version fails with a clear message instead of "unknown".
 constexpr std::array<std::string_view, 4> kKnownFilters = {"headers", "identity", "access",
                                                            "rate_limit"};
-constexpr std::array<std::string_view, 2> kSupportedFilters = {"identity", "headers"};
+constexpr std::array<std::string_view, 3> kSupportedFilters = {"identity", "access", "headers"};
+// The chain of a listener that does not list its filters.
+const std::vector<std::string> kDefaultFilters = {"identity", "access", "headers"};
 
 std::string Join(const std::vector<std::string>& items) {
   std::string out;
@@ -49,19 +52,28 @@ class SchemaReader {
     std::optional<Map> top =
         root.AsMap({"logging", "admin", "upstreams", "listeners", "identity_providers", "groups"});
     if (!top) return;
-    top->RejectKeys({"groups"},
-                    "not supported yet in this version (group-based access policy lands later)");
     if (auto v = top->Get("identity_providers")) {
       if (auto items = v->List()) {
-        NameSet provider_names("identity provider");
         for (const Value& item : *items) {
-          ReadIdentityProvider(item, config.identity_providers.emplace_back(), provider_names);
+          IdentityProviderConfig& p = config.identity_providers.emplace_back();
+          ReadIdentityProvider(item, p, provider_names_);
+          if (p.name.empty()) provider_names_complete_ = false;
+          // A groups_claim with a bad value still counts: dynamic groups are not the problem.
+          const YAML::Node& node = item.node();
+          if (!p.name.empty() && node.IsMap() && node["groups_claim"]) {
+            providers_with_groups_claim_.push_back(p.name);
+          }
         }
         // A provider with errors still counts: `authenticate` is not the problem then.
         has_providers_ = !items->empty();
       } else {
         has_providers_ = true;
+        provider_names_complete_ = false;
       }
+    }
+    if (auto v = top->Get("groups")) {
+      group_names_complete_ =
+          ReadGroups(*v, {&provider_names_, provider_names_complete_}, config.groups, group_names_);
     }
     if (auto v = top->Get("logging")) {
       if (auto m = v->AsMap({"access_log"})) {
@@ -91,6 +103,7 @@ class SchemaReader {
       }
     }
     CheckUpstreamReferences();
+    CheckGroupReferences();
     CheckAuthenticateHasProviders();
     CheckAddressClashes(config);
   }
@@ -193,7 +206,7 @@ class SchemaReader {
       ReadListenerTls(tls->value, l.tls.emplace());
     }
 
-    l.filters = {"identity", "headers"};
+    l.filters = kDefaultFilters;
     std::optional<Value> filters = m->Get("filters");
     if (filters) ReadFilters(*filters, l.filters);
     if (auto limits = m->Get("limits")) ReadLimits(*limits, l.limits);
@@ -205,18 +218,38 @@ class SchemaReader {
         for (const Value& item : *items) ReadRoute(item, l.routes.emplace_back(), route_names);
       }
     }
-    if (filters) CheckIdentityFilter(*filters, l);
+    if (filters) {
+      CheckIdentityFilter(*filters, l);
+      CheckAccessFilter(*filters, l);
+    }
+  }
+
+  static bool HasFilter(const ListenerConfig& l, std::string_view name) {
+    return std::find(l.filters.begin(), l.filters.end(), name) != l.filters.end();
   }
 
   // Only the identity filter authenticates: a chain without it would let every request of an
-  // `authenticate: true` route through unauthenticated.
+  // `authenticate: true` or `allow` route through unauthenticated.
   static void CheckIdentityFilter(const Value& filters, const ListenerConfig& l) {
-    if (std::find(l.filters.begin(), l.filters.end(), "identity") != l.filters.end()) return;
+    if (HasFilter(l, "identity")) return;
     for (const RouteConfig& r : l.routes) {
-      if (!r.authenticate) continue;
-      filters.Error("must include identity: route '" + r.name +
-                    "' has authenticate: true, and without the identity filter its requests "
-                    "would never be authenticated");
+      if (!r.authenticate && r.allow.empty()) continue;
+      filters.Error("must include identity: route '" + r.name + "' has " +
+                    (r.authenticate ? "authenticate: true" : "allow groups") +
+                    ", and without the identity filter its requests would never be "
+                    "authenticated");
+      return;
+    }
+  }
+
+  // Only the access filter decides allow/deny: without it a route's groups would be ignored.
+  static void CheckAccessFilter(const Value& filters, const ListenerConfig& l) {
+    if (HasFilter(l, "access")) return;
+    for (const RouteConfig& r : l.routes) {
+      if (r.allow.empty() && r.deny.empty()) continue;
+      filters.Error("must include access: route '" + r.name + "' has " +
+                    (r.allow.empty() ? "deny" : "allow") +
+                    " groups, and without the access filter they would never be checked");
       return;
     }
   }
@@ -280,11 +313,24 @@ class SchemaReader {
       } else if (std::find(filters.begin(), filters.end(), *name) != filters.end()) {
         item.Error("filter '" + *name + "' is listed twice");
       } else {
-        if (*name == "identity" &&
-            std::find(filters.begin(), filters.end(), "headers") != filters.end()) {
-          item.Error(
-              "identity must come before headers (headers injects the identity that the "
-              "identity filter establishes)");
+        if (*name == "identity") {
+          const bool after_headers =
+              std::find(filters.begin(), filters.end(), "headers") != filters.end();
+          const bool after_access =
+              std::find(filters.begin(), filters.end(), "access") != filters.end();
+          if (after_headers && after_access) {
+            item.Error(
+                "identity must come before headers and access (both use the identity that the "
+                "identity filter establishes)");
+          } else if (after_headers) {
+            item.Error(
+                "identity must come before headers (headers injects the identity that the "
+                "identity filter establishes)");
+          } else if (after_access) {
+            item.Error(
+                "identity must come before access (access decides on the groups of the "
+                "identity that the identity filter establishes)");
+          }
         }
         filters.push_back(*name);  // even out of order, so that it is not reported missing too
       }
@@ -312,7 +358,7 @@ class SchemaReader {
         v.AsMap({"name", "match", "upstream", "public", "timeout", "request_headers",
                  "forward_token", "allow", "deny", "mode", "rate_limit", "authenticate"});
     if (!m) return;
-    m->RejectKeys({"allow", "deny", "mode", "rate_limit"}, kPolicyNotYet);
+    m->RejectKeys({"rate_limit"}, kRateLimitNotYet);
     Assign(r.name, ReadName(*m, names));
     if (auto match = m->Get("match")) ReadRouteMatch(*match, r.match);
     if (auto upstream = m->Require("upstream")) {
@@ -321,34 +367,146 @@ class SchemaReader {
         upstream_references_.push_back({*name, *upstream});
       }
     }
+    ReadAccessPolicy(*m, r);
+    if (auto d = m->Get("timeout")) Assign(r.timeout, d->Dur());
+    if (auto h = m->Get("request_headers")) ReadRequestHeaders(*h, r.request_headers);
+    if (auto f = m->Get("forward_token")) Assign(r.forward_token, f->Bool());
+  }
+
+  // Who may use a route: `public`, `authenticate`, `allow`/`deny` groups and `mode`.
+  void ReadAccessPolicy(const Map& m, RouteConfig& r) {
     std::optional<bool> is_public = false;
-    std::optional<Value> public_value = m->Get("public");
+    std::optional<Value> public_value = m.Get("public");
     if (public_value) is_public = public_value->Bool();
     if (is_public) r.is_public = *is_public;
     std::optional<bool> authenticate = false;
-    std::optional<Value> authenticate_value = m->Get("authenticate");
+    std::optional<Value> authenticate_value = m.Get("authenticate");
     if (authenticate_value) authenticate = authenticate_value->Bool();
     if (authenticate) r.authenticate = *authenticate;
-    if (r.is_public && r.authenticate) {
-      m->ErrorAtKey(*m->Find("authenticate"),
-                    "cannot be combined with public: true (a public route skips authentication; "
-                    "remove one)");
+    const Map::Entry* allow = m.Find("allow");
+    const Map::Entry* deny = m.Find("deny");
+    const Map::Entry* mode = m.Find("mode");
+    // False when `allow` is there but is not a list (already reported).
+    const bool allow_read = !allow || ReadGroupList(allow->value, r.allow);
+    if (deny) ReadGroupList(deny->value, r.deny);
+    if (mode) {
+      std::optional<std::string> s = mode->value.String();
+      if (s == "enforce") {
+        r.mode = PolicyMode::kEnforce;
+      } else if (s == "shadow") {
+        r.mode = PolicyMode::kShadow;
+      } else if (s) {
+        mode->value.Error("expected enforce or shadow, got '" + *s + "'");
+      }
+    }
+    // A bad public/authenticate value is reported already; what the route meant is unknown.
+    if (!is_public || !authenticate) return;
+
+    if (r.is_public) {
+      const std::string_view skips =
+          " (a public route skips authentication and access checks; remove one)";
+      if (r.authenticate) {
+        m.ErrorAtKey(*m.Find("authenticate"),
+                     "cannot be combined with public: true (a public route skips "
+                     "authentication; remove one)");
+      }
+      if (allow) m.ErrorAtKey(*allow, "cannot be combined with public: true" + std::string(skips));
+      if (deny) m.ErrorAtKey(*deny, "cannot be combined with public: true" + std::string(skips));
+      if (mode) {
+        m.ErrorAtKey(*mode,
+                     "only applies to routes with allow or deny groups (a public route has no "
+                     "access decision to enforce or shadow)");
+      }
+      return;
+    }
+    if (allow && allow_read && r.allow.empty()) {
+      allow->value.Error(
+          "must not be empty (list the groups that may use this route, or use "
+          "authenticate: true or public: true)");
+    }
+    if (r.authenticate && !r.allow.empty()) {
+      m.ErrorAtKey(*m.Find("authenticate"),
+                   "cannot be combined with allow (a route with allow groups already requires "
+                   "a valid token; remove authenticate)");
     } else if (r.authenticate) {
       authenticate_routes_.push_back(*authenticate_value);
     }
-    // With `allow` present its own error already says what to do; a bad value too.
-    if (is_public && authenticate && !r.is_public && !r.authenticate && !m->Has("allow")) {
+    if (deny && !allow && !r.authenticate) {
+      m.ErrorAtKey(*deny,
+                   "needs `allow` groups or `authenticate: true` (deny only narrows who may use "
+                   "a route; it does not say who may)");
+    }
+    if (mode && !allow && !deny) {
+      m.ErrorAtKey(*mode,
+                   "only applies to routes with allow or deny groups (there is no access "
+                   "decision to enforce or shadow here)");
+    }
+    if (!r.authenticate && !allow && !deny) {
       if (public_value) {
         public_value->Error(std::string(kNoDefaultOpen));
       } else if (authenticate_value) {
         authenticate_value->Error(std::string(kNoDefaultOpen));
       } else {
-        m->ErrorMissing("public", std::string(kNoDefaultOpen));
+        m.ErrorMissing("public", std::string(kNoDefaultOpen));
       }
     }
-    if (auto d = m->Get("timeout")) Assign(r.timeout, d->Dur());
-    if (auto h = m->Get("request_headers")) ReadRequestHeaders(*h, r.request_headers);
-    if (auto f = m->Get("forward_token")) Assign(r.forward_token, f->Bool());
+  }
+
+  // A list of group names under `allow` or `deny`; references are checked once all groups are
+  // read. Returns whether the list itself could be read.
+  bool ReadGroupList(const Value& v, std::vector<std::string>& out) {
+    std::optional<std::vector<Value>> items = v.List();
+    if (!items) return false;
+    for (const Value& item : *items) {
+      std::optional<std::string> name = item.NonEmptyString();
+      if (!name) continue;
+      if (std::find(out.begin(), out.end(), *name) != out.end()) {
+        item.Error("group '" + *name + "' is listed twice");
+        continue;
+      }
+      out.push_back(*name);
+      group_references_.push_back({*name, item});
+    }
+    return true;
+  }
+
+  // Each name in allow/deny is a defined group or "<provider>:<value>" for a provider with a
+  // groups_claim.
+  void CheckGroupReferences() const {
+    for (const auto& [name, value] : group_references_) {
+      if (group_names_.Contains(name)) continue;
+      const size_t colon = name.find(':');
+      if (colon == std::string::npos) {
+        if (!group_names_complete_) continue;
+        const std::vector<std::string>& defined = group_names_.names();
+        value.Error("unknown group '" + name + "' (" +
+                    (defined.empty() ? "no groups are defined" : "defined: " + Join(defined)) +
+                    "; or <provider>:<value> for a provider's groups_claim)");
+        continue;
+      }
+      const std::string provider = name.substr(0, colon);
+      if (provider.empty() || colon + 1 == name.size()) {
+        value.Error("'" + name +
+                    "' is not a valid group: a name with ':' is <provider>:<value>, a group of a "
+                    "provider's groups_claim");
+        continue;
+      }
+      if (!provider_names_.Contains(provider)) {
+        if (!provider_names_complete_) continue;
+        const std::vector<std::string>& defined = provider_names_.names();
+        value.Error(
+            "'" + name + "' names identity provider '" + provider + "', which is not defined (" +
+            (defined.empty() ? "no identity providers are defined" : "defined: " + Join(defined)) +
+            ")");
+        continue;
+      }
+      if (std::find(providers_with_groups_claim_.begin(), providers_with_groups_claim_.end(),
+                    provider) == providers_with_groups_claim_.end()) {
+        value.Error(name + " names provider " + provider + "'s groups_claim, but " + provider +
+                    " has no groups_claim (set groups_claim on provider " + provider +
+                    ", or define a group in `groups`)");
+      }
+    }
   }
 
   void CheckUpstreamReferences() const {
@@ -403,6 +561,12 @@ class SchemaReader {
   };
 
   NameSet upstream_names_{"upstream"};
+  NameSet provider_names_{"identity provider"};
+  NameSet group_names_{"group"};
+  bool provider_names_complete_ = true;
+  bool group_names_complete_ = true;
+  std::vector<std::string> providers_with_groups_claim_;
+  std::vector<std::pair<std::string, Value>> group_references_;
   NameSet listener_names_{"listener"};
   bool upstream_names_complete_ = true;
   bool has_providers_ = false;

@@ -1,4 +1,5 @@
 // The table of every filter ciap knows. Adding a filter = one line here.
+#include "filters/access/access_filter.h"
 #include "filters/headers/headers_filter.h"
 #include "filters/identity/identity_filter.h"
 #include "proxy/filter_chain.h"
@@ -8,6 +9,7 @@ namespace ciap {
 std::span<const FilterRegistration> FilterRegistry() {
   static const FilterRegistration kFilters[] = {
       {"identity", &identity::IdentityFilter::Create},
+      {"access", &access::AccessFilter::Create},
       {"headers", &filters::HeadersFilter::Create},
   };
   return kFilters;

@@ -22,6 +22,7 @@ namespace config {
 struct RouteConfig;
 }
 struct Identity;
+class AccessLogBuffer;
 
 // The outcome of a filter: go on, wait, or answer locally with a status and a reason code.
 // Reason codes are short snake_case constants ("no_route", "invalid_token"); they appear in
@@ -80,6 +81,11 @@ struct StreamContext {
   // Set by the identity filter once the caller is authenticated; null before, and on routes
   // that do not authenticate.
   std::shared_ptr<const Identity> identity;
+  // Groups the access filter found the caller in (names owned by the config snapshot).
+  std::vector<std::string_view> groups;
+  // The worker's log buffer, for audit events (JSON lines next to the access log).
+  AccessLogBuffer* log = nullptr;
+  std::string_view config_hash;
 };
 
 class Filter {

@@ -71,6 +71,10 @@ Metrics::Metrics(std::shared_ptr<prometheus::Registry> r)
                       .Name("ciap_token_cache_total")
                       .Help("Verified-token cache lookups, by result (hit, miss, expired, evicted)")
                       .Register(*r)),
+      authz(prometheus::BuildCounter()
+                .Name("ciap_authz_total")
+                .Help("Route policy decisions: allow, deny, shadow_allow, shadow_deny")
+                .Register(*r)),
       registry_(std::move(r)) {
   build_info.Add({{"version", CIAP_VERSION}}).Set(1);
   config_reloads.Add({{"result", "success"}});

@@ -39,6 +39,7 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>& jwks_keys;          // ciap_jwks_keys
   prometheus::Family<prometheus::Gauge>& jwks_last_success;  // ..._last_success_timestamp_seconds
   prometheus::Family<prometheus::Counter>& token_cache;      // ciap_token_cache_total
+  prometheus::Family<prometheus::Counter>& authz;            // ciap_authz_total
 
   static const prometheus::Histogram::BucketBoundaries& DurationBuckets();
 

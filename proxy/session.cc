@@ -332,6 +332,8 @@ asio::awaitable<bool> Session::HandleRequest(Exchange& exchange) {
   context.request_id = exchange.request_id;
   context.client_address = client_address_;
   context.tls = stream_.is_tls();
+  context.log = &worker_.access_log();
+  context.config_hash = snapshot_->config->hash;
   Request filter_request{request, exchange.method, host, exchange.path, query};
   for (const std::unique_ptr<Filter>& filter : listener_.filters.filters()) {
     Decision decision = filter->OnRequest(filter_request, context);

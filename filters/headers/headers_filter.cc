@@ -71,6 +71,14 @@ Decision HeadersFilter::OnRequest(Request& request, StreamContext& context) cons
   if (ops.identity && context.identity) {
     fields.set("x-ciap-provider", SafeHeaderValue(context.identity->provider));
     fields.set("x-ciap-subject", SafeHeaderValue(context.identity->subject));
+    if (!context.groups.empty()) {
+      std::string groups;
+      for (std::string_view group : context.groups) {
+        if (!groups.empty()) groups.push_back(',');
+        groups.append(group);
+      }
+      fields.set("x-ciap-groups", SafeHeaderValue(groups));
+    }
   }
   return Decision::Continue();
 }

@@ -111,7 +111,9 @@ std::expected<std::unique_ptr<Filter>, std::string> IdentityFilter::Create(
     filter->providers_.push_back(std::move(provider));
   }
   for (const config::RouteConfig& route : listener.routes) {
-    filter->routes_.push_back({route.authenticate, route.forward_token});
+    // Routes with group policy need an identity to decide on.
+    bool authenticate = route.authenticate || !route.allow.empty() || !route.deny.empty();
+    filter->routes_.push_back({authenticate, route.forward_token});
   }
   auto& cache = env.metrics.token_cache;
   filter->cache_hit_ = &cache.Add({{"result", "hit"}});

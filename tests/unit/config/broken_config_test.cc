@@ -81,6 +81,54 @@ std::string ListenerWithProvider(std::string_view listener_tail) {
          + std::string(listener_tail);  // 7...
 }
 
+// Two providers (bk without, corp with a groups_claim) and the upstream, on lines 1-4.
+constexpr std::string_view kGroupProviders =
+    "identity_providers:\n"                                                                // line 1
+    "  - { name: bk, type: oidc, issuer: 'https://bk.example.com', audiences: [ciap] }\n"  // 2
+    "  - { name: corp, type: oidc, issuer: 'https://idp.example.com', audiences: [ciap], "
+    "groups_claim: groups }\n"                                  // 3
+    "upstreams: [{ name: u, endpoints: [127.0.0.1:9000] }]\n";  // 4
+
+// A listener whose route allows group `g` (line 5), then `groups_section` from line 6 on.
+std::string WithGroups(std::string_view groups_section) {
+  return std::string(kGroupProviders) +
+         "listeners: [{ name: l, address: 127.0.0.1:0, plaintext: true, routes: [{ name: r, "
+         "upstream: u, allow: [g] }] }]\n" +  // line 5
+         std::string(groups_section);         // 6...
+}
+
+// Groups g and h (line 5), and a route whose policy keys are written from line 13 on (at
+// column 9); a listener key (filters) may follow at column 5.
+std::string WithRoute(std::string_view route_body) {
+  return std::string(kGroupProviders) +
+         "groups: { g: { provider: bk }, h: { provider: corp } }\n"  // line 5
+         "listeners:\n"                                              // 6
+         "  - name: l\n"                                             // 7
+         "    address: 127.0.0.1:0\n"                                // 8
+         "    plaintext: true\n"                                     // 9
+         "    routes:\n"                                             // 10
+         "      - name: r\n"                                         // 11
+         "        upstream: u\n"                                     // 12
+         + std::string(route_body);                                  // 13...
+}
+
+// A group g whose rule is `depth` nested `not`s around a leaf, on line 7.
+std::string NestedNots(int depth) {
+  std::string rule = "  g: ";
+  for (int i = 0; i < depth; ++i) rule += "{ not: ";
+  rule += "{ provider: bk }";
+  for (int i = 0; i < depth; ++i) rule += " }";
+  return WithGroups("groups:\n" + rule + "\n");
+}
+
+// A group g (line 7) that is `any` of `leaves` leaves, all on one line.
+std::string ManyLeaves(int leaves) {
+  std::string rule = "  g: { any: [";
+  for (int i = 0; i < leaves; ++i) rule += "{ provider: bk }, ";
+  rule += "] }";
+  return WithGroups("groups:\n" + rule + "\n");
+}
+
 const std::vector<BrokenCase>& Cases() {
   static const std::vector<BrokenCase> cases = {
       {"UnknownTopLevelKey", PlainListener("        public: true\n") + "listner: {}\n", 10, 1,
@@ -189,22 +237,23 @@ const std::vector<BrokenCase>& Cases() {
       {"UnknownFilter", PlainListener("        public: true\n") + "    filters: [headers, waf]\n",
        10, 24, "listeners[0].filters[1]",
        "unknown filter 'waf' (known: headers, identity, access, rate_limit)"},
-      {"UnsupportedFilter", PlainListener("        public: true\n") + "    filters: [access]\n", 10,
-       15, "listeners[0].filters[0]", "filter 'access' is not supported yet in this version"},
+      {"UnsupportedFilter", PlainListener("        public: true\n") + "    filters: [rate_limit]\n",
+       10, 15, "listeners[0].filters[0]",
+       "filter 'rate_limit' is not supported yet in this version"},
       {"DuplicateFilter",
        PlainListener("        public: true\n") + "    filters: [headers, headers]\n", 10, 24,
        "listeners[0].filters[1]", "listed twice"},
-      {"GroupsSection", PlainListener("        public: true\n") + "groups: {}\n", 10, 1, "groups",
-       "not supported yet in this version"},
-      {"AllowOnRoute", PlainListener("        allow: [release-pipelines]\n"), 9, 9,
-       "listeners[0].routes[0].allow",
-       "not supported yet in this version (group-based access policy lands later); use "
-       "authenticate: true or public: true"},
-      {"ModeOnPublicRoute", PlainListener("        public: true\n        mode: shadow\n"), 10, 9,
-       "listeners[0].routes[0].mode", "not supported yet in this version"},
+      {"AllowWithoutGroups", PlainListener("        allow: [release-pipelines]\n"), 9, 17,
+       "listeners[0].routes[0].allow[0]",
+       "unknown group 'release-pipelines' (no groups are defined; or <provider>:<value> for a "
+       "provider's groups_claim)"},
+      {"RateLimitOnRoute", PlainListener("        public: true\n        rate_limit: {}\n"), 10, 9,
+       "listeners[0].routes[0].rate_limit",
+       "not supported yet in this version (rate limiting lands later)"},
       {"RouteWithoutPublic", PlainListener("        timeout: 5s\n"), 7, 9,
        "listeners[0].routes[0].public",
-       "a route needs `authenticate: true` or `public: true` (there is no default-open route)"},
+       "a route needs `allow` groups, `authenticate: true` or `public: true` (there is no "
+       "default-open route)"},
       {"RoutePublicFalse", PlainListener("        public: false\n"), 9, 17,
        "listeners[0].routes[0].public", "there is no default-open route"},
       {"BoolAsYes", PlainListener("        public: yes\n"), 9, 17, "listeners[0].routes[0].public",
@@ -486,7 +535,7 @@ const std::vector<BrokenCase>& Cases() {
       {"AuthenticateFalseWithoutPublic",
        ListenerWithProvider("    routes:\n      - { name: r, upstream: u, authenticate: false }\n"),
        8, 47, "listeners[0].routes[0].authenticate",
-       "a route needs `authenticate: true` or `public: true`"},
+       "a route needs `allow` groups, `authenticate: true` or `public: true`"},
       {"IdentityFilterMissing",
        ListenerWithProvider(
            "    filters: [headers]\n    routes:\n      - { name: pub, upstream: u, "
@@ -499,10 +548,99 @@ const std::vector<BrokenCase>& Cases() {
        ListenerWithProvider("    filters: [headers, identity]\n    routes:\n      - { name: ci, "
                             "upstream: u, authenticate: true }\n"),
        7, 24, "listeners[0].filters[1]", "identity must come before headers"},
-      {"AllowStillNotSupportedWithProviders",
-       ListenerWithProvider("    routes:\n      - { name: r, upstream: u, authenticate: true, "
-                            "allow: [g] }\n"),
-       8, 53, "listeners[0].routes[0].allow", "use authenticate: true or public: true"},
+      {"AllowUnknownGroupWithProviders",
+       ListenerWithProvider("    routes:\n      - { name: r, upstream: u, allow: [g] }\n"), 8, 41,
+       "listeners[0].routes[0].allow[0]", "unknown group 'g' (no groups are defined"},
+
+      // groups
+      {"GroupsNotAMapping", WithGroups("groups: [g]\n"), 6, 9, "groups",
+       "expected a mapping, got a list"},
+      {"GroupUnknownRuleKey", WithGroups("groups:\n  g:\n    anyof: [{ provider: bk }]\n"), 8, 5,
+       "groups.g.anyof", "unknown key 'anyof'; expected one of: any, all, not, provider, claims"},
+      {"GroupTwoRuleKinds",
+       WithGroups("groups:\n  g:\n    provider: bk\n    any: [{ provider: corp }]\n"), 9, 5,
+       "groups.g.any",
+       "a rule has exactly one of any, all, not or provider (provider is already set"},
+      {"GroupEmptyAny", WithGroups("groups:\n  g: { any: [] }\n"), 7, 13, "groups.g.any",
+       "needs at least one rule"},
+      {"GroupEmptyRule", WithGroups("groups:\n  g:\n"), 7, 3, "groups.g",
+       "a rule needs exactly one of any, all, not or provider"},
+      {"GroupNotWithList",
+       WithGroups("groups:\n  g:\n    not: [{ provider: bk }, { provider: corp }]\n"), 8, 10,
+       "groups.g.not", "expected one rule (a mapping), got a list"},
+      {"GroupLeafUnknownProvider",
+       WithGroups("groups:\n  g:\n    any:\n      - provider: github\n"), 9, 19,
+       "groups.g.any[0].provider", "unknown identity provider 'github' (defined: bk, corp)"},
+      {"GroupLeafBadMatcher",
+       WithGroups("groups:\n  g:\n    provider: bk\n    claims:\n      build_branch: { regex: '(' "
+                  "}\n"),
+       10, 30, "groups.g.claims.build_branch.regex", "invalid RE2 regular expression"},
+      {"GroupLeafMatcherTwoOperators",
+       WithGroups("groups:\n  g: { provider: bk, claims: { x: { not: a, contains: b } } }\n"), 7,
+       45, "groups.g.claims.x.contains", "exactly one of not, contains, regex"},
+      {"GroupClaimsWithoutProvider", WithGroups("groups:\n  g: { claims: { a: b } }\n"), 7, 6,
+       "groups.g.provider", "required: claims are conditions on the tokens of one identity"},
+      {"GroupClaimsOnAny",
+       WithGroups("groups:\n  g: { any: [{ provider: bk }], claims: { a: b } }\n"), 7, 33,
+       "groups.g.claims", "only a provider leaf has claims"},
+      {"GroupTooDeep", NestedNots(8), 7, 62, "groups.g.not.not.not.not.not.not.not.not",
+       "rules are nested too deeply (at most 8 levels"},
+      {"GroupTooManyLeaves", ManyLeaves(257), 7, 14 + 18 * 256 + 12, "groups.g.any[256].provider",
+       "too many provider conditions in one group (at most 256"},
+      {"GroupNameWithColon",
+       WithGroups("groups:\n  g: { provider: bk }\n  corp:admins: { provider: corp }\n"), 8, 3,
+       "groups.corp:admins", "':' is reserved for the groups of a provider's groups_claim"},
+      {"GroupNameInvalid",
+       WithGroups("groups:\n  g: { provider: bk }\n  'a b': { provider: bk }\n"), 8, 3,
+       "groups.a b", "'a b' is not a valid name"},
+      {"GroupDuplicateName",
+       WithGroups("groups:\n  g: { provider: bk }\n  g: { provider: corp }\n"), 8, 3, "groups.g",
+       "duplicate key (first set on line 7)"},
+
+      // allow / deny / mode on routes
+      {"AllowUnknownGroup", WithRoute("        allow: [g, releases]\n"), 13, 20,
+       "listeners[0].routes[0].allow[1]",
+       "unknown group 'releases' (defined: g, h; or <provider>:<value>"},
+      {"AllowDynamicGroupWithoutGroupsClaim", WithRoute("        allow: [bk:admins]\n"), 13, 17,
+       "listeners[0].routes[0].allow[0]",
+       "bk:admins names provider bk's groups_claim, but bk has no groups_claim"},
+      {"DenyDynamicGroupUnknownProvider", WithRoute("        allow: [g]\n        deny: [okta:x]\n"),
+       14, 16, "listeners[0].routes[0].deny[0]",
+       "'okta:x' names identity provider 'okta', which is not defined (defined: bk, corp)"},
+      {"AllowDynamicGroupEmptyValue", WithRoute("        allow: ['corp:']\n"), 13, 17,
+       "listeners[0].routes[0].allow[0]", "is not a valid group"},
+      {"AllowListedTwice", WithRoute("        allow: [g, g]\n"), 13, 20,
+       "listeners[0].routes[0].allow[1]", "group 'g' is listed twice"},
+      {"AllowEmpty", WithRoute("        allow: []\n"), 13, 16, "listeners[0].routes[0].allow",
+       "must not be empty"},
+      {"AllowNotAList", WithRoute("        allow: g\n"), 13, 16, "listeners[0].routes[0].allow",
+       "expected a list"},
+      {"DenyOnly", WithRoute("        deny: [g]\n"), 13, 9, "listeners[0].routes[0].deny",
+       "needs `allow` groups or `authenticate: true`"},
+      {"PublicAndAllow", WithRoute("        public: true\n        allow: [g]\n"), 14, 9,
+       "listeners[0].routes[0].allow", "cannot be combined with public: true"},
+      {"PublicAndDeny", WithRoute("        public: true\n        deny: [g]\n"), 14, 9,
+       "listeners[0].routes[0].deny", "cannot be combined with public: true"},
+      {"AuthenticateAndAllow", WithRoute("        authenticate: true\n        allow: [g]\n"), 13, 9,
+       "listeners[0].routes[0].authenticate", "cannot be combined with allow"},
+      {"ModeOnPublicRoute", WithRoute("        public: true\n        mode: shadow\n"), 14, 9,
+       "listeners[0].routes[0].mode",
+       "only applies to routes with allow or deny groups (a public route has no access decision"},
+      {"ModeWithoutGroups", WithRoute("        authenticate: true\n        mode: shadow\n"), 14, 9,
+       "listeners[0].routes[0].mode", "only applies to routes with allow or deny groups"},
+      {"BadModeValue", WithRoute("        allow: [g]\n        mode: audit\n"), 14, 15,
+       "listeners[0].routes[0].mode", "expected enforce or shadow, got 'audit'"},
+      {"AccessFilterMissing",
+       WithRoute("        allow: [g]\n") + "    filters: [identity, headers]\n", 14, 14,
+       "listeners[0].filters",
+       "must include access: route 'r' has allow groups, and without the access filter they would "
+       "never be checked"},
+      {"AccessBeforeIdentity",
+       WithRoute("        allow: [g]\n") + "    filters: [access, identity]\n", 14, 23,
+       "listeners[0].filters[1]", "identity must come before access"},
+      {"IdentityFilterMissingForAllow",
+       WithRoute("        allow: [g]\n") + "    filters: [access, headers]\n", 14, 14,
+       "listeners[0].filters", "must include identity: route 'r' has allow groups"},
 
       // yaml-cpp 0.7 loops forever on these unless the loader guards against it.
       {"StrayComma", ",\n", 1, 1, "", "invalid YAML: unexpected ','"},

@@ -1,0 +1,212 @@
+// See access_filter.h.
+#include "filters/access/access_filter.h"
+
+#include <boost/json.hpp>
+
+#include "proxy/identity.h"
+#include "proxy/log.h"
+
+namespace ciap::access {
+namespace json = boost::json;
+
+namespace {
+
+std::expected<AccessFilter::Rule, std::string> Compile(const config::GroupRule& config) {
+  AccessFilter::Rule rule;
+  rule.kind = config.kind;
+  rule.provider = config.provider;
+  for (const config::GroupRule& child : config.children) {
+    auto compiled = Compile(child);
+    if (!compiled) return std::unexpected(compiled.error());
+    rule.children.push_back(std::move(*compiled));
+  }
+  if (config.kind == config::GroupRule::Kind::kLeaf) {
+    auto conditions = claims::ClaimConditions::Compile(config.claims);
+    if (!conditions) return std::unexpected(conditions.error());
+    rule.claims = std::move(*conditions);
+  }
+  return rule;
+}
+
+}  // namespace
+
+bool AccessFilter::Rule::Matches(const Identity& identity) const {
+  switch (kind) {
+    case config::GroupRule::Kind::kLeaf:
+      return identity.provider == provider && claims.Matches(identity.claims);
+    case config::GroupRule::Kind::kAny:
+      for (const Rule& child : children) {
+        if (child.Matches(identity)) return true;
+      }
+      return false;
+    case config::GroupRule::Kind::kAll:
+      for (const Rule& child : children) {
+        if (!child.Matches(identity)) return false;
+      }
+      return !children.empty();
+    case config::GroupRule::Kind::kNot:
+      return !children.empty() && !children.front().Matches(identity);
+  }
+  return false;
+}
+
+bool AccessFilter::GroupRef::Matches(const Identity& identity) const {
+  if (rule != nullptr) return rule->Matches(identity);
+  if (identity.provider != provider) return false;
+  const json::value* groups = identity.claims.if_contains(claim);
+  if (groups == nullptr) return false;
+  if (groups->is_string()) return groups->as_string() == value;
+  if (const json::array* list = groups->if_array()) {
+    for (const json::value& item : *list) {
+      if (item.is_string() && item.as_string() == value) return true;
+    }
+  }
+  return false;
+}
+
+std::expected<std::unique_ptr<Filter>, std::string> AccessFilter::Create(
+    const config::ListenerConfig& listener, const FilterEnv& env) {
+  auto filter = std::unique_ptr<AccessFilter>(new AccessFilter);
+  const config::Config& config = env.config;
+  for (const config::GroupConfig& group : config.groups) {
+    auto rule = Compile(group.rule);
+    if (!rule) return std::unexpected("group " + group.name + ": " + rule.error());
+    filter->rules_.push_back(std::make_unique<Rule>(std::move(*rule)));
+  }
+  auto resolve = [&](const std::string& name) -> std::expected<GroupRef, std::string> {
+    GroupRef ref;
+    ref.name = name;
+    for (std::size_t i = 0; i < config.groups.size(); ++i) {
+      if (config.groups[i].name == name) {
+        ref.rule = filter->rules_[i].get();
+        return ref;
+      }
+    }
+    std::size_t colon = name.find(':');
+    if (colon != std::string::npos) {
+      ref.provider = name.substr(0, colon);
+      ref.value = name.substr(colon + 1);
+      for (const config::IdentityProviderConfig& provider : config.identity_providers) {
+        if (provider.name == ref.provider && !provider.groups_claim.empty()) {
+          ref.claim = provider.groups_claim;
+          return ref;
+        }
+      }
+    }
+    return std::unexpected("unknown group " + name);  // the loader validated; a bug otherwise
+  };
+  for (const config::RouteConfig& route : listener.routes) {
+    RoutePolicy policy;
+    policy.name = route.name;
+    policy.active = !route.allow.empty() || !route.deny.empty();
+    policy.shadow = route.mode == config::PolicyMode::kShadow;
+    for (const std::string& name : route.allow) {
+      auto ref = resolve(name);
+      if (!ref) return std::unexpected("route " + route.name + ": " + ref.error());
+      policy.allow.push_back(std::move(*ref));
+    }
+    for (const std::string& name : route.deny) {
+      auto ref = resolve(name);
+      if (!ref) return std::unexpected("route " + route.name + ": " + ref.error());
+      policy.deny.push_back(std::move(*ref));
+    }
+    auto counter = [&](const char* decision) {
+      return &env.metrics.authz.Add(
+          {{"listener", listener.name}, {"route", route.name}, {"decision", decision}});
+    };
+    if (policy.active) {
+      policy.allowed = counter("allow");
+      policy.denied = counter("deny");
+      policy.shadow_allowed = counter("shadow_allow");
+      policy.shadow_denied = counter("shadow_deny");
+    }
+    filter->routes_.push_back(std::move(policy));
+  }
+  return filter;
+}
+
+Decision AccessFilter::OnRequest(Request& request, StreamContext& context) const {
+  if (context.route_index >= routes_.size()) return Decision::Continue();
+  const RoutePolicy& route = routes_[context.route_index];
+  if (!route.active) return Decision::Continue();
+  // The identity filter authenticates every route with allow/deny; no identity here would be a
+  // chain-order bug, and failing closed is the only safe answer.
+  if (!context.identity) {
+    return Decision::Respond(boost::beast::http::status::internal_server_error,
+                             "policy_without_identity");
+  }
+  const Identity& identity = *context.identity;
+
+  std::string_view reason;
+  bool allowed = false;
+  for (const GroupRef& group : route.deny) {
+    if (group.Matches(identity)) {
+      context.groups.push_back(group.name);
+      reason = "denied_group";
+      break;
+    }
+  }
+  if (reason.empty()) {
+    for (const GroupRef& group : route.allow) {
+      if (group.Matches(identity)) {
+        context.groups.push_back(group.name);
+        allowed = true;
+        break;
+      }
+    }
+    reason = allowed ? "allowed_group" : "no_allowed_group";
+  }
+
+  if (route.shadow) {
+    (allowed ? route.shadow_allowed : route.shadow_denied)->Increment();
+    Audit(request, context, route, allowed ? "shadow_allow" : "shadow_deny", reason);
+    return Decision::Continue();
+  }
+  (allowed ? route.allowed : route.denied)->Increment();
+  Audit(request, context, route, allowed ? "allow" : "deny", reason);
+  if (allowed) return Decision::Continue();
+  return Decision::Respond(boost::beast::http::status::forbidden, reason);
+}
+
+void AccessFilter::Audit(const Request& request, const StreamContext& context,
+                         const RoutePolicy& route, std::string_view decision,
+                         std::string_view reason) const {
+  if (context.log == nullptr || !context.log->enabled()) return;
+  const Identity& identity = *context.identity;
+  std::string& out = context.log->buffer();
+  auto field = [&out](std::string_view name, std::string_view value) {
+    out.append(",\"");
+    out.append(name);
+    out.append("\":\"");
+    AppendJsonEscaped(out, value);
+    out.push_back('"');
+  };
+  out.append("{\"time\":\"");
+  AppendRfc3339Now(out);
+  out.append("\",\"type\":\"audit\"");
+  field("request_id", context.request_id);
+  field("listener", context.listener);
+  field("route", route.name);
+  field("method", request.method);
+  field("path", request.path);
+  field("provider", identity.provider);
+  field("subject", identity.subject);
+  field("pipeline", identity.pipeline);
+  field("job_id", identity.job_id);
+  field("jti", identity.jti);
+  out.append(",\"groups\":[");
+  for (std::size_t i = 0; i < context.groups.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    out.push_back('"');
+    AppendJsonEscaped(out, context.groups[i]);
+    out.push_back('"');
+  }
+  out.push_back(']');
+  field("decision", decision);
+  field("reason", reason);
+  field("config_hash", context.config_hash);
+  out.append("}\n");
+  context.log->Commit();
+}
+
+}  // namespace ciap::access

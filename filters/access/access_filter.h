@@ -1,0 +1,69 @@
+// The `access` filter: per-route group policy. A caller must be in one of the route's `allow`
+// groups and in none of its `deny` groups (deny wins). Groups are config rules over the
+// verified identity's claims (any/all/not of provider + claim conditions), or dynamic groups
+// "<provider>:<value>" from a provider's groups_claim. Only the groups a route names are
+// evaluated, once per request. `mode: shadow` decides, counts and audits, but lets the request
+// through. Every decision is an audit event (JSON line with type "audit").
+#pragma once
+
+#include <expected>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "filters/claims/claim_conditions.h"
+#include "proxy/filter.h"
+#include "proxy/filter_chain.h"
+#include "proxy/metrics.h"
+
+namespace ciap::access {
+
+class AccessFilter : public Filter {
+ public:
+  static std::expected<std::unique_ptr<Filter>, std::string> Create(
+      const config::ListenerConfig& listener, const FilterEnv& env);
+
+  Decision OnRequest(Request& request, StreamContext& context) const override;
+  std::string_view name() const override { return "access"; }
+
+  // A compiled group rule (public for tests).
+  struct Rule {
+    config::GroupRule::Kind kind = config::GroupRule::Kind::kLeaf;
+    std::vector<Rule> children;
+    std::string provider;
+    claims::ClaimConditions claims;
+
+    bool Matches(const Identity& identity) const;
+  };
+
+ private:
+  // A group a route names: a configured rule, or a provider's groups_claim value.
+  struct GroupRef {
+    std::string name;
+    const Rule* rule = nullptr;  // null for a dynamic group
+    std::string provider;        // dynamic: the provider ...
+    std::string claim;           // ... its groups_claim ...
+    std::string value;           // ... and the value that must be in it
+    bool Matches(const Identity& identity) const;
+  };
+  struct RoutePolicy {
+    bool active = false;  // the route names allow or deny groups
+    bool shadow = false;
+    std::vector<GroupRef> allow;
+    std::vector<GroupRef> deny;
+    std::string name;
+    prometheus::Counter* allowed = nullptr;
+    prometheus::Counter* denied = nullptr;
+    prometheus::Counter* shadow_allowed = nullptr;
+    prometheus::Counter* shadow_denied = nullptr;
+  };
+
+  void Audit(const Request& request, const StreamContext& context, const RoutePolicy& route,
+             std::string_view decision, std::string_view reason) const;
+
+  std::vector<std::unique_ptr<Rule>> rules_;  // by group, stable addresses
+  std::vector<RoutePolicy> routes_;           // by route index
+};
+
+}  // namespace ciap::access
