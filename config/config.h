@@ -35,8 +35,8 @@ struct AdminConfig {
 
 // TLS towards an upstream. Present means "originate TLS"; verification is always on.
 struct UpstreamTlsConfig {
-  std::string sni;      // also the name verified against the certificate; default: endpoint host
-  std::string ca_file;  // default: system trust store
+  std::string sni;        // also the name verified against the certificate; default: endpoint host
+  std::string ca_file;    // default: system trust store
   std::string cert_file;  // optional client certificate (mTLS to the upstream)
   std::string key_file;
 };
@@ -46,7 +46,7 @@ struct UpstreamConfig {
   std::vector<HostPort> endpoints;  // at least one; round-robin
   std::optional<UpstreamTlsConfig> tls;
   Duration connect_timeout{2000};
-  Duration idle_timeout{60000};   // an idle pooled connection is closed after this
+  Duration idle_timeout{60000};    // an idle pooled connection is closed after this
   uint32_t max_connections = 512;  // per upstream, per process (split across workers)
 };
 
@@ -68,9 +68,9 @@ struct ListenerTlsConfig {
 struct LimitsConfig {
   uint32_t max_header_bytes = 65536;  // request line + headers; over it: 431
   uint32_t max_headers = 100;         // over it: 431
-  Duration header_timeout{10000};     // from the first byte of a request to its last header byte: 408
-  Duration idle_timeout{300000};      // keep-alive wait between requests; also any body stall
-  uint32_t max_connections = 20000;   // per listener, per process
+  Duration header_timeout{10000};  // from the first byte of a request to its last header byte: 408
+  Duration idle_timeout{300000};   // keep-alive wait between requests; also any body stall
+  uint32_t max_connections = 20000;  // per listener, per process
 };
 
 // One header condition of a route match. Exactly one of exact/regex/present is set.
@@ -101,9 +101,9 @@ struct HeaderValue {
 };
 
 struct RequestHeadersConfig {
-  std::vector<HeaderValue> set;      // replace (or add) these headers, in this order
-  std::vector<std::string> remove;   // drop these headers (case-insensitive)
-  bool identity = false;             // inject x-ciap-* identity headers (identity issue)
+  std::vector<HeaderValue> set;     // replace (or add) these headers, in this order
+  std::vector<std::string> remove;  // drop these headers (case-insensitive)
+  bool identity = false;            // inject x-ciap-* identity headers (identity issue)
 };
 
 // A condition on one claim value, as written in `bound_claims` (and, later, group rules).
@@ -137,9 +137,9 @@ enum class JwsAlgorithm { kRs256, kRs384, kRs512, kPs256, kPs384, kPs512, kEs256
 struct IdentityProviderConfig {
   std::string name;
   ProviderType type = ProviderType::kOidc;
-  std::string issuer;  // exact `iss`; presets fill the vendor's issuer when omitted
-  std::vector<std::string> audiences;         // required, non-empty
-  std::vector<ClaimCondition> bound_claims;   // all must hold for every token
+  std::string issuer;                  // exact `iss`; presets fill the vendor's issuer when omitted
+  std::vector<std::string> audiences;  // required, non-empty
+  std::vector<ClaimCondition> bound_claims;  // all must hold for every token
   // Where keys come from: exactly one of jwks_uri / jwks_file, or neither for OIDC discovery
   // (<issuer>/.well-known/openid-configuration).
   std::string jwks_uri;
@@ -148,8 +148,8 @@ struct IdentityProviderConfig {
   std::vector<std::string> token_headers{"Authorization"};  // "Authorization" means Bearer
   std::vector<JwsAlgorithm> algorithms;  // default per preset (RS256 for the CI vendors)
   Duration clock_skew{60000};
-  Duration max_token_lifetime{3600000};   // presets: the vendor's documented lifetime
-  std::string groups_claim;               // values become groups "<provider>:<value>"
+  Duration max_token_lifetime{3600000};  // presets: the vendor's documented lifetime
+  std::string groups_claim;              // values become groups "<provider>:<value>"
 };
 
 // A group's rule: `any` / `all` / `not` of rules (nestable), or a leaf that names a provider
@@ -157,9 +157,9 @@ struct IdentityProviderConfig {
 struct GroupRule {
   enum class Kind { kAny, kAll, kNot, kLeaf };
   Kind kind = Kind::kLeaf;
-  std::vector<GroupRule> children;       // kAny/kAll: at least one; kNot: exactly one
-  std::string provider;                  // kLeaf: an identity provider's name
-  std::vector<ClaimCondition> claims;    // kLeaf: all must hold (empty: any token of provider)
+  std::vector<GroupRule> children;     // kAny/kAll: at least one; kNot: exactly one
+  std::string provider;                // kLeaf: an identity provider's name
+  std::vector<ClaimCondition> claims;  // kLeaf: all must hold (empty: any token of provider)
 };
 
 struct GroupConfig {
@@ -172,7 +172,7 @@ enum class PolicyMode { kEnforce, kShadow };
 struct RouteConfig {
   std::string name;
   RouteMatch match;
-  std::string upstream;  // name of an UpstreamConfig (validated to exist)
+  std::string upstream;    // name of an UpstreamConfig (validated to exist)
   bool is_public = false;  // `public: true`
   // Longest the upstream may take to answer once the request is forwarded, and the longest
   // stall while relaying either body to or from the upstream. Over it: 504.

@@ -36,8 +36,9 @@ EnvLookup ProcessEnv();
 
 // Parses and validates YAML text. `file_name` is only used in error messages and
 // `Config::source_path`. Returns every error found, not just the first.
-std::expected<std::shared_ptr<const Config>, ConfigErrors> ParseConfig(
-    std::string_view yaml_text, const std::string& file_name, const EnvLookup& env);
+std::expected<std::shared_ptr<const Config>, ConfigErrors> ParseConfig(std::string_view yaml_text,
+                                                                       const std::string& file_name,
+                                                                       const EnvLookup& env);
 
 // Reads `path` and calls ParseConfig with the process environment.
 std::expected<std::shared_ptr<const Config>, ConfigErrors> LoadConfigFile(const std::string& path);

@@ -56,8 +56,8 @@ asio::awaitable<std::expected<http::response<http::string_body>, std::string>> E
   http::request<http::empty_body> request(http::verb::get, target.path, 11);
   // RFC 9110 7.2: the port unless it is the scheme's default, and IPv6 literals in brackets.
   // IdPs build their discovery URLs (jwks_uri) from Host; a missing port sends us elsewhere.
-  std::string host = target.host.find(':') != std::string::npos ? "[" + target.host + "]"
-                                                                 : target.host;
+  std::string host =
+      target.host.find(':') != std::string::npos ? "[" + target.host + "]" : target.host;
   if (target.port != (target.https ? "443" : "80")) host += ":" + target.port;
   request.set(http::field::host, host);
   request.set(http::field::user_agent, "ciap/" CIAP_VERSION);

@@ -30,23 +30,34 @@ bool IsHopByHopHeader(std::string_view name) {
   }
 }
 
-bool IsConnectionToken(const boost::beast::http::fields& fields, std::string_view name) {
+void ForEachConnectionToken(const boost::beast::http::fields& fields,
+                            const std::function<bool(std::string_view)>& visit) {
   auto range = fields.equal_range(boost::beast::http::field::connection);
   for (auto it = range.first; it != range.second; ++it) {
     std::string_view value = it->value();
     while (!value.empty()) {
       std::size_t comma = value.find(',');
       std::string_view token = value.substr(0, comma);
-      while (!token.empty() && (token.front() == ' ' || token.front() == '\t'))
+      while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) {
         token.remove_prefix(1);
-      while (!token.empty() && (token.back() == ' ' || token.back() == '\t'))
+      }
+      while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) {
         token.remove_suffix(1);
-      if (iequals(token, name)) return true;
+      }
+      if (!token.empty() && !visit(token)) return;
       if (comma == std::string_view::npos) break;
       value.remove_prefix(comma + 1);
     }
   }
-  return false;
+}
+
+bool IsConnectionToken(const boost::beast::http::fields& fields, std::string_view name) {
+  bool found = false;
+  ForEachConnectionToken(fields, [&](std::string_view token) {
+    found = iequals(token, name);
+    return !found;
+  });
+  return found;
 }
 
 std::string_view ErrorName(boost::beast::http::status status) {

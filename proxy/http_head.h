@@ -5,6 +5,7 @@
 
 #include <boost/beast/http/fields.hpp>
 #include <boost/beast/http/status.hpp>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -26,6 +27,11 @@ void AppendChunkSize(std::string& out, std::size_t value);
 
 // True if `id` is acceptable as a caller-supplied x-request-id (1-128 visible ASCII chars).
 bool IsValidRequestId(std::string_view id);
+
+// Calls `visit` with each token of the Connection header(s), trimmed; stops when it returns
+// false.
+void ForEachConnectionToken(const boost::beast::http::fields& fields,
+                            const std::function<bool(std::string_view)>& visit);
 
 // ---- implementation ----
 

@@ -56,21 +56,10 @@ bool IsProxyOwnedRequestHeader(std::string_view name) {
 // filters inject (credentials, identity) by naming them in Connection.
 void StripConnectionHeaders(http::fields& fields) {
   std::vector<std::string> named;
-  for (auto range = fields.equal_range(http::field::connection); range.first != range.second;
-       ++range.first) {
-    std::string_view value = range.first->value();
-    while (!value.empty()) {
-      std::size_t comma = value.find(',');
-      std::string_view token = value.substr(0, comma);
-      while (!token.empty() && (token.front() == ' ' || token.front() == '\t'))
-        token.remove_prefix(1);
-      while (!token.empty() && (token.back() == ' ' || token.back() == '\t'))
-        token.remove_suffix(1);
-      if (!token.empty()) named.emplace_back(token);
-      if (comma == std::string_view::npos) break;
-      value.remove_prefix(comma + 1);
-    }
-  }
+  ForEachConnectionToken(fields, [&](std::string_view token) {
+    named.emplace_back(token);
+    return true;
+  });
   for (const std::string& name : named) fields.erase(name);
   fields.erase(http::field::connection);
 }

@@ -295,8 +295,8 @@ Decision IdentityFilter::AuthenticateWith(const Provider& provider, Request& req
       .groups = {},
       .jti = StringClaim(claims, {"jti"}),
       .job_id = StringClaim(claims, {"job_id", "oidc.circleci.com/job-id", "run_id"}),
-      .pipeline = StringClaim(claims, {"pipeline_slug", "project_path",
-                                       "oidc.circleci.com/project-id", "repository"}),
+      .pipeline = StringClaim(
+          claims, {"pipeline_slug", "project_path", "oidc.circleci.com/project-id", "repository"}),
       .expires_at = exp.is_int64()    ? exp.as_int64()
                     : exp.is_uint64() ? static_cast<int64_t>(exp.as_uint64())
                                       : static_cast<int64_t>(exp.as_double()),

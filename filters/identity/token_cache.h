@@ -1,10 +1,10 @@
 // A per-worker cache of verified tokens: a repeated token costs a hash lookup instead of a
 // signature check. A token is admitted on its second sighting (a "doorkeeper" remembers the
 // hashes of recent misses): a CI job reuses its token for many requests, while one-shot tokens
-// would only evict useful entries and pay for an insert and an eviction each. Keyed by the whole token (two tokens never share an entry), bounded (LRU),
-// and an entry is only good while its token is unexpired and its provider still serves the
-// same key set. Only successfully verified tokens are inserted, so invalid tokens — however
-// many, however distinct — never grow it.
+// would only evict useful entries and pay for an insert and an eviction each. Keyed by the whole
+// token (two tokens never share an entry), bounded (LRU), and an entry is only good while its token
+// is unexpired and its provider still serves the same key set. Only successfully verified tokens
+// are inserted, so invalid tokens — however many, however distinct — never grow it.
 #pragma once
 
 #include <cstdint>

@@ -98,8 +98,8 @@ void BM_TokenCacheHit(benchmark::State& state) {
   }
   for (const std::string& token : tokens) {
     for (int sighting = 0; sighting < 2; ++sighting) {  // admitted on the second sighting
-      cache.Insert(token, identity::TokenCache::Entry{identity, nullptr, &provider, nullptr, 1,
-                                                     INT64_MAX});
+      cache.Insert(
+          token, identity::TokenCache::Entry{identity, nullptr, &provider, nullptr, 1, INT64_MAX});
     }
   }
   std::size_t i = 0;
