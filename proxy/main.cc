@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "config/loader.h"
+#include "proxy/check.h"
 #include "proxy/server.h"
 
 namespace {
@@ -70,6 +71,7 @@ int main(int argc, char** argv) {
   }
 
   ciap::RunOptions options;
+  ciap::CheckOptions check;
   for (int i = 2; i < argc; ++i) {
     std::string_view arg = argv[i];
     auto value = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
@@ -87,8 +89,18 @@ int main(int argc, char** argv) {
       if (v == nullptr || !ParseDuration(v, &options.drain_timeout)) {
         return Usage("--drain-timeout needs a duration such as 30s or 500ms");
       }
-    } else if (command == "check") {
-      continue;  // check's own flags; see below
+    } else if (command == "check" &&
+               (arg == "--request" || arg == "--token-file" || arg == "--claims" ||
+                arg == "--provider" || arg == "--listener")) {
+      const char* v = value();
+      if (v == nullptr) return Usage("check: a flag is missing its value");
+      if (arg == "--request") check.request = v;
+      if (arg == "--token-file") check.token_file = v;
+      if (arg == "--claims") check.claims_file = v;
+      if (arg == "--provider") check.provider = v;
+      if (arg == "--listener") check.listener = v;
+    } else if (command == "check" && arg == "--json") {
+      check.json = true;
     } else {
       std::string problem = "unknown argument '" + std::string(arg) + "'";
       return Usage(problem.c_str());
@@ -99,9 +111,9 @@ int main(int argc, char** argv) {
   if (command == "validate") return Validate(options.config_path);
   if (command == "run") return ciap::RunServer(options);
   if (command == "check") {
-    std::fputs("ciap check: not available in this version; it arrives with access policies\n",
-               stderr);
-    return 2;
+    check.config_path = options.config_path;
+    if (check.request.empty()) return Usage("check needs --request \"METHOD URL\"");
+    return ciap::RunCheck(check);
   }
   return Usage("unknown command");
 }

@@ -50,6 +50,72 @@ bool AccessFilter::Rule::Matches(const Identity& identity) const {
   return false;
 }
 
+bool AccessFilter::Rule::Explain(const Identity& identity, int depth,
+                                 std::vector<std::string>& lines) const {
+  std::string indent(static_cast<std::size_t>(depth) * 2, ' ');
+  switch (kind) {
+    case config::GroupRule::Kind::kLeaf: {
+      if (identity.provider != provider) {
+        lines.push_back(indent + "provider " + provider + ": no (the token is from " +
+                        identity.provider + ")");
+        return false;
+      }
+      if (auto why = claims.Explain(identity.claims)) {
+        lines.push_back(indent + "provider " + provider + ": no, " + *why);
+        return false;
+      }
+      lines.push_back(indent + "provider " + provider + ": yes" +
+                      (claims.size() > 0 ? ", every claim condition holds" : ""));
+      return true;
+    }
+    case config::GroupRule::Kind::kAny:
+    case config::GroupRule::Kind::kAll: {
+      bool any = kind == config::GroupRule::Kind::kAny;
+      lines.push_back(indent + (any ? "any of:" : "all of:"));
+      bool result = !any;
+      for (const Rule& child : children) {
+        bool matched = child.Explain(identity, depth + 1, lines);
+        result = any ? (result || matched) : (result && matched);
+      }
+      return result;
+    }
+    case config::GroupRule::Kind::kNot: {
+      lines.push_back(indent + "not:");
+      return !children.empty() && !children.front().Explain(identity, depth + 1, lines);
+    }
+  }
+  return false;
+}
+
+AccessFilter::Explanation AccessFilter::Explain(std::size_t route_index,
+                                                const Identity& identity) const {
+  Explanation out;
+  if (route_index >= routes_.size() || !routes_[route_index].active) return out;
+  const RoutePolicy& route = routes_[route_index];
+  out.policy = true;
+  out.shadow = route.shadow;
+  auto explain = [&](const char* list, const GroupRef& group) {
+    out.lines.push_back(std::string(list) + " group " + group.name + ":");
+    bool matched;
+    if (group.rule != nullptr) {
+      matched = group.rule->Explain(identity, 1, out.lines);
+    } else {
+      matched = group.Matches(identity);
+      out.lines.push_back("  " + group.provider + "'s " + group.claim +
+                          (matched ? " contains " : " does not contain ") + group.value);
+    }
+    out.lines.push_back(std::string("  => ") + (matched ? "member" : "not a member"));
+    return matched;
+  };
+  bool denied = false;
+  for (const GroupRef& group : route.deny) denied = explain("deny", group) || denied;
+  bool allowed = false;
+  for (const GroupRef& group : route.allow) allowed = explain("allow", group) || allowed;
+  out.allowed = !denied && allowed;
+  out.reason = denied ? "denied_group" : allowed ? "allowed_group" : "no_allowed_group";
+  return out;
+}
+
 bool AccessFilter::GroupRef::Matches(const Identity& identity) const {
   if (rule != nullptr) return rule->Matches(identity);
   if (identity.provider != provider) return false;

@@ -35,7 +35,20 @@ class AccessFilter : public Filter {
     claims::ClaimConditions claims;
 
     bool Matches(const Identity& identity) const;
+    // Like Matches, and appends one line per rule node saying why (for `ciap check`).
+    bool Explain(const Identity& identity, int depth, std::vector<std::string>& lines) const;
   };
+
+  // The decision this filter would take on route `route_index` for `identity`, with the
+  // reasoning: every allow and deny group evaluated and why it matched or not.
+  struct Explanation {
+    bool policy = false;  // the route names allow/deny groups
+    bool allowed = true;
+    bool shadow = false;
+    std::string reason;
+    std::vector<std::string> lines;
+  };
+  Explanation Explain(std::size_t route_index, const Identity& identity) const;
 
  private:
   // A group a route names: a configured rule, or a provider's groups_claim value.

@@ -1,0 +1,22 @@
+// `ciap check`: what ciap would decide for one request, and why — for platform teams' own CI
+// (test a policy change before it ships) and for debugging a 403.
+#pragma once
+
+#include <string>
+
+namespace ciap {
+
+struct CheckOptions {
+  std::string config_path;
+  std::string request;      // "METHOD URL", e.g. "PUT https://artifacts.acme/releases/x"
+  std::string token_file;   // a JWT to decode (and verify, when the provider has a jwks_file)
+  std::string claims_file;  // or claims as a JSON object, with `provider`
+  std::string provider;
+  std::string listener;  // default: the first listener
+  bool json = false;
+};
+
+// Prints the decision and its reasons; returns 0 allow, 1 deny, 2 error.
+int RunCheck(const CheckOptions& options);
+
+}  // namespace ciap
