@@ -15,13 +15,30 @@ json::array Strings(const std::vector<std::string>& values) {
   return out;
 }
 
+// Literal text in an injected header may be a credential: each literal run becomes
+// "[redacted]". `${secret:/path}` and `${claim:name}` references name a file or a claim, not a
+// value, and stay visible so operators can see where a credential comes from.
 std::string RedactedValue(const std::string& value) {
-  if (value.starts_with("${secret:") && value.ends_with("}") &&
-      value.find("${", 2) == std::string::npos) {
-    return value;
+  std::string out;
+  bool in_literal = false;
+  std::size_t i = 0;
+  while (i < value.size()) {
+    bool reference = value.compare(i, 9, "${secret:") == 0 || value.compare(i, 8, "${claim:") == 0;
+    std::size_t close = reference ? value.find('}', i) : std::string::npos;
+    if (reference && close != std::string::npos) {
+      out.append(value, i, close + 1 - i);
+      in_literal = false;
+      i = close + 1;
+      continue;
+    }
+    if (!in_literal) out.append("[redacted]");
+    in_literal = true;
+    ++i;
   }
-  return "[redacted]";
+  return out;
 }
+
+json::array GroupNames(const std::vector<std::string>& names) { return Strings(names); }
 
 json::object Route(const config::RouteConfig& route) {
   json::object match;
@@ -51,6 +68,10 @@ json::object Route(const config::RouteConfig& route) {
                                        {"remove", Strings(route.request_headers.remove)},
                                        {"identity", route.request_headers.identity}}},
       {"forward_token", route.forward_token},
+      {"authenticate", route.authenticate},
+      {"allow", GroupNames(route.allow)},
+      {"deny", GroupNames(route.deny)},
+      {"mode", route.mode == config::PolicyMode::kShadow ? "shadow" : "enforce"},
   };
 }
 
@@ -100,11 +121,34 @@ std::string ConfigToJson(const config::Config& config) {
     o["routes"] = std::move(routes);
     listeners.push_back(std::move(o));
   }
+  json::array providers;
+  for (const auto& p : config.identity_providers) {
+    json::object o{{"name", p.name},
+                   {"issuer", p.issuer},
+                   {"audiences", Strings(p.audiences)},
+                   {"jwks_uri", p.jwks_uri},
+                   {"jwks_file", p.jwks_file},
+                   {"groups_claim", p.groups_claim},
+                   {"clock_skew", Ms(p.clock_skew)},
+                   {"max_token_lifetime", Ms(p.max_token_lifetime)}};
+    json::array bound;
+    for (const auto& condition : p.bound_claims) {
+      std::string path;
+      for (const auto& element : condition.path) path += (path.empty() ? "" : ".") + element;
+      bound.emplace_back(path);
+    }
+    o["bound_claims"] = std::move(bound);  // the claims bound; values are in the file
+    providers.push_back(std::move(o));
+  }
+  json::array groups;
+  for (const auto& g : config.groups) groups.emplace_back(g.name);
   json::object root{
       {"source", config.source_path},
       {"hash", config.hash},
       {"logging", json::object{{"access_log", config.logging.access_log}}},
       {"admin", json::object{{"address", config.admin.address.ToString()}}},
+      {"identity_providers", std::move(providers)},
+      {"groups", std::move(groups)},
       {"upstreams", std::move(upstreams)},
       {"listeners", std::move(listeners)},
   };

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <boost/beast/core/string.hpp>
+#include <boost/json.hpp>
 #include <cctype>
 
 #include "proxy/identity.h"
@@ -42,13 +43,67 @@ bool HasCiapPrefix(std::string_view name) {
 
 }  // namespace
 
+std::expected<std::vector<HeadersFilter::Part>, std::string> HeadersFilter::ParseValue(
+    const std::string& value, std::map<std::string, std::shared_ptr<SecretFile>>& secrets) {
+  std::vector<Part> parts;
+  auto literal = [&](std::string_view text) {
+    if (text.empty()) return;
+    if (parts.empty() || parts.back().kind != Part::Kind::kLiteral) parts.emplace_back();
+    parts.back().text.append(text);
+  };
+  std::size_t i = 0;
+  while (i < value.size()) {
+    if (value.compare(i, 3, "$${") == 0) {
+      literal("${");
+      i += 3;
+      continue;
+    }
+    bool secret = value.compare(i, 9, "${secret:") == 0;
+    bool claim = value.compare(i, 8, "${claim:") == 0;
+    if (!secret && !claim) {
+      literal(std::string_view(value).substr(i, 1));
+      ++i;
+      continue;
+    }
+    std::size_t start = i + (secret ? 9 : 8);
+    std::size_t close = value.find('}', start);
+    if (close == std::string::npos || close == start) {
+      return std::unexpected("unterminated or empty ${" + std::string(secret ? "secret" : "claim") +
+                             ":} in a header value");
+    }
+    Part part;
+    part.kind = secret ? Part::Kind::kSecret : Part::Kind::kClaim;
+    part.text = value.substr(start, close - start);
+    if (secret) {
+      auto& file = secrets[part.text];
+      if (!file) {
+        file = std::make_shared<SecretFile>(part.text);
+        std::string error;
+        if (!file->Load(&error)) return std::unexpected(error);
+      }
+      part.secret = file;
+    }
+    parts.push_back(std::move(part));
+    i = close + 1;
+  }
+  return parts;
+}
+
 std::expected<std::unique_ptr<Filter>, std::string> HeadersFilter::Create(
     const config::ListenerConfig& listener, const FilterEnv&) {
   auto filter = std::make_unique<HeadersFilter>();
+  std::map<std::string, std::shared_ptr<SecretFile>> secrets;  // one reader per file
   for (const config::RouteConfig& route : listener.routes) {
     RouteOps ops;
     for (const std::string& name : route.request_headers.remove) ops.remove.push_back(Lower(name));
-    ops.set = route.request_headers.set;
+    for (const config::HeaderValue& header : route.request_headers.set) {
+      auto parts = ParseValue(header.value, secrets);
+      if (!parts) {
+        return std::unexpected("route " + route.name + ", header " + header.name + ": " +
+                               parts.error());
+      }
+      ops.set.push_back(SetHeader{header.name, std::move(*parts)});
+    }
     ops.identity = route.request_headers.identity;
     filter->routes_.push_back(std::move(ops));
   }
@@ -67,7 +122,39 @@ Decision HeadersFilter::OnRequest(Request& request, StreamContext& context) cons
   if (context.route_index >= routes_.size()) return Decision::Continue();
   const RouteOps& ops = routes_[context.route_index];
   for (const std::string& name : ops.remove) fields.erase(name);
-  for (const config::HeaderValue& header : ops.set) fields.set(header.name, header.value);
+  for (const SetHeader& header : ops.set) {
+    if (header.parts.size() == 1 && header.parts[0].kind == Part::Kind::kLiteral) {
+      fields.set(header.name, header.parts[0].text);
+      continue;
+    }
+    std::string value;
+    for (const Part& part : header.parts) {
+      switch (part.kind) {
+        case Part::Kind::kLiteral:
+          value.append(part.text);
+          break;
+        case Part::Kind::kSecret: {
+          std::shared_ptr<const std::string> secret = part.secret->Value();
+          // Never forward a request without the credential the route promised.
+          if (!secret) {
+            return Decision::Respond(boost::beast::http::status::service_unavailable,
+                                     "secret_unavailable");
+          }
+          value.append(*secret);
+          break;
+        }
+        case Part::Kind::kClaim: {
+          const boost::json::value* claim =
+              context.identity ? context.identity->claims.if_contains(part.text) : nullptr;
+          if (claim == nullptr) break;
+          value.append(claim->is_string() ? SafeHeaderValue(claim->as_string())
+                                          : SafeHeaderValue(boost::json::serialize(*claim)));
+          break;
+        }
+      }
+    }
+    fields.set(header.name, value);
+  }
   if (ops.identity && context.identity) {
     fields.set("x-ciap-provider", SafeHeaderValue(context.identity->provider));
     fields.set("x-ciap-subject", SafeHeaderValue(context.identity->subject));

@@ -4,15 +4,19 @@
 // applies the route's request_headers: `remove` first, then `set` (which also drops any
 // caller-supplied header of the same name, so a caller can never pre-seed an injected one).
 // With `request_headers.identity`, the authenticated caller is named in x-ciap-provider and
-// x-ciap-subject.
+// x-ciap-subject. A `set` value may contain `${secret:/path}` (the content of a file, re-read
+// when it changes; a missing secret answers 503 rather than forward without the credential)
+// and `${claim:name}` (a claim of the verified token); `$${` is a literal `${`.
 #pragma once
 
 #include <expected>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "config/config.h"
+#include "filters/headers/secret_file.h"
 #include "proxy/filter.h"
 #include "proxy/filter_chain.h"
 
@@ -27,11 +31,25 @@ class HeadersFilter : public Filter {
   std::string_view name() const override { return "headers"; }
 
  private:
+  // A `set` value: literal text, secret file contents and claim values, in order.
+  struct Part {
+    enum class Kind { kLiteral, kSecret, kClaim };
+    Kind kind = Kind::kLiteral;
+    std::string text;  // the literal, or the claim name
+    std::shared_ptr<SecretFile> secret;
+  };
+  struct SetHeader {
+    std::string name;
+    std::vector<Part> parts;
+  };
   struct RouteOps {
     std::vector<std::string> remove;  // lower-case names
-    std::vector<config::HeaderValue> set;
+    std::vector<SetHeader> set;
     bool identity = false;  // inject x-ciap-provider / x-ciap-subject
   };
+
+  static std::expected<std::vector<Part>, std::string> ParseValue(
+      const std::string& value, std::map<std::string, std::shared_ptr<SecretFile>>& secrets);
   std::vector<RouteOps> routes_;  // indexed by route index within the listener
 };
 
