@@ -11,17 +11,18 @@ namespace json = boost::json;
 
 namespace {
 
-std::expected<AccessFilter::Rule, std::string> Compile(const config::GroupRule& config) {
+std::expected<AccessFilter::Rule, std::string> Compile(const config::GroupRule& config,
+                                                       claims::ClaimSlots& slots) {
   AccessFilter::Rule rule;
   rule.kind = config.kind;
   rule.provider = config.provider;
   for (const config::GroupRule& child : config.children) {
-    auto compiled = Compile(child);
+    auto compiled = Compile(child, slots);
     if (!compiled) return std::unexpected(compiled.error());
     rule.children.push_back(std::move(*compiled));
   }
   if (config.kind == config::GroupRule::Kind::kLeaf) {
-    auto conditions = claims::ClaimConditions::Compile(config.claims);
+    auto conditions = claims::ClaimConditions::Compile(config.claims, &slots);
     if (!conditions) return std::unexpected(conditions.error());
     rule.claims = std::move(*conditions);
   }
@@ -48,6 +49,31 @@ bool AccessFilter::Rule::Matches(const Identity& identity) const {
       return !children.empty() && !children.front().Matches(identity);
   }
   return false;
+}
+
+bool AccessFilter::Rule::Matches(const Identity& identity, claims::ResolvedClaims resolved) const {
+  switch (kind) {
+    case config::GroupRule::Kind::kLeaf:
+      return identity.provider == provider && claims.Matches(resolved);
+    case config::GroupRule::Kind::kAny:
+      for (const Rule& child : children) {
+        if (child.Matches(identity, resolved)) return true;
+      }
+      return false;
+    case config::GroupRule::Kind::kAll:
+      for (const Rule& child : children) {
+        if (!child.Matches(identity, resolved)) return false;
+      }
+      return !children.empty();
+    case config::GroupRule::Kind::kNot:
+      return !children.empty() && !children.front().Matches(identity, resolved);
+  }
+  return false;
+}
+
+bool AccessFilter::GroupRef::Matches(const Identity& identity,
+                                     claims::ResolvedClaims resolved) const {
+  return rule != nullptr ? rule->Matches(identity, resolved) : Matches(identity);
 }
 
 bool AccessFilter::Rule::Explain(const Identity& identity, int depth,
@@ -135,7 +161,7 @@ std::expected<std::unique_ptr<Filter>, std::string> AccessFilter::Create(
   auto filter = std::unique_ptr<AccessFilter>(new AccessFilter);
   const config::Config& config = env.config;
   for (const config::GroupConfig& group : config.groups) {
-    auto rule = Compile(group.rule);
+    auto rule = Compile(group.rule, filter->slots_);
     if (!rule) return std::unexpected("group " + group.name + ": " + rule.error());
     filter->rules_.push_back(std::make_unique<Rule>(std::move(*rule)));
   }
@@ -202,11 +228,15 @@ Decision AccessFilter::OnRequest(Request& request, StreamContext& context) const
                              "policy_without_identity");
   }
   const Identity& identity = *context.identity;
+  // Each claim the groups look at, looked up once.
+  thread_local std::vector<const json::value*> resolved;
+  resolved.resize(slots_.size());
+  slots_.Resolve(identity.claims, resolved);
 
   std::string_view reason;
   bool allowed = false;
   for (const GroupRef& group : route.deny) {
-    if (group.Matches(identity)) {
+    if (group.Matches(identity, resolved)) {
       context.groups.push_back(group.name);
       reason = "denied_group";
       break;
@@ -214,7 +244,7 @@ Decision AccessFilter::OnRequest(Request& request, StreamContext& context) const
   }
   if (reason.empty()) {
     for (const GroupRef& group : route.allow) {
-      if (group.Matches(identity)) {
+      if (group.Matches(identity, resolved)) {
         context.groups.push_back(group.name);
         allowed = true;
         break;
