@@ -218,7 +218,9 @@ std::optional<ClaimMatcher> ReadClaimMatcher(const Value& v) {
 }
 
 std::optional<Map> ReadClaimConditions(const Value& v, std::vector<ClaimCondition>& out) {
-  std::optional<Map> map = v.AsOpenMap();
+  // Keys are literal claim names ("oidc.circleci.com/org-id" is one claim); a list key
+  // `[a, b]` reaches claim b inside object a.
+  std::optional<Map> map = v.AsPathKeyedMap();
   if (!map) return std::nullopt;
   for (const Map::Entry& entry : map->entries()) {
     if (entry.key.empty()) {
@@ -226,7 +228,8 @@ std::optional<Map> ReadClaimConditions(const Value& v, std::vector<ClaimConditio
       continue;
     }
     if (std::optional<ClaimMatcher> matcher = ReadClaimMatcher(entry.value)) {
-      out.push_back({{entry.key}, std::move(*matcher)});
+      out.push_back({entry.key_path.empty() ? std::vector<std::string>{entry.key} : entry.key_path,
+                     std::move(*matcher)});
     }
   }
   return map;

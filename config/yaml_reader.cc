@@ -266,7 +266,10 @@ std::optional<Map> Value::AsMap(std::initializer_list<std::string_view> known_ke
 
 std::optional<Map> Value::AsOpenMap() const { return ReadMap(nullptr); }
 
-std::optional<Map> Value::ReadMap(const std::vector<std::string_view>* known_keys) const {
+std::optional<Map> Value::AsPathKeyedMap() const { return ReadMap(nullptr, /*path_keys=*/true); }
+
+std::optional<Map> Value::ReadMap(const std::vector<std::string_view>* known_keys,
+                                  bool path_keys) const {
   Map map(*this);
   if (node_.IsNull()) return map;
   if (!node_.IsMap()) {
@@ -279,6 +282,34 @@ std::optional<Map> Value::ReadMap(const std::vector<std::string_view>* known_key
   for (auto it = node_.begin(); it != node_.end(); ++it) {
     // Copies: the iterator hands out a temporary pair, so references to it would dangle.
     const YAML::Node key = it->first;
+    std::vector<std::string> key_path;
+    if (path_keys && key.IsSequence()) {
+      std::string shown = "[";
+      bool ok = key.size() > 0;
+      for (const YAML::Node& element : key) {
+        if (!element.IsScalar() || element.Scalar().empty()) ok = false;
+        if (!ok) break;
+        key_path.push_back(element.Scalar());
+        shown += (key_path.size() > 1 ? ", " : "") + element.Scalar();
+      }
+      if (!ok) {
+        diagnostics_->Add(key.Mark(), path_,
+                          "a claim path must be a non-empty list of non-empty names");
+        continue;
+      }
+      shown += "]";
+      auto [seen, inserted] = first_line.emplace(shown, key.Mark().line + 1);
+      if (!inserted) {
+        diagnostics_->Add(key.Mark(), ChildPath(path_, shown),
+                          "duplicate key (first set on line " + std::to_string(seen->second) + ")");
+        continue;
+      }
+      const std::string path = ChildPath(path_, shown);
+      Map::Entry entry{shown, key.Mark(), Value(diagnostics_, env_, it->second, path, key.Mark())};
+      entry.key_path = std::move(key_path);
+      map.Add(std::move(entry));
+      continue;
+    }
     if (!key.IsScalar()) {
       diagnostics_->Add(key.Mark(), path_, "keys must be plain strings, got " + Describe(key));
       continue;

@@ -100,11 +100,15 @@ class Value {
   std::optional<Map> AsMap(std::initializer_list<std::string_view> known_keys) const;
   // A mapping with free-form keys (request_headers.set); duplicates are still reported.
   std::optional<Map> AsOpenMap() const;
+  // Like AsOpenMap, and a key may also be a sequence of names (`[a, b]: …`), read as a path
+  // into nested objects (claim conditions).
+  std::optional<Map> AsPathKeyedMap() const;
 
  private:
   friend class Map;
 
-  std::optional<Map> ReadMap(const std::vector<std::string_view>* known_keys) const;
+  std::optional<Map> ReadMap(const std::vector<std::string_view>* known_keys,
+                             bool path_keys = false) const;
   bool ExpectScalar(std::string_view what) const;
 
   Diagnostics* diagnostics_;
@@ -121,6 +125,9 @@ class Map {
     std::string key;
     YAML::Mark key_mark;
     Value value;
+    // Set when the key was a YAML sequence of names (only for AsPathKeyedMap): a path into
+    // nested objects. `key` then shows it as "[a, b]".
+    std::vector<std::string> key_path;
   };
 
   explicit Map(Value self) : self_(std::move(self)) {}

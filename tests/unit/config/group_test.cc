@@ -279,5 +279,46 @@ listeners:
                                              "listeners[0].routes[1].deny"}));
 }
 
+// A list key reaches into nested objects; a plain key with dots stays one literal claim name.
+TEST(GroupConfigTest, ListKeysAreNestedClaimPaths) {
+  auto c = MustParse(std::string(kProviders) + R"(groups:
+  nested:
+    provider: corp
+    claims:
+      [realm_access, roles]: { contains: deployer }
+      oidc.circleci.com/org-id: a64b0a19
+listeners:
+  - name: l
+    address: 127.0.0.1:0
+    plaintext: true
+    routes: [{ name: r, upstream: u, allow: [nested] }]
+)");
+  ASSERT_NE(c, nullptr);
+  const GroupRule& rule = c->groups[0].rule;
+  ASSERT_EQ(rule.claims.size(), 2u);
+  EXPECT_EQ(Path(rule.claims[0]), (std::vector<std::string>{"realm_access", "roles"}));
+  EXPECT_EQ(rule.claims[0].matcher.kind, MatcherKind::kContains);
+  EXPECT_EQ(Path(rule.claims[1]), (std::vector<std::string>{"oidc.circleci.com/org-id"}));
+}
+
+TEST(GroupConfigTest, BadListKeyIsAnError) {
+  auto result = ParseConfig(std::string(kProviders) + R"(groups:
+  nested:
+    provider: corp
+    claims:
+      [realm_access, [x]]: admin
+listeners:
+  - name: l
+    address: 127.0.0.1:0
+    plaintext: true
+    routes: [{ name: r, upstream: u, allow: [nested] }]
+)",
+                            "test.yaml", FakeEnv());
+  ASSERT_FALSE(result.has_value());
+  EXPECT_NE(result.error()[0].message.find("a claim path must be a non-empty list"),
+            std::string::npos)
+      << result.error()[0].ToString();
+}
+
 }  // namespace
 }  // namespace ciap::config
