@@ -13,8 +13,8 @@ and PR contexts (GitHub pull_request_target, CircleCI fork vcs-origin, GitLab fo
 MR pipelines), GitLab's "false" strings, glob overreach (`app*` vs `app-evil` vs `app/evil`,
 `**` crossing `/` and `:`), missing claims, wrong types, CircleCI `ssh-rerun: true`, mutable
 names vs immutable ids. A few rows fail at the token level (wrong tenant, expired, audience,
-issuer): `ciap check --claims` checks neither signature nor registered claims (iss, aud, times),
-so those rows state what --claims predicts separately (`claims_status`).
+issuer): `ciap check --claims` checks iss, aud and times when the claims carry them (no
+signature, of course), so every row gets the same decision from all three.
 
 All tokens are minted in one Node run (tests/idp/mint-vendor.mjs, jose). Skipped when `node` or
 tests/idp/node_modules is missing.
@@ -211,7 +211,7 @@ TABLE = [
     R("bk-24", "slug recycled by another pipeline (other pipeline_id)", "buildkite", "/bk/build/x",
       403, NO, {"pipeline_id": "0191f956-0000-4000-8000-000000000000"}),
     R("bk-25", "expired 2 h ago: a token-level 401", "buildkite", "/bk/deploy/x", 401, "expired",
-      {"iat": -7500, "nbf": -7500, "exp": -7200}, claims_status=200, claims_reason=OK),
+      {"iat": -7500, "nbf": -7500, "exp": -7200}),
     # ----- CircleCI: /cci/deploy/ allow cci-deployers, deny cci-ssh
     R("cci-01", "example payload", "circleci", "/cci/deploy/x", 200, OK),
     R("cci-02", "fork build: the fork's vcs-origin", "circleci", "/cci/deploy/x", 403, NO,
@@ -242,8 +242,7 @@ TABLE = [
     R("cci-14", "tag build",
       "circleci", "/cci/deploy/x", 403, NO, {CCI + "vcs-ref": "refs/tags/v1"}),
     R("cci-15", "another CircleCI org's issuer", "circleci", "/cci/deploy/x", 401, "unknown_issuer",
-      {"iss": "https://oidc.circleci.com/org/0b9d4a6e-0000-4000-8000-000000000000"},
-      claims_status=200, claims_reason=OK),
+      {"iss": "https://oidc.circleci.com/org/0b9d4a6e-0000-4000-8000-000000000000"}),
     # ----- GitLab: /gl/deploy/ allow gl-deployers, deny gl-mr
     R("gl-01", "example payload (string ids and flags)", "gitlab", "/gl/deploy/x", 200, OK),
     R("gl-02", "ref_protected \"false\" is never truthy", "gitlab", "/gl/deploy/x", 403, NO,
@@ -274,7 +273,7 @@ TABLE = [
     R("gl-14", "lookalike namespace acme/platform-evil", "gitlab", "/gl/deploy/x", 401,
       "bound_claims", {"namespace_path": "acme/platform-evil"}),
     R("gl-15", "legacy CI_JOB_JWT_V2 audience (the instance URL)", "gitlab", "/gl/deploy/x", 401,
-      "wrong_audience", {"aud": "https://gitlab.com"}, claims_status=200, claims_reason=OK),
+      "wrong_audience", {"aud": "https://gitlab.com"}),
     # ----- GitLab: /gl/sre/ (contains), /gl/tree/ (**)
     R("gl-16", "groups_direct contains acme/sre", "gitlab", "/gl/sre/x", 200, OK),
     R("gl-17", "groups_direct absent", "gitlab", "/gl/sre/x", 403, NO, {"groups_direct": DROP}),
@@ -309,7 +308,7 @@ TABLE = [
     R("gh-10", "another owner on the shared issuer", "github", "/gh/deploy/x", 401, "bound_claims",
       {"repository_owner": "octo-org-evil"}),
     R("gh-11", "expired token", "github", "/gh/deploy/x", 401, "expired",
-      {"iat": -7500, "nbf": -7500, "exp": -7200}, claims_status=200, claims_reason=OK),
+      {"iat": -7500, "nbf": -7500, "exp": -7200}),
     # ----- GitHub: glob overreach
     R("gh-12", "octo-org/app* matches octo-org/app", "github", "/gh/app/x", 200, OK,
       {"repository": "octo-org/app"}),
@@ -354,7 +353,7 @@ TABLE = [
     R("corp-10", "contractor (deny wins)", "corp", "/corp/release/x", 403, DENY,
       {"employee_type": "contractor"}),
     R("corp-11", "wrong audience", "corp", "/corp/admin/x", 401, "wrong_audience",
-      {"aud": AUDIENCE}, claims_status=200, claims_reason=OK),
+      {"aud": AUDIENCE}),
     # ----- across providers
     R("x-01", "a GitHub token on the company-IdP route", "github", "/corp/admin/x", 403, NO),
     R("x-02", "a Buildkite token on the GitHub route", "buildkite", "/gh/deploy/x", 403, NO),
