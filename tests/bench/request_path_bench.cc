@@ -2,9 +2,9 @@
 // matching and running a filter chain that decides synchronously.
 #include <benchmark/benchmark.h>
 
-#include "config/config.h"
 #include <boost/json.hpp>
 
+#include "config/config.h"
 #include "filters/access/access_filter.h"
 #include "filters/headers/headers_filter.h"
 #include "filters/identity/token_cache.h"
