@@ -13,6 +13,7 @@
 #include "filters/claims/claim_conditions.h"
 #include "filters/identity/base64url.h"
 #include "filters/identity/claims.h"
+#include "filters/identity/identity_filter.h"
 #include "filters/identity/jwk.h"
 #include "filters/identity/jws.h"
 #include "proxy/identity.h"
@@ -162,13 +163,7 @@ int RunCheck(const CheckOptions& options) {
         report.Line("caller: the claims' iss is not provider " + provider->name + "'s issuer");
         return Print(report, options.json);
       }
-      identity::ClaimsPolicy policy;
-      policy.issuer = provider->issuer;
-      policy.audiences = provider->audiences;
-      policy.clock_skew = std::chrono::duration_cast<std::chrono::seconds>(provider->clock_skew);
-      policy.max_token_lifetime =
-          std::chrono::duration_cast<std::chrono::seconds>(provider->max_token_lifetime);
-      policy.now = std::chrono::system_clock::now();
+      identity::ClaimsPolicy policy = identity::ProviderClaimsPolicy(*provider);
       if (auto valid = identity::ValidateClaims(claims, policy); !valid) {
         report.status = 401;
         report.reason = std::string(identity::ClaimErrorName(valid.error()));
@@ -225,13 +220,7 @@ int RunCheck(const CheckOptions& options) {
         report.Line("token: refused (" + report.reason + ")");
         return Print(report, options.json);
       }
-      identity::ClaimsPolicy policy;
-      policy.issuer = provider->issuer;
-      policy.audiences = provider->audiences;
-      policy.clock_skew = std::chrono::duration_cast<std::chrono::seconds>(provider->clock_skew);
-      policy.max_token_lifetime =
-          std::chrono::duration_cast<std::chrono::seconds>(provider->max_token_lifetime);
-      policy.now = std::chrono::system_clock::now();
+      identity::ClaimsPolicy policy = identity::ProviderClaimsPolicy(*provider);
       if (auto valid = identity::ValidateClaims(verified->payload(), policy); !valid) {
         report.status = 401;
         report.reason = std::string(identity::ClaimErrorName(valid.error()));

@@ -73,6 +73,17 @@ std::atomic<uint64_t> next_generation{1};
 
 }  // namespace
 
+ClaimsPolicy ProviderClaimsPolicy(const config::IdentityProviderConfig& provider) {
+  ClaimsPolicy policy;
+  policy.issuer = provider.issuer;
+  policy.audiences = provider.audiences;
+  policy.clock_skew = std::chrono::duration_cast<std::chrono::seconds>(provider.clock_skew);
+  policy.max_token_lifetime =
+      std::chrono::duration_cast<std::chrono::seconds>(provider.max_token_lifetime);
+  policy.now = std::chrono::system_clock::now();
+  return policy;
+}
+
 struct IdentityFilter::Provider {
   const config::IdentityProviderConfig* config;
   ProviderKeys* keys;
@@ -265,13 +276,7 @@ Decision IdentityFilter::AuthenticateWith(const Provider& provider, Request& req
   }
 
   const config::IdentityProviderConfig& config = *provider.config;
-  ClaimsPolicy policy;
-  policy.issuer = config.issuer;
-  policy.audiences = config.audiences;
-  policy.clock_skew = std::chrono::duration_cast<std::chrono::seconds>(config.clock_skew);
-  policy.max_token_lifetime =
-      std::chrono::duration_cast<std::chrono::seconds>(config.max_token_lifetime);
-  policy.now = std::chrono::system_clock::now();
+  ClaimsPolicy policy = ProviderClaimsPolicy(config);
   const json::object& claims = verified->payload();
   if (auto valid = ValidateClaims(claims, policy); !valid) {
     if (valid.error() == ClaimError::kWrongIssuer || valid.error() == ClaimError::kMissingIssuer) {

@@ -16,12 +16,17 @@
 
 #include "config/config.h"
 #include "filters/identity/algorithm.h"
+#include "filters/identity/claims.h"
 #include "filters/identity/key_manager.h"
 #include "proxy/filter.h"
 #include "proxy/filter_chain.h"
 #include "proxy/metrics.h"
 
 namespace ciap::identity {
+
+// The registered-claim rules (iss, aud, skew, lifetime) of a provider, at the current time.
+// Views into `provider`, which must outlive the policy.
+ClaimsPolicy ProviderClaimsPolicy(const config::IdentityProviderConfig& provider);
 
 class IdentityFilter : public Filter {
  public:
