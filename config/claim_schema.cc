@@ -1,13 +1,13 @@
 // Reading claim matchers from the config file; see claim_schema.h.
 #include "config/claim_schema.h"
 
-#include <re2/re2.h>
-
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <string>
 #include <string_view>
+
+#include "config/value_readers.h"
 
 namespace ciap::config {
 namespace {
@@ -167,14 +167,9 @@ std::optional<ClaimMatcher> ReadOneOf(const Value& v) {
   return m;
 }
 
-std::optional<ClaimMatcher> ReadRegex(const Value& v) {
-  std::optional<std::string> pattern = v.String();
+std::optional<ClaimMatcher> ReadRegexMatcher(const Value& v) {
+  std::optional<std::string> pattern = ReadRegex(v);
   if (!pattern) return std::nullopt;
-  RE2 re(*pattern, RE2::Quiet);
-  if (!re.ok()) {
-    v.Error("invalid RE2 regular expression: " + re.error());
-    return std::nullopt;
-  }
   ClaimMatcher m;
   m.kind = ClaimMatcher::Kind::kRegex;
   m.text = std::move(*pattern);
@@ -195,7 +190,7 @@ std::optional<ClaimMatcher> ReadOperator(const Value& v) {
     return std::nullopt;
   }
   const Map::Entry& entry = map->entries()[0];
-  if (entry.key == "regex") return ReadRegex(entry.value);
+  if (entry.key == "regex") return ReadRegexMatcher(entry.value);
   std::optional<ClaimMatcher> child = ReadClaimMatcher(entry.value);
   if (!child) return std::nullopt;
   ClaimMatcher m;

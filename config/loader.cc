@@ -15,6 +15,7 @@
 #include "config/provider_schema.h"
 #include "config/route_schema.h"
 #include "config/syntax.h"
+#include "config/value_readers.h"
 #include "config/yaml_reader.h"
 
 namespace ciap::config {
@@ -116,16 +117,6 @@ class SchemaReader {
 
   static std::optional<HostPort> ReadAddress(const Value& v, AddressUse use) {
     return v.Parse<HostPort>([use](std::string_view s) { return ParseHostPort(s, use); });
-  }
-
-  static std::optional<std::string> ReadFile(const Value& v) {
-    std::optional<std::string> path = v.NonEmptyString();
-    if (!path) return std::nullopt;
-    if (std::optional<std::string> problem = CheckReadableFile(*path)) {
-      v.Error(*problem);
-      return std::nullopt;
-    }
-    return path;
   }
 
   void ReadUpstream(const Value& v, UpstreamConfig& u) {

@@ -10,6 +10,7 @@
 
 #include "config/claim_schema.h"
 #include "config/syntax.h"
+#include "config/value_readers.h"
 
 namespace ciap::config {
 namespace {
@@ -132,16 +133,6 @@ const SharedIssuer* FindSharedIssuer(std::string_view issuer) {
     if (shared.issuer == normalized) return &shared;
   }
   return nullptr;
-}
-
-std::optional<std::string> ReadFile(const Value& v) {
-  std::optional<std::string> path = v.NonEmptyString();
-  if (!path) return std::nullopt;
-  if (std::optional<std::string> problem = CheckReadableFile(*path)) {
-    v.Error(*problem);
-    return std::nullopt;
-  }
-  return path;
 }
 
 enum class UrlUse { kIssuer, kJwks };

@@ -2,12 +2,11 @@
 // `request_headers` (what it changes before forwarding). See route_schema.h.
 #include "config/route_schema.h"
 
-#include <re2/re2.h>
-
 #include <algorithm>
 #include <cctype>
 
 #include "config/syntax.h"
+#include "config/value_readers.h"
 
 namespace ciap::config {
 namespace {
@@ -24,18 +23,6 @@ std::string ToLowerAscii(std::string s) {
 std::string ToUpperAscii(std::string s) {
   for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return s;
-}
-
-// Compiled here only to check it: a pattern RE2 rejects must fail `ciap validate`, not a request.
-std::optional<std::string> ReadRegex(const Value& v) {
-  std::optional<std::string> pattern = v.String();
-  if (!pattern) return std::nullopt;
-  RE2 re(*pattern, RE2::Quiet);
-  if (!re.ok()) {
-    v.Error("invalid RE2 regular expression: " + re.error());
-    return std::nullopt;
-  }
-  return pattern;
 }
 
 void ReadHeaderMatch(const Value& v, std::vector<HeaderMatch>& out) {
