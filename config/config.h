@@ -22,6 +22,8 @@ struct HostPort {
   std::string host;
   uint16_t port = 0;
   std::string ToString() const;  // "host:port", IPv6 as "[::1]:port"
+
+  bool operator==(const HostPort&) const = default;
 };
 
 // Where JSON log lines go: "stdout", "stderr", "off" or a file path (appended to).
@@ -39,6 +41,8 @@ struct UpstreamTlsConfig {
   std::string ca_file;    // default: system trust store
   std::string cert_file;  // optional client certificate (mTLS to the upstream)
   std::string key_file;
+
+  bool operator==(const UpstreamTlsConfig&) const = default;
 };
 
 struct UpstreamConfig {
@@ -48,6 +52,11 @@ struct UpstreamConfig {
   Duration connect_timeout{2000};
   Duration idle_timeout{60000};    // an idle pooled connection is closed after this
   uint32_t max_connections = 512;  // per upstream, per process (split across workers)
+  // Requests waiting for a connection when all max_connections are busy, per upstream, per
+  // process (split across workers). Over it: 503 at once instead of queueing.
+  uint32_t max_pending = 1024;
+
+  bool operator==(const UpstreamConfig&) const = default;
 };
 
 struct CertificateConfig {
@@ -169,6 +178,17 @@ struct GroupConfig {
 
 enum class PolicyMode { kEnforce, kShadow };
 
+// Token-bucket rate limit of a route: `requests_per_second` on average, bursts of `burst`.
+struct RateLimitConfig {
+  enum class Per { kSubject, kProvider, kRoute, kClient };
+  Per per = Per::kSubject;  // one bucket per caller (provider + subject), per provider, per
+                            // route, or per client IP address
+  double requests_per_second = 0;
+  uint32_t burst = 0;  // default: requests_per_second rounded up (at least 1)
+
+  bool operator==(const RateLimitConfig&) const = default;
+};
+
 struct RouteConfig {
   std::string name;
   RouteMatch match;
@@ -188,6 +208,7 @@ struct RouteConfig {
   std::vector<std::string> deny;
   // shadow: decide, log and count the decision, but let the request through.
   PolicyMode mode = PolicyMode::kEnforce;
+  std::optional<RateLimitConfig> rate_limit;
 };
 
 struct ListenerConfig {
@@ -200,11 +221,17 @@ struct ListenerConfig {
   std::vector<RouteConfig> routes;  // first match wins
 };
 
+// Process-wide limits (top-level `limits`).
+struct GlobalLimitsConfig {
+  uint32_t max_connections = 50000;  // downstream connections, all listeners together
+};
+
 struct Config {
   std::string source_path;  // the file it was read from
   std::string hash;         // hex SHA-256 of the file's bytes
   LoggingConfig logging;
   AdminConfig admin;
+  GlobalLimitsConfig limits;
   std::vector<IdentityProviderConfig> identity_providers;
   std::vector<GroupConfig> groups;  // in file order
   std::vector<UpstreamConfig> upstreams;

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -24,8 +25,6 @@ namespace {
 using yaml::Map;
 using yaml::Value;
 
-constexpr std::string_view kRateLimitNotYet =
-    "not supported yet in this version (rate limiting lands later)";
 constexpr std::string_view kNoDefaultOpen =
     "a route needs `allow` groups, `authenticate: true` or `public: true` (there is no "
     "default-open route)";
@@ -34,9 +33,10 @@ constexpr std::string_view kNoDefaultOpen =
 // version fails with a clear message instead of "unknown".
 constexpr std::array<std::string_view, 4> kKnownFilters = {"headers", "identity", "access",
                                                            "rate_limit"};
-constexpr std::array<std::string_view, 3> kSupportedFilters = {"identity", "access", "headers"};
+constexpr std::array<std::string_view, 4> kSupportedFilters = {"identity", "access", "rate_limit",
+                                                               "headers"};
 // The chain of a listener that does not list its filters.
-const std::vector<std::string> kDefaultFilters = {"identity", "access", "headers"};
+const std::vector<std::string> kDefaultFilters = {"identity", "access", "rate_limit", "headers"};
 
 std::string Join(const std::vector<std::string>& items) {
   std::string out;
@@ -50,8 +50,8 @@ std::string Join(const std::vector<std::string>& items) {
 class SchemaReader {
  public:
   void Read(const Value& root, Config& config) {
-    std::optional<Map> top =
-        root.AsMap({"logging", "admin", "upstreams", "listeners", "identity_providers", "groups"});
+    std::optional<Map> top = root.AsMap(
+        {"logging", "admin", "limits", "upstreams", "listeners", "identity_providers", "groups"});
     if (!top) return;
     if (auto v = top->Get("identity_providers")) {
       if (auto items = v->List()) {
@@ -90,6 +90,15 @@ class SchemaReader {
         }
       }
     }
+    if (auto v = top->Get("limits")) {
+      if (auto m = v->AsMap({"max_connections"})) {
+        if (auto n = m->Get("max_connections")) {
+          if (auto value = n->UInt(1, UINT32_MAX)) {
+            config.limits.max_connections = static_cast<uint32_t>(*value);
+          }
+        }
+      }
+    }
     if (auto v = top->Get("upstreams")) {
       if (auto items = v->List()) {
         for (const Value& item : *items) ReadUpstream(item, config.upstreams.emplace_back());
@@ -120,8 +129,8 @@ class SchemaReader {
   }
 
   void ReadUpstream(const Value& v, UpstreamConfig& u) {
-    std::optional<Map> m =
-        v.AsMap({"name", "endpoints", "tls", "connect_timeout", "idle_timeout", "max_connections"});
+    std::optional<Map> m = v.AsMap({"name", "endpoints", "tls", "connect_timeout", "idle_timeout",
+                                    "max_connections", "max_pending"});
     if (!m) {
       upstream_names_complete_ = false;
       return;
@@ -165,6 +174,9 @@ class SchemaReader {
     if (auto d = m->Get("idle_timeout")) Assign(u.idle_timeout, d->Dur());
     if (auto n = m->Get("max_connections")) {
       if (auto value = n->UInt(1, UINT32_MAX)) u.max_connections = static_cast<uint32_t>(*value);
+    }
+    if (auto n = m->Get("max_pending")) {
+      if (auto value = n->UInt(0, UINT32_MAX)) u.max_pending = static_cast<uint32_t>(*value);
     }
   }
 
@@ -212,6 +224,7 @@ class SchemaReader {
     if (filters) {
       CheckIdentityFilter(*filters, l);
       CheckAccessFilter(*filters, l);
+      CheckRateLimitFilter(*filters, l);
     }
   }
 
@@ -242,6 +255,28 @@ class SchemaReader {
                     (r.allow.empty() ? "deny" : "allow") +
                     " groups, and without the access filter they would never be checked");
       return;
+    }
+  }
+
+  static void CheckRateLimitFilter(const Value& filters, const ListenerConfig& l) {
+    auto position = [&](std::string_view name) {
+      return std::find(l.filters.begin(), l.filters.end(), name) - l.filters.begin();
+    };
+    for (const RouteConfig& r : l.routes) {
+      if (!r.rate_limit) continue;
+      if (!HasFilter(l, "rate_limit")) {
+        filters.Error("must include rate_limit: route '" + r.name +
+                      "' has a rate_limit, and without the rate_limit filter it would never be "
+                      "applied");
+        return;
+      }
+      const bool per_caller = r.rate_limit->per == RateLimitConfig::Per::kSubject ||
+                              r.rate_limit->per == RateLimitConfig::Per::kProvider;
+      if (per_caller && position("identity") > position("rate_limit")) {
+        filters.Error("identity must come before rate_limit: route '" + r.name +
+                      "' limits per caller, and the caller is known only after identity");
+        return;
+      }
     }
   }
 
@@ -349,7 +384,6 @@ class SchemaReader {
         v.AsMap({"name", "match", "upstream", "public", "timeout", "request_headers",
                  "forward_token", "allow", "deny", "mode", "rate_limit", "authenticate"});
     if (!m) return;
-    m->RejectKeys({"rate_limit"}, kRateLimitNotYet);
     Assign(r.name, ReadName(*m, names));
     if (auto match = m->Get("match")) ReadRouteMatch(*match, r.match);
     if (auto upstream = m->Require("upstream")) {
@@ -362,6 +396,51 @@ class SchemaReader {
     if (auto d = m->Get("timeout")) Assign(r.timeout, d->Dur());
     if (auto h = m->Get("request_headers")) ReadRequestHeaders(*h, r.request_headers);
     if (auto f = m->Get("forward_token")) Assign(r.forward_token, f->Bool());
+    if (const Map::Entry* limit = m->Find("rate_limit")) ReadRateLimit(*limit, r);
+  }
+
+  static void ReadRateLimit(const Map::Entry& entry, RouteConfig& r) {
+    std::optional<Map> m = entry.value.AsMap({"per", "requests_per_second", "burst"});
+    if (!m) return;
+    RateLimitConfig limit;
+    if (auto per = m->Get("per")) {
+      std::optional<std::string> s = per->String();
+      if (s == "subject") {
+        limit.per = RateLimitConfig::Per::kSubject;
+      } else if (s == "provider") {
+        limit.per = RateLimitConfig::Per::kProvider;
+      } else if (s == "route") {
+        limit.per = RateLimitConfig::Per::kRoute;
+      } else if (s == "client") {
+        limit.per = RateLimitConfig::Per::kClient;
+      } else if (s) {
+        per->Error("expected subject, provider, route or client, got '" + *s + "'");
+        return;
+      }
+      if (s && r.is_public && (*s == "subject" || *s == "provider")) {
+        per->Error("per: " + *s +
+                   " needs an authenticated caller, and a public route has none (use per: "
+                   "client or per: route)");
+        return;
+      }
+    } else if (r.is_public) {
+      entry.value.Error(
+          "needs per: client or per: route on a public route (the default, per: subject, needs "
+          "an authenticated caller)");
+      return;
+    }
+    if (auto rate = m->Require("requests_per_second")) {
+      std::optional<double> value = rate->Number(0.001, 1e6);
+      if (!value) return;
+      limit.requests_per_second = *value;
+    } else {
+      return;
+    }
+    limit.burst = static_cast<uint32_t>(std::max(1.0, std::ceil(limit.requests_per_second)));
+    if (auto burst = m->Get("burst")) {
+      if (auto value = burst->UInt(1, 1000000)) limit.burst = static_cast<uint32_t>(*value);
+    }
+    r.rate_limit = limit;
   }
 
   // Who may use a route: `public`, `authenticate`, `allow`/`deny` groups and `mode`.

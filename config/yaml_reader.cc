@@ -234,6 +234,29 @@ std::optional<uint64_t> Value::UInt(uint64_t min, uint64_t max) const {
   return value;
 }
 
+std::optional<double> Value::Number(double min, double max) const {
+  if (!ExpectScalar("a number")) return std::nullopt;
+  std::optional<std::string> text = String();
+  if (!text) return std::nullopt;
+  auto range = [&] {
+    std::ostringstream out;
+    out << "from " << min << " to " << max;
+    return out.str();
+  };
+  double value = 0;
+  auto [end, ec] =
+      std::from_chars(text->data(), text->data() + text->size(), value, std::chars_format::fixed);
+  if (text->empty() || end != text->data() + text->size() || ec == std::errc::invalid_argument) {
+    Error("expected a number " + range() + ", got '" + *text + "'");
+    return std::nullopt;
+  }
+  if (ec == std::errc::result_out_of_range || !(value >= min && value <= max)) {
+    Error(*text + " is out of range (expected " + range() + ")");
+    return std::nullopt;
+  }
+  return value;
+}
+
 std::optional<Duration> Value::Dur(bool allow_zero) const {
   if (!ExpectScalar("a duration like 30s, 500ms, 5m or 1h")) return std::nullopt;
   std::optional<Duration> d = Parse<Duration>(ParseDuration);

@@ -77,6 +77,8 @@ class Value {
   std::optional<std::string> NonEmptyString() const;
   std::optional<bool> Bool() const;  // exactly `true` or `false`
   std::optional<uint64_t> UInt(uint64_t min, uint64_t max) const;
+  // A decimal number (`0.5`, `20`) within [min, max].
+  std::optional<double> Number(double min, double max) const;
   // A duration; zero is rejected unless `allow_zero`.
   std::optional<Duration> Dur(bool allow_zero = false) const;
   // A string turned into T by `parse`, whose error message is reported at this value.

@@ -2,6 +2,7 @@
 #include "filters/access/access_filter.h"
 #include "filters/headers/headers_filter.h"
 #include "filters/identity/identity_filter.h"
+#include "filters/rate_limit/rate_limit_filter.h"
 #include "proxy/filter_chain.h"
 
 namespace ciap {
@@ -10,6 +11,7 @@ std::span<const FilterRegistration> FilterRegistry() {
   static const FilterRegistration kFilters[] = {
       {"identity", &identity::IdentityFilter::Create},
       {"access", &access::AccessFilter::Create},
+      {"rate_limit", &rate_limit::RateLimitFilter::Create},
       {"headers", &filters::HeadersFilter::Create},
   };
   return kFilters;

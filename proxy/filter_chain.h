@@ -15,14 +15,21 @@ namespace ciap {
 
 class Metrics;
 namespace identity {
-class KeyManager;
+class ProviderKeys;
+using ProviderSet = std::vector<std::shared_ptr<ProviderKeys>>;
+}  // namespace identity
+namespace rate_limit {
+class RateLimitStore;
 }
 
 // What filters may use when they are built (once per config snapshot).
 struct FilterEnv {
   const config::Config& config;
   Metrics& metrics;
-  identity::KeyManager* keys = nullptr;  // null when no identity providers are configured
+  // Index-aligned with config.identity_providers; null when there are none.
+  const identity::ProviderSet* keys = nullptr;
+  // Rate-limit buckets that outlive snapshots; null: each rate_limit filter keeps its own.
+  rate_limit::RateLimitStore* rate_limits = nullptr;
 };
 
 // Builds a filter for a listener from validated config; an error is a human sentence.

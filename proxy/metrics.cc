@@ -75,6 +75,20 @@ Metrics::Metrics(std::shared_ptr<prometheus::Registry> r)
                 .Name("ciap_authz_total")
                 .Help("Route policy decisions: allow, deny, shadow_allow, shadow_deny")
                 .Register(*r)),
+      rejected_requests(
+          prometheus::BuildCounter()
+              .Name("ciap_rejected_requests_total")
+              .Help("Requests refused as malformed or ambiguous (400, 405, 431), by listener "
+                    "and reason")
+              .Register(*r)),
+      rate_limit(prometheus::BuildCounter()
+                     .Name("ciap_rate_limit_total")
+                     .Help("Rate-limited routes' requests, by result (allowed, limited)")
+                     .Register(*r)),
+      config_last_reload(prometheus::BuildGauge()
+                             .Name("ciap_config_last_reload_success_timestamp_seconds")
+                             .Help("When the running configuration was loaded (start or reload)")
+                             .Register(*r)),
       registry_(std::move(r)) {
   build_info.Add({{"version", CIAP_VERSION}}).Set(1);
   config_reloads.Add({{"result", "success"}});

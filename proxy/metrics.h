@@ -40,6 +40,12 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>& jwks_last_success;  // ..._last_success_timestamp_seconds
   prometheus::Family<prometheus::Counter>& token_cache;      // ciap_token_cache_total
   prometheus::Family<prometheus::Counter>& authz;            // ciap_authz_total
+  // ciap_rejected_requests_total{listener,reason}: requests refused as malformed, ambiguous or
+  // with a path that cannot be normalized (400, 405, 431), by reason code. Refusals are the
+  // cold path: the session resolves the label set when it counts one.
+  prometheus::Family<prometheus::Counter>& rejected_requests;
+  prometheus::Family<prometheus::Counter>& rate_limit;        // ciap_rate_limit_total
+  prometheus::Family<prometheus::Gauge>& config_last_reload;  // ..._last_reload_success_timestamp
 
   static const prometheus::Histogram::BucketBoundaries& DurationBuckets();
 

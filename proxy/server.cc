@@ -4,11 +4,17 @@
 #include <signal.h>
 #include <sys/socket.h>
 
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <sstream>
 #include <thread>
 
 #include "config/loader.h"
 #include "filters/identity/key_manager.h"
+#include "filters/rate_limit/rate_limit_filter.h"
 #include "proxy/admin_server.h"
+#include "proxy/file_watcher.h"
 #include "proxy/log.h"
 #include "proxy/worker.h"
 
@@ -24,14 +30,97 @@ std::expected<asio::ip::address, std::string> ListenAddress(const config::HostPo
   return ip;
 }
 
-// One acceptor per worker on the same address (SO_REUSEPORT lets the kernel spread
-// connections). With port 0 the first bind picks the port and the others reuse it.
-std::expected<uint16_t, std::string> BindListener(std::vector<std::unique_ptr<Worker>>& workers,
-                                                  const config::ListenerConfig& listener,
-                                                  std::size_t listener_index) {
+std::string EndpointString(const asio::ip::address& ip, uint16_t port) {
+  config::HostPort host_port{ip.to_string(), port};
+  return host_port.ToString();
+}
+
+// The files whose contents a config depends on beyond itself, and that only a reload re-reads:
+// TLS certificates, keys and CAs. (jwks_file and ${secret:} files have their own watchers.)
+std::vector<std::string> WatchedFiles(const std::string& config_path,
+                                      const config::Config& config) {
+  std::vector<std::string> files{config_path};
+  for (const config::ListenerConfig& listener : config.listeners) {
+    if (!listener.tls) continue;
+    for (const config::CertificateConfig& cert : listener.tls->certificates) {
+      files.push_back(cert.cert_file);
+      files.push_back(cert.key_file);
+    }
+    files.push_back(listener.tls->client_ca_file);
+  }
+  for (const config::UpstreamConfig& upstream : config.upstreams) {
+    if (!upstream.tls) continue;
+    files.push_back(upstream.tls->ca_file);
+    files.push_back(upstream.tls->cert_file);
+    files.push_back(upstream.tls->key_file);
+  }
+  std::erase_if(files, [](const std::string& f) { return f.empty(); });
+  return files;
+}
+
+// Changes when any of the files' contents (or existence) changes.
+uint64_t Fingerprint(const std::vector<std::string>& files) {
+  uint64_t fingerprint = 1469598103934665603ull;
+  for (const std::string& file : files) {
+    std::ifstream in(file, std::ios::binary);
+    std::string contents;
+    if (in) contents.assign(std::istreambuf_iterator<char>(in), {});
+    uint64_t h = std::hash<std::string>{}(contents) ^ (in ? 0x9e3779b97f4a7c15ull : 0);
+    fingerprint = (fingerprint ^ h) * 1099511628211ull;
+  }
+  return fingerprint;
+}
+
+class Server {
+ public:
+  explicit Server(const RunOptions& options) : options_(options) {}
+  int Run();
+
+ private:
+  // A listening address and the listener it accepts for.
+  struct Binding {
+    std::string listener;
+    config::HostPort address;  // as configured (port 0: the OS chose `port`)
+    uint16_t port = 0;
+  };
+  // One acceptor per worker, on the same address (SO_REUSEPORT lets the kernel spread
+  // connections). With port 0 the first bind picks the port and the others reuse it.
+  std::expected<uint16_t, std::string> Bind(const config::ListenerConfig& listener,
+                                            std::vector<tcp::acceptor>& acceptors);
+  // Makes `config` the running one. On error nothing changes and the error is returned.
+  std::expected<void, std::string> Apply(std::shared_ptr<const config::Config> config);
+  void Reload(bool forced, std::string_view trigger);
+  void WaitForSignal();
+  void PollDrain();
+
+  RunOptions options_;
+  Metrics metrics_;
+  asio::io_context main_io_{1};
+  std::unique_ptr<identity::KeyManager> keys_;
+  rate_limit::RateLimitStore rate_limits_;
+  SharedState shared_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<Binding> bindings_;
+  std::unique_ptr<LogSink> access_log_;
+  std::unique_ptr<AdminServer> admin_;
+  std::unique_ptr<FileWatcher> watcher_;
+  std::vector<std::string> watched_;
+  uint64_t fingerprint_ = 0;
+  bool started_ = false;
+  std::unique_ptr<asio::signal_set> signals_;
+  std::unique_ptr<asio::steady_timer> drain_timer_;
+  Deadline::Clock::time_point drain_deadline_;
+};
+
+std::expected<uint16_t, std::string> Server::Bind(const config::ListenerConfig& listener,
+                                                  std::vector<tcp::acceptor>& acceptors) {
   auto ip = ListenAddress(listener.address);
   if (!ip) return std::unexpected(ip.error());
   uint16_t port = listener.address.port;
+  auto failed = [&](const error_code& ec) {
+    return std::unexpected("listener " + listener.name + ": cannot listen on " +
+                           listener.address.ToString() + ": " + ec.message());
+  };
   if (port != 0) {
     // SO_REUSEPORT would let us bind next to another process listening there (a second ciap,
     // an old one still draining) and silently split its traffic. A plain bind first tells.
@@ -42,12 +131,9 @@ std::expected<uint16_t, std::string> BindListener(std::vector<std::unique_ptr<Wo
     probe.open(endpoint.protocol(), ec);
     if (!ec) probe.set_option(tcp::acceptor::reuse_address(true), ec);
     if (!ec) probe.bind(endpoint, ec);
-    if (ec) {
-      return std::unexpected("listener " + listener.name + ": cannot listen on " +
-                             listener.address.ToString() + ": " + ec.message());
-    }
+    if (ec) return failed(ec);
   }
-  for (auto& worker : workers) {
+  for (auto& worker : workers_) {
     tcp::acceptor acceptor(worker->io());
     tcp::endpoint endpoint(*ip, port);
     error_code ec;
@@ -56,158 +142,269 @@ std::expected<uint16_t, std::string> BindListener(std::vector<std::unique_ptr<Wo
     if (!ec) acceptor.set_option(ReusePort(true), ec);
     if (!ec) acceptor.bind(endpoint, ec);
     if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) {
-      return std::unexpected("listener " + listener.name + ": cannot listen on " +
-                             listener.address.ToString() + ": " + ec.message());
-    }
+    if (ec) return failed(ec);
     port = acceptor.local_endpoint().port();
-    worker->AddAcceptor(std::move(acceptor), listener_index);
+    acceptors.push_back(std::move(acceptor));
   }
   return port;
 }
 
-std::string EndpointString(const asio::ip::address& ip, uint16_t port) {
-  config::HostPort host_port{ip.to_string(), port};
-  return host_port.ToString();
+std::expected<void, std::string> Server::Apply(std::shared_ptr<const config::Config> config) {
+  std::shared_ptr<const Snapshot> previous = shared_.snapshot.load();
+  identity::ProviderSet providers = keys_->Prepare(*config);
+  auto snapshot =
+      BuildSnapshot(config, metrics_, {std::move(providers), &rate_limits_, previous.get()});
+  if (!snapshot) return std::unexpected(snapshot.error());
+
+  // Which listeners keep their sockets: the same address (whatever the name: a rename keeps
+  // the socket), or for port 0 the same name and configured address. The rest bind anew.
+  struct Plan {
+    const config::ListenerConfig* listener;
+    std::size_t binding;  // index into bindings_, or npos for a new socket
+    std::vector<tcp::acceptor> acceptors;
+    uint16_t port = 0;
+  };
+  constexpr std::size_t kNew = static_cast<std::size_t>(-1);
+  std::vector<Plan> plans;
+  std::vector<bool> claimed(bindings_.size(), false);
+  for (const config::ListenerConfig& listener : config->listeners) {
+    Plan& plan = plans.emplace_back(Plan{&listener, kNew, {}, 0});
+    for (std::size_t i = 0; i < bindings_.size() && plan.binding == kNew; ++i) {
+      const Binding& b = bindings_[i];
+      if (claimed[i] || !(b.address == listener.address)) continue;
+      if (listener.address.port == 0 && b.listener != listener.name) continue;
+      claimed[i] = true;
+      plan.binding = i;
+      plan.port = b.port;
+    }
+  }
+  for (Plan& plan : plans) {
+    if (plan.binding != kNew) continue;
+    auto port = Bind(*plan.listener, plan.acceptors);
+    if (!port) return std::unexpected(port.error());  // the new acceptors close as plans go
+    plan.port = *port;
+  }
+
+  // Point of no return: publish the snapshot, then move the sockets.
+  keys_->Commit((*snapshot)->providers);
+  shared_.snapshot.store(*snapshot);
+  shared_.generation.fetch_add(1, std::memory_order_acq_rel);
+
+  // Renames go through unique temporary names, so that two listeners may swap addresses.
+  std::vector<Binding> bindings;
+  for (std::size_t i = 0; i < bindings_.size(); ++i) {
+    if (claimed[i]) continue;
+    for (auto& worker : workers_) worker->CloseAcceptors(bindings_[i].listener);
+    LogEvent(LogLevel::kInfo, "listener closed",
+             {{"listener", bindings_[i].listener}, {"address", bindings_[i].address.ToString()}});
+  }
+  for (std::size_t p = 0; p < plans.size(); ++p) {
+    if (plans[p].binding == kNew) continue;
+    const std::string& from = bindings_[plans[p].binding].listener;
+    if (from == plans[p].listener->name) continue;
+    for (auto& worker : workers_) worker->RenameAcceptors(from, "\x01" + std::to_string(p));
+  }
+  for (std::size_t p = 0; p < plans.size(); ++p) {
+    Plan& plan = plans[p];
+    const config::ListenerConfig& listener = *plan.listener;
+    if (plan.binding != kNew) {
+      if (bindings_[plan.binding].listener != listener.name) {
+        for (auto& worker : workers_) {
+          worker->RenameAcceptors("\x01" + std::to_string(p), listener.name);
+        }
+      }
+    } else {
+      for (std::size_t w = 0; w < workers_.size(); ++w) {
+        workers_[w]->AddAcceptor(std::move(plan.acceptors[w]), listener.name);
+      }
+      if (started_) {
+        LogEvent(LogLevel::kInfo, "listener ready",
+                 {{"listener", listener.name},
+                  {"address", EndpointString(*ListenAddress(listener.address), plan.port)},
+                  {"tls", listener.tls ? "on" : "off"}});
+      }
+    }
+    bindings.push_back(Binding{listener.name, listener.address, plan.port});
+  }
+  bindings_ = std::move(bindings);
+  metrics_.config_last_reload.Add({}).Set(
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
+  return {};
 }
 
-}  // namespace
+void Server::Reload(bool forced, std::string_view trigger) {
+  if (shared_.draining.load()) return;
+  uint64_t fingerprint = Fingerprint(watched_);
+  if (!forced && fingerprint == fingerprint_) return;
+  fingerprint_ = fingerprint;  // a broken file is reported once, not at every poll
 
-int RunServer(const RunOptions& options) {
-  ::signal(SIGPIPE, SIG_IGN);
+  std::string error;
+  auto config = config::LoadConfigFile(options_.config_path);
+  if (!config) {
+    for (const config::ConfigError& e : config.error()) {
+      if (!error.empty()) error += "\n";
+      error += e.ToString();
+    }
+  } else {
+    std::shared_ptr<const Snapshot> running = shared_.snapshot.load();
+    const config::Config& old = *running->config;
+    if (!((*config)->admin.address == old.admin.address) ||
+        (*config)->logging.access_log != old.logging.access_log) {
+      LogEvent(LogLevel::kWarning,
+               "admin.address and logging.access_log changes take effect at the next restart");
+    }
+    auto applied = Apply(*config);
+    if (!applied) error = applied.error();
+  }
+  if (!error.empty()) {
+    metrics_.config_reloads.Add({{"result", "error"}}).Increment();
+    LogEvent(LogLevel::kError, "config reload failed; keeping the running config",
+             {{"trigger", trigger}, {"config", options_.config_path}, {"error", error}});
+    return;
+  }
+  watched_ = WatchedFiles(options_.config_path, **config);
+  watcher_->Watch(watched_);
+  fingerprint_ = Fingerprint(watched_);
+  metrics_.config_reloads.Add({{"result", "success"}}).Increment();
+  LogEvent(LogLevel::kInfo, "config reloaded",
+           {{"trigger", trigger},
+            {"config", options_.config_path},
+            {"config_hash", (*config)->hash},
+            {"listeners", static_cast<int64_t>((*config)->listeners.size())}});
+}
 
-  auto config = config::LoadConfigFile(options.config_path);
+void Server::PollDrain() {
+  drain_timer_->expires_after(std::chrono::milliseconds(50));
+  drain_timer_->async_wait([this](error_code ec) {
+    if (ec) return;
+    bool idle = shared_.sessions.load() == 0;
+    if (idle || Deadline::Clock::now() >= drain_deadline_) {
+      if (!idle) {
+        LogEvent(LogLevel::kWarning, "drain timeout; closing remaining connections",
+                 {{"connections", shared_.sessions.load()}});
+      }
+      admin_->Stop();
+      keys_->Stop();
+      watcher_->Stop();
+      signals_->cancel();
+      main_io_.stop();
+      return;
+    }
+    PollDrain();
+  });
+}
+
+void Server::WaitForSignal() {
+  signals_->async_wait([this](error_code ec, int signal_number) {
+    if (ec) return;
+    if (signal_number == SIGHUP) {
+      Reload(/*forced=*/true, "SIGHUP");
+      WaitForSignal();
+      return;
+    }
+    if (shared_.draining.exchange(true)) return;
+    LogEvent(LogLevel::kInfo, "draining",
+             {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"},
+              {"connections", shared_.sessions.load()},
+              {"drain_timeout_ms", static_cast<int64_t>(options_.drain_timeout.count())}});
+    for (auto& worker : workers_) worker->StopAccepting();
+    watcher_->Stop();
+    drain_deadline_ = Deadline::Clock::now() + options_.drain_timeout;
+    PollDrain();
+    WaitForSignal();
+  });
+}
+
+int Server::Run() {
+  // SIGTERM/SIGINT: stop accepting, let in-flight requests finish (bounded), exit 0. SIGHUP:
+  // reload. Handled from the start, so that an early SIGHUP cannot kill the process.
+  signals_ = std::make_unique<asio::signal_set>(main_io_, SIGINT, SIGTERM, SIGHUP);
+  drain_timer_ = std::make_unique<asio::steady_timer>(main_io_);
+  auto config = config::LoadConfigFile(options_.config_path);
   if (!config) {
     for (const config::ConfigError& error : config.error()) {
       std::fprintf(stderr, "%s\n", error.ToString().c_str());
     }
     return 1;
   }
-
-  Metrics metrics;
-  asio::io_context main_io(1);
-  // Keys are fetched on the main thread; workers only read published key sets.
-  auto key_manager = std::make_unique<identity::KeyManager>(main_io, **config, metrics);
-  auto snapshot = BuildSnapshot(*config, metrics, key_manager.get());
-  if (!snapshot) {
-    LogEvent(LogLevel::kError, "invalid configuration", {{"error", snapshot.error()}});
-    return 1;
-  }
   std::string error;
-  std::unique_ptr<LogSink> access_log = LogSink::Open((*config)->logging.access_log, &error);
-  if (!access_log) {
+  access_log_ = LogSink::Open((*config)->logging.access_log, &error);
+  if (!access_log_) {
     LogEvent(LogLevel::kError, "invalid configuration", {{"error", error}});
     return 1;
   }
 
-  int concurrency = options.concurrency > 0
-                        ? options.concurrency
+  int concurrency = options_.concurrency > 0
+                        ? options_.concurrency
                         : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  SharedState shared;
-  shared.snapshot.store(*snapshot);
-  shared.metrics = &metrics;
-  shared.access_log = access_log.get();
-  shared.workers = concurrency;
-  for (std::size_t i = 0; i < (*config)->listeners.size(); ++i) {
-    shared.listener_connections.push_back(std::make_unique<std::atomic<int64_t>>(0));
-  }
-
-  std::vector<std::unique_ptr<Worker>> workers;
+  shared_.metrics = &metrics_;
+  shared_.access_log = access_log_.get();
+  shared_.workers = concurrency;
   for (int i = 0; i < concurrency; ++i) {
-    workers.push_back(std::make_unique<Worker>(static_cast<std::size_t>(i), shared));
+    workers_.push_back(std::make_unique<Worker>(static_cast<std::size_t>(i), shared_));
   }
-  std::vector<uint16_t> ports;
-  for (std::size_t i = 0; i < (*config)->listeners.size(); ++i) {
-    auto port = BindListener(workers, (*config)->listeners[i], i);
-    if (!port) {
-      LogEvent(LogLevel::kError, "cannot start", {{"error", port.error()}});
-      return 1;
-    }
-    ports.push_back(*port);
+  // Keys are fetched on the main thread; workers only read published key sets.
+  keys_ = std::make_unique<identity::KeyManager>(main_io_, metrics_);
+  if (auto applied = Apply(*config); !applied) {
+    LogEvent(LogLevel::kError, "cannot start", {{"error", applied.error()}});
+    return 1;
   }
 
-  AdminServer admin(main_io, metrics, shared);
-  admin.set_key_manager(key_manager.get());
-  auto admin_endpoint = admin.Listen((*config)->admin.address);
+  admin_ = std::make_unique<AdminServer>(main_io_, metrics_, shared_);
+  admin_->set_key_manager(keys_.get());
+  auto admin_endpoint = admin_->Listen((*config)->admin.address);
   if (!admin_endpoint) {
     LogEvent(LogLevel::kError, "cannot start", {{"error", admin_endpoint.error()}});
     return 1;
   }
   // Only now, with every socket bound, do the listeners count as ready.
-  for (std::size_t i = 0; i < ports.size(); ++i) {
-    const config::ListenerConfig& listener = (*config)->listeners[i];
+  for (const Binding& binding : bindings_) {
     LogEvent(LogLevel::kInfo, "listener ready",
-             {{"listener", listener.name},
-              {"address", EndpointString(*ListenAddress(listener.address), ports[i])},
-              {"tls", listener.tls ? "on" : "off"}});
+             {{"listener", binding.listener},
+              {"address", EndpointString(*ListenAddress(binding.address), binding.port)},
+              {"tls", (*config)->listeners[&binding - bindings_.data()].tls ? "on" : "off"}});
   }
   LogEvent(LogLevel::kInfo, "admin ready",
            {{"address", EndpointString(admin_endpoint->address(), admin_endpoint->port())}});
-  admin.Start();
-  key_manager->Start();
-  for (auto& worker : workers) worker->Start();
-  admin.set_ready(true);
+  started_ = true;
+  admin_->Start();
+  keys_->Start();
+  for (auto& worker : workers_) worker->Start();
+  admin_->set_ready(true);
+
+  // Config changes: SIGHUP, or the config file (or a certificate it names) changing on disk.
+  watcher_ = std::make_unique<FileWatcher>(main_io_, [this] { Reload(false, "file change"); });
+  watched_ = WatchedFiles(options_.config_path, **config);
+  fingerprint_ = Fingerprint(watched_);
+  watcher_->Watch(watched_);
+
   LogEvent(LogLevel::kInfo, "ciap started",
            {{"version", CIAP_VERSION},
             {"workers", concurrency},
             {"config", (*config)->source_path},
             {"config_hash", (*config)->hash}});
 
-  // SIGTERM/SIGINT: stop accepting, let in-flight requests finish (bounded), exit 0.
-  asio::signal_set signals(main_io, SIGINT, SIGTERM, SIGHUP);
-  asio::steady_timer drain_timer(main_io);
-  Deadline::Clock::time_point drain_deadline;
-  std::function<void()> wait_for_signal;
-  std::function<void()> poll_drain = [&] {
-    drain_timer.expires_after(std::chrono::milliseconds(50));
-    drain_timer.async_wait([&](error_code ec) {
-      if (ec) return;
-      bool idle = shared.sessions.load() == 0;
-      if (idle || Deadline::Clock::now() >= drain_deadline) {
-        if (!idle) {
-          LogEvent(LogLevel::kWarning, "drain timeout; closing remaining connections",
-                   {{"connections", shared.sessions.load()}});
-        }
-        admin.Stop();
-        key_manager->Stop();
-        signals.cancel();
-        main_io.stop();
-        return;
-      }
-      poll_drain();
-    });
-  };
-  wait_for_signal = [&] {
-    signals.async_wait([&](error_code ec, int signal_number) {
-      if (ec) return;
-      if (signal_number == SIGHUP) {
-        // Hot reload arrives with the hardening work; until then SIGHUP must not kill us.
-        LogEvent(LogLevel::kWarning, "SIGHUP ignored: config reload is not supported yet");
-        wait_for_signal();
-        return;
-      }
-      if (shared.draining.exchange(true)) return;
-      LogEvent(LogLevel::kInfo, "draining",
-               {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"},
-                {"connections", shared.sessions.load()},
-                {"drain_timeout_ms", static_cast<int64_t>(options.drain_timeout.count())}});
-      for (auto& worker : workers) worker->StopAccepting();
-      drain_deadline = Deadline::Clock::now() + options.drain_timeout;
-      poll_drain();
-      wait_for_signal();
-    });
-  };
-  wait_for_signal();
-  main_io.run();
+  WaitForSignal();
+  main_io_.run();
 
-  for (auto& worker : workers) worker->Stop();
-  for (auto& worker : workers) worker->Join();
+  for (auto& worker : workers_) worker->Stop();
+  for (auto& worker : workers_) worker->Join();
   // Requests waiting for a key refetch hold wake-up callbacks that own worker timers: drop
   // them while the workers' io_contexts still exist.
-  key_manager.reset();
-  workers.clear();
+  watcher_.reset();
+  keys_.reset();
+  shared_.snapshot.store(nullptr);
+  workers_.clear();
   LogEvent(LogLevel::kInfo, "ciap stopped");
   return 0;
+}
+
+}  // namespace
+
+int RunServer(const RunOptions& options) {
+  ::signal(SIGPIPE, SIG_IGN);
+  auto server = std::make_unique<Server>(options);
+  return server->Run();
 }
 
 }  // namespace ciap

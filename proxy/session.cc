@@ -72,28 +72,19 @@ bool IsRetrySafe(http::verb method) {
          method == http::verb::trace;
 }
 
-// Splits an absolute-form target ("http://host:port/p?q") into authority and the rest.
-bool SplitAbsoluteForm(std::string_view target, std::string_view* authority,
-                       std::string_view* rest) {
-  std::size_t scheme_end = target.find("://");
-  if (scheme_end == std::string_view::npos) return false;
-  std::string_view scheme = target.substr(0, scheme_end);
-  if (!iequals(scheme, "http") && !iequals(scheme, "https")) return false;
-  std::string_view after = target.substr(scheme_end + 3);
-  std::size_t path_start = after.find_first_of("/?");
-  *authority = after.substr(0, path_start);
-  *rest = path_start == std::string_view::npos ? std::string_view("/") : after.substr(path_start);
-  return !authority->empty() && authority->find('@') == std::string_view::npos;
-}
-
 }  // namespace
 
 asio::awaitable<void> Session::Start(Worker& worker, std::shared_ptr<const Snapshot> snapshot,
-                                     std::size_t listener_index, tcp::socket socket) {
-  const ListenerRuntime& listener = snapshot->listeners[listener_index];
-  auto& open = *worker.shared().listener_connections[listener_index];
-  if (open.fetch_add(1, std::memory_order_relaxed) >= listener.config->limits.max_connections) {
+                                     const ListenerRuntime& listener, tcp::socket socket) {
+  SharedState& shared = worker.shared();
+  auto& open = *listener.open_connections;
+  const bool over_listener =
+      open.fetch_add(1, std::memory_order_relaxed) >= listener.config->limits.max_connections;
+  const bool over_process = shared.sessions.fetch_add(1, std::memory_order_relaxed) >=
+                            snapshot->config->limits.max_connections;
+  if (over_listener || over_process) {
     open.fetch_sub(1, std::memory_order_relaxed);
+    shared.sessions.fetch_sub(1, std::memory_order_relaxed);
     listener.rejected->Increment();
     error_code ignored;
     socket.close(ignored);
@@ -101,7 +92,7 @@ asio::awaitable<void> Session::Start(Worker& worker, std::shared_ptr<const Snaps
   }
   listener.accepted->Increment();
   std::unique_ptr<Session> session(
-      new Session(worker, std::move(snapshot), listener_index, std::move(socket)));
+      new Session(worker, std::move(snapshot), listener, std::move(socket)));
   try {
     co_await session->Run();
   } catch (const std::exception& e) {
@@ -111,28 +102,41 @@ asio::awaitable<void> Session::Start(Worker& worker, std::shared_ptr<const Snaps
 }
 
 Session::Session(Worker& worker, std::shared_ptr<const Snapshot> snapshot,
-                 std::size_t listener_index, tcp::socket socket)
+                 const ListenerRuntime& listener, tcp::socket socket)
     : worker_(worker),
       snapshot_(std::move(snapshot)),
-      listener_(snapshot_->listeners[listener_index]),
-      listener_index_(listener_index),
-      stream_(listener_.tls ? Stream(std::move(socket), listener_.tls->default_context())
-                            : Stream(std::move(socket))),
-      buffer_(listener_.config->limits.max_header_bytes + kBodyBufferBytes + kReadChunkBytes) {
+      listener_(&listener),
+      generation_(worker.shared().generation.load(std::memory_order_acquire)),
+      open_connections_(listener.open_connections),
+      connections_gauge_(listener.connections),
+      stream_(listener.tls ? Stream(std::move(socket), listener.tls->default_context())
+                           : Stream(std::move(socket))),
+      buffer_(listener.config->limits.max_header_bytes + kBodyBufferBytes + kReadChunkBytes) {
   error_code ec;
   stream_.socket().set_option(tcp::no_delay(true), ec);
   auto remote = stream_.socket().remote_endpoint(ec);
   if (!ec) client_address_ = remote.address().to_string();
   worker_.Register(&deadline_);
-  worker_.shared().sessions.fetch_add(1, std::memory_order_relaxed);
-  listener_.connections->Increment();
+  connections_gauge_->Increment();
 }
 
 Session::~Session() {
   worker_.Unregister(&deadline_);
   worker_.shared().sessions.fetch_sub(1, std::memory_order_relaxed);
-  worker_.shared().listener_connections[listener_index_]->fetch_sub(1, std::memory_order_relaxed);
-  listener_.connections->Decrement();
+  open_connections_->fetch_sub(1, std::memory_order_relaxed);
+  connections_gauge_->Decrement();
+}
+
+bool Session::FollowReload() {
+  uint64_t generation = worker_.shared().generation.load(std::memory_order_acquire);
+  if (generation == generation_) return true;
+  generation_ = generation;
+  std::shared_ptr<const Snapshot> current = worker_.shared().snapshot.load();
+  const ListenerRuntime* listener = current->FindListener(listener_->config->name);
+  if (listener == nullptr) return false;
+  snapshot_ = std::move(current);
+  listener_ = listener;
+  return true;
 }
 
 std::span<char> Session::BodyBuffer() {
@@ -141,15 +145,14 @@ std::span<char> Session::BodyBuffer() {
 }
 
 asio::awaitable<void> Session::Run() {
-  const config::LimitsConfig& limits = listener_.config->limits;
   SharedState& shared = worker_.shared();
 
   if (stream_.is_tls()) {
-    deadline_.Arm(limits.header_timeout, &stream_);
+    deadline_.Arm(listener_->config->limits.header_timeout, &stream_);
     auto [ec] = co_await stream_.tls().async_handshake(ssl::stream_base::server, use_nothrow);
     deadline_.Disarm();
     if (ec) {
-      listener_.handshake_errors->Increment();
+      listener_->handshake_errors->Increment();
       stream_.Close();
       co_return;
     }
@@ -159,6 +162,9 @@ asio::awaitable<void> Session::Run() {
   for (bool first = true;; first = false) {
     // A connection accepted just before draining still gets its first request answered.
     if (!first && shared.draining.load(std::memory_order_relaxed)) break;
+    // A reload applies from the next request on; in-flight ones finish on their snapshot.
+    if (!first && !FollowReload()) break;
+    const config::LimitsConfig& limits = listener_->config->limits;
     if (buffer_.size() == 0) {
       // Wait for a request's first byte. A new connection gets header_timeout (a silent
       // connection is a slowloris, not a keep-alive); between requests, idle_timeout.
@@ -198,9 +204,8 @@ asio::awaitable<void> Session::Run() {
       co_await Respond(exchange, http::status::request_header_fields_too_large, "too_many_headers",
                        false);
       linger = true;
-    } else if (std::string_view problem = AmbiguousFraming(parser); !problem.empty()) {
-      // RFC 9112 6.1/6.3: a request whose body length is in doubt is answered with 400 and the
-      // connection closed; guessing is how requests get smuggled past a proxy.
+    } else if (std::string_view problem = RequestHeadProblem(parser); !problem.empty()) {
+      // Ambiguous framing, obs-fold, an unknown version: 400 and close (see http_head.h).
       co_await Respond(exchange, http::status::bad_request, problem, false);
       linger = true;
     } else {
@@ -227,38 +232,6 @@ asio::awaitable<void> Session::CloseStream() {
   stream_.Close();
 }
 
-std::string_view Session::AmbiguousFraming(const RequestParser& parser) {
-  const auto& request = parser.get();
-  std::size_t transfer_encodings = 0;
-  std::size_t content_lengths = 0;
-  std::size_t hosts = 0;
-  for (const auto& field : request) {
-    switch (field.name()) {
-      case http::field::transfer_encoding:
-        ++transfer_encodings;
-        break;
-      case http::field::content_length:
-        ++content_lengths;
-        break;
-      case http::field::host:
-        ++hosts;
-        break;
-      default:
-        break;
-    }
-  }
-  if (transfer_encodings > 0) {
-    if (request.version() < 11) return "transfer_encoding_in_http10";
-    // Only "chunked" as the final coding frames a request; anything else ("chunked,
-    // identity", "xchunked", "gzip") leaves the length unknown.
-    if (!parser.chunked()) return "bad_transfer_encoding";
-    if (content_lengths > 0) return "content_length_with_transfer_encoding";
-  }
-  if (content_lengths > 1) return "multiple_content_length";
-  if (hosts > 1) return "multiple_host";
-  return {};
-}
-
 asio::awaitable<bool> Session::HandleRequest(Exchange& exchange) {
   RequestParser& parser = *request_;
   auto& request = parser.get();
@@ -273,49 +246,62 @@ asio::awaitable<bool> Session::HandleRequest(Exchange& exchange) {
     worker_.request_ids().Append(exchange.request_id);
   }
 
-  std::string_view target = request.target();
-  std::string_view authority;
-  if (!target.empty() && target.front() != '/') {
-    std::string_view rest;
-    if (!SplitAbsoluteForm(target, &authority, &rest)) {
-      co_return co_await Respond(exchange, http::status::bad_request, "unsupported_target", false);
-    }
-    target = rest;
+  if (request.method() == http::verb::connect) {
+    co_return co_await Respond(exchange, http::status::method_not_allowed, "connect_not_supported",
+                               false);
   }
-  std::size_t query_start = target.find('?');
-  std::string_view raw_path = target.substr(0, query_start);
-  std::string_view query =
-      query_start == std::string_view::npos ? std::string_view() : target.substr(query_start + 1);
-  if (std::size_t hash = raw_path.find('#'); hash != std::string_view::npos) {
-    raw_path = raw_path.substr(0, hash);
-    query = {};
-  } else if (std::size_t qhash = query.find('#'); qhash != std::string_view::npos) {
-    query = query.substr(0, qhash);
+  // Origin-form, or absolute-form (a client that thinks ciap is a forward proxy); authority-
+  // and asterisk-form name no path to route.
+  std::optional<RequestTarget> target = ParseRequestTarget(request.target());
+  if (!target ||
+      (target->form != RequestTarget::kOrigin && target->form != RequestTarget::kAbsolute)) {
+    exchange.path.assign(request.target().substr(0, 256));
+    co_return co_await Respond(exchange, http::status::bad_request, "unsupported_target", false);
   }
-  if (auto error = NormalizePath(raw_path, &exchange.path)) {
-    exchange.path.assign(raw_path.substr(0, 256));
+  if (auto error = NormalizePath(target->path, &exchange.path)) {
+    exchange.path.assign(target->path.substr(0, 256));
     co_return co_await Respond(exchange, http::status::bad_request, PathErrorReason(*error), false);
   }
+  // The query goes upstream as the client sent it (the policy does not read it).
+  std::string_view query = target->query;
 
-  // RFC 9112 3.2.2: an absolute-form target's authority replaces the Host header.
+  // RFC 9112 3.2.2: an absolute-form target's authority replaces the Host header. When both
+  // are present they must agree, so that no hop can pick a different host than the policy.
+  // HTTP/1.1 requires Host whatever the target's form (RFC 9112 3.2).
   std::string& host_header = exchange.host_header;
-  host_header.assign(authority.empty() ? std::string_view(request[http::field::host]) : authority);
-  if (host_header.empty() && request.version() >= 11) {
+  std::string_view host_field = request[http::field::host];
+  if (host_field.empty() && request.version() >= 11) {
     co_return co_await Respond(exchange, http::status::bad_request, "missing_host", false);
+  }
+  if (target->form == RequestTarget::kAbsolute) {
+    if (!host_field.empty() && !iequals(host_field, target->authority)) {
+      co_return co_await Respond(exchange, http::status::bad_request, "host_mismatch", false);
+    }
+    host_header.assign(target->authority);
+  } else {
+    host_header.assign(host_field);
   }
   CanonicalHost(host_header, &exchange.host);
   const std::string& host = exchange.host;
 
-  int route_index = listener_.router.Match(host, exchange.path, exchange.method, request);
+  int route_index = listener_->router.Match(host, exchange.path, exchange.method, request);
   if (route_index < 0) {
     co_return co_await Respond(exchange, http::status::not_found, "no_route",
                                client_keep_alive && body_done);
   }
-  const RouteRuntime& route = listener_.routes[static_cast<std::size_t>(route_index)];
+  // Upstreams that drop path parameters (servlet containers read "/admin;x/y" as "/admin/y")
+  // must not act on a path that routes elsewhere than the one the policy saw.
+  if (std::string stripped;
+      StripPathParameters(exchange.path, &stripped) &&
+      listener_->router.Match(host, stripped, exchange.method, request) != route_index) {
+    co_return co_await Respond(exchange, http::status::bad_request, "path_parameters_reroute",
+                               false);
+  }
+  const RouteRuntime& route = listener_->routes[static_cast<std::size_t>(route_index)];
   exchange.route = &route;
 
   StreamContext context;
-  context.listener = listener_.config->name;
+  context.listener = listener_->config->name;
   context.route = route.config;
   context.route_index = static_cast<std::size_t>(route_index);
   context.request_id = exchange.request_id;
@@ -324,7 +310,7 @@ asio::awaitable<bool> Session::HandleRequest(Exchange& exchange) {
   context.log = &worker_.access_log();
   context.config_hash = snapshot_->config->hash;
   Request filter_request{request, exchange.method, host, exchange.path, query};
-  for (const std::unique_ptr<Filter>& filter : listener_.filters.filters()) {
+  for (const std::unique_ptr<Filter>& filter : listener_->filters.filters()) {
     Decision decision = filter->OnRequest(filter_request, context);
     if (decision.is_suspend()) decision = co_await filter->OnRequestAsync(filter_request, context);
     if (!decision.is_continue()) {
@@ -376,7 +362,8 @@ asio::awaitable<bool> Session::Forward(Exchange& exchange, bool client_keep_aliv
   auto& request = parser.get();
   const UpstreamRuntime& upstream = snapshot_->upstreams[exchange.route->upstream_index];
   exchange.upstream = &upstream;
-  UpstreamPool& pool = worker_.Pool(upstream);
+  UpstreamPool& pool = worker_.Pool(upstream, snapshot_);
+  pool_ = &pool;
   const bool has_body = !parser.is_done() || parser.chunked() ||
                         (parser.content_length() && *parser.content_length() > 0);
   const bool head_request = request.method() == http::verb::head;
@@ -386,10 +373,13 @@ asio::awaitable<bool> Session::Forward(Exchange& exchange, bool client_keep_aliv
   for (int attempt = 0;; ++attempt) {
     auto acquired = co_await pool.Acquire(deadline_, attempt > 0);
     if (!acquired) {
-      bool exhausted = acquired.error() == AcquireError::kPoolExhausted;
+      const AcquireError error = acquired.error();
+      const bool overloaded = error != AcquireError::kConnectFailed;
       co_return co_await Respond(
-          exchange, exhausted ? http::status::service_unavailable : http::status::bad_gateway,
-          exhausted ? "upstream_pool_exhausted" : "upstream_connect_failed",
+          exchange, overloaded ? http::status::service_unavailable : http::status::bad_gateway,
+          error == AcquireError::kQueueFull       ? "upstream_queue_full"
+          : error == AcquireError::kPoolExhausted ? "upstream_pool_exhausted"
+                                                  : "upstream_connect_failed",
           client_keep_alive && parser.is_done());
     }
     upstream_ = std::move(*acquired);
@@ -481,7 +471,7 @@ asio::awaitable<std::optional<Session::Failure>> Session::SendRequest(Exchange& 
   }
   if (!has_body) co_return std::nullopt;
 
-  const auto idle_timeout = listener_.config->limits.idle_timeout;
+  const auto idle_timeout = listener_->config->limits.idle_timeout;
   if (!parser.is_done() && request.version() >= 11 &&
       iequals(request[http::field::expect], "100-continue")) {
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -599,7 +589,7 @@ void Session::BuildResponseHead(const Exchange& exchange, Framing framing, bool 
 asio::awaitable<bool> Session::RelayResponse(Exchange& exchange, bool client_keep_alive,
                                              bool head_request) {
   const UpstreamRuntime& upstream = *exchange.upstream;
-  UpstreamPool& pool = worker_.Pool(upstream);
+  UpstreamPool& pool = *pool_;
   auto& res = response_->get();
   const int code = res.result_int();
   upstream.responses->Increment(code);
@@ -622,7 +612,7 @@ asio::awaitable<bool> Session::RelayResponse(Exchange& exchange, bool client_kee
   BuildResponseHead(exchange, framing, keep_alive, client_http11, no_body);
 
   const auto route_timeout = exchange.route->config->timeout;
-  const auto idle_timeout = listener_.config->limits.idle_timeout;
+  const auto idle_timeout = listener_->config->limits.idle_timeout;
   std::span<char> body = BodyBuffer();
   if (!no_body && upstream_->buffer.capacity() < kBodyBufferBytes) {
     upstream_->buffer.reserve(kBodyBufferBytes);
@@ -690,6 +680,14 @@ asio::awaitable<bool> Session::Respond(
     const std::vector<std::pair<std::string, std::string>>* headers) {
   if (worker_.shared().draining.load(std::memory_order_relaxed)) keep_alive = false;
   if (exchange.request_id.empty()) worker_.request_ids().Append(exchange.request_id);
+  if (status == http::status::bad_request || status == http::status::method_not_allowed ||
+      status == http::status::request_header_fields_too_large) {
+    if (Metrics* metrics = worker_.shared().metrics) {
+      metrics->rejected_requests
+          .Add({{"listener", listener_->config->name}, {"reason", std::string(reason)}})
+          .Increment();
+    }
+  }
   exchange.status = static_cast<int>(status);
   exchange.reason = reason;
 
@@ -732,7 +730,7 @@ asio::awaitable<bool> Session::Respond(
     exchange.bytes_out = body.size();
   }
 
-  deadline_.Arm(listener_.config->limits.idle_timeout, &stream_);
+  deadline_.Arm(listener_->config->limits.idle_timeout, &stream_);
   error_code ec = co_await stream_.WriteAll(asio::buffer(head_));
   co_return keep_alive && !ec;
 }
@@ -762,8 +760,8 @@ void Session::Finish(Exchange& exchange) {
     exchange.route->requests->Increment(exchange.status);
     exchange.route->duration->Observe(seconds);
   } else {
-    listener_.unrouted_requests->Increment(exchange.status);
-    listener_.unrouted_duration->Observe(seconds);
+    listener_->unrouted_requests->Increment(exchange.status);
+    listener_->unrouted_duration->Observe(seconds);
   }
 
   AccessLogBuffer& log = worker_.access_log();
@@ -774,7 +772,7 @@ void Session::Finish(Exchange& exchange) {
   out.append("\",\"type\":\"access\",\"request_id\":\"");
   AppendJsonEscaped(out, exchange.request_id);
   out.append("\",\"listener\":\"");
-  AppendJsonEscaped(out, listener_.config->name);
+  AppendJsonEscaped(out, listener_->config->name);
   out.append("\",\"route\":\"");
   AppendJsonEscaped(out, exchange.route != nullptr ? exchange.route->config->name : "-");
   out.append("\",\"method\":\"");

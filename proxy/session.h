@@ -10,6 +10,7 @@
 
 #include "proxy/asio.h"
 #include "proxy/deadline.h"
+#include "proxy/http_head.h"
 #include "proxy/snapshot.h"
 #include "proxy/stream.h"
 #include "proxy/upstream_pool.h"
@@ -22,13 +23,14 @@ struct UpstreamConnection;
 class Session {
  public:
   // Runs a connection to completion; owns everything it needs.
+  // `listener` belongs to `snapshot`.
   static asio::awaitable<void> Start(Worker& worker, std::shared_ptr<const Snapshot> snapshot,
-                                     std::size_t listener_index, tcp::socket socket);
+                                     const ListenerRuntime& listener, tcp::socket socket);
 
   ~Session();
 
  private:
-  using RequestParser = http::request_parser<http::buffer_body>;
+  using RequestParser = StrictRequestParser;
   using ResponseParser = http::response_parser<http::buffer_body>;
 
   // What one request/response exchange produced, for the access log and metrics.
@@ -62,10 +64,13 @@ class Session {
     uint64_t bytes_out = 0;
   };
 
-  Session(Worker& worker, std::shared_ptr<const Snapshot> snapshot, std::size_t listener_index,
+  Session(Worker& worker, std::shared_ptr<const Snapshot> snapshot, const ListenerRuntime& listener,
           tcp::socket socket);
 
   asio::awaitable<void> Run();
+  // Between requests: moves to the newest config snapshot if a reload published one. False
+  // when the reload removed this connection's listener (the connection then closes).
+  bool FollowReload();
   // Handles the parsed request head in request_; returns whether the connection may carry
   // another request.
   asio::awaitable<bool> HandleRequest(Exchange& exchange);
@@ -111,16 +116,18 @@ class Session {
   asio::awaitable<void> CloseGracefully();
   // Closes the connection, with a bounded TLS close_notify first.
   asio::awaitable<void> CloseStream();
-  // Why the request's body length is ambiguous (a reason code), or empty when it is not.
-  static std::string_view AmbiguousFraming(const RequestParser& parser);
   void Finish(Exchange& exchange);
 
   std::span<char> BodyBuffer();
 
   Worker& worker_;
-  std::shared_ptr<const Snapshot> snapshot_;
-  const ListenerRuntime& listener_;
-  std::size_t listener_index_;
+  std::shared_ptr<const Snapshot> snapshot_;  // the one the current request runs on
+  const ListenerRuntime* listener_;           // in snapshot_
+  uint64_t generation_;                       // of snapshot_
+  // Counted at accept; released on close (whatever snapshot the connection ends on).
+  std::shared_ptr<std::atomic<int64_t>> open_connections_;
+  prometheus::Gauge* connections_gauge_;
+  UpstreamPool* pool_ = nullptr;  // the pool upstream_ came from
   Stream stream_;
   beast::flat_buffer buffer_;
   Deadline deadline_;

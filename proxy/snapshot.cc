@@ -3,11 +3,21 @@
 
 namespace ciap {
 
+const ListenerRuntime* Snapshot::FindListener(std::string_view name) const {
+  for (const ListenerRuntime& listener : listeners) {
+    if (listener.config->name == name) return &listener;
+  }
+  return nullptr;
+}
+
 std::expected<std::shared_ptr<const Snapshot>, std::string> BuildSnapshot(
-    std::shared_ptr<const config::Config> config, Metrics& metrics, identity::KeyManager* keys) {
-  FilterEnv env{*config, metrics, keys};
+    std::shared_ptr<const config::Config> config, Metrics& metrics, SnapshotInputs inputs) {
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->config = config;
+  snapshot->providers = std::move(inputs.providers);
+  FilterEnv env{*config, metrics,
+                config->identity_providers.empty() ? nullptr : &snapshot->providers,
+                inputs.rate_limits};
 
   for (const config::UpstreamConfig& upstream : config->upstreams) {
     UpstreamRuntime& u = snapshot->upstreams.emplace_back();
@@ -34,6 +44,7 @@ std::expected<std::shared_ptr<const Snapshot>, std::string> BuildSnapshot(
     if (!chain) return std::unexpected(chain.error());
     ListenerRuntime& l = snapshot->listeners.emplace_back(ListenerRuntime{&listener,
                                                                           nullptr,
+                                                                          nullptr,
                                                                           Router(listener),
                                                                           std::move(*chain),
                                                                           {},
@@ -43,6 +54,10 @@ std::expected<std::shared_ptr<const Snapshot>, std::string> BuildSnapshot(
                                                                           nullptr,
                                                                           nullptr,
                                                                           nullptr});
+    const ListenerRuntime* before =
+        inputs.previous != nullptr ? inputs.previous->FindListener(listener.name) : nullptr;
+    l.open_connections =
+        before != nullptr ? before->open_connections : std::make_shared<std::atomic<int64_t>>(0);
     l.connections = &metrics.downstream_connections.Add({{"listener", listener.name}});
     l.accepted = &metrics.downstream_connections_total.Add(
         {{"listener", listener.name}, {"result", "accepted"}});

@@ -4,6 +4,7 @@
 // the one they started with.
 #pragma once
 
+#include <atomic>
 #include <deque>
 #include <expected>
 #include <memory>
@@ -28,6 +29,9 @@ struct RouteRuntime {
 
 struct ListenerRuntime {
   const config::ListenerConfig* config;
+  // Open connections, for limits.max_connections; carried over to the next snapshot's
+  // listener of the same name, so a reload does not reset the count.
+  std::shared_ptr<std::atomic<int64_t>> open_connections;
   std::unique_ptr<ServerTls> tls;  // null for plaintext listeners
   Router router;
   FilterChain filters;
@@ -56,10 +60,20 @@ struct Snapshot {
   std::shared_ptr<const config::Config> config;
   std::deque<ListenerRuntime> listeners;
   std::deque<UpstreamRuntime> upstreams;
+  // Keeps the identity providers' keys alive as long as filters of this snapshot may use them.
+  identity::ProviderSet providers;
+
+  const ListenerRuntime* FindListener(std::string_view name) const;
+};
+
+// What a snapshot is built from besides its config. Everything is optional.
+struct SnapshotInputs {
+  identity::ProviderSet providers;  // index-aligned with config->identity_providers
+  rate_limit::RateLimitStore* rate_limits = nullptr;
+  const Snapshot* previous = nullptr;  // state carried over by name (connection counts)
 };
 
 std::expected<std::shared_ptr<const Snapshot>, std::string> BuildSnapshot(
-    std::shared_ptr<const config::Config> config, Metrics& metrics,
-    identity::KeyManager* keys = nullptr);
+    std::shared_ptr<const config::Config> config, Metrics& metrics, SnapshotInputs inputs = {});
 
 }  // namespace ciap

@@ -15,8 +15,13 @@ UpstreamConnection::UpstreamConnection(tcp::socket socket, ssl::context* tls)
     : stream(tls != nullptr ? Stream(std::move(socket), *tls) : Stream(std::move(socket))) {}
 
 UpstreamPool::UpstreamPool(asio::any_io_executor executor, const UpstreamRuntime& upstream,
-                           uint32_t max_connections)
-    : executor_(std::move(executor)), upstream_(upstream), max_connections_(max_connections) {}
+                           std::shared_ptr<const Snapshot> snapshot, uint32_t max_connections,
+                           uint32_t max_pending)
+    : executor_(std::move(executor)),
+      upstream_(upstream),
+      snapshot_(std::move(snapshot)),
+      max_connections_(max_connections),
+      max_pending_(max_pending) {}
 
 UpstreamPool::~UpstreamPool() {
   for (auto& connection : idle_) connection->stream.Close();
@@ -51,7 +56,11 @@ UpstreamPool::Acquire(Deadline& deadline, bool fresh) {
       --open_;
       break;
     }
-    // At the cap, everything busy: wait for a release, bounded by connect_timeout overall.
+    // At the cap, everything busy: wait for a release, bounded by connect_timeout overall, in a
+    // bounded queue (beyond it, waiting would only grow memory and latency: shed at once).
+    if (!wait && waiters_.size() >= max_pending_) {
+      co_return std::unexpected(AcquireError::kQueueFull);
+    }
     if (!wait) {
       wait.emplace(executor_);
       deadline.Arm(upstream_.config->connect_timeout, &*wait);
@@ -175,7 +184,37 @@ bool UpstreamPool::StillOpen(UpstreamConnection& connection) {
   return false;  // unsolicited bytes on an idle HTTP/1.1 connection: not safe to reuse
 }
 
+void UpstreamPool::AdoptIdle(UpstreamPool& other) {
+  if (other.idle_.empty()) return;
+  for (auto& connection : other.idle_) {
+    if (open_ >= max_connections_) {
+      connection->stream.Close();
+      upstream_.idle_connections->Decrement();
+    } else {
+      ++open_;
+      idle_.insert(idle_.begin(), std::move(connection));  // older than our own idle ones
+    }
+    --other.open_;
+  }
+  other.idle_.clear();
+  other.WakeOne();
+}
+
+void UpstreamPool::Retire() {
+  retired_ = true;
+  for (auto& connection : idle_) {
+    connection->stream.Close();
+    upstream_.idle_connections->Decrement();
+    --open_;
+  }
+  idle_.clear();
+}
+
 void UpstreamPool::Release(std::unique_ptr<UpstreamConnection> connection) {
+  if (retired_) {
+    Discard(std::move(connection));
+    return;
+  }
   connection->idle_since = Deadline::Clock::now();
   connection->buffer.clear();
   idle_.push_back(std::move(connection));

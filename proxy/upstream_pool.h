@@ -29,12 +29,15 @@ struct UpstreamConnection {
 enum class AcquireError {
   kConnectFailed,  // every endpoint refused, timed out or failed TLS: 502
   kPoolExhausted,  // max_connections busy for longer than connect_timeout: 503
+  kQueueFull,      // max_connections busy and max_pending requests already waiting: 503
 };
 
 class UpstreamPool {
  public:
+  // `snapshot` owns `upstream`; the pool keeps it alive.
   UpstreamPool(asio::any_io_executor executor, const UpstreamRuntime& upstream,
-               uint32_t max_connections);
+               std::shared_ptr<const Snapshot> snapshot, uint32_t max_connections,
+               uint32_t max_pending);
   ~UpstreamPool();
 
   // An idle connection (unless `fresh`), or a new one. `deadline` bounds connecting.
@@ -49,6 +52,16 @@ class UpstreamPool {
   void Sweep(Deadline::Clock::time_point now);
 
   const UpstreamRuntime& upstream() const { return upstream_; }
+  const Snapshot* snapshot() const { return snapshot_.get(); }
+  // Connections open (idle or in use).
+  uint32_t open() const { return open_; }
+
+  // Takes `other`'s idle connections (same upstream config, older snapshot).
+  void AdoptIdle(UpstreamPool& other);
+  // A reload replaced this pool's snapshot: close the idle connections now, and each in-use
+  // one when it is released.
+  void Retire();
+  bool retired() const { return retired_; }
 
  private:
   asio::awaitable<std::unique_ptr<UpstreamConnection>> Connect(Deadline& deadline);
@@ -63,7 +76,10 @@ class UpstreamPool {
 
   asio::any_io_executor executor_;
   const UpstreamRuntime& upstream_;
+  std::shared_ptr<const Snapshot> snapshot_;
   uint32_t max_connections_;
+  uint32_t max_pending_;
+  bool retired_ = false;
   uint32_t open_ = 0;
   std::size_t next_endpoint_ = 0;
   std::vector<std::unique_ptr<UpstreamConnection>> idle_;  // most recently used last

@@ -52,13 +52,22 @@ Worker::~Worker() {
   access_log_.Flush();
 }
 
-void Worker::AddAcceptor(tcp::acceptor acceptor, std::size_t listener_index) {
-  acceptors_.emplace_back(std::move(acceptor), listener_index);
+void Worker::AddAcceptor(tcp::acceptor acceptor, std::string listener) {
+  auto entry = std::make_shared<Acceptor>(Acceptor{std::move(acceptor), std::move(listener)});
+  if (!started_) {
+    acceptors_.push_back(std::move(entry));
+    return;
+  }
+  asio::post(*io_, [this, entry] {
+    acceptors_.push_back(entry);
+    asio::co_spawn(*io_, AcceptLoop(entry), asio::detached);
+  });
 }
 
 void Worker::Start() {
-  for (auto& [acceptor, listener_index] : acceptors_) {
-    asio::co_spawn(*io_, AcceptLoop(acceptor, listener_index), asio::detached);
+  started_ = true;
+  for (const auto& acceptor : acceptors_) {
+    asio::co_spawn(*io_, AcceptLoop(acceptor), asio::detached);
   }
   asio::co_spawn(*io_, Ticker(), asio::detached);
   thread_ = std::thread([this] {
@@ -69,9 +78,29 @@ void Worker::Start() {
 
 void Worker::StopAccepting() {
   asio::post(*io_, [this] {
-    for (auto& [acceptor, listener_index] : acceptors_) {
+    for (const auto& acceptor : acceptors_) {
       error_code ignored;
-      acceptor.close(ignored);
+      acceptor->socket.close(ignored);
+    }
+    acceptors_.clear();
+  });
+}
+
+void Worker::CloseAcceptors(std::string name) {
+  asio::post(*io_, [this, name = std::move(name)] {
+    std::erase_if(acceptors_, [&](const std::shared_ptr<Acceptor>& acceptor) {
+      if (acceptor->listener != name) return false;
+      error_code ignored;
+      acceptor->socket.close(ignored);  // its loop ends with operation_aborted
+      return true;
+    });
+  });
+}
+
+void Worker::RenameAcceptors(std::string from, std::string to) {
+  asio::post(*io_, [this, from = std::move(from), to = std::move(to)] {
+    for (const auto& acceptor : acceptors_) {
+      if (acceptor->listener == from) acceptor->listener = to;
     }
   });
 }
@@ -82,14 +111,50 @@ void Worker::Join() {
   if (thread_.joinable()) thread_.join();
 }
 
-UpstreamPool& Worker::Pool(const UpstreamRuntime& upstream) {
+UpstreamPool& Worker::Pool(const UpstreamRuntime& upstream,
+                           const std::shared_ptr<const Snapshot>& snapshot) {
   auto& pool = pools_[&upstream];
   if (!pool) {
     uint32_t workers = static_cast<uint32_t>(shared_.workers);
     uint32_t per_worker = (upstream.config->max_connections + workers - 1) / workers;
-    pool = std::make_unique<UpstreamPool>(io_->get_executor(), upstream, per_worker);
+    uint32_t pending = (upstream.config->max_pending + workers - 1) / workers;
+    pool = std::make_unique<UpstreamPool>(io_->get_executor(), upstream, snapshot, per_worker,
+                                          pending);
+    // After a reload, an unchanged upstream keeps its warm connections.
+    for (auto& [other_upstream, other] : pools_) {
+      if (other.get() != pool.get() && other->upstream().config->name == upstream.config->name &&
+          *other->upstream().config == *upstream.config) {
+        pool->AdoptIdle(*other);
+      }
+    }
   }
   return *pool;
+}
+
+void Worker::SweepPools(Deadline::Clock::time_point now) {
+  std::shared_ptr<const Snapshot> current = shared_.snapshot.load();
+  // Pools of older snapshots hand their warm connections to the current snapshot's pool of the
+  // same, unchanged upstream (created here if no request made it yet), then retire.
+  std::vector<std::pair<UpstreamPool*, const UpstreamRuntime*>> handovers;
+  for (auto& [runtime, pool] : pools_) {
+    if (pool->retired() || pool->snapshot() == current.get()) continue;
+    for (const UpstreamRuntime& upstream : current->upstreams) {
+      if (upstream.config->name == runtime->config->name && *upstream.config == *runtime->config) {
+        handovers.emplace_back(pool.get(), &upstream);
+      }
+    }
+  }
+  for (auto [old_pool, upstream] : handovers) Pool(*upstream, current).AdoptIdle(*old_pool);
+  for (auto it = pools_.begin(); it != pools_.end();) {
+    UpstreamPool& pool = *it->second;
+    if (!pool.retired() && pool.snapshot() != current.get()) pool.Retire();
+    if (pool.retired() && pool.open() == 0) {
+      it = pools_.erase(it);
+      continue;
+    }
+    pool.Sweep(now);
+    ++it;
+  }
 }
 
 void Worker::Register(Deadline* deadline) {
@@ -105,11 +170,11 @@ void Worker::Unregister(Deadline* deadline) {
   deadline->next_ = deadline->prev_ = nullptr;
 }
 
-asio::awaitable<void> Worker::AcceptLoop(tcp::acceptor& acceptor, std::size_t listener_index) {
+asio::awaitable<void> Worker::AcceptLoop(std::shared_ptr<Acceptor> acceptor) {
   for (;;) {
-    auto [ec, socket] = co_await acceptor.async_accept(use_nothrow);
+    auto [ec, socket] = co_await acceptor->socket.async_accept(use_nothrow);
     if (ec) {
-      if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+      if (ec == asio::error::operation_aborted || !acceptor->socket.is_open()) co_return;
       // Out of file descriptors or similar: back off briefly instead of spinning.
       LogEvent(LogLevel::kError, "accept failed", {{"error", ec.message()}});
       asio::steady_timer pause(*io_, std::chrono::milliseconds(50));
@@ -117,7 +182,13 @@ asio::awaitable<void> Worker::AcceptLoop(tcp::acceptor& acceptor, std::size_t li
       continue;
     }
     auto snapshot = shared_.snapshot.load();
-    co_spawn(*io_, Session::Start(*this, std::move(snapshot), listener_index, std::move(socket)),
+    const ListenerRuntime* listener = snapshot->FindListener(acceptor->listener);
+    if (listener == nullptr) {  // removed by a reload a moment ago
+      error_code ignored;
+      socket.close(ignored);
+      continue;
+    }
+    co_spawn(*io_, Session::Start(*this, std::move(snapshot), *listener, std::move(socket)),
              asio::detached);
   }
 }
@@ -134,7 +205,7 @@ asio::awaitable<void> Worker::Ticker() {
     for (Deadline* d = deadlines_head_.next_; d != &deadlines_head_; d = d->next_) {
       d->Check(now, draining);
     }
-    for (auto& [upstream, pool] : pools_) pool->Sweep(now);
+    SweepPools(now);
     access_log_.Flush();
   }
 }

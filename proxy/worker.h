@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <string>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -21,11 +22,12 @@ namespace ciap {
 
 // State shared by all workers and the main thread.
 struct SharedState {
+  // The running config. A reload stores a new snapshot, then bumps `generation`: a connection
+  // compares generations (cheap) before each request and loads the snapshot only on a change.
   std::atomic<std::shared_ptr<const Snapshot>> snapshot;
+  std::atomic<uint64_t> generation{0};
   std::atomic<bool> draining{false};
   std::atomic<int64_t> sessions{0};  // live downstream connections, all listeners
-  // Open connections per listener (index = listener index), for max_connections.
-  std::vector<std::unique_ptr<std::atomic<int64_t>>> listener_connections;
   Metrics* metrics = nullptr;
   LogSink* access_log = nullptr;
   int workers = 1;
@@ -54,23 +56,39 @@ class Worker {
   AccessLogBuffer& access_log() { return access_log_; }
   RequestIdGenerator& request_ids() { return request_ids_; }
 
-  // Called on the main thread before Start().
-  void AddAcceptor(tcp::acceptor acceptor, std::size_t listener_index);
+  // Accepts connections for the listener named `listener` (looked up in the current snapshot
+  // for each connection). Before Start(): main thread only; after: thread-safe (posted).
+  void AddAcceptor(tcp::acceptor acceptor, std::string listener);
   void Start();
   // Thread-safe: stop accepting new connections (draining).
   void StopAccepting();
+  // Thread-safe (posted): close the acceptors of listener `name` (a reload removed or moved it).
+  void CloseAcceptors(std::string name);
+  // Thread-safe (posted): the acceptors of listener `from` now accept for listener `to` (a
+  // reload renamed a listener but kept its address).
+  void RenameAcceptors(std::string from, std::string to);
   // Thread-safe: stop the event loop now.
   void Stop();
   void Join();
 
-  UpstreamPool& Pool(const UpstreamRuntime& upstream);
+  // The pool of `upstream`, which belongs to `snapshot`. A reload's new snapshot gets new
+  // pools; an old pool closes its idle connections (or hands them to the new pool of an
+  // unchanged upstream) and goes away once its last connection is back.
+  UpstreamPool& Pool(const UpstreamRuntime& upstream,
+                     const std::shared_ptr<const Snapshot>& snapshot);
 
   void Register(Deadline* deadline);
   void Unregister(Deadline* deadline);
 
  private:
-  asio::awaitable<void> AcceptLoop(tcp::acceptor& acceptor, std::size_t listener_index);
+  struct Acceptor {
+    tcp::acceptor socket;
+    std::string listener;
+  };
+  asio::awaitable<void> AcceptLoop(std::shared_ptr<Acceptor> acceptor);
   asio::awaitable<void> Ticker();
+  // Retires the pools of snapshots that are no longer current.
+  void SweepPools(Deadline::Clock::time_point now);
 
   std::size_t index_;
   SharedState& shared_;
@@ -79,8 +97,9 @@ class Worker {
   Deadline deadlines_head_;  // sentinel of the intrusive list
   // Destroyed explicitly in ~Worker, in an order that keeps what sessions touch alive.
   std::unique_ptr<asio::io_context> io_ = std::make_unique<asio::io_context>(1);
-  std::deque<std::pair<tcp::acceptor, std::size_t>> acceptors_;
+  std::vector<std::shared_ptr<Acceptor>> acceptors_;
   std::unordered_map<const UpstreamRuntime*, std::unique_ptr<UpstreamPool>> pools_;
+  bool started_ = false;
   std::thread thread_;
 };
 

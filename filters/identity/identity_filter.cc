@@ -86,7 +86,7 @@ ClaimsPolicy ProviderClaimsPolicy(const config::IdentityProviderConfig& provider
 
 struct IdentityFilter::Provider {
   const config::IdentityProviderConfig* config;
-  ProviderKeys* keys;
+  std::shared_ptr<ProviderKeys> keys;
   AlgorithmSet algorithms;
   claims::ClaimConditions bound_claims;  // the tenant binding and any other must-holds
   AuthnCounters counters;
@@ -98,13 +98,13 @@ std::expected<std::unique_ptr<Filter>, std::string> IdentityFilter::Create(
   filter->generation_ = next_generation.fetch_add(1);
   filter->metrics_ = &env.metrics;
   const auto& providers = env.config.identity_providers;
-  if (!providers.empty() && env.keys == nullptr) {
-    return std::unexpected("identity filter built without a key manager");
+  if (!providers.empty() && (env.keys == nullptr || env.keys->size() != providers.size())) {
+    return std::unexpected("identity filter built without the providers' keys");
   }
   for (std::size_t i = 0; i < providers.size(); ++i) {
     auto provider = std::make_unique<Provider>();
     provider->config = &providers[i];
-    provider->keys = &env.keys->provider(i);
+    provider->keys = (*env.keys)[i];
     for (config::JwsAlgorithm alg : providers[i].algorithms) {
       provider->algorithms.Add(static_cast<Algorithm>(alg));
     }
@@ -307,9 +307,9 @@ Decision IdentityFilter::AuthenticateWith(const Provider& provider, Request& req
                                       : static_cast<int64_t>(exp.as_double()),
   });
 
-  bool evicted =
-      LocalCache().Insert(token.value, TokenCache::Entry{identity, keys, provider.keys, &provider,
-                                                         generation_, identity->expires_at});
+  bool evicted = LocalCache().Insert(
+      token.value, TokenCache::Entry{identity, keys, provider.keys.get(), &provider, generation_,
+                                     identity->expires_at});
   if (evicted) cache_evicted_->Increment();
   provider.counters.success->Increment();
   context.identity = std::move(identity);

@@ -1,6 +1,7 @@
 // See key_manager.h.
 #include "filters/identity/key_manager.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <charconv>
 #include <filesystem>
@@ -15,8 +16,10 @@ namespace json = boost::json;
 using SteadyClock = std::chrono::steady_clock;
 using SystemClock = std::chrono::system_clock;
 
-struct KeyManager::State {
+struct ProviderState {
   std::unique_ptr<asio::steady_timer> timer;
+  bool running = false;               // its refresh loop was started
+  bool stopped = false;               // left out of the running set by a reload
   std::unique_ptr<ssl::context> tls;  // from the provider's ca_file; null: system trust
   std::string discovered_jwks_uri;
   std::string source;
@@ -83,46 +86,80 @@ bool ProviderKeys::RequestRefetch(std::function<void()> done) {
   return true;
 }
 
-KeyManager::KeyManager(asio::io_context& io, const config::Config& config, Metrics& metrics,
-                       KeyTiming timing)
-    : io_(io), metrics_(metrics), timing_(timing) {
-  for (const config::IdentityProviderConfig& provider : config.identity_providers) {
-    auto keys = std::make_unique<ProviderKeys>(provider);
-    keys->unknown_kid_interval_ = timing_.unknown_kid_interval;
-    auto state = std::make_unique<State>();
-    state->timer = std::make_unique<asio::steady_timer>(io_);
-    if (!provider.ca_file.empty()) {
-      auto tls = CreateFetchTlsContext(provider.ca_file);
-      if (tls) {
-        state->tls = std::move(*tls);
-      } else {
-        state->last_error = tls.error();  // the loader checked the file; report, don't crash
-      }
-    }
-    state->fetch_success =
-        &metrics.jwks_fetches.Add({{"provider", provider.name}, {"result", "success"}});
-    state->fetch_error =
-        &metrics.jwks_fetches.Add({{"provider", provider.name}, {"result", "error"}});
-    state->keys = &metrics.jwks_keys.Add({{"provider", provider.name}});
-    state->last_success_gauge = &metrics.jwks_last_success.Add({{"provider", provider.name}});
-    asio::steady_timer* timer = state->timer.get();
-    keys->wake_ = [this, timer] { asio::post(io_, [timer] { timer->cancel(); }); };
-    providers_.push_back(std::move(keys));
-    states_.push_back(std::move(state));
-  }
-}
+ProviderKeys::~ProviderKeys() = default;
+
+KeyManager::KeyManager(asio::io_context& io, Metrics& metrics, KeyTiming timing)
+    : io_(io), metrics_(metrics), timing_(timing) {}
 
 KeyManager::~KeyManager() = default;
 
+std::shared_ptr<ProviderKeys> KeyManager::MakeProvider(
+    const config::IdentityProviderConfig& provider) {
+  auto keys = std::make_shared<ProviderKeys>(provider);
+  keys->unknown_kid_interval_ = timing_.unknown_kid_interval;
+  auto state = std::make_shared<ProviderState>();
+  state->timer = std::make_unique<asio::steady_timer>(io_);
+  if (!provider.ca_file.empty()) {
+    auto tls = CreateFetchTlsContext(provider.ca_file);
+    if (tls) {
+      state->tls = std::move(*tls);
+    } else {
+      state->last_error = tls.error();  // the loader checked the file; report, don't crash
+    }
+  }
+  state->fetch_success =
+      &metrics_.jwks_fetches.Add({{"provider", provider.name}, {"result", "success"}});
+  state->fetch_error =
+      &metrics_.jwks_fetches.Add({{"provider", provider.name}, {"result", "error"}});
+  state->keys = &metrics_.jwks_keys.Add({{"provider", provider.name}});
+  state->last_success_gauge = &metrics_.jwks_last_success.Add({{"provider", provider.name}});
+  asio::steady_timer* timer = state->timer.get();
+  keys->wake_ = [this, timer] { asio::post(io_, [timer] { timer->cancel(); }); };
+  keys->state_ = std::move(state);
+  return keys;
+}
+
+ProviderSet KeyManager::Prepare(const config::Config& config) {
+  ProviderSet set;
+  std::vector<bool> taken(providers_.size(), false);
+  for (const config::IdentityProviderConfig& provider : config.identity_providers) {
+    std::shared_ptr<ProviderKeys> reused;
+    for (std::size_t i = 0; i < providers_.size() && !reused; ++i) {
+      const config::IdentityProviderConfig& running = providers_[i]->config_;
+      if (!taken[i] && running.name == provider.name && running.issuer == provider.issuer &&
+          running.jwks_uri == provider.jwks_uri && running.jwks_file == provider.jwks_file &&
+          running.ca_file == provider.ca_file) {
+        taken[i] = true;
+        reused = providers_[i];
+      }
+    }
+    set.push_back(reused ? std::move(reused) : MakeProvider(provider));
+  }
+  return set;
+}
+
+void KeyManager::Commit(const ProviderSet& providers) {
+  for (const auto& old : providers_) {
+    if (std::find(providers.begin(), providers.end(), old) != providers.end()) continue;
+    old->state_->stopped = true;
+    old->state_->timer->cancel();
+  }
+  providers_ = providers;
+  if (started_) Start();
+}
+
 void KeyManager::Start() {
-  for (std::size_t i = 0; i < providers_.size(); ++i) {
-    asio::co_spawn(io_, RefreshLoop(i), asio::detached);
+  started_ = true;
+  for (const auto& provider : providers_) {
+    if (provider->state_->running) continue;
+    provider->state_->running = true;
+    asio::co_spawn(io_, RefreshLoop(provider), asio::detached);
   }
 }
 
 void KeyManager::Stop() {
   stopped_ = true;
-  for (auto& state : states_) state->timer->cancel();
+  for (const auto& provider : providers_) provider->state_->timer->cancel();
 }
 
 bool KeyManager::AllLoaded() const {
@@ -132,15 +169,15 @@ bool KeyManager::AllLoaded() const {
   return true;
 }
 
-asio::awaitable<void> KeyManager::RefreshLoop(std::size_t index) {
-  ProviderKeys& provider = *providers_[index];
-  State& state = *states_[index];
-  while (!stopped_) {
+asio::awaitable<void> KeyManager::RefreshLoop(std::shared_ptr<ProviderKeys> keep) {
+  ProviderKeys& provider = *keep;
+  ProviderState& state = *provider.state_;
+  while (!stopped_ && !state.stopped) {
     {
       std::lock_guard lock(provider.mutex_);
       provider.fetch_pending_ = true;
     }
-    std::chrono::seconds wait = co_await LoadOnce(index);
+    std::chrono::seconds wait = co_await LoadOnce(provider);
     std::vector<std::function<void()>> waiters;
     {
       std::lock_guard lock(provider.mutex_);
@@ -148,15 +185,21 @@ asio::awaitable<void> KeyManager::RefreshLoop(std::size_t index) {
       waiters.swap(provider.waiters_);
     }
     for (auto& done : waiters) done();
-    if (stopped_) co_return;
+    if (stopped_ || state.stopped) break;
     state.timer->expires_after(wait);
     co_await state.timer->async_wait(use_nothrow);  // cancelled early by RequestRefetch
   }
+  // Requests may still wait on a provider that a reload dropped: let them go.
+  std::vector<std::function<void()>> waiters;
+  {
+    std::lock_guard lock(provider.mutex_);
+    waiters.swap(provider.waiters_);
+  }
+  for (auto& done : waiters) done();
 }
 
-asio::awaitable<std::chrono::seconds> KeyManager::LoadOnce(std::size_t index) {
-  ProviderKeys& provider = *providers_[index];
-  State& state = *states_[index];
+asio::awaitable<std::chrono::seconds> KeyManager::LoadOnce(ProviderKeys& provider) {
+  ProviderState& state = *provider.state_;
   const config::IdentityProviderConfig& config = provider.config();
 
   auto fail = [&](std::string error) -> std::chrono::seconds {
@@ -195,7 +238,7 @@ asio::awaitable<std::chrono::seconds> KeyManager::LoadOnce(std::size_t index) {
     auto keys = KeySet::Parse(contents.str());
     if (!keys) co_return fail(keys.error());
     state.file_mtime = mtime;
-    Publish(index, std::move(*keys), config.jwks_file);
+    Publish(provider, std::move(*keys), config.jwks_file);
     co_return timing_.file_poll;
   }
 
@@ -242,17 +285,16 @@ asio::awaitable<std::chrono::seconds> KeyManager::LoadOnce(std::size_t index) {
   auto keys = KeySet::Parse(response->body);
   if (!keys) co_return fail(uri + ": " + keys.error());
   if ((*keys)->keys().empty()) co_return fail(uri + ": no usable keys in the key set");
-  Publish(index, std::move(*keys), uri);
+  Publish(provider, std::move(*keys), uri);
 
   std::chrono::seconds ttl = MaxAge(response->cache_control).value_or(timing_.default_ttl);
   ttl = std::clamp(ttl, timing_.min_ttl, timing_.max_ttl);
   co_return ttl * 3 / 4;  // refresh well before the keys expire
 }
 
-void KeyManager::Publish(std::size_t index, std::shared_ptr<const KeySet> keys,
+void KeyManager::Publish(ProviderKeys& provider, std::shared_ptr<const KeySet> keys,
                          const std::string& source) {
-  ProviderKeys& provider = *providers_[index];
-  State& state = *states_[index];
+  ProviderState& state = *provider.state_;
   state.fetch_success->Increment();
   state.failures = 0;
   state.last_error.clear();
@@ -277,9 +319,9 @@ void KeyManager::Publish(std::size_t index, std::shared_ptr<const KeySet> keys,
 
 std::string KeyManager::StatusJson() const {
   json::array providers;
-  for (std::size_t i = 0; i < providers_.size(); ++i) {
-    const ProviderKeys& provider = *providers_[i];
-    const State& state = *states_[i];
+  for (const auto& running : providers_) {
+    const ProviderKeys& provider = *running;
+    const ProviderState& state = *provider.state_;
     json::object entry{{"name", provider.config().name},
                        {"issuer", provider.config().issuer},
                        {"source", state.source},

@@ -32,10 +32,15 @@ struct KeyTiming {
   std::chrono::milliseconds fetch_timeout{5000};
 };
 
-// One provider's keys as the data plane sees them. Thread-safe.
+struct ProviderState;  // the refresh loop's own state (key_manager.cc)
+
+// One provider's keys as the data plane sees them. Thread-safe. Shared: a config reload that
+// keeps a provider's key source keeps its ProviderKeys (and its keys), and a snapshot that is
+// still serving requests keeps the ProviderKeys of a provider the new config dropped.
 class ProviderKeys {
  public:
   explicit ProviderKeys(const config::IdentityProviderConfig& config) : config_(config) {}
+  ~ProviderKeys();
 
   const config::IdentityProviderConfig& config() const { return config_; }
 
@@ -51,7 +56,8 @@ class ProviderKeys {
  private:
   friend class KeyManager;
 
-  const config::IdentityProviderConfig& config_;
+  const config::IdentityProviderConfig config_;  // a copy: it outlives the Config it came from
+  std::shared_ptr<ProviderState> state_;         // main thread only
   std::atomic<std::shared_ptr<const KeySet>> keys_;
 
   std::mutex mutex_;  // guards the fields below, shared with workers
@@ -62,19 +68,29 @@ class ProviderKeys {
   std::chrono::seconds unknown_kid_interval_{30};
 };
 
-// Owns every provider's refresh loop. Create, then Start() on the main io_context.
+// The providers of one config, index-aligned with its identity_providers.
+using ProviderSet = std::vector<std::shared_ptr<ProviderKeys>>;
+
+// Owns every provider's refresh loop, on the main thread. A config becomes the running one in
+// two steps, so that a reload that fails half-way changes nothing: Prepare() the config's
+// providers, build the snapshot with them, then Commit() them.
 class KeyManager {
  public:
-  KeyManager(asio::io_context& io, const config::Config& config, Metrics& metrics,
-             KeyTiming timing = {});
+  KeyManager(asio::io_context& io, Metrics& metrics, KeyTiming timing = {});
   ~KeyManager();
+
+  // The providers for `config`: a running provider with the same name and key source (issuer,
+  // jwks_uri, jwks_file, ca_file) is reused, keys and all; the others are new and idle.
+  ProviderSet Prepare(const config::Config& config);
+  // Makes `providers` (from Prepare) the running set: starts the new ones' refresh loops (once
+  // Start() was called) and stops the loops of the providers left out. A stopped provider's
+  // last keys stay readable by whoever still holds it.
+  void Commit(const ProviderSet& providers);
 
   void Start();
   void Stop();
 
-  // Index-aligned with config.identity_providers.
-  ProviderKeys& provider(std::size_t index) { return *providers_[index]; }
-  std::size_t size() const { return providers_.size(); }
+  const ProviderSet& providers() const { return providers_; }
 
   // Every provider has keys (for /ready).
   bool AllLoaded() const;
@@ -82,16 +98,17 @@ class KeyManager {
   std::string StatusJson() const;
 
  private:
-  struct State;
-  asio::awaitable<void> RefreshLoop(std::size_t index);
-  asio::awaitable<std::chrono::seconds> LoadOnce(std::size_t index);
-  void Publish(std::size_t index, std::shared_ptr<const KeySet> keys, const std::string& source);
+  asio::awaitable<void> RefreshLoop(std::shared_ptr<ProviderKeys> provider);
+  asio::awaitable<std::chrono::seconds> LoadOnce(ProviderKeys& provider);
+  void Publish(ProviderKeys& provider, std::shared_ptr<const KeySet> keys,
+               const std::string& source);
+  std::shared_ptr<ProviderKeys> MakeProvider(const config::IdentityProviderConfig& config);
 
   asio::io_context& io_;
   Metrics& metrics_;
   KeyTiming timing_;
-  std::vector<std::unique_ptr<ProviderKeys>> providers_;
-  std::vector<std::unique_ptr<State>> states_;
+  ProviderSet providers_;
+  bool started_ = false;
   bool stopped_ = false;
 };
 

@@ -237,9 +237,13 @@ const std::vector<BrokenCase>& Cases() {
       {"UnknownFilter", PlainListener("        public: true\n") + "    filters: [headers, waf]\n",
        10, 24, "listeners[0].filters[1]",
        "unknown filter 'waf' (known: headers, identity, access, rate_limit)"},
-      {"UnsupportedFilter", PlainListener("        public: true\n") + "    filters: [rate_limit]\n",
-       10, 15, "listeners[0].filters[0]",
-       "filter 'rate_limit' is not supported yet in this version"},
+      {"RateLimitNotInChain",
+       PlainListener("        public: true\n        rate_limit: { per: route, requests_per_second: "
+                     "5 }\n") +
+           "    filters: [headers]\n",
+       11, 14, "listeners[0].filters",
+       "must include rate_limit: route 'r' has a rate_limit, and without the rate_limit filter "
+       "it would never be applied"},
       {"DuplicateFilter",
        PlainListener("        public: true\n") + "    filters: [headers, headers]\n", 10, 24,
        "listeners[0].filters[1]", "listed twice"},
@@ -247,9 +251,43 @@ const std::vector<BrokenCase>& Cases() {
        "listeners[0].routes[0].allow[0]",
        "unknown group 'release-pipelines' (no groups are defined; or <provider>:<value> for a "
        "provider's groups_claim)"},
-      {"RateLimitOnRoute", PlainListener("        public: true\n        rate_limit: {}\n"), 10, 9,
-       "listeners[0].routes[0].rate_limit",
-       "not supported yet in this version (rate limiting lands later)"},
+      {"RateLimitPublicPerSubject",
+       PlainListener("        public: true\n        rate_limit: { requests_per_second: 5 }\n"), 10,
+       21, "listeners[0].routes[0].rate_limit",
+       "needs per: client or per: route on a public route"},
+      {"RateLimitPublicPerProvider",
+       PlainListener("        public: true\n        rate_limit: { per: provider, "
+                     "requests_per_second: 5 }\n"),
+       10, 28, "listeners[0].routes[0].rate_limit.per",
+       "per: provider needs an authenticated caller, and a public route has none"},
+      {"RateLimitNoRate",
+       PlainListener("        public: true\n        rate_limit: { per: route }\n"), 10, 21,
+       "listeners[0].routes[0].rate_limit.requests_per_second", "required"},
+      {"RateLimitBadPer",
+       PlainListener("        public: true\n        rate_limit: { per: ip, requests_per_second: "
+                     "1 }\n"),
+       10, 28, "listeners[0].routes[0].rate_limit.per",
+       "expected subject, provider, route or client, got 'ip'"},
+      {"RateLimitZeroRate",
+       PlainListener("        public: true\n        rate_limit: { per: route, "
+                     "requests_per_second: 0 }\n"),
+       10, 56, "listeners[0].routes[0].rate_limit.requests_per_second", "0 is out of range"},
+      {"RateLimitRateNotNumber",
+       PlainListener("        public: true\n        rate_limit: { per: route, "
+                     "requests_per_second: fast }\n"),
+       10, 56, "listeners[0].routes[0].rate_limit.requests_per_second",
+       "expected a number from 0.001 to 1e+06, got 'fast'"},
+      {"RateLimitZeroBurst",
+       PlainListener("        public: true\n        rate_limit: { per: route, "
+                     "requests_per_second: 2, burst: 0 }\n"),
+       10, 66, "listeners[0].routes[0].rate_limit.burst", "out of range"},
+      {"MaxPendingNegative",
+       std::string("upstreams: [{ name: u, endpoints: [127.0.0.1:9000], max_pending: -1 }]\n") +
+           PlainListener("        public: true\n").substr(kUpstream.size()),
+       1, 66, "upstreams[0].max_pending", "expected a whole number"},
+      {"GlobalLimitsUnknownKey",
+       PlainListener("        public: true\n") + "limits: { max_connection: 5 }\n", 10, 11,
+       "limits.max_connection", "unknown key"},
       {"RouteWithoutPublic", PlainListener("        timeout: 5s\n"), 7, 9,
        "listeners[0].routes[0].public",
        "a route needs `allow` groups, `authenticate: true` or `public: true` (there is no "

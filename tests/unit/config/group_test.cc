@@ -226,7 +226,8 @@ TEST(GroupConfigTest, RoutePolicyIsParsed) {
 TEST(GroupConfigTest, DefaultChainHasAccessBetweenIdentityAndHeaders) {
   auto c = WithListener("    routes: [{ name: r, upstream: u, allow: [any-corp] }]\n");
   ASSERT_NE(c, nullptr);
-  EXPECT_EQ(c->listeners[0].filters, (std::vector<std::string>{"identity", "access", "headers"}));
+  EXPECT_EQ(c->listeners[0].filters,
+            (std::vector<std::string>{"identity", "access", "rate_limit", "headers"}));
 }
 
 TEST(GroupConfigTest, ExplicitChainWithAccess) {

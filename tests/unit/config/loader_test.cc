@@ -211,7 +211,7 @@ upstreams:
   EXPECT_EQ(u.max_connections, 512u);
   EXPECT_TRUE(c->identity_providers.empty());
   const ListenerConfig& l = c->listeners[0];
-  EXPECT_EQ(l.filters, (std::vector<std::string>{"identity", "access", "headers"}));
+  EXPECT_EQ(l.filters, (std::vector<std::string>{"identity", "access", "rate_limit", "headers"}));
   EXPECT_EQ(l.limits.max_header_bytes, 65536u);
   EXPECT_EQ(l.limits.max_headers, 100u);
   EXPECT_EQ(l.limits.header_timeout, milliseconds(10000));

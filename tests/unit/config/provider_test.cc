@@ -332,7 +332,7 @@ TEST(ProviderConfigTest, AuthenticatedRouteGetsTheIdentityFilter) {
 )");
   ASSERT_NE(c, nullptr);
   const ListenerConfig& l = c->listeners[0];
-  EXPECT_EQ(l.filters, (std::vector<std::string>{"identity", "access", "headers"}));
+  EXPECT_EQ(l.filters, (std::vector<std::string>{"identity", "access", "rate_limit", "headers"}));
   EXPECT_TRUE(l.routes[0].authenticate);
   EXPECT_FALSE(l.routes[0].is_public);
   EXPECT_FALSE(l.routes[1].authenticate);

@@ -1,0 +1,132 @@
+// See rate_limit_filter.h.
+#include "filters/rate_limit/rate_limit_filter.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "proxy/identity.h"
+#include "proxy/metrics.h"
+
+namespace ciap::rate_limit {
+
+BucketTable::BucketTable(const config::RateLimitConfig& config, std::size_t capacity)
+    : config_(config), shard_capacity_(std::max<std::size_t>(1, capacity / kShards)) {}
+
+std::optional<std::chrono::nanoseconds> BucketTable::Take(std::string_view key,
+                                                          Clock::time_point now) {
+  const std::size_t hash = Hash{}(key);
+  Shard& shard = shards_[(hash >> 7) % kShards];
+  const double burst = static_cast<double>(config_.burst);
+  std::lock_guard lock(shard.mutex);
+  auto it = shard.index.find(key);
+  if (it == shard.index.end()) {
+    if (shard.lru.size() >= shard_capacity_) {
+      shard.index.erase(shard.lru.back().first);
+      shard.lru.pop_back();
+    }
+    shard.lru.emplace_front(std::string(key), Bucket{burst - 1, now});
+    shard.index.emplace(shard.lru.front().first, shard.lru.begin());
+    return std::nullopt;
+  }
+  shard.lru.splice(shard.lru.begin(), shard.lru, it->second);
+  Bucket& bucket = it->second->second;
+  if (now > bucket.updated) {
+    double elapsed = std::chrono::duration<double>(now - bucket.updated).count();
+    bucket.tokens = std::min(burst, bucket.tokens + elapsed * config_.requests_per_second);
+    bucket.updated = now;
+  }
+  if (bucket.tokens >= 1) {
+    bucket.tokens -= 1;
+    return std::nullopt;
+  }
+  double wait = (1 - bucket.tokens) / config_.requests_per_second;
+  return std::chrono::nanoseconds(static_cast<int64_t>(std::ceil(wait * 1e9)));
+}
+
+std::size_t BucketTable::size() const {
+  std::size_t total = 0;
+  for (const Shard& shard : shards_) {
+    std::lock_guard lock(shard.mutex);
+    total += shard.lru.size();
+  }
+  return total;
+}
+
+std::shared_ptr<BucketTable> RateLimitStore::Table(const std::string& listener,
+                                                   const std::string& route,
+                                                   const config::RateLimitConfig& config) {
+  std::string key = listener;
+  key += '\n';
+  key += route;
+  std::lock_guard lock(mutex_);
+  // Forget tables no snapshot uses any more.
+  std::erase_if(tables_, [](const auto& entry) { return entry.second.expired(); });
+  if (auto existing = tables_[key].lock(); existing && existing->config() == config) {
+    return existing;
+  }
+  auto table = std::make_shared<BucketTable>(config, capacity_);
+  tables_[key] = table;
+  return table;
+}
+
+std::expected<std::unique_ptr<Filter>, std::string> RateLimitFilter::Create(
+    const config::ListenerConfig& listener, const FilterEnv& env) {
+  auto filter = std::unique_ptr<RateLimitFilter>(new RateLimitFilter);
+  RateLimitStore* store = env.rate_limits;
+  if (store == nullptr) {
+    filter->own_store_ = std::make_shared<RateLimitStore>();
+    store = filter->own_store_.get();
+  }
+  for (const config::RouteConfig& route : listener.routes) {
+    RouteLimit& limit = filter->routes_.emplace_back();
+    if (!route.rate_limit) continue;
+    limit.table = store->Table(listener.name, route.name, *route.rate_limit);
+    prometheus::Labels labels{{"listener", listener.name}, {"route", route.name}};
+    labels["result"] = "allowed";
+    limit.allowed = &env.metrics.rate_limit.Add(labels);
+    labels["result"] = "limited";
+    limit.limited = &env.metrics.rate_limit.Add(labels);
+  }
+  return filter;
+}
+
+Decision RateLimitFilter::OnRequest(Request&, StreamContext& context) const {
+  if (context.route_index >= routes_.size()) return Decision::Continue();
+  const RouteLimit& limit = routes_[context.route_index];
+  if (!limit.table) return Decision::Continue();
+
+  // The bucket key. Provider and subject are joined with a byte that cannot occur in a
+  // provider name, so two callers never share a bucket.
+  thread_local std::string key;
+  key.clear();
+  switch (limit.table->config().per) {
+    case config::RateLimitConfig::Per::kSubject:
+    case config::RateLimitConfig::Per::kProvider:
+      // The config guarantees an authenticating route and identity before rate_limit; a
+      // request without an identity here (shadow-mode access, say) shares one bucket.
+      if (context.identity) {
+        key = context.identity->provider;
+        if (limit.table->config().per == config::RateLimitConfig::Per::kSubject) {
+          key += '\n';
+          key += context.identity->subject;
+        }
+      }
+      break;
+    case config::RateLimitConfig::Per::kRoute:
+      break;
+    case config::RateLimitConfig::Per::kClient:
+      key = context.client_address;
+      break;
+  }
+  auto wait = limit.table->Take(key, BucketTable::Clock::now());
+  if (!wait) {
+    limit.allowed->Increment();
+    return Decision::Continue();
+  }
+  limit.limited->Increment();
+  auto seconds = std::max<int64_t>(1, std::chrono::ceil<std::chrono::seconds>(*wait).count());
+  return Decision::Respond(boost::beast::http::status::too_many_requests, "rate_limited")
+      .WithHeader("Retry-After", std::to_string(seconds));
+}
+
+}  // namespace ciap::rate_limit

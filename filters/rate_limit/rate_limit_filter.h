@@ -1,0 +1,102 @@
+// The `rate_limit` filter: a token bucket per caller (provider + subject), per provider, per
+// route or per client address, as the route's `rate_limit` says. Over the limit: 429 with
+// Retry-After. Buckets are shared by all workers (the limit is per process, not per worker),
+// kept in a bounded LRU table per route, and survive config reloads that leave the route's
+// limit unchanged.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <expected>
+#include <list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "config/config.h"
+#include "proxy/filter.h"
+#include "proxy/filter_chain.h"
+
+namespace prometheus {
+class Counter;
+}
+
+namespace ciap::rate_limit {
+
+// One route's buckets. Thread-safe: sharded by key hash, one mutex per shard, each shard an LRU
+// bounded to capacity / kShards buckets (a forgotten caller starts again with a full bucket).
+class BucketTable {
+ public:
+  using Clock = std::chrono::steady_clock;
+  static constexpr std::size_t kShards = 16;
+
+  BucketTable(const config::RateLimitConfig& config, std::size_t capacity);
+
+  // Takes a token from `key`'s bucket. Returns nullopt when the request may go, otherwise how
+  // long until the bucket holds a token again.
+  std::optional<std::chrono::nanoseconds> Take(std::string_view key, Clock::time_point now);
+
+  const config::RateLimitConfig& config() const { return config_; }
+  std::size_t size() const;
+
+ private:
+  struct Bucket {
+    double tokens;
+    Clock::time_point updated;
+  };
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  struct Shard {
+    mutable std::mutex mutex;
+    std::list<std::pair<std::string, Bucket>> lru;  // most recently used first
+    std::unordered_map<std::string, std::list<std::pair<std::string, Bucket>>::iterator, Hash,
+                       std::equal_to<>>
+        index;
+  };
+
+  config::RateLimitConfig config_;
+  std::size_t shard_capacity_;
+  std::array<Shard, kShards> shards_;
+};
+
+// Keeps each route's table across config reloads while the route's limit stays the same.
+class RateLimitStore {
+ public:
+  explicit RateLimitStore(std::size_t capacity_per_route = 65536) : capacity_(capacity_per_route) {}
+
+  std::shared_ptr<BucketTable> Table(const std::string& listener, const std::string& route,
+                                     const config::RateLimitConfig& config);
+
+ private:
+  std::size_t capacity_;
+  std::mutex mutex_;
+  std::map<std::string, std::weak_ptr<BucketTable>> tables_;
+};
+
+class RateLimitFilter : public Filter {
+ public:
+  static std::expected<std::unique_ptr<Filter>, std::string> Create(
+      const config::ListenerConfig& listener, const FilterEnv& env);
+
+  Decision OnRequest(Request& request, StreamContext& context) const override;
+  std::string_view name() const override { return "rate_limit"; }
+
+ private:
+  struct RouteLimit {
+    std::shared_ptr<BucketTable> table;  // null: the route has no rate_limit
+    prometheus::Counter* allowed = nullptr;
+    prometheus::Counter* limited = nullptr;
+  };
+  std::vector<RouteLimit> routes_;             // indexed by route index within the listener
+  std::shared_ptr<RateLimitStore> own_store_;  // when the environment provides none
+};
+
+}  // namespace ciap::rate_limit

@@ -1,0 +1,100 @@
+// See file_watcher.h.
+#include "proxy/file_watcher.h"
+
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "proxy/log.h"
+
+namespace ciap {
+
+namespace {
+constexpr auto kDebounce = std::chrono::milliseconds(200);
+constexpr uint32_t kMask = IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE |
+                           IN_DELETE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF;
+}  // namespace
+
+FileWatcher::FileWatcher(asio::io_context& io, std::function<void()> changed,
+                         std::chrono::milliseconds poll)
+    : io_(io), changed_(std::move(changed)), poll_(poll), debounce_(io), poll_timer_(io) {
+  fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (fd_ < 0) {
+    LogEvent(LogLevel::kWarning, "inotify unavailable; watching files by polling only",
+             {{"error", std::string(std::strerror(errno))}});
+    return;
+  }
+  events_ = std::make_unique<asio::posix::stream_descriptor>(io_, fd_);
+}
+
+FileWatcher::~FileWatcher() { Stop(); }
+
+void FileWatcher::Stop() {
+  stopped_ = true;
+  debounce_.cancel();
+  poll_timer_.cancel();
+  if (events_) {
+    error_code ignored;
+    events_->close(ignored);  // closes fd_
+    events_.reset();
+    fd_ = -1;
+  }
+}
+
+void FileWatcher::Watch(const std::vector<std::string>& files) {
+  std::map<std::string, int> directories;
+  for (const std::string& file : files) {
+    if (file.empty()) continue;
+    std::filesystem::path path(file);
+    std::string directory = path.has_parent_path() ? path.parent_path().string() : ".";
+    if (directories.contains(directory)) continue;
+    auto existing = directories_.find(directory);
+    if (existing != directories_.end()) {
+      directories[directory] = existing->second;
+      continue;
+    }
+    int wd = fd_ >= 0 ? ::inotify_add_watch(fd_, directory.c_str(), kMask) : -1;
+    directories[directory] = wd;
+  }
+  for (const auto& [directory, wd] : directories_) {
+    if (wd >= 0 && !directories.contains(directory)) ::inotify_rm_watch(fd_, wd);
+  }
+  directories_ = std::move(directories);
+  if (!started_ && !stopped_) {
+    started_ = true;
+    if (events_) asio::co_spawn(io_, ReadEvents(), asio::detached);
+    asio::co_spawn(io_, Poll(), asio::detached);
+  }
+}
+
+void FileWatcher::Changed() {
+  if (pending_ || stopped_) return;
+  pending_ = true;  // one look after a burst of events (a ConfigMap update is several)
+  debounce_.expires_after(kDebounce);
+  debounce_.async_wait([this](error_code ec) {
+    pending_ = false;
+    if (!ec && !stopped_) changed_();
+  });
+}
+
+asio::awaitable<void> FileWatcher::ReadEvents() {
+  alignas(inotify_event) char buffer[8192];
+  while (!stopped_ && events_) {
+    auto [ec, n] = co_await events_->async_read_some(asio::buffer(buffer), use_nothrow);
+    if (ec) co_return;
+    // Which file changed does not matter: the caller compares contents.
+    if (n > 0) Changed();
+  }
+}
+
+asio::awaitable<void> FileWatcher::Poll() {
+  while (!stopped_) {
+    poll_timer_.expires_after(poll_);
+    auto [ec] = co_await poll_timer_.async_wait(use_nothrow);
+    if (ec || stopped_) co_return;
+    changed_();
+  }
+}
+
+}  // namespace ciap
