@@ -157,7 +157,7 @@ std::expected<void, std::string> Server::Apply(std::shared_ptr<const config::Con
   if (!snapshot) return std::unexpected(snapshot.error());
 
   // Which listeners keep their sockets: the same address (whatever the name: a rename keeps
-  // the socket), or for port 0 the same name and configured address. The rest bind anew.
+  // the socket). The rest bind anew.
   struct Plan {
     const config::ListenerConfig* listener;
     std::size_t binding;  // index into bindings_, or npos for a new socket
@@ -171,8 +171,13 @@ std::expected<void, std::string> Server::Apply(std::shared_ptr<const config::Con
     Plan& plan = plans.emplace_back(Plan{&listener, kNew, {}, 0});
     for (std::size_t i = 0; i < bindings_.size() && plan.binding == kNew; ++i) {
       const Binding& b = bindings_[i];
-      if (claimed[i] || !(b.address == listener.address)) continue;
-      if (listener.address.port == 0 && b.listener != listener.name) continue;
+      if (claimed[i] || b.address.host != listener.address.host) continue;
+      // An explicit port matches the port a socket has (also one the OS chose for port 0);
+      // port 0 only matches the same listener's port-0 socket.
+      const bool same = listener.address.port != 0
+                            ? listener.address.port == b.port
+                            : b.address.port == 0 && b.listener == listener.name;
+      if (!same) continue;
       claimed[i] = true;
       plan.binding = i;
       plan.port = b.port;

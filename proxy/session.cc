@@ -162,28 +162,31 @@ asio::awaitable<void> Session::Run() {
   for (bool first = true;; first = false) {
     // A connection accepted just before draining still gets its first request answered.
     if (!first && shared.draining.load(std::memory_order_relaxed)) break;
-    // A reload applies from the next request on; in-flight ones finish on their snapshot.
-    if (!first && !FollowReload()) break;
-    const config::LimitsConfig& limits = listener_->config->limits;
+    const config::LimitsConfig* limits = &listener_->config->limits;
     if (buffer_.size() == 0) {
       // Wait for a request's first byte. A new connection gets header_timeout (a silent
       // connection is a slowloris, not a keep-alive); between requests, idle_timeout.
       // Draining ends the wait between requests.
-      deadline_.Arm(first ? limits.header_timeout : limits.idle_timeout, &stream_,
+      deadline_.Arm(first ? limits->header_timeout : limits->idle_timeout, &stream_,
                     /*idle=*/!first);
       auto [ec, n] =
           co_await stream_.async_read_some(buffer_.prepare(kReadChunkBytes), use_nothrow);
       if (ec) break;
       buffer_.commit(n);
     }
+    // A reload applies from the next request on; in-flight ones finish on their snapshot.
+    if (!first) {
+      if (!FollowReload()) break;
+      limits = &listener_->config->limits;
+    }
 
     Exchange& exchange = exchange_;
     exchange.Reset();
     RequestParser& parser = request_.emplace();
-    parser.header_limit(limits.max_header_bytes);
+    parser.header_limit(limits->max_header_bytes);
     parser.body_limit(boost::none);  // bodies are streamed, never held whole
 
-    deadline_.Arm(limits.header_timeout, &stream_);
+    deadline_.Arm(limits->header_timeout, &stream_);
     auto [ec, n] = co_await http::async_read_header(stream_, buffer_, parser, use_nothrow);
     bool keep_alive = false;
     if (ec) {
@@ -200,7 +203,7 @@ asio::awaitable<void> Session::Run() {
         linger = true;
       }
     } else if (static_cast<std::size_t>(std::distance(parser.get().begin(), parser.get().end())) >
-               limits.max_headers) {
+               limits->max_headers) {
       co_await Respond(exchange, http::status::request_header_fields_too_large, "too_many_headers",
                        false);
       linger = true;
@@ -462,49 +465,84 @@ asio::awaitable<std::optional<Session::Failure>> Session::SendRequest(Exchange& 
   RequestParser& parser = *request_;
   auto& request = parser.get();
   const auto route_timeout = exchange.route->config->timeout;
+  const auto idle_timeout = listener_->config->limits.idle_timeout;
   Stream& upstream = upstream_->stream;
 
-  deadline_.Arm(route_timeout, &upstream);
-  if (co_await upstream.WriteAll(asio::buffer(head_))) {
-    if (deadline_.expired()) co_return Failure{Failure::kUpstreamTimeout};
-    co_return Failure{Failure::kUpstreamReset, /*retryable=*/true};
-  }
-  if (!has_body) co_return std::nullopt;
-
-  const auto idle_timeout = listener_->config->limits.idle_timeout;
-  if (!parser.is_done() && request.version() >= 11 &&
-      iequals(request[http::field::expect], "100-continue")) {
+  // The head goes out with the first body bytes: the body the client has already sent is
+  // parsed first, so a body whose framing is broken within those bytes (a bad chunk size, a
+  // bare LF) is refused before the upstream sees any of the request. Only a client waiting
+  // for 100 Continue gets the head sent ahead, as the upstream may answer it.
+  const bool expect_continue = has_body && !parser.is_done() && request.version() >= 11 &&
+                               iequals(request[http::field::expect], "100-continue");
+  bool head_sent = false;
+  if (!has_body || expect_continue) {
+    deadline_.Arm(route_timeout, &upstream);
+    if (co_await upstream.WriteAll(asio::buffer(head_))) {
+      if (deadline_.expired()) co_return Failure{Failure::kUpstreamTimeout};
+      co_return Failure{Failure::kUpstreamReset, /*retryable=*/true};
+    }
+    if (!has_body) co_return std::nullopt;
+    head_sent = true;
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
     deadline_.Arm(idle_timeout, &stream_);
     if (co_await stream_.WriteAll(asio::buffer(kContinue)))
       co_return Failure{Failure::kClientClosed};
   }
+
   std::span<char> body = BodyBuffer();
-  // Beast sizes each read by the buffer's spare capacity: make it a full body buffer.
-  if (buffer_.capacity() < kBodyBufferBytes) buffer_.reserve(kBodyBufferBytes);
   const bool chunked = parser.chunked();
-  while (!parser.is_done()) {
-    request.body().data = body.data();
-    request.body().size = body.size();
+  std::size_t pending = 0;  // parsed body bytes in `body`, not yet written upstream
+  for (;;) {
+    // Parse what has arrived, as far as the body buffer takes it, without reading.
+    bool need_read = false;
+    while (!parser.is_done() && pending < body.size()) {
+      if (buffer_.size() == 0) {
+        need_read = true;
+        break;
+      }
+      request.body().data = body.data() + pending;
+      request.body().size = body.size() - pending;
+      error_code ec;
+      std::size_t used = parser.put(buffer_.data(), ec);
+      buffer_.consume(used);
+      pending = body.size() - request.body().size;
+      if (ec == http::error::need_buffer) break;
+      if (ec == http::error::need_more || (!ec && used == 0)) {
+        need_read = true;
+        break;
+      }
+      // The client's body is malformed; an upstream that got part of it is dropped.
+      if (ec) co_return Failure{Failure::kClientBadBody};
+    }
+    const bool done = parser.is_done();
+    if (pending > 0 || done) {
+      // Never hold parsed bytes while waiting for the client: write before reading.
+      std::array<asio::const_buffer, 4> pieces;
+      std::size_t count = 0;
+      if (!head_sent) pieces[count++] = asio::buffer(head_);
+      count = AppendBodyPiece(pieces, count, chunked, body.first(pending), done);
+      exchange.bytes_in += pending;
+      pending = 0;
+      deadline_.Arm(route_timeout, &upstream);
+      if (co_await upstream.WriteAll(std::span(pieces.data(), count))) {
+        if (deadline_.expired()) co_return Failure{Failure::kUpstreamTimeout};
+        co_return Failure{head_sent ? Failure::kUpstreamRefusedBody : Failure::kUpstreamReset};
+      }
+      head_sent = true;
+    }
+    if (done) break;
+    if (!need_read) continue;
+    // Beast's bound: a chunk-size line longer than the buffer is refused, not grown into.
+    std::size_t room = beast::read_size(buffer_, kBodyBufferBytes);
+    if (room == 0) co_return Failure{Failure::kClientBadBody};
     deadline_.Arm(idle_timeout, &stream_);
-    auto [ec, n] = co_await http::async_read_some(stream_, buffer_, parser, use_nothrow);
-    if (ec == http::error::need_buffer) ec = {};
+    auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(room), use_nothrow);
     if (ec) {
-      // The client stopped mid-body; the upstream has a truncated request and is dropped.
+      // The client stopped mid-body; an upstream that has a truncated request is dropped.
       if (deadline_.expired()) co_return Failure{Failure::kClientTimeout};
       co_return Failure{IsQuietClose(ec) ? Failure::kClientClosed : Failure::kClientBadBody};
     }
-    std::size_t got = body.size() - request.body().size;
-    bool done = parser.is_done();
-    if (got == 0 && !done) continue;
-    exchange.bytes_in += got;
-    std::array<asio::const_buffer, 3> pieces;
-    std::size_t count = AppendBodyPiece(pieces, 0, chunked, body.first(got), done);
-    deadline_.Arm(route_timeout, &upstream);
-    if (co_await upstream.WriteAll(std::span(pieces.data(), count))) {
-      co_return Failure{deadline_.expired() ? Failure::kUpstreamTimeout
-                                            : Failure::kUpstreamRefusedBody};
-    }
+    buffer_.commit(n);
   }
   co_return std::nullopt;
 }
