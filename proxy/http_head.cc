@@ -3,6 +3,8 @@
 
 #include <boost/beast/core/string.hpp>
 
+#include "proxy/path.h"
+
 namespace ciap {
 
 using boost::beast::iequals;
@@ -71,6 +73,8 @@ std::string_view ErrorName(boost::beast::http::status status) {
       return "forbidden";
     case S::not_found:
       return "not_found";
+    case S::method_not_allowed:
+      return "method_not_allowed";
     case S::request_timeout:
       return "request_timeout";
     case S::payload_too_large:
@@ -108,6 +112,69 @@ bool IsValidRequestId(std::string_view id) {
     if (c <= ' ' || c > '~') return false;
   }
   return true;
+}
+
+namespace http = boost::beast::http;
+
+void StrictRequestParser::on_field_impl(http::field name, boost::beast::string_view name_string,
+                                        boost::beast::string_view value,
+                                        boost::beast::error_code& ec) {
+  // Beast hands over an unfolded value where it sits in the input, right after "name:" and
+  // optional whitespace; a folded one it copies into its own buffer (or, when the first line
+  // is empty, points at a later line). name_string always points into the input, which holds
+  // the whole line, so this walk stays inside it.
+  const char* p = name_string.data() + name_string.size();
+  if (*p == ':') ++p;
+  while (*p == ' ' || *p == '\t') ++p;
+  if (p != value.data()) obs_fold_ = true;
+  get().insert(name, name_string, value);
+  ec = {};
+}
+
+std::string_view RequestHeadProblem(const StrictRequestParser& parser) {
+  const auto& request = parser.get();
+  if (parser.obs_fold()) return "obs_fold";
+  if (request.version() != 10 && request.version() != 11) return "unsupported_http_version";
+  std::size_t transfer_encodings = 0;
+  std::size_t content_lengths = 0;
+  std::size_t hosts = 0;
+  bool bad_transfer_encoding = false;
+  bool bad_content_length = false;
+  bool bad_host = false;
+  for (const auto& field : request) {
+    std::string_view value = field.value();
+    switch (field.name()) {
+      case http::field::transfer_encoding:
+        ++transfer_encodings;
+        bad_transfer_encoding |= !iequals(value, "chunked");
+        break;
+      case http::field::content_length:
+        ++content_lengths;
+        bad_content_length |=
+            value.empty() || value.find_first_not_of("0123456789") != std::string_view::npos;
+        break;
+      case http::field::host:
+        ++hosts;
+        bad_host |= !value.empty() && !IsValidAuthority(value);
+        break;
+      default:
+        break;
+    }
+  }
+  if (transfer_encodings > 0) {
+    if (request.version() < 11) return "transfer_encoding_in_http10";
+    // Only "chunked", once, frames a request; anything else ("chunked, identity", "gzip,
+    // chunked", "xchunked", two headers) leaves the length to interpretation.
+    if (transfer_encodings > 1 || bad_transfer_encoding || !parser.chunked()) {
+      return "bad_transfer_encoding";
+    }
+    if (content_lengths > 0) return "content_length_with_transfer_encoding";
+  }
+  if (content_lengths > 1) return "multiple_content_length";
+  if (bad_content_length) return "bad_content_length";
+  if (hosts > 1) return "multiple_host";
+  if (bad_host) return "bad_host";
+  return {};
 }
 
 }  // namespace ciap

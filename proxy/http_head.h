@@ -1,9 +1,13 @@
-// Serializing HTTP/1.1 heads for the two hops. ciap never forwards the bytes it parsed: it
-// writes a fresh, unambiguous head from the parsed fields, minus the hop-by-hop headers that
-// belong to one connection only (RFC 9110 7.6.1) and the framing headers it sets itself.
+// Reading and serializing HTTP/1.1 heads for the two hops. A request head is accepted only if
+// it has one reading (StrictRequestParser, RequestHeadProblem). ciap never forwards the bytes
+// it parsed: it writes a fresh, unambiguous head from the parsed fields, minus the hop-by-hop
+// headers that belong to one connection only (RFC 9110 7.6.1) and the framing headers it sets
+// itself.
 #pragma once
 
+#include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/fields.hpp>
+#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/status.hpp>
 #include <functional>
 #include <string>
@@ -32,6 +36,29 @@ bool IsValidRequestId(std::string_view id);
 // false.
 void ForEachConnectionToken(const boost::beast::http::fields& fields,
                             const std::function<bool(std::string_view)>& visit);
+
+// Beast's request parser, plus a note of what Beast accepts and a proxy must refuse: obs-fold
+// continuation lines (RFC 9112 5.2), which Beast joins into the value. Reading a head through
+// it and then asking RequestHeadProblem is what makes a head acceptable.
+class StrictRequestParser
+    : public boost::beast::http::request_parser<boost::beast::http::buffer_body> {
+ public:
+  bool obs_fold() const { return obs_fold_; }
+
+ private:
+  void on_field_impl(boost::beast::http::field name, boost::beast::string_view name_string,
+                     boost::beast::string_view value, boost::beast::error_code& ec) override;
+
+  bool obs_fold_ = false;
+};
+
+// Why a parsed request head must be answered with 400 and a closed connection (a reason code
+// for the error body, log and metrics), or empty when it is acceptable. RFC 9112 6.1/6.3: a
+// request whose body length is in doubt is refused, never guessed at; that is how requests
+// get smuggled past a proxy. Checked: obs-fold; HTTP/1.0 and 1.1 only; Transfer-Encoding only
+// as one header that is exactly "chunked", never on HTTP/1.0 or with Content-Length; one
+// Content-Length of digits only (Beast takes "5, 5"); one valid Host.
+std::string_view RequestHeadProblem(const StrictRequestParser& parser);
 
 // ---- implementation ----
 

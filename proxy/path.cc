@@ -1,4 +1,5 @@
-// Path normalization; see path.h for the rules and tests/unit/proxy/path_test.cc for cases.
+// Request targets and path normalization; see path.h for the rules and
+// tests/unit/proxy/path_test.cc and path_attack_test.cc for cases.
 #include "proxy/path.h"
 
 #include <cstring>
@@ -7,6 +8,7 @@ namespace ciap {
 namespace {
 
 constexpr std::size_t kMaxPathBytes = 16 * 1024;
+constexpr char kHex[] = "0123456789ABCDEF";
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -15,17 +17,87 @@ int HexValue(char c) {
   return -1;
 }
 
-bool IsUnreserved(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '.' || c == '_' || c == '~';
+bool IsAlnum(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
-// A segment that is "." or ".." once decoded, optionally followed by ";params".
-bool IsDotSegment(std::string_view segment, bool* has_params) {
-  std::size_t semicolon = segment.find(';');
-  std::string_view name = segment.substr(0, semicolon);
-  *has_params = semicolon != std::string_view::npos;
-  return name == "." || name == "..";
+bool IsUnreserved(unsigned char c) {
+  return IsAlnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+// What RFC 3986 allows unencoded in a path: pchar and '/'. Everything else is escaped.
+bool IsPathChar(unsigned char c) {
+  if (IsUnreserved(c)) return true;
+  switch (c) {
+    case '!':
+    case '$':
+    case '&':
+    case '\'':
+    case '(':
+    case ')':
+    case '*':
+    case '+':
+    case ',':
+    case ';':
+    case '=':
+    case ':':
+    case '@':
+    case '/':
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Incremental UTF-8 check (RFC 3629): no overlong forms, no surrogates, nothing above
+// U+10FFFF. Upstreams that decode "%C0%AE" as '.' are what it is for.
+class Utf8Checker {
+ public:
+  bool Feed(unsigned char b) {
+    if (need_ == 0) {
+      if (b < 0x80) return true;
+      if (b >= 0xC2 && b <= 0xDF) return Expect(1, 0x80, 0xBF);
+      if (b == 0xE0) return Expect(2, 0xA0, 0xBF);
+      if (b == 0xED) return Expect(2, 0x80, 0x9F);
+      if (b >= 0xE1 && b <= 0xEF) return Expect(2, 0x80, 0xBF);
+      if (b == 0xF0) return Expect(3, 0x90, 0xBF);
+      if (b == 0xF4) return Expect(3, 0x80, 0x8F);
+      if (b >= 0xF1 && b <= 0xF3) return Expect(3, 0x80, 0xBF);
+      return false;
+    }
+    if (b < lo_ || b > hi_) return false;
+    --need_;
+    lo_ = 0x80;
+    hi_ = 0xBF;
+    return true;
+  }
+  bool complete() const { return need_ == 0; }
+
+ private:
+  bool Expect(int need, unsigned char lo, unsigned char hi) {
+    need_ = need;
+    lo_ = lo;
+    hi_ = hi;
+    return true;
+  }
+  int need_ = 0;
+  unsigned char lo_ = 0x80;
+  unsigned char hi_ = 0xBF;
+};
+
+// The end of a segment's name: its first ';' or "%3B" (a path parameter), or its end.
+std::size_t NameEnd(std::string_view segment) {
+  for (std::size_t i = 0; i < segment.size(); ++i) {
+    if (segment[i] == ';') return i;
+    if (segment[i] == '%' && segment.substr(i + 1, 2) == "3B") return i;
+  }
+  return segment.size();
+}
+
+void AppendEscaped(std::string& s, unsigned char value) {
+  s.push_back('%');
+  s.push_back(kHex[value >> 4]);
+  s.push_back(kHex[value & 15]);
 }
 
 }  // namespace
@@ -44,6 +116,12 @@ std::string_view PathErrorReason(PathError error) {
       return "path_nul";
     case PathError::kDotMatrix:
       return "path_dot_segment_parameters";
+    case PathError::kDoubleEncoding:
+      return "path_double_encoding";
+    case PathError::kBadUtf8:
+      return "path_bad_utf8";
+    case PathError::kTrailingDot:
+      return "path_trailing_dot";
     case PathError::kTooLong:
       return "path_too_long";
   }
@@ -54,33 +132,46 @@ std::optional<PathError> NormalizePath(std::string_view raw, std::string* out) {
   if (raw.size() > kMaxPathBytes) return PathError::kTooLong;
   if (raw.empty() || raw[0] != '/') return PathError::kNotAbsolute;
 
-  // Pass 1: decode unreserved escapes, canonicalize the others, refuse the dangerous ones.
+  // Pass 1: decode unreserved escapes, canonicalize the others, escape what may not appear
+  // raw, refuse the dangerous ones. The decoded octets must be UTF-8.
   std::string& s = *out;
   s.clear();
+  Utf8Checker utf8;
   for (std::size_t i = 0; i < raw.size(); ++i) {
-    char c = raw[i];
-    if (c == '\0') return PathError::kNul;
-    if (c == '\\') return PathError::kBackslash;
-    if (c != '%') {
-      s.push_back(c);
+    auto c = static_cast<unsigned char>(raw[i]);
+    if (c == '%') {
+      if (i + 2 >= raw.size()) return PathError::kBadEscape;
+      int hi = HexValue(raw[i + 1]);
+      int lo = HexValue(raw[i + 2]);
+      if (hi < 0 || lo < 0) return PathError::kBadEscape;
+      c = static_cast<unsigned char>(hi * 16 + lo);
+      i += 2;
+      if (c == '/' || c == '\\') return PathError::kEncodedSlash;
+      if (c == 0) return PathError::kNul;
+      if (!utf8.Feed(c)) return PathError::kBadUtf8;
+      if (IsUnreserved(c)) {
+        s.push_back(static_cast<char>(c));
+      } else {
+        AppendEscaped(s, c);
+      }
       continue;
     }
-    if (i + 2 >= raw.size()) return PathError::kBadEscape;
-    int hi = HexValue(raw[i + 1]);
-    int lo = HexValue(raw[i + 2]);
-    if (hi < 0 || lo < 0) return PathError::kBadEscape;
-    auto value = static_cast<unsigned char>(hi * 16 + lo);
-    if (value == 0) return PathError::kNul;
-    if (value == '/' || value == '\\') return PathError::kEncodedSlash;
-    if (IsUnreserved(value)) {
-      s.push_back(static_cast<char>(value));
+    if (c == 0) return PathError::kNul;
+    if (c == '\\') return PathError::kBackslash;
+    if (!utf8.Feed(c)) return PathError::kBadUtf8;
+    if (IsPathChar(c)) {
+      s.push_back(static_cast<char>(c));
     } else {
-      static constexpr char kHex[] = "0123456789ABCDEF";
-      s.push_back('%');
-      s.push_back(kHex[value >> 4]);
-      s.push_back(kHex[value & 15]);
+      AppendEscaped(s, c);
     }
-    i += 2;
+  }
+  if (!utf8.complete()) return PathError::kBadUtf8;
+  // "%25" is the only escape of '%'; followed by two hex digits (after decoding: "%252e",
+  // "%25%32%65") it is an escape of an escape.
+  for (std::size_t i = s.find("%25"); i != std::string::npos; i = s.find("%25", i + 3)) {
+    if (i + 4 < s.size() && HexValue(s[i + 3]) >= 0 && HexValue(s[i + 4]) >= 0) {
+      return PathError::kDoubleEncoding;
+    }
   }
 
   // Pass 2, in place: the output s[0, w) is a run of "/segment"s and never overtakes the
@@ -94,15 +185,21 @@ std::optional<PathError> NormalizePath(std::string_view raw, std::string* out) {
     bool last = end == std::string::npos;
     if (last) end = s.size();
     std::string_view segment(s.data() + r, end - r);
-    bool has_params = false;
-    if (IsDotSegment(segment, &has_params)) {
+    std::size_t name_end = NameEnd(segment);
+    std::string_view name = segment.substr(0, name_end);
+    const bool has_params = name_end != segment.size();
+    if (name == "." || name == "..") {
+      // "..;x" is ".." to Tomcat and a name to everyone else; ";x" is an empty segment.
       if (has_params) return PathError::kDotMatrix;
-      if (segment == "..") {
+      if (name == "..") {
         while (w > 0 && s[w - 1] != '/') --w;
         if (w > 0) --w;
       }
       trailing_slash = true;  // "/a/." and "/a/.." both name a directory
+    } else if (name.empty() && has_params) {
+      return PathError::kDotMatrix;
     } else if (!segment.empty()) {
+      if (name.ends_with('.') || name.ends_with("%20")) return PathError::kTrailingDot;
       s[w] = '/';
       std::memmove(s.data() + w + 1, segment.data(), segment.size());
       w += segment.size() + 1;
@@ -116,6 +213,101 @@ std::optional<PathError> NormalizePath(std::string_view raw, std::string* out) {
   s.resize(w);
   if (w == 0 || trailing_slash) s.push_back('/');
   return std::nullopt;
+}
+
+bool StripPathParameters(std::string_view path, std::string* out) {
+  if (path.find(';') == std::string_view::npos && path.find("%3B") == std::string_view::npos) {
+    return false;
+  }
+  out->clear();
+  std::size_t r = 0;
+  while (r < path.size()) {
+    std::size_t end = path.find('/', r + 1);
+    if (end == std::string_view::npos) end = path.size();
+    std::string_view segment = path.substr(r, end - r);  // "/name;params"
+    out->append(segment.substr(0, 1 + NameEnd(segment.substr(1))));
+    r = end;
+  }
+  return true;
+}
+
+bool IsValidAuthority(std::string_view authority) {
+  std::string_view host = authority;
+  std::string_view port;
+  if (!authority.empty() && authority.front() == '[') {
+    std::size_t close = authority.find(']');
+    if (close == std::string_view::npos || close < 3) return false;
+    for (char c : authority.substr(1, close - 1)) {
+      if (HexValue(c) < 0 && c != ':' && c != '.') return false;
+    }
+    std::string_view rest = authority.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') return false;
+      port = rest.substr(1);
+      if (port.empty()) return false;
+    }
+  } else {
+    std::size_t colon = authority.find(':');
+    if (colon != std::string_view::npos) {
+      host = authority.substr(0, colon);
+      port = authority.substr(colon + 1);
+      if (port.empty()) return false;
+    }
+    if (host.empty()) return false;
+    for (char c : host) {
+      if (!IsAlnum(static_cast<unsigned char>(c)) && c != '-' && c != '.' && c != '_') {
+        return false;
+      }
+    }
+  }
+  if (port.size() > 5) return false;
+  for (char c : port) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+std::optional<RequestTarget> ParseRequestTarget(std::string_view target) {
+  RequestTarget parsed;
+  if (target.empty()) return std::nullopt;
+  if (target == "*") {
+    parsed.form = RequestTarget::kAsterisk;
+    return parsed;
+  }
+  if (target.front() == '/') {
+    parsed.form = RequestTarget::kOrigin;
+  } else if (std::size_t scheme_end = target.find("://"); scheme_end != std::string_view::npos) {
+    std::string_view scheme = target.substr(0, scheme_end);
+    auto lower_equals = [](std::string_view a, std::string_view b) {
+      if (a.size() != b.size()) return false;
+      for (std::size_t i = 0; i < a.size(); ++i) {
+        if ((a[i] | 0x20) != b[i]) return false;
+      }
+      return true;
+    };
+    if (!lower_equals(scheme, "http") && !lower_equals(scheme, "https")) return std::nullopt;
+    std::string_view after = target.substr(scheme_end + 3);
+    std::size_t authority_end = after.find_first_of("/?#");
+    parsed.form = RequestTarget::kAbsolute;
+    parsed.authority = after.substr(0, authority_end);
+    if (!IsValidAuthority(parsed.authority)) return std::nullopt;  // '@' userinfo included
+    target =
+        authority_end == std::string_view::npos ? std::string_view() : after.substr(authority_end);
+  } else {
+    // authority-form ("host:port"), only meaningful for CONNECT.
+    if (!IsValidAuthority(target) || target.find(':') == std::string_view::npos) {
+      return std::nullopt;
+    }
+    parsed.form = RequestTarget::kAuthority;
+    parsed.authority = target;
+    return parsed;
+  }
+  target = target.substr(0, target.find('#'));
+  std::size_t query_start = target.find('?');
+  parsed.path = target.substr(0, query_start);
+  if (query_start != std::string_view::npos) parsed.query = target.substr(query_start + 1);
+  if (parsed.path.empty()) parsed.path = "/";
+  return parsed;
 }
 
 }  // namespace ciap
