@@ -7,9 +7,10 @@ metrics that a running ciap exports.
    decisions, JWKS age, upstream errors, connections), and every $variable it uses is defined.
 2. A real ciap runs with a config that exercises every metric family: an identity provider with a
    jwks_file (keys minted with jose, tests/idp/mint-vendor.mjs), a route with `allow`, a public
-   route, an `authenticate` route, a TLS listener and a plaintext one, an upstream that answers
-   and one that is down. Traffic: allowed, denied, unauthenticated, forged and public requests, a
-   request to the dead upstream, and a failed TLS handshake. Then /metrics is scraped, and every
+   route, an `authenticate` route, a rate-limited route, a TLS listener and a plaintext one, an
+   upstream that answers and one that is down. Traffic: allowed, denied, unauthenticated, forged
+   and public requests, a request to the dead upstream, a rate-limited one, a request with two
+   Host headers, and a failed TLS handshake. Then /metrics is scraped, and every
    metric name in the dashboard's PromQL, in templates/prometheusrule.yaml and in the README's
    metrics table must be there (histograms may be named by family or by _bucket/_sum/_count).
 
@@ -154,6 +155,9 @@ class MetricsExist(CiapTestCase):
              "authenticate": True},
             {"name": "broken", "match": {"path_prefix": "/broken/"}, "upstream": "down",
              "public": True},
+            {"name": "limited", "match": {"path_prefix": "/limited/"}, "upstream": "app",
+             "public": True, "rate_limit": {"per": "client", "requests_per_second": 0.01,
+                                            "burst": 1}},
             {"name": "public", "match": {"path_prefix": "/"}, "upstream": "app", "public": True},
         ]
         cfg = make_config([upstream_cfg("app", up), upstream_cfg("down", dead_port)],
@@ -178,6 +182,11 @@ class MetricsExist(CiapTestCase):
         self.assertEqual(get("/jobs/x", outsider), 200)
         self.assertEqual(get("/index.html"), 200)
         self.assertEqual(get("/broken/x"), 502)
+        self.assertEqual(get("/limited/x"), 200)
+        self.assertEqual(get("/limited/x"), 429)
+        with socket.create_connection(("127.0.0.1", ciap.port("local")), timeout=5) as s:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")   # ambiguous: 400
+            self.assertIn(b" 400 ", s.recv(1024))
         self.assertEqual(request(ciap.port("local"), "GET", "/", tls=False).status, 200)
         with socket.create_connection(("127.0.0.1", port), timeout=5) as s:   # not TLS
             s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")

@@ -266,7 +266,8 @@ if (go.status !== 0) {
     const rules = docs.find((d) => d.kind === 'PrometheusRule').spec.groups[0].rules;
     const alerts = rules.map((r) => r.alert).sort();
     assert(JSON.stringify(alerts) === JSON.stringify(['CiapAuthzDenialSpike', 'CiapCertificateExpiring',
-      'CiapHigh5xxRatio', 'CiapJwksStale', 'CiapJwksUnavailable']), `alerts: ${alerts}`);
+      'CiapConfigReloadFailed', 'CiapHigh5xxRatio', 'CiapJwksStale', 'CiapJwksUnavailable']),
+           `alerts: ${alerts}`);
     for (const r of rules) {
       assert(!/\{\{|<no value>/.test(r.expr), `${r.alert}: unrendered template in ${r.expr}`);
     }
