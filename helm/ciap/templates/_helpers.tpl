@@ -205,8 +205,8 @@ restartPolicy: Always
 {{- end -}}
 
 {{/*
-A PodSpec patch that adds the sidecar and its volumes: the shape of Buildkite agent-stack-k8s'
-config.pod-spec-patch and of a CircleCI container-agent resource class spec.
+A PodSpec patch that adds the sidecar and its volumes, in the shape of Buildkite
+agent-stack-k8s' config.pod-spec-patch (a strategic merge patch of each job's PodSpec).
 */}}
 {{- define "ciap.sidecar.podSpecPatch" -}}
 {{ if .Values.sidecar.native }}initContainers{{ else }}containers{{ end }}:
