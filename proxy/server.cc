@@ -2,6 +2,7 @@
 #include "proxy/server.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <fstream>
@@ -408,6 +409,12 @@ int Server::Run() {
 
 int RunServer(const RunOptions& options) {
   ::signal(SIGPIPE, SIG_IGN);
+  // Every connection is a file descriptor (two when proxied): use all the kernel allows us,
+  // like nginx's worker_rlimit_nofile, instead of a shell's default soft limit of 1024.
+  if (rlimit limit{}; ::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+  }
   auto server = std::make_unique<Server>(options);
   return server->Run();
 }
