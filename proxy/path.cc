@@ -2,7 +2,9 @@
 // tests/unit/proxy/path_test.cc and path_attack_test.cc for cases.
 #include "proxy/path.h"
 
+#include <algorithm>
 #include <cstring>
+#include <iterator>
 
 namespace ciap {
 namespace {
@@ -49,41 +51,78 @@ bool IsPathChar(unsigned char c) {
   }
 }
 
-// Incremental UTF-8 check (RFC 3629): no overlong forms, no surrogates, nothing above
+// Code points whose NFKC form contains '.', '/', '\', ';', '%', '?', '#' or ':' ("．" U+FF0E,
+// "／" U+FF0F, "‥" U+2025, "℀" U+2100 ...): an upstream that applies NFKC to paths would see
+// dot segments or separators the policy never saw. Generated from Unicode 14's decomposition
+// data (Python: unicodedata.normalize("NFKC", chr(cp)) for every cp >= 0x80).
+constexpr char32_t kCompatibilityForms[] = {
+    0x37E,  0x2024, 0x2025, 0x2026, 0x2047, 0x2048, 0x2049, 0x2100, 0x2101, 0x2105, 0x2106, 0x2488,
+    0x2489, 0x248A, 0x248B, 0x248C, 0x248D, 0x248E, 0x248F, 0x2490, 0x2491, 0x2492, 0x2493, 0x2494,
+    0x2495, 0x2496, 0x2497, 0x2498, 0x2499, 0x249A, 0x249B, 0x2A74, 0x33C2, 0x33C7, 0x33D8, 0xFE13,
+    0xFE14, 0xFE16, 0xFE19, 0xFE30, 0xFE52, 0xFE54, 0xFE55, 0xFE56, 0xFE5F, 0xFE68, 0xFE6A, 0xFF03,
+    0xFF05, 0xFF0E, 0xFF0F, 0xFF1A, 0xFF1B, 0xFF1F, 0xFF3C, 0x1F100};
+
+bool IsCompatibilityForm(char32_t cp) {
+  return std::binary_search(std::begin(kCompatibilityForms), std::end(kCompatibilityForms), cp);
+}
+
+// Incremental UTF-8 decoder (RFC 3629): no overlong forms, no surrogates, nothing above
 // U+10FFFF. Upstreams that decode "%C0%AE" as '.' are what it is for.
-class Utf8Checker {
+class Utf8Decoder {
  public:
-  bool Feed(unsigned char b) {
+  enum Result { kBad, kPartial, kDone };
+  Result Feed(unsigned char b) {
     if (need_ == 0) {
-      if (b < 0x80) return true;
-      if (b >= 0xC2 && b <= 0xDF) return Expect(1, 0x80, 0xBF);
-      if (b == 0xE0) return Expect(2, 0xA0, 0xBF);
-      if (b == 0xED) return Expect(2, 0x80, 0x9F);
-      if (b >= 0xE1 && b <= 0xEF) return Expect(2, 0x80, 0xBF);
-      if (b == 0xF0) return Expect(3, 0x90, 0xBF);
-      if (b == 0xF4) return Expect(3, 0x80, 0x8F);
-      if (b >= 0xF1 && b <= 0xF3) return Expect(3, 0x80, 0xBF);
-      return false;
+      if (b < 0x80) {
+        cp_ = b;
+        return kDone;
+      }
+      if (b >= 0xC2 && b <= 0xDF) return Expect(1, b & 0x1F, 0x80, 0xBF);
+      if (b == 0xE0) return Expect(2, b & 0x0F, 0xA0, 0xBF);
+      if (b == 0xED) return Expect(2, b & 0x0F, 0x80, 0x9F);
+      if (b >= 0xE1 && b <= 0xEF) return Expect(2, b & 0x0F, 0x80, 0xBF);
+      if (b == 0xF0) return Expect(3, b & 0x07, 0x90, 0xBF);
+      if (b == 0xF4) return Expect(3, b & 0x07, 0x80, 0x8F);
+      if (b >= 0xF1 && b <= 0xF3) return Expect(3, b & 0x07, 0x80, 0xBF);
+      return kBad;
     }
-    if (b < lo_ || b > hi_) return false;
-    --need_;
+    if (b < lo_ || b > hi_) return kBad;
+    cp_ = (cp_ << 6) | (b & 0x3F);
     lo_ = 0x80;
     hi_ = 0xBF;
-    return true;
+    return --need_ == 0 ? kDone : kPartial;
   }
   bool complete() const { return need_ == 0; }
+  char32_t code_point() const { return cp_; }
 
  private:
-  bool Expect(int need, unsigned char lo, unsigned char hi) {
+  Result Expect(int need, char32_t bits, unsigned char lo, unsigned char hi) {
     need_ = need;
+    cp_ = bits;
     lo_ = lo;
     hi_ = hi;
-    return true;
+    return kPartial;
   }
   int need_ = 0;
+  char32_t cp_ = 0;
   unsigned char lo_ = 0x80;
   unsigned char hi_ = 0xBF;
 };
+
+// Feeds one decoded octet of the path; the error, if it ends a bad or look-alike character.
+std::optional<PathError> CheckOctet(Utf8Decoder& utf8, unsigned char c) {
+  if (c < 0x80 && utf8.complete()) return std::nullopt;  // the common case
+  switch (utf8.Feed(c)) {
+    case Utf8Decoder::kBad:
+      return PathError::kBadUtf8;
+    case Utf8Decoder::kDone:
+      if (IsCompatibilityForm(utf8.code_point())) return PathError::kCompatibilityForm;
+      return std::nullopt;
+    case Utf8Decoder::kPartial:
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
 
 // The end of a segment's name: its first ';' or "%3B" (a path parameter), or its end.
 std::size_t NameEnd(std::string_view segment) {
@@ -122,6 +161,8 @@ std::string_view PathErrorReason(PathError error) {
       return "path_bad_utf8";
     case PathError::kTrailingDot:
       return "path_trailing_dot";
+    case PathError::kCompatibilityForm:
+      return "path_compatibility_character";
     case PathError::kTooLong:
       return "path_too_long";
   }
@@ -136,7 +177,9 @@ std::optional<PathError> NormalizePath(std::string_view raw, std::string* out) {
   // raw, refuse the dangerous ones. The decoded octets must be UTF-8.
   std::string& s = *out;
   s.clear();
-  Utf8Checker utf8;
+  Utf8Decoder utf8;
+  bool escaped_percent = false;  // "%25" in s: look for double encoding
+  bool semicolon = false;        // ';' or "%3B" in s: segments may have parameters
   for (std::size_t i = 0; i < raw.size(); ++i) {
     auto c = static_cast<unsigned char>(raw[i]);
     if (c == '%') {
@@ -148,7 +191,9 @@ std::optional<PathError> NormalizePath(std::string_view raw, std::string* out) {
       i += 2;
       if (c == '/' || c == '\\') return PathError::kEncodedSlash;
       if (c == 0) return PathError::kNul;
-      if (!utf8.Feed(c)) return PathError::kBadUtf8;
+      if (auto error = CheckOctet(utf8, c)) return error;
+      escaped_percent |= c == '%';
+      semicolon |= c == ';';
       if (IsUnreserved(c)) {
         s.push_back(static_cast<char>(c));
       } else {
@@ -158,7 +203,8 @@ std::optional<PathError> NormalizePath(std::string_view raw, std::string* out) {
     }
     if (c == 0) return PathError::kNul;
     if (c == '\\') return PathError::kBackslash;
-    if (!utf8.Feed(c)) return PathError::kBadUtf8;
+    if (auto error = CheckOctet(utf8, c)) return error;
+    semicolon |= c == ';';
     if (IsPathChar(c)) {
       s.push_back(static_cast<char>(c));
     } else {
@@ -168,7 +214,8 @@ std::optional<PathError> NormalizePath(std::string_view raw, std::string* out) {
   if (!utf8.complete()) return PathError::kBadUtf8;
   // "%25" is the only escape of '%'; followed by two hex digits (after decoding: "%252e",
   // "%25%32%65") it is an escape of an escape.
-  for (std::size_t i = s.find("%25"); i != std::string::npos; i = s.find("%25", i + 3)) {
+  for (std::size_t i = escaped_percent ? s.find("%25") : std::string::npos; i != std::string::npos;
+       i = s.find("%25", i + 3)) {
     if (i + 4 < s.size() && HexValue(s[i + 3]) >= 0 && HexValue(s[i + 4]) >= 0) {
       return PathError::kDoubleEncoding;
     }
@@ -185,7 +232,7 @@ std::optional<PathError> NormalizePath(std::string_view raw, std::string* out) {
     bool last = end == std::string::npos;
     if (last) end = s.size();
     std::string_view segment(s.data() + r, end - r);
-    std::size_t name_end = NameEnd(segment);
+    std::size_t name_end = semicolon ? NameEnd(segment) : segment.size();
     std::string_view name = segment.substr(0, name_end);
     const bool has_params = name_end != segment.size();
     if (name == "." || name == "..") {

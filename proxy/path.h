@@ -10,15 +10,16 @@ namespace ciap {
 
 // Why a path was refused; each maps to a 400 with this reason code.
 enum class PathError {
-  kNotAbsolute,     // does not start with '/'
-  kBadEscape,       // '%' not followed by two hex digits
-  kEncodedSlash,    // %2F or %5C: the upstream might split on it, the policy would not
-  kBackslash,       // a raw '\': some upstreams treat it as '/'
-  kNul,             // %00 or a raw NUL
-  kDotMatrix,       // ".;x", "..;x" or ";x" segments: Tomcat-style bypasses
-  kDoubleEncoding,  // "%25" followed by two hex digits: an upstream that decodes twice
-  kBadUtf8,         // escapes (or raw bytes) that are not UTF-8, e.g. overlong "%C0%AE"
-  kTrailingDot,     // a segment ending in '.' or a space: Windows upstreams drop them
+  kNotAbsolute,        // does not start with '/'
+  kBadEscape,          // '%' not followed by two hex digits
+  kEncodedSlash,       // %2F or %5C: the upstream might split on it, the policy would not
+  kBackslash,          // a raw '\': some upstreams treat it as '/'
+  kNul,                // %00 or a raw NUL
+  kDotMatrix,          // ".;x", "..;x" or ";x" segments: Tomcat-style bypasses
+  kDoubleEncoding,     // "%25" followed by two hex digits: an upstream that decodes twice
+  kBadUtf8,            // escapes (or raw bytes) that are not UTF-8, e.g. overlong "%C0%AE"
+  kTrailingDot,        // a segment ending in '.' or a space: Windows upstreams drop them
+  kCompatibilityForm,  // a character whose NFKC form holds '.', '/', ';', '%' ... ("．" U+FF0E)
   kTooLong,
 };
 
@@ -32,6 +33,9 @@ std::string_view PathErrorReason(PathError error);
 //  - empty segments are merged ("//a" → "/a"), "." and ".." segments removed per RFC 3986 5.2.4
 //    (".." never climbs above the root);
 //  - a trailing '/' is kept.
+// Letters are compared as bytes: case and Unicode compatibility forms of letters are the
+// upstream's business (a case-insensitive upstream needs a "(?i)" path_regex route). What is
+// refused is what changes a path's structure for some upstream: see PathError.
 // Anything that cannot be normalized without guessing what the upstream will do is refused.
 // The output normalizes to itself. Writes the result to `*out` (reusing its capacity); returns
 // the error, if any.

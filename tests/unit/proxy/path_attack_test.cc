@@ -89,6 +89,26 @@ INSTANTIATE_TEST_SUITE_P(
                     AttackCase{"/%c3a", nullptr, PathError::kBadUtf8},
                     AttackCase{"/\xc0\xae\xc0\xae/admin", nullptr, PathError::kBadUtf8}));
 
+INSTANTIATE_TEST_SUITE_P(
+    CompatibilityForms, PathAttackTest,
+    testing::Values(
+        // NFKC turns these into '.', '/', a backslash, '%' or ';': refused, escaped or raw.
+        AttackCase{"/public/%EF%BC%8E%EF%BC%8E/admin", nullptr, PathError::kCompatibilityForm},
+        AttackCase{"/public/\xef\xbc\x8e\xef\xbc\x8e/admin", nullptr,
+                   PathError::kCompatibilityForm},
+        AttackCase{"/public%ef%bc%8f..%ef%bc%8fadmin", nullptr, PathError::kCompatibilityForm},
+        AttackCase{"/public/%E2%80%A5/admin", nullptr, PathError::kCompatibilityForm},
+        AttackCase{"/public/..%EF%B9%A8admin", nullptr, PathError::kCompatibilityForm},
+        AttackCase{"/a%EF%BC%85%32%65", nullptr, PathError::kCompatibilityForm},
+        AttackCase{"/admin%EF%BC%9Bx", nullptr, PathError::kCompatibilityForm},
+        AttackCase{"/%E2%84%80", nullptr, PathError::kCompatibilityForm},     // U+2100 "a/c"
+        AttackCase{"/%F0%9F%84%80", nullptr, PathError::kCompatibilityForm},  // U+1F100 "0."
+        AttackCase{"/%CD%BE", nullptr, PathError::kCompatibilityForm},        // U+037E ';'
+        // Compatibility forms of letters and digits do not change the structure.
+        AttackCase{"/%EF%BD%81dmin", "/%EF%BD%81dmin"},  // U+FF41 'a'
+        AttackCase{"/%EF%BC%90", "/%EF%BC%90"},          // U+FF10 '0'
+        AttackCase{"/%E2%80%A3", "/%E2%80%A3"}));        // U+2023, next to U+2024
+
 INSTANTIATE_TEST_SUITE_P(RawCharacters, PathAttackTest,
                          testing::Values(AttackCase{"/a\"b<c>", "/a%22b%3Cc%3E"},
                                          AttackCase{"/a{b}|c^d`", "/a%7Bb%7D%7Cc%5Ed%60"},
