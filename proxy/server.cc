@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "config/loader.h"
+#include "config/syntax.h"
 #include "filters/identity/key_manager.h"
 #include "filters/rate_limit/rate_limit_filter.h"
 #include "proxy/admin_server.h"
@@ -70,6 +71,47 @@ uint64_t Fingerprint(const std::vector<std::string>& files) {
     fingerprint = (fingerprint ^ h) * 1099511628211ull;
   }
   return fingerprint;
+}
+
+// CIAP_KEY_TIMING="min_ttl=2s,retry_min=1s,...": shorter key-refresh timers for fault drills
+// and tests (a 5-minute IdP outage played in one). Unknown names are ignored with a warning.
+identity::KeyTiming KeyTimingFromEnvironment() {
+  identity::KeyTiming timing;
+  const char* spec = std::getenv("CIAP_KEY_TIMING");
+  if (spec == nullptr) return timing;
+  std::string_view rest(spec);
+  while (!rest.empty()) {
+    std::string_view item = rest.substr(0, rest.find(','));
+    rest.remove_prefix(std::min(rest.size(), item.size() + 1));
+    std::string_view name = item.substr(0, item.find('='));
+    auto value = config::ParseDuration(item.substr(std::min(item.size(), name.size() + 1)));
+    auto seconds = [&] {
+      return std::chrono::duration_cast<std::chrono::seconds>(value.value_or(config::Duration{}));
+    };
+    if (!value) {
+      LogEvent(LogLevel::kWarning, "CIAP_KEY_TIMING: bad entry", {{"entry", item}});
+    } else if (name == "min_ttl") {
+      timing.min_ttl = seconds();
+    } else if (name == "max_ttl") {
+      timing.max_ttl = seconds();
+    } else if (name == "default_ttl") {
+      timing.default_ttl = seconds();
+    } else if (name == "unknown_kid_interval") {
+      timing.unknown_kid_interval = seconds();
+    } else if (name == "retry_min") {
+      timing.retry_min = seconds();
+    } else if (name == "retry_max") {
+      timing.retry_max = seconds();
+    } else if (name == "file_poll") {
+      timing.file_poll = seconds();
+    } else if (name == "fetch_timeout") {
+      timing.fetch_timeout = *value;
+    } else {
+      LogEvent(LogLevel::kWarning, "CIAP_KEY_TIMING: unknown timer", {{"entry", item}});
+    }
+  }
+  LogEvent(LogLevel::kWarning, "key refresh timers changed by CIAP_KEY_TIMING", {{"spec", spec}});
+  return timing;
 }
 
 class Server {
@@ -350,7 +392,7 @@ int Server::Run() {
     workers_.push_back(std::make_unique<Worker>(static_cast<std::size_t>(i), shared_));
   }
   // Keys are fetched on the main thread; workers only read published key sets.
-  keys_ = std::make_unique<identity::KeyManager>(main_io_, metrics_);
+  keys_ = std::make_unique<identity::KeyManager>(main_io_, metrics_, KeyTimingFromEnvironment());
   if (auto applied = Apply(*config); !applied) {
     LogEvent(LogLevel::kError, "cannot start", {{"error", applied.error()}});
     return 1;

@@ -29,6 +29,8 @@ counted and hashed, never stored):
                           upstream dying after it took the request)
     /reject-early/<code>  answers <code> with "Connection: close" right after the request head,
                           without reading the body, then closes ?linger_ms=D later (default 200)
+    /reset-mid-request/<n>   reads <n> bytes of the request body, then resets the connection (RST)
+    /reset-mid-response/<n>  Content-Length 2n, sends n bytes, then resets the connection (RST)
     anything else         200 "ok"
 Every response carries X-Upstream: <name> and X-Upstream-Conn: <connection number>.
 """
@@ -38,6 +40,7 @@ import hashlib
 import json
 import signal
 import socket
+import struct
 import ssl
 import sys
 import threading
@@ -326,6 +329,10 @@ class Upstream:
         seg = u.path.split("/")
         if len(seg) == 3 and seg[1] == "reject-early":
             return rec  # answered without reading the body (see _respond)
+        if len(seg) == 3 and seg[1] == "reset-mid-request":
+            f.read(int(seg[2]))
+            _reset(sock)
+            raise BadRequest("reset on purpose")
         hv = lambda n: _header(headers, n)
         te = (hv("transfer-encoding") or "").lower()
         if "100-continue" in (hv("expect") or "").lower() and self.send_100_continue:
@@ -465,6 +472,12 @@ class Upstream:
             if req["index_on_conn"] > 0:
                 return False  # took the request, closes without answering
             return send_simple(200, b"ok")
+        if len(seg) == 3 and seg[1] == "reset-mid-response":
+            n = int(seg[2])
+            sock.sendall(_head(200, base + [("Content-Length", str(2 * n))]) + PATTERN[:n])
+            time.sleep(0.05)
+            _reset(sock)
+            return False
         if len(seg) == 3 and seg[1] == "reject-early":
             code = int(seg[2])
             send_simple(code, f"status {code}".encode(), close=True)
@@ -481,6 +494,12 @@ class Upstream:
             sock.sendall(b"y" * 90)
             return keep
         return send_simple(200, b"ok")
+
+
+def _reset(sock):
+    """Closes with an RST instead of a FIN."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
 
 
 def _header(headers, name):
