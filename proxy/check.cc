@@ -173,8 +173,15 @@ int RunCheck(const CheckOptions& options) {
       report.Line("caller: claims from " + options.claims_file + " as provider " + provider->name +
                   " (issuer, audience and times checked; no signature)");
     } else {
+      std::string missing;
+      for (const char* name : {"iss", "aud", "exp"}) {
+        if (claims.contains(name)) continue;
+        if (!missing.empty()) missing += ", ";
+        missing += name;
+      }
       report.Line("caller: claims from " + options.claims_file + " as provider " + provider->name +
-                  " (no iss/aud/exp given: only the policy is checked)");
+                  " (without " + missing +
+                  ": issuer, audience and times are not checked, only the policy)");
     }
   } else if (!options.token_file.empty()) {
     auto token = ReadFile(options.token_file);
