@@ -326,3 +326,55 @@ class ReloadTest(CiapTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ReloadIdentityTest(CiapTestCase):
+    """Providers across reloads: a changed audience applies at once, the keys carry over (no
+    reload of the key source), and a provider added by a reload loads its keys."""
+
+    def test_provider_changes(self):
+        from test_access import AUDIENCE, ISSUER, minted, require_node
+        require_node()
+        jwks, tokens = minted()
+        jwks_file = os.path.join(self.tmp, "corp.jwks.json")
+        with open(jwks_file, "w") as f:
+            json.dump(jwks, f)
+        up = self.start_upstream()
+
+        def config(audience, second=False):
+            providers = [{"name": "corp", "type": "oidc", "issuer": ISSUER,
+                          "audiences": [audience], "jwks_file": jwks_file}]
+            if second:
+                providers.append({"name": "other", "type": "oidc",
+                                  "issuer": "https://other.example", "audiences": ["x"],
+                                  "jwks_file": jwks_file})
+            cfg = make_config([upstream_cfg("app", up)], [plain_listener("plain", [
+                {"name": "ci", "upstream": "app", "authenticate": True}])])
+            cfg["identity_providers"] = providers
+            return cfg
+
+        p = self.start_ciap(config(AUDIENCE))
+        self.assertTrue(wait_until(lambda: p.admin_get("/ready")[0] == 200, 10))
+        port = p.port()
+        auth = {"Authorization": f"Bearer {tokens['acme']}"}
+        self.assertEqual(request(port, headers=auth, tls=False).status, 200)
+        loads = len(p.events_named("keys loaded"))
+
+        def write(cfg):
+            write_atomically(p.config_path, to_yaml(dict(
+                cfg, logging={"access_log": p.access_log_path})))
+
+        write(config("someone-else"))
+        self.assertTrue(wait_until(lambda: reloads(p, "success") >= 1, 10))
+        r = request(port, headers=auth, tls=False)
+        self.assertEqual((r.status, r.json()["reason"]), (401, "wrong_audience"))
+        self.assertEqual(len(p.events_named("keys loaded")), loads, "the key source was reloaded")
+        self.assertEqual(p.admin_get("/ready")[0], 200)
+
+        write(config(AUDIENCE, second=True))
+        self.assertTrue(wait_until(lambda: reloads(p, "success") >= 2, 10))
+        self.assertTrue(wait_until(lambda: any(
+            e.get("provider") == "other" for e in p.events_named("keys loaded")), 10))
+        self.assertEqual(request(port, headers=auth, tls=False).status, 200)
+        status = json.loads(p.admin_get("/jwks-status")[2])
+        self.assertEqual([x["name"] for x in status["providers"]], ["corp", "other"])
