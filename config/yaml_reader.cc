@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdio>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <tuple>
 
@@ -39,6 +41,45 @@ std::string JoinKeys(const std::vector<std::string_view>& keys) {
   return out;
 }
 
+// The length of the well-formed UTF-8 sequence at `text[i]` (RFC 3629: no overlong forms, no
+// surrogates, nothing above U+10FFFF), or 0 when there is none.
+size_t Utf8SequenceLength(std::string_view text, size_t i) {
+  auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
+  const unsigned char lead = byte(i);
+  if (lead < 0x80) return 1;
+  size_t length = 0;
+  unsigned char low = 0x80, high = 0xBF;  // the allowed range of the second byte
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    length = 2;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    length = 3;
+    if (lead == 0xE0) low = 0xA0;
+    if (lead == 0xED) high = 0x9F;
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    length = 4;
+    if (lead == 0xF0) low = 0x90;
+    if (lead == 0xF4) high = 0x8F;
+  } else {
+    return 0;
+  }
+  if (i + length > text.size()) return 0;
+  if (byte(i + 1) < low || byte(i + 1) > high) return 0;
+  for (size_t k = i + 2; k < i + length; ++k) {
+    if (byte(k) < 0x80 || byte(k) > 0xBF) return 0;
+  }
+  return length;
+}
+
+// The offset of the first byte that does not start a well-formed UTF-8 sequence, if any.
+std::optional<size_t> FirstInvalidUtf8(std::string_view text) {
+  for (size_t i = 0; i < text.size();) {
+    size_t length = Utf8SequenceLength(text, i);
+    if (length == 0) return i;
+    i += length;
+  }
+  return std::nullopt;
+}
+
 // Records where each document starts and ignores everything else.
 class DocumentStarts : public YAML::EventHandler {
  public:
@@ -61,6 +102,21 @@ class DocumentStarts : public YAML::EventHandler {
 }  // namespace
 
 std::optional<YAML::Node> LoadSingleDocument(std::string_view text, Diagnostics& diagnostics) {
+  // YAML is Unicode text, and every value ends up in JSON (/config, logs, audit events), which
+  // must be UTF-8; yaml-cpp passes stray bytes through, so they are refused here.
+  if (std::optional<size_t> bad = FirstInvalidUtf8(text)) {
+    YAML::Mark mark;
+    mark.pos = static_cast<int>(*bad);
+    const size_t line_start = text.rfind('\n', *bad) + 1;  // npos + 1 == 0 on the first line
+    mark.line = static_cast<int>(std::count(text.begin(), text.begin() + *bad, '\n'));
+    mark.column = static_cast<int>(*bad - line_start);
+    char byte[8];
+    std::snprintf(byte, sizeof byte, "0x%02X", static_cast<unsigned char>(text[*bad]));
+    diagnostics.Add(
+        mark, "",
+        std::string("invalid UTF-8 (byte ") + byte + "): a config file must be UTF-8 text");
+    return std::nullopt;
+  }
   const std::string input(text);
   try {
     // Documents are counted with a bound before loading because yaml-cpp 0.7's LoadAll() never
@@ -151,6 +207,9 @@ std::expected<std::string, std::string> SubstituteEnv(std::string_view text, con
     std::optional<std::string> value = env ? env(std::string(inner)) : std::nullopt;
     if (!value)
       return std::unexpected("environment variable " + std::string(inner) + " is not set");
+    if (FirstInvalidUtf8(*value)) {
+      return std::unexpected("environment variable " + std::string(inner) + " is not valid UTF-8");
+    }
     out += *value;
     i = close + 1;
   }

@@ -344,6 +344,42 @@ upstreams: [{ name: u, endpoints: [127.0.0.1:1] }]
   EXPECT_EQ(errors[0].message, "'${X}' is not a valid header name");
 }
 
+// A config is UTF-8 text: every value can end up in JSON (/config, logs, audit events), which
+// must be UTF-8, and yaml-cpp passes stray bytes through. Refused at the first bad byte; found
+// by tests/fuzz/fuzz_config (an example config with a mutated byte made /config invalid JSON).
+TEST(LoaderTest, RefusesInvalidUtf8) {
+  constexpr std::string_view kRest = R"(.log
+listeners: [{ name: l, address: 127.0.0.1:0, plaintext: true, routes: [{ name: r, upstream: u, public: true }] }]
+upstreams: [{ name: u, endpoints: [127.0.0.1:1] }]
+)";
+  // A stray byte, a truncated sequence, an overlong '.', a surrogate, and beyond U+10FFFF.
+  for (std::string bad : {"\xff", "\xc3", "\xc0\xae", "\xed\xa0\x80", "\xf4\x90\x80\x80"}) {
+    ConfigErrors errors =
+        MustFail("logging:\n  access_log: /var/log/caf" + bad + std::string(kRest));
+    ASSERT_EQ(errors.size(), 1u);
+    EXPECT_EQ(errors[0].line, 2);
+    EXPECT_EQ(errors[0].column, 27);
+    EXPECT_TRUE(errors[0].message.starts_with("invalid UTF-8 (byte 0x")) << errors[0].message;
+  }
+  std::shared_ptr<const Config> c = MustParse(
+      "logging:\n  access_log: /var/log/caf\xc3\xa9-\xf0\x9f\x9a\x80" + std::string(kRest));
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->logging.access_log, "/var/log/caf\xc3\xa9-\xf0\x9f\x9a\x80.log");
+}
+
+// ... and so is what an environment variable brings in.
+TEST(LoaderTest, EnvValueWithInvalidUtf8IsRejected) {
+  ConfigErrors errors = MustFail(
+      R"(logging: { access_log: "${LOG}" }
+listeners: [{ name: l, address: 127.0.0.1:0, plaintext: true, routes: [{ name: r, upstream: u, public: true }] }]
+upstreams: [{ name: u, endpoints: [127.0.0.1:1] }]
+)",
+      FakeEnv({{"LOG", "/var/log/caf\xe9.log"}}));
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].key_path, "logging.access_log");
+  EXPECT_EQ(errors[0].message, "environment variable LOG is not valid UTF-8");
+}
+
 // ProcessEnv reads the real environment.
 TEST(LoaderTest, ProcessEnvReadsEnvironment) {
   ::setenv("CIAP_CONFIG_TEST_VAR", "value", 1);
