@@ -258,7 +258,7 @@ asio::awaitable<bool> Session::HandleRequest(Exchange& exchange) {
   std::optional<RequestTarget> target = ParseRequestTarget(request.target());
   if (!target ||
       (target->form != RequestTarget::kOrigin && target->form != RequestTarget::kAbsolute)) {
-    exchange.path.assign(request.target().substr(0, 256));
+    // Not logged: an absolute URI's userinfo may hold a password.
     co_return co_await Respond(exchange, http::status::bad_request, "unsupported_target", false);
   }
   if (auto error = NormalizePath(target->path, &exchange.path)) {

@@ -479,6 +479,11 @@ class Smuggling(CiapTestCase):
                 got = self.assert_refused(name, data, reason, status)
                 counted[got] = counted.get(got, 0) + 1
         self.assertEqual(self.rec.accepted, 0, "ciap opened an upstream connection")
+        unsupported = sum(1 for case in REFUSED if case[2] == "unsupported_target")
+        logged = self.ciap.wait_access(lambda r: r.get("reason") == "unsupported_target",
+                                       unsupported)
+        self.assertEqual(len(logged), unsupported)
+        self.assertNotIn("u:p@", json.dumps(self.ciap.access_log()), "userinfo in the access log")
         m = self.ciap.metrics()
         for reason, n in counted.items():
             self.assertEqual(m.value("ciap_rejected_requests_total", listener="plain",
