@@ -43,29 +43,55 @@ void FileWatcher::Stop() {
 }
 
 void FileWatcher::Watch(const std::vector<std::string>& files) {
-  std::map<std::string, int> directories;
+  // Each file's own directory, and when the path goes through symlinks (a ConfigMap's
+  // `..data/`), the directory the file really is in too.
+  std::map<std::string, Directory> directories;
+  auto add = [&](const std::filesystem::path& path) {
+    std::string directory = path.has_parent_path() ? path.parent_path().string() : ".";
+    directories[directory].names.push_back(path.filename().string());
+  };
   for (const std::string& file : files) {
     if (file.empty()) continue;
     std::filesystem::path path(file);
-    std::string directory = path.has_parent_path() ? path.parent_path().string() : ".";
-    if (directories.contains(directory)) continue;
-    auto existing = directories_.find(directory);
-    if (existing != directories_.end()) {
-      directories[directory] = existing->second;
-      continue;
-    }
-    int wd = fd_ >= 0 ? ::inotify_add_watch(fd_, directory.c_str(), kMask) : -1;
-    directories[directory] = wd;
+    add(path);
+    std::error_code ec;
+    std::filesystem::path real = std::filesystem::canonical(path, ec);
+    if (!ec && real != path) add(real);
   }
-  for (const auto& [directory, wd] : directories_) {
-    if (wd >= 0 && !directories.contains(directory)) ::inotify_rm_watch(fd_, wd);
+  for (auto& [directory, entry] : directories) {
+    auto existing = directories_.find(directory);
+    if (existing != directories_.end() && existing->second.wd >= 0) {
+      entry.wd = existing->second.wd;
+    } else if (fd_ >= 0) {
+      entry.wd = ::inotify_add_watch(fd_, directory.c_str(), kMask);
+    }
+  }
+  for (const auto& [directory, entry] : directories_) {
+    if (entry.wd >= 0 && !directories.contains(directory)) ::inotify_rm_watch(fd_, entry.wd);
   }
   directories_ = std::move(directories);
+  by_wd_.clear();
+  for (const auto& [directory, entry] : directories_) {
+    if (entry.wd >= 0) by_wd_[entry.wd] = &entry;
+  }
   if (!started_ && !stopped_) {
     started_ = true;
     if (events_) asio::co_spawn(io_, ReadEvents(), asio::detached);
     asio::co_spawn(io_, Poll(), asio::detached);
   }
+}
+
+bool FileWatcher::Relevant(const inotify_event& event) const {
+  if (event.mask & (IN_Q_OVERFLOW | IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) return true;
+  auto it = by_wd_.find(event.wd);
+  if (it == by_wd_.end()) return false;
+  std::string_view name = event.len > 0 ? std::string_view(event.name) : std::string_view();
+  // Kubernetes swaps `..data` (and writes `..<timestamp>` directories) to update a volume.
+  if (name.starts_with("..")) return true;
+  for (const std::string& watched : it->second->names) {
+    if (name == watched) return true;
+  }
+  return false;  // another file in the same directory (an access log, say)
 }
 
 void FileWatcher::Changed() {
@@ -83,8 +109,15 @@ asio::awaitable<void> FileWatcher::ReadEvents() {
   while (!stopped_ && events_) {
     auto [ec, n] = co_await events_->async_read_some(asio::buffer(buffer), use_nothrow);
     if (ec) co_return;
-    // Which file changed does not matter: the caller compares contents.
-    if (n > 0) Changed();
+    // Which watched file changed does not matter: the caller compares contents.
+    for (std::size_t at = 0; at + sizeof(inotify_event) <= n;) {
+      const auto* event = reinterpret_cast<const inotify_event*>(buffer + at);
+      if (Relevant(*event)) {
+        Changed();
+        break;
+      }
+      at += sizeof(inotify_event) + event->len;
+    }
   }
 }
 

@@ -13,6 +13,8 @@
 
 #include "proxy/asio.h"
 
+struct inotify_event;
+
 namespace ciap {
 
 class FileWatcher {
@@ -29,13 +31,19 @@ class FileWatcher {
   asio::awaitable<void> ReadEvents();
   asio::awaitable<void> Poll();
   void Changed();
+  bool Relevant(const ::inotify_event& event) const;
 
   asio::io_context& io_;
   std::function<void()> changed_;
   std::chrono::milliseconds poll_;
   int fd_ = -1;
   std::unique_ptr<asio::posix::stream_descriptor> events_;
-  std::map<std::string, int> directories_;  // directory → watch descriptor
+  struct Directory {
+    int wd = -1;
+    std::vector<std::string> names;  // the watched files in it
+  };
+  std::map<std::string, Directory> directories_;
+  std::map<int, const Directory*> by_wd_;
   asio::steady_timer debounce_;
   asio::steady_timer poll_timer_;
   bool started_ = false;
