@@ -119,6 +119,16 @@ int RunCheck(const CheckOptions& options) {
     report.Line("route: none matches (ciap answers 404 without contacting an upstream)");
     return Print(report, options.json);
   }
+  // As the proxy does: a path whose `;parameters` would pick another route once stripped (what
+  // servlet containers serve) is refused.
+  if (std::string stripped;
+      StripPathParameters(path, &stripped) &&
+      router.Match(host, stripped, method, boost::beast::http::fields{}) != route_index) {
+    report.status = 400;
+    report.reason = "path_parameters_reroute";
+    report.Line("path: refused (path_parameters_reroute)");
+    return Print(report, options.json);
+  }
   const config::RouteConfig& route = listener->routes[static_cast<std::size_t>(route_index)];
   report.route = route.name;
   report.Line("route: " + route.name + " -> upstream " + route.upstream);
