@@ -1,18 +1,23 @@
 // HTTP/1.1 request handling through the real session (proxy/session.cc): the fuzz input is the
 // byte stream a client sends on one connection. The data plane runs in-process as in `ciap run`
-// (a Worker's event loop, a Snapshot built from a YAML config, the headers filter, an upstream
-// pool) on one side of a socketpair; the harness writes the input to the other side, closes its
-// sending half and reads everything the proxy answers. The upstream is a small HTTP/1.1 server
-// on 127.0.0.1 inside the same event loop that parses what the proxy forwards with Beast's
-// strict parser and answers in a way the request picks (header x-fuzz-response): with a length,
-// chunked, close-delimited, 1xx first, 204/304, hop-by-hop and trailer headers to be stripped,
-// a 101, a malformed head, or a reset.
+// (a Worker's event loop, a Snapshot built from a YAML config, the identity, access and headers
+// filters with a KeyManager reading a jwks_file, an upstream pool) on one side of a socketpair; the
+// harness writes the input to the other side, closes its sending half and reads everything the
+// proxy answers. The upstream is a small HTTP/1.1 server on 127.0.0.1 inside the same event loop
+// that parses what the proxy forwards with Beast's strict parser and answers in a way the request
+// picks (header x-fuzz-response): with a length, chunked, close-delimited, 1xx first, 204/304,
+// hop-by-hop and trailer headers to be stripped, a 101, a malformed head, or a reset.
+//
+// Valid tokens can't be guessed, so the input may name them: $ADMIN$ and $USER$ become tokens
+// the provider's key signed (groups [admins] and [dev]), $UNKNOWN$ one with a kid the key set
+// lacks (a refetch). They are minted when the harness starts, so they are never expired.
 //
 // Invariants beyond "never crashes, never leaks, never hangs":
 //  - what reaches the upstream is a well-formed request (its own parser accepts it) with a
 //    canonical path, one Host, unambiguous framing, no hop-by-hop or spoofable forwarding
 //    headers, and only on a route: /admin/ only with x-role: admin, /strip/ with the route's
-//    header edits applied;
+//    header edits applied, /adm/ only for the admin token's subject and group, /auth/ only for
+//    a token's subject; x-ciap-* headers only from the proxy, and a caller's token never;
 //  - the upstream answers no more requests than the client's bytes contain request lines;
 //  - the client gets HTTP/1.1 responses, never the injected secret, and never a header the
 //    upstream marked hop-by-hop or sent as a trailer;
@@ -23,14 +28,17 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <string>
 #include <string_view>
 
 #include "config/loader.h"
+#include "filters/identity/key_manager.h"
 #include "proxy/asio.h"
 #include "proxy/log.h"
 #include "proxy/metrics.h"
@@ -39,6 +47,7 @@
 #include "proxy/snapshot.h"
 #include "proxy/worker.h"
 #include "tests/fuzz/fuzz_check.h"
+#include "tests/unit/filters/identity/test_keys.h"
 
 // Sends sanitizer reports to another fd; present when a sanitizer runtime is linked in (weak, so
 // that the plain corpus-replay build links without one).
@@ -73,9 +82,27 @@ constexpr std::string_view kMustNotReachUpstream[] = {"x-original-url",
                                                       "proxy-authorization",
                                                       "connection"};
 
-std::string ConfigYaml(uint16_t upstream_port, const std::string& secret_file) {
+// The tokens $ADMIN$, $USER$ and $UNKNOWN$ stand for (set when the harness starts).
+struct Tokens {
+  std::string admin, user, unknown;
+};
+Tokens tokens;
+
+std::string ConfigYaml(uint16_t upstream_port, const std::string& dir) {
   std::string yaml = R"(
 logging: { access_log: "off" }
+identity_providers:
+  - name: fuzz
+    type: oidc
+    issuer: https://issuer.fuzz.test
+    audiences: [fuzz]
+    jwks_file: DIR/jwks.json
+    algorithms: [ES256]
+    groups_claim: groups
+groups:
+  admins:
+    provider: fuzz
+    claims: { groups: { contains: admins } }
 upstreams:
   - name: echo
     endpoints: [127.0.0.1:PORT]
@@ -84,15 +111,30 @@ listeners:
   - name: fuzz
     address: 127.0.0.1:0
     plaintext: true
-    filters: [headers]
+    filters: [identity, access, headers]
     limits: { max_header_bytes: 8192, max_headers: 64 }
     routes:
+      - name: auth
+        match: { path_prefix: /auth/ }
+        upstream: echo
+        authenticate: true
+        request_headers: { identity: true, set: { X-Sub: "${claim:sub}" } }
+      - name: adm
+        match: { path_prefix: /adm/ }
+        upstream: echo
+        allow: [admins]
+        request_headers: { identity: true }
+      - name: shadow
+        match: { path_prefix: /shadow/ }
+        upstream: echo
+        allow: ["fuzz:admins"]
+        mode: shadow
       - name: strip
         match: { path_prefix: /strip/ }
         upstream: echo
         public: true
         request_headers:
-          set: { X-Static: abc, Authorization: "Bearer ${secret:SECRET}" }
+          set: { X-Static: abc, Authorization: "Bearer ${secret:DIR/token}" }
           remove: [X-Debug]
       - name: admin
         match: { path_prefix: /admin/, headers: [{ name: x-role, exact: admin }] }
@@ -116,13 +158,16 @@ listeners:
         public: true
 )";
   yaml.replace(yaml.find("PORT"), 4, std::to_string(upstream_port));
-  yaml.replace(yaml.find("SECRET"), 6, secret_file);
+  for (std::size_t at = yaml.find("DIR"); at != std::string::npos; at = yaml.find("DIR", at)) {
+    yaml.replace(at, 3, dir);
+  }
   return yaml;
 }
 
 bool OnSomeRoute(std::string_view path) {
   if (path.starts_with("/strip/") || path.starts_with("/admin/") || path.starts_with("/api/") ||
-      path.starts_with("/public/") || path == "/healthz") {
+      path.starts_with("/public/") || path == "/healthz" || path.starts_with("/auth/") ||
+      path.starts_with("/adm/") || path.starts_with("/shadow/")) {
     return true;
   }
   // /v[0-9]+/.*
@@ -170,6 +215,43 @@ void CheckForwarded(const http::request<http::string_body>& request) {
                name.data());
   }
 
+  // On routes that are not public, tokens stay with ciap (forward_token: false); identity comes
+  // as x-ciap-*. (A public route passes the caller's headers on, Authorization included.)
+  const bool authenticated =
+      path.starts_with("/auth/") || path.starts_with("/adm/") || path.starts_with("/shadow/");
+  // (A client may copy its token into any other header; the one it presents is Authorization.)
+  for (auto range = request.equal_range(http::field::authorization);
+       authenticated && range.first != range.second; ++range.first) {
+    const auto& field = *range.first;
+    for (const std::string* token : {&tokens.admin, &tokens.user, &tokens.unknown}) {
+      std::string_view signature = std::string_view(*token).substr(token->rfind('.') + 1);
+      FUZZ_CHECK(field.value().find(signature) == std::string_view::npos,
+                 "a caller's token reached the upstream in %s",
+                 std::string(field.name_string()).c_str());
+    }
+  }
+  const bool identified = path.starts_with("/auth/") || path.starts_with("/adm/");
+  if (!identified) {
+    for (const auto& field : request) {
+      FUZZ_CHECK(!beast::iequals(field.name_string().substr(0, 7), "x-ciap-"),
+                 "%s reached the upstream on %s", std::string(field.name_string()).c_str(),
+                 target_text.c_str());
+    }
+  }
+  if (path.starts_with("/auth/")) {
+    std::string_view subject = request["x-ciap-subject"];
+    FUZZ_CHECK(CountFields(request, "x-ciap-subject") == 1 &&
+                   (subject == "admin-job" || subject == "user-job"),
+               "/auth/ reached the upstream for subject [%s]", std::string(subject).c_str());
+    FUZZ_CHECK(request["x-sub"] == subject, "X-Sub is not the token's sub");
+  }
+  if (path.starts_with("/adm/")) {
+    FUZZ_CHECK(
+        request["x-ciap-subject"] == "admin-job" && CountFields(request, "x-ciap-groups") == 1,
+        "/adm/ reached the upstream without the admin token");
+    std::string groups = "," + std::string(request["x-ciap-groups"]) + ",";
+    FUZZ_CHECK(groups.find(",admins,") != std::string::npos, "/adm/ for groups %s", groups.c_str());
+  }
   if (path.starts_with("/admin/")) {
     auto role = request.find("x-role");
     FUZZ_CHECK(role != request.end() && role->value() == "admin",
@@ -285,6 +367,7 @@ class Harness {
   SharedState shared_;
   std::unique_ptr<Worker> worker_;
   std::unique_ptr<tcp::acceptor> upstream_;
+  std::unique_ptr<identity::KeyManager> keys_;
   std::shared_ptr<const Snapshot> snapshot_;
   const bool debug_ = std::getenv("CIAP_FUZZ_DEBUG") != nullptr;  // print what the client got
   int stderr_copy_ = -1;
@@ -297,8 +380,27 @@ Harness::Harness() {
   char dir[] = "/tmp/ciap-fuzz-http-XXXXXX";
   FUZZ_CHECK(::mkdtemp(dir) != nullptr, "mkdtemp failed");
   dir_ = dir;
-  std::string secret_file = dir_ + "/token";
-  std::ofstream(secret_file) << kSecret;
+  std::ofstream(dir_ + "/token") << kSecret;
+
+  // The provider's key set, and tokens it signed (and one it did not).
+  {
+    using namespace identity::testing;  // NOLINT
+    std::ofstream(dir_ + "/jwks.json") << JwksOf({P256().Jwk("k1", "ES256")});
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    auto payload = [&](std::string_view sub, std::string_view group) {
+      return R"({"iss":"https://issuer.fuzz.test","aud":"fuzz","sub":")" + std::string(sub) +
+             R"(","groups":[")" + std::string(group) + R"("],"iat":)" + std::to_string(now) +
+             R"(,"exp":)" + std::to_string(now + 1800) + "}";
+    };
+    tokens.admin = SignedToken(R"({"alg":"ES256","kid":"k1"})", payload("admin-job", "admins"),
+                               P256(), "ES256");
+    tokens.user =
+        SignedToken(R"({"alg":"ES256","kid":"k1"})", payload("user-job", "dev"), P256(), "ES256");
+    tokens.unknown = SignedToken(R"({"alg":"ES256","kid":"k2"})", payload("admin-job", "admins"),
+                                 P256Second(), "ES256");
+  }
 
   // Access-log lines are built and written as in production, to /dev/null.
   std::string error;
@@ -311,14 +413,23 @@ Harness::Harness() {
 
   upstream_ = std::make_unique<tcp::acceptor>(
       worker_->io(), tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  auto config = config::ParseConfig(ConfigYaml(upstream_->local_endpoint().port(), secret_file),
+  auto config = config::ParseConfig(ConfigYaml(upstream_->local_endpoint().port(), dir_),
                                     "fuzz.yaml", config::ProcessEnv());
   FUZZ_CHECK(config.has_value(), "harness config: %s", config.error()[0].ToString().c_str());
-  auto snapshot = BuildSnapshot(*config, metrics_);
+  // As in `ciap run`, with the key manager on the same event loop (one thread here).
+  keys_ = std::make_unique<identity::KeyManager>(worker_->io(), metrics_);
+  auto snapshot = BuildSnapshot(*config, metrics_, {keys_->Prepare(**config), nullptr, nullptr});
   FUZZ_CHECK(snapshot.has_value(), "harness snapshot: %s", snapshot.error().c_str());
   snapshot_ = *snapshot;
+  keys_->Commit(snapshot_->providers);
   shared_.snapshot.store(snapshot_);
+  keys_->Start();
   asio::co_spawn(worker_->io(), AcceptUpstream(), asio::detached);
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!keys_->AllLoaded() && std::chrono::steady_clock::now() < give_up) {
+    worker_->io().run_one_for(std::chrono::milliseconds(100));
+  }
+  FUZZ_CHECK(keys_->AllLoaded(), "the jwks_file did not load");
 
   // Sessions report an exception that reached them on stderr ("session failed"); stderr is
   // captured while an input runs so such a line can fail the run. Sanitizer and invariant
@@ -332,7 +443,7 @@ Harness::Harness() {
   fuzz::ReportFd() = stderr_copy_;
   std::atexit([] {
     std::string dir = Harness::Get().dir_;
-    std::remove((dir + "/token").c_str());
+    for (const char* name : {"/token", "/jwks.json"}) std::remove((dir + name).c_str());
     ::rmdir(dir.c_str());
   });
 }
@@ -406,7 +517,17 @@ std::size_t CountOccurrences(std::string_view text, std::string_view needle) {
   return count;
 }
 
-void Harness::Run(std::string_view input) {
+void Harness::Run(std::string_view given) {
+  std::string input(given);
+  for (auto [placeholder, token] :
+       {std::pair{"$ADMIN$", &tokens.admin}, std::pair{"$USER$", &tokens.user},
+        std::pair{"$UNKNOWN$", &tokens.unknown}}) {
+    const std::size_t length = std::strlen(placeholder);
+    for (std::size_t at = input.find(placeholder); at != std::string::npos;
+         at = input.find(placeholder, at + token->size())) {
+      input.replace(at, length, *token);
+    }
+  }
   asio::io_context& io = worker_->io();
   int fds[2];
   FUZZ_CHECK(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) == 0, "socketpair");

@@ -126,6 +126,20 @@ http = [
             "X-Forwarded-Uri: /admin/x\nX-Forwarded-Prefix: /admin\n\n"),
     request("GET /public/a HTTP/1.1\n" + H + "Connection: close\n\n")
     + request("GET /public/never HTTP/1.1\n" + H + "\n"),
+    # identity and policy: $ADMIN$, $USER$ and $UNKNOWN$ become tokens (see fuzz_http_session.cc)
+    *[request(f"GET {path} HTTP/1.1\n" + H + f"Authorization: {auth}\n\n") for path, auth in [
+        ("/adm/deploy", "Bearer $ADMIN$"), ("/adm/deploy", "Bearer $USER$"),
+        ("/auth/whoami", "Bearer $USER$"), ("/auth/whoami", "bearer  $ADMIN$"),
+        ("/shadow/x", "Bearer $USER$"), ("/adm/deploy", "Bearer $UNKNOWN$"),
+        ("/auth/x", "Basic YWxhZGRpbjpvcGVuc2VzYW1l"), ("/auth/x", "Bearer"),
+        ("/auth/x", "Bearer a.b.c"), ("/public/x", "Bearer $ADMIN$"),
+    ]],
+    request("GET /adm/deploy HTTP/1.1\n" + H + "x-ciap-subject: admin-job\nx-ciap-groups: admins\n\n"),
+    request("GET /auth/a HTTP/1.1\n" + H + "Authorization: Bearer $ADMIN$\n"
+            "Authorization: Bearer $USER$\n\n"),
+    request("GET /auth/a HTTP/1.1\n" + H + "Authorization: Bearer $USER$\n\n")
+    + request("GET /adm/a HTTP/1.1\n" + H + "Authorization: Bearer $USER$\n\n")
+    + request("GET /adm/a HTTP/1.1\n" + H + "Authorization: Bearer $ADMIN$\n\n"),
     request("POST /public/p HTTP/1.1\n" + H + "Content-Length: 100\n\n", "short"),
     request("POST /public/p HTTP/1.1\n" + H + "Transfer-Encoding: chunked\n\n", "a\r\nshort"),
 ]
