@@ -89,6 +89,20 @@ def minted():
     return _minted
 
 
+def corp_provider(directory, jwks, **extra):
+    """The `corp` provider, its key set written to a jwks_file in `directory`."""
+    path = os.path.join(directory, "corp.jwks.json")
+    with open(path, "w") as f:
+        json.dump(jwks, f)
+    return {"name": "corp", "type": "oidc", "issuer": ISSUER, "audiences": [AUDIENCE],
+            "jwks_file": path, **extra}
+
+
+def wait_ready(test, ciap):
+    test.assertTrue(wait_until(lambda: ciap.admin_get("/ready")[0] == 200, 15, 0.05),
+                    ciap.admin_get("/ready"))
+
+
 def header_values(rec, name):
     return [v for k, v in rec["headers"] if k.lower() == name]
 
@@ -99,19 +113,13 @@ class AccessPolicy(CiapTestCase):
         require_node()
         super().setUp()
         jwks, self.tokens = minted()
-        jwks_file = os.path.join(self.tmp, "corp.jwks.json")
-        with open(jwks_file, "w") as f:
-            json.dump(jwks, f)
         self.up = self.start_upstream()
         cfg = make_config([upstream_cfg("app", self.up)], [plain_listener("plain", ROUTES)])
-        cfg["identity_providers"] = [{
-            "name": "corp", "type": "oidc", "issuer": ISSUER, "audiences": [AUDIENCE],
-            "jwks_file": jwks_file, "groups_claim": "teams"}]
+        cfg["identity_providers"] = [corp_provider(self.tmp, jwks, groups_claim="teams")]
         cfg["groups"] = GROUPS
         self.ciap = self.start_ciap(cfg, args=["--concurrency", "2"])
         self.assertTrue(self.ciap.access_log_path)
-        ok = wait_until(lambda: self.ciap.admin_get("/ready")[0] == 200, 15, 0.05)
-        self.assertTrue(ok, self.ciap.admin_get("/ready"))
+        wait_ready(self, self.ciap)
 
     # ----- helpers -----
     def get(self, path, token=None, headers=None):

@@ -36,7 +36,7 @@ import urllib.parse
 
 from ciaptest import (CiapTestCase, Upstream, make_config, plain_listener, raw_socket,
                       read_response, upstream_cfg)
-from test_access import AUDIENCE, IDP_DIR, ISSUER, NODE, require_node
+from test_access import AUDIENCE, IDP_DIR, ISSUER, NODE, corp_provider, require_node, wait_ready
 from upstream import _head
 
 ROLES = {"admin": "admin", "staff": "staff"}
@@ -291,23 +291,15 @@ class Bypass(CiapTestCase):
         require_node()
         super().setUp()
         jwks, self.tokens = minted()
-        jwks_file = os.path.join(self.tmp, "corp.jwks.json")
-        with open(jwks_file, "w") as f:
-            json.dump(jwks, f)
         self.up = EchoUpstream(name="app").start()
         self.addCleanup(self.up.stop)
         listeners = [plain_listener("plain", routes({"path_prefix": "/admin/"})),
                      plain_listener("ci", routes({"path_regex": "(?i)/admin(/.*)?"}))]
         cfg = make_config([upstream_cfg("app", self.up)], listeners)
-        cfg["identity_providers"] = [{"name": "corp", "type": "oidc", "issuer": ISSUER,
-                                      "audiences": [AUDIENCE], "jwks_file": jwks_file}]
+        cfg["identity_providers"] = [corp_provider(self.tmp, jwks)]
         cfg["groups"] = GROUPS
         self.ciap = self.start_ciap(cfg, args=["--concurrency", "2"])
-        ready = lambda: self.ciap.admin_get("/ready")[0] == 200
-        deadline = time.monotonic() + 15
-        while not ready() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        self.assertTrue(ready())
+        wait_ready(self, self.ciap)
         self.sent = 0
 
     def send(self, target, who, listener="plain", extra=b""):

@@ -5,13 +5,11 @@ limited; refill over time; ciap_rate_limit_total; limits shared by all workers.
 Tokens are minted by jose (tests/idp/mint-vendor.mjs), as in test_access.
 """
 
-import json
-import os
 import time
 import unittest
 
-from ciaptest import CiapTestCase, make_config, plain_listener, request, upstream_cfg, wait_until
-from test_access import AUDIENCE, ISSUER, minted, require_node
+from ciaptest import CiapTestCase, make_config, plain_listener, request, upstream_cfg
+from test_access import corp_provider, minted, require_node, wait_ready
 
 ROUTES = [
     # per caller: 2 at once, then one every 2 s
@@ -34,17 +32,12 @@ class RateLimit(CiapTestCase):
         require_node()
         super().setUp()
         jwks, self.tokens = minted()
-        jwks_file = os.path.join(self.tmp, "corp.jwks.json")
-        with open(jwks_file, "w") as f:
-            json.dump(jwks, f)
         self.up = self.start_upstream()
         cfg = make_config([upstream_cfg("app", self.up)], [plain_listener("plain", ROUTES)])
-        cfg["identity_providers"] = [{
-            "name": "corp", "type": "oidc", "issuer": ISSUER, "audiences": [AUDIENCE],
-            "jwks_file": jwks_file}]
+        cfg["identity_providers"] = [corp_provider(self.tmp, jwks)]
         # Two workers: the limits are per process, whichever worker a connection lands on.
         self.ciap = self.start_ciap(cfg, args=["--concurrency", "2"])
-        self.assertTrue(wait_until(lambda: self.ciap.admin_get("/ready")[0] == 200, 15, 0.05))
+        wait_ready(self, self.ciap)
 
     def get(self, path, token=None):
         h = {"Authorization": f"Bearer {self.tokens[token]}"} if token else {}

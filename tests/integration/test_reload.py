@@ -333,17 +333,15 @@ class ReloadIdentityTest(CiapTestCase):
     reload of the key source), and a provider added by a reload loads its keys."""
 
     def test_provider_changes(self):
-        from test_access import AUDIENCE, ISSUER, minted, require_node
+        from test_access import AUDIENCE, corp_provider, minted, require_node, wait_ready
         require_node()
         jwks, tokens = minted()
-        jwks_file = os.path.join(self.tmp, "corp.jwks.json")
-        with open(jwks_file, "w") as f:
-            json.dump(jwks, f)
+        corp = corp_provider(self.tmp, jwks)
+        jwks_file = corp["jwks_file"]
         up = self.start_upstream()
 
         def config(audience, second=False):
-            providers = [{"name": "corp", "type": "oidc", "issuer": ISSUER,
-                          "audiences": [audience], "jwks_file": jwks_file}]
+            providers = [dict(corp, audiences=[audience])]
             if second:
                 providers.append({"name": "other", "type": "oidc",
                                   "issuer": "https://other.example", "audiences": ["x"],
@@ -354,7 +352,7 @@ class ReloadIdentityTest(CiapTestCase):
             return cfg
 
         p = self.start_ciap(config(AUDIENCE))
-        self.assertTrue(wait_until(lambda: p.admin_get("/ready")[0] == 200, 10))
+        wait_ready(self, p)
         port = p.port()
         auth = {"Authorization": f"Bearer {tokens['acme']}"}
         self.assertEqual(request(port, headers=auth, tls=False).status, 200)
