@@ -70,6 +70,15 @@ class Overload(CiapTestCase):
         cfg.update(top or {})
         return self.start_ciap(cfg)
 
+    def assert_unharmed(self, client, situation):
+        """The well-behaved client: every request succeeded, p99 under 100 ms."""
+        n, worst = len(client.latencies), p99(client.latencies)
+        log(f"{situation}: {n} requests, {len(client.failures)} failed, "
+            f"p99 {worst * 1000:.1f} ms")
+        self.assertEqual(client.failures, [])
+        self.assertGreater(n, 100)
+        self.assertLess(worst, 0.100)
+
     def open_connections(self, port, n, first_bytes=b""):
         socks = []
         for _ in range(n):
@@ -113,12 +122,8 @@ class Overload(CiapTestCase):
         client.run_for(8)  # past header_timeout: the attackers are cut off and come back
         stop.set()
         t.join(10)
-        n, worst = len(client.latencies), p99(client.latencies)
-        log(f"slowloris x{ATTACKERS} ({reopened[0]} reconnects after 408): {n} requests, "
-            f"{len(client.failures)} failed, p99 {worst * 1000:.1f} ms")
-        self.assertEqual(client.failures, [])
-        self.assertGreater(n, 100)
-        self.assertLess(worst, 0.100)
+        self.assert_unharmed(client, f"slowloris x{ATTACKERS} ({reopened[0]} reconnects after "
+                                     "408)")
         self.assertGreater(reopened[0], 0, "header_timeout never cut a slowloris connection")
         timeouts = p.metrics().value("ciap_requests_total", listener="plain", route="-",
                                      code="408") or 0
@@ -138,11 +143,7 @@ class Overload(CiapTestCase):
                 self.assertIn(b"200 OK", s.recv(65536))
         client = WellBehavedClient(port)
         client.run_for(5)
-        n, worst = len(client.latencies), p99(client.latencies)
-        log(f"{ATTACKERS} idle keep-alive connections: {n} requests, {len(client.failures)} "
-            f"failed, p99 {worst * 1000:.1f} ms")
-        self.assertEqual(client.failures, [])
-        self.assertLess(worst, 0.100)
+        self.assert_unharmed(client, f"{ATTACKERS} idle keep-alive connections")
         self.assertGreaterEqual(
             p.metrics().value("ciap_downstream_connections", listener="plain"), ATTACKERS)
 

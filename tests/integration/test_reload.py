@@ -16,6 +16,7 @@ import unittest
 
 from ciaptest import (Ciap, CiapTestCase, certs, conn, make_config, plain_listener, request,
                       request_on, route, tls_listener, to_yaml, upstream_cfg, wait_until)
+from test_identity import port_refuses
 
 
 def write_atomically(path, text):
@@ -43,14 +44,6 @@ def file_der(path):
         pem = f.read()
     first = pem[:pem.index("-----END CERTIFICATE-----") + len("-----END CERTIFICATE-----")]
     return ssl.PEM_cert_to_DER_cert(first)
-
-
-def refused(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=2).close()
-        return False
-    except OSError:
-        return True
 
 
 class ReloadTest(CiapTestCase):
@@ -196,7 +189,7 @@ class ReloadTest(CiapTestCase):
         del cfg["listeners"][1]
         p.write(cfg)
         self.wait_reloads(p, "success", 3)
-        self.assertTrue(wait_until(lambda: refused(second_port), timeout=3))
+        self.assertTrue(wait_until(lambda: port_refuses(second_port), timeout=3))
         self.assertEqual(request(port, tls=False).status, 200)
         # Move "renamed" to a new port: the old one closes, the new one serves.
         s = socket.socket()
@@ -207,7 +200,7 @@ class ReloadTest(CiapTestCase):
         p.write(cfg)
         self.wait_reloads(p, "success", 4)
         self.assertEqual(request(new_port, tls=False).status, 200)
-        self.assertTrue(wait_until(lambda: refused(port), timeout=3))
+        self.assertTrue(wait_until(lambda: port_refuses(port), timeout=3))
 
     def test_certificate_rotation(self):
         c = certs()
