@@ -79,8 +79,8 @@ std::optional<bool> Reference(const ClaimMatcher& m, const boost::json::value* c
       if (claim->is_double()) return claim->get_double() == m.number;
       if (claim->is_int64() || claim->is_uint64()) {
         // Integers compare exactly, against an integral matcher within 2^53.
-        if (m.number != static_cast<double>(static_cast<int64_t>(m.number)) ||
-            m.number > 9007199254740992.0 || m.number < -9007199254740992.0) {
+        if (!(m.number >= -9007199254740992.0 && m.number <= 9007199254740992.0) ||
+            m.number != static_cast<double>(static_cast<int64_t>(m.number))) {
           return false;
         }
         auto integer = static_cast<int64_t>(m.number);
