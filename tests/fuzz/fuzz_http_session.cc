@@ -58,8 +58,10 @@ namespace {
 using namespace ciap;  // NOLINT: the harness reads like the proxy's own code
 using stream_protocol = asio::local::stream_protocol;
 
-constexpr std::string_view kSecret = "s3cr3t-fuzz-credential";
-constexpr std::string_view kHopMarker = "leaked-hop-header";
+// Both contain spaces, so no client byte the proxy reflects can spell them: not a path (no
+// spaces in a request target, and %20 stays encoded) and not an x-request-id (visible ASCII).
+constexpr std::string_view kSecret = "s3cr3t fuzz credential";
+constexpr std::string_view kHopMarker = "leaked hop header";
 constexpr std::size_t kMaxKeptOutput = 1 << 20;
 
 // Headers the proxy owns or drops: a client must not be able to send them to the upstream.
@@ -273,7 +275,8 @@ bool BuildResponse(const http::request<http::string_body>& request, std::string&
                    bool& answered) {
   std::string_view mode = request["x-fuzz-response"];
   const bool head = request.method() == http::verb::head;
-  std::string body = "target=" + std::string(request.target()) + "\n";
+  // The body never reflects the request, so markers in the client's bytes stay there.
+  std::string body = "target bytes " + std::to_string(request.target().size()) + "\n";
   if (mode == "big") body.append(64 * 1024, 'x');
   answered = true;
   auto with_length = [&](std::string_view status, std::string_view extra) {
@@ -310,8 +313,8 @@ bool BuildResponse(const http::request<http::string_body>& request, std::string&
   }
   if (mode == "hop") {
     with_length("200 OK",
-                "Connection: x-hop\r\nX-Hop: leaked-hop-header\r\nKeep-Alive: timeout=5\r\n"
-                "Proxy-Authenticate: leaked-hop-header\r\nUpgrade: leaked-hop-header\r\n");
+                "Connection: x-hop\r\nX-Hop: leaked hop header\r\nKeep-Alive: timeout=5\r\n"
+                "Proxy-Authenticate: leaked hop header\r\nUpgrade: leaked hop header\r\n");
     return false;
   }
   if (mode == "chunked" || mode == "trailer") {
@@ -328,7 +331,7 @@ bool BuildResponse(const http::request<http::string_body>& request, std::string&
         out.append(size).append(piece).append("\r\n");
       }
       out.append("0\r\n");
-      if (mode == "trailer") out.append("X-Trailer: leaked-hop-header\r\n");
+      if (mode == "trailer") out.append("X-Trailer: leaked hop header\r\n");
       out.append("\r\n");
     }
     return false;
