@@ -38,7 +38,8 @@ std::string EndpointString(const asio::ip::address& ip, uint16_t port) {
 }
 
 // The files whose contents a config depends on beyond itself, and that only a reload re-reads:
-// TLS certificates, keys and CAs. (jwks_file and ${secret:} files have their own watchers.)
+// TLS certificates, keys and CAs, the IdPs' CAs included. (jwks_file and ${secret:} files have
+// their own watchers.)
 std::vector<std::string> WatchedFiles(const std::string& config_path,
                                       const config::Config& config) {
   std::vector<std::string> files{config_path};
@@ -49,6 +50,9 @@ std::vector<std::string> WatchedFiles(const std::string& config_path,
       files.push_back(cert.key_file);
     }
     files.push_back(listener.tls->client_ca_file);
+  }
+  for (const config::IdentityProviderConfig& provider : config.identity_providers) {
+    files.push_back(provider.ca_file);
   }
   for (const config::UpstreamConfig& upstream : config.upstreams) {
     if (!upstream.tls) continue;

@@ -18,9 +18,12 @@ using SystemClock = std::chrono::system_clock;
 
 struct ProviderState {
   std::unique_ptr<asio::steady_timer> timer;
-  bool running = false;               // its refresh loop was started
-  bool stopped = false;               // left out of the running set by a reload
-  std::unique_ptr<ssl::context> tls;  // from the provider's ca_file; null: system trust
+  bool running = false;  // its refresh loop was started
+  bool stopped = false;  // left out of the running set by a reload
+  // From the provider's ca_file (null: system trust). Shared: a fetch in flight keeps the one
+  // it started with while a reload replaces it.
+  std::shared_ptr<ssl::context> tls;
+  std::string ca_contents;  // what `tls` was built from
   std::string discovered_jwks_uri;
   std::string source;
   std::string last_error;
@@ -93,20 +96,39 @@ KeyManager::KeyManager(asio::io_context& io, Metrics& metrics, KeyTiming timing)
 
 KeyManager::~KeyManager() = default;
 
+namespace {
+
+std::string ReadWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream contents;
+  contents << in.rdbuf();
+  return contents.str();
+}
+
+}  // namespace
+
+// (Re)builds the TLS context for fetching keys when the provider's ca_file changed.
+bool KeyManager::LoadCa(const config::IdentityProviderConfig& provider, ProviderState& state) {
+  if (provider.ca_file.empty()) return false;
+  std::string contents = ReadWholeFile(provider.ca_file);
+  if (state.tls && contents == state.ca_contents) return false;
+  auto tls = CreateFetchTlsContext(provider.ca_file);
+  if (!tls) {
+    state.last_error = tls.error();  // the loader checked the file; report, don't crash
+    return false;
+  }
+  state.tls = std::move(*tls);
+  state.ca_contents = std::move(contents);
+  return true;
+}
+
 std::shared_ptr<ProviderKeys> KeyManager::MakeProvider(
     const config::IdentityProviderConfig& provider) {
   auto keys = std::make_shared<ProviderKeys>(provider);
   keys->unknown_kid_interval_ = timing_.unknown_kid_interval;
   auto state = std::make_shared<ProviderState>();
   state->timer = std::make_unique<asio::steady_timer>(io_);
-  if (!provider.ca_file.empty()) {
-    auto tls = CreateFetchTlsContext(provider.ca_file);
-    if (tls) {
-      state->tls = std::move(*tls);
-    } else {
-      state->last_error = tls.error();  // the loader checked the file; report, don't crash
-    }
-  }
+  LoadCa(provider, *state);
   state->fetch_success =
       &metrics_.jwks_fetches.Add({{"provider", provider.name}, {"result", "success"}});
   state->fetch_error =
@@ -131,6 +153,8 @@ ProviderSet KeyManager::Prepare(const config::Config& config) {
           running.ca_file == provider.ca_file) {
         taken[i] = true;
         reused = providers_[i];
+        // A rotated IdP CA: fetch with it now rather than at the next refresh or retry.
+        if (LoadCa(provider, *reused->state_)) reused->state_->timer->cancel();
       }
     }
     set.push_back(reused ? std::move(reused) : MakeProvider(provider));
@@ -244,7 +268,8 @@ asio::awaitable<std::chrono::seconds> KeyManager::LoadOnce(ProviderKeys& provide
 
   HttpFetchOptions options;
   options.timeout = timing_.fetch_timeout;
-  options.tls = state.tls.get();
+  std::shared_ptr<ssl::context> tls = state.tls;
+  options.tls = tls.get();
 
   std::string uri = !config.jwks_uri.empty() ? config.jwks_uri : state.discovered_jwks_uri;
   if (uri.empty()) {

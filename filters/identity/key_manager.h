@@ -103,6 +103,8 @@ class KeyManager {
   void Publish(ProviderKeys& provider, std::shared_ptr<const KeySet> keys,
                const std::string& source);
   std::shared_ptr<ProviderKeys> MakeProvider(const config::IdentityProviderConfig& config);
+  // Whether the TLS context changed.
+  static bool LoadCa(const config::IdentityProviderConfig& provider, ProviderState& state);
 
   asio::io_context& io_;
   Metrics& metrics_;

@@ -369,3 +369,34 @@ class ReloadIdentityTest(CiapTestCase):
         self.assertEqual(request(port, headers=auth, tls=False).status, 200)
         status = json.loads(p.admin_get("/jwks-status")[2])
         self.assertEqual([x["name"] for x in status["providers"]], ["corp", "other"])
+
+
+class ReloadIdpCaTest(CiapTestCase):
+    """A provider's ca_file is re-read when it changes: keys that could not be fetched with the
+    wrong CA are fetched at once with the right one, without a restart."""
+
+    def test_idp_ca_rotation(self):
+        from test_identity import OidcServer, oidc_provider_cfg, require_node
+        require_node()
+        c = certs()
+        idp = OidcServer(os.path.join(self.tmp, "keys.json")).start()
+        self.addCleanup(idp.stop)
+        ca = os.path.join(self.tmp, "idp-ca.crt")
+        shutil.copy(c.other_ca, ca)  # a CA that did not issue the IdP's certificate
+        provider = dict(oidc_provider_cfg(idp.issuer), ca_file=ca,
+                        jwks_uri=idp.ready["jwks_uri"])
+        up = self.start_upstream()
+        cfg = make_config([upstream_cfg("app", up)], [plain_listener("plain", [
+            {"name": "ci", "upstream": "app", "authenticate": True}])])
+        cfg["identity_providers"] = [provider]
+        p = self.start_ciap(cfg)
+        self.assertTrue(wait_until(lambda: (p.metrics().value(
+            "ciap_jwks_fetch_total", provider="corp", result="error") or 0) >= 1, 10))
+        self.assertNotEqual(p.admin_get("/ready")[0], 200)
+        shutil.copy(c.ca, ca + ".new")
+        os.replace(ca + ".new", ca)
+        started = time.monotonic()
+        self.assertTrue(wait_until(lambda: p.admin_get("/ready")[0] == 200, 10), p.stderr_tail())
+        # Well before the first retry back-off would have run out on its own.
+        self.assertLess(time.monotonic() - started, 4)
+        self.assertGreaterEqual(reloads(p, "success"), 1)
