@@ -42,21 +42,25 @@ std::string JoinKeys(const std::vector<std::string_view>& keys) {
 }
 
 // The length of the well-formed UTF-8 sequence at `text[i]` (RFC 3629: no overlong forms, no
-// surrogates, nothing above U+10FFFF), or 0 when there is none.
-size_t Utf8SequenceLength(std::string_view text, size_t i) {
+// surrogates, nothing above U+10FFFF), or 0 when there is none; `*code_point` gets its value.
+size_t Utf8SequenceLength(std::string_view text, size_t i, uint32_t* code_point) {
   auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
   const unsigned char lead = byte(i);
+  *code_point = lead;
   if (lead < 0x80) return 1;
   size_t length = 0;
   unsigned char low = 0x80, high = 0xBF;  // the allowed range of the second byte
   if (lead >= 0xC2 && lead <= 0xDF) {
     length = 2;
+    *code_point = lead & 0x1F;
   } else if (lead >= 0xE0 && lead <= 0xEF) {
     length = 3;
+    *code_point = lead & 0x0F;
     if (lead == 0xE0) low = 0xA0;
     if (lead == 0xED) high = 0x9F;
   } else if (lead >= 0xF0 && lead <= 0xF4) {
     length = 4;
+    *code_point = lead & 0x07;
     if (lead == 0xF0) low = 0x90;
     if (lead == 0xF4) high = 0x8F;
   } else {
@@ -64,17 +68,49 @@ size_t Utf8SequenceLength(std::string_view text, size_t i) {
   }
   if (i + length > text.size()) return 0;
   if (byte(i + 1) < low || byte(i + 1) > high) return 0;
-  for (size_t k = i + 2; k < i + length; ++k) {
+  for (size_t k = i + 1; k < i + length; ++k) {
     if (byte(k) < 0x80 || byte(k) > 0xBF) return 0;
+    *code_point = (*code_point << 6) | (byte(k) & 0x3F);
   }
   return length;
 }
 
 // The offset of the first byte that does not start a well-formed UTF-8 sequence, if any.
 std::optional<size_t> FirstInvalidUtf8(std::string_view text) {
+  uint32_t code_point = 0;
   for (size_t i = 0; i < text.size();) {
-    size_t length = Utf8SequenceLength(text, i);
+    size_t length = Utf8SequenceLength(text, i, &code_point);
     if (length == 0) return i;
+    i += length;
+  }
+  return std::nullopt;
+}
+
+// YAML 1.2's c-printable: the characters a YAML stream may contain (no C0 or C1 controls but
+// tab, line breaks and NEL; no DEL, no U+FFFE/U+FFFF).
+bool IsYamlPrintable(uint32_t c) {
+  return c == 0x09 || c == 0x0A || c == 0x0D || (c >= 0x20 && c <= 0x7E) || c == 0x85 ||
+         (c >= 0xA0 && c <= 0xD7FF) || (c >= 0xE000 && c <= 0xFFFD) ||
+         (c >= 0x10000 && c <= 0x10FFFF);
+}
+
+// Why `text` is not a YAML stream ciap reads, and the offset of the first offending byte.
+// yaml-cpp does not check this itself: it passes stray bytes through, and it mangles a NUL
+// inside a scalar into bytes that are not UTF-8.
+std::optional<std::pair<size_t, std::string>> FirstUnreadableCharacter(std::string_view text) {
+  uint32_t code_point = 0;
+  for (size_t i = 0; i < text.size();) {
+    size_t length = Utf8SequenceLength(text, i, &code_point);
+    char what[64];
+    if (length == 0) {
+      std::snprintf(what, sizeof what, "invalid UTF-8 (byte 0x%02X)",
+                    static_cast<unsigned char>(text[i]));
+      return std::pair{i, std::string(what) + ": a config file must be UTF-8 text"};
+    }
+    if (!IsYamlPrintable(code_point)) {
+      std::snprintf(what, sizeof what, "control character U+%04X", code_point);
+      return std::pair{i, std::string(what) + " is not allowed in YAML"};
+    }
     i += length;
   }
   return std::nullopt;
@@ -103,18 +139,15 @@ class DocumentStarts : public YAML::EventHandler {
 
 std::optional<YAML::Node> LoadSingleDocument(std::string_view text, Diagnostics& diagnostics) {
   // YAML is Unicode text, and every value ends up in JSON (/config, logs, audit events), which
-  // must be UTF-8; yaml-cpp passes stray bytes through, so they are refused here.
-  if (std::optional<size_t> bad = FirstInvalidUtf8(text)) {
+  // must be UTF-8.
+  if (auto bad = FirstUnreadableCharacter(text)) {
+    const size_t at = bad->first;
     YAML::Mark mark;
-    mark.pos = static_cast<int>(*bad);
-    const size_t line_start = text.rfind('\n', *bad) + 1;  // npos + 1 == 0 on the first line
-    mark.line = static_cast<int>(std::count(text.begin(), text.begin() + *bad, '\n'));
-    mark.column = static_cast<int>(*bad - line_start);
-    char byte[8];
-    std::snprintf(byte, sizeof byte, "0x%02X", static_cast<unsigned char>(text[*bad]));
-    diagnostics.Add(
-        mark, "",
-        std::string("invalid UTF-8 (byte ") + byte + "): a config file must be UTF-8 text");
+    mark.pos = static_cast<int>(at);
+    const size_t line_start = text.rfind('\n', at) + 1;  // npos + 1 == 0 on the first line
+    mark.line = static_cast<int>(std::count(text.begin(), text.begin() + at, '\n'));
+    mark.column = static_cast<int>(at - line_start);
+    diagnostics.Add(mark, "", bad->second);
     return std::nullopt;
   }
   const std::string input(text);

@@ -367,6 +367,30 @@ upstreams: [{ name: u, endpoints: [127.0.0.1:1] }]
   EXPECT_EQ(c->logging.access_log, "/var/log/caf\xc3\xa9-\xf0\x9f\x9a\x80.log");
 }
 
+// Likewise the characters YAML does not allow at all (C0/C1 controls other than tab and line
+// breaks, DEL): yaml-cpp turned a NUL inside a claim name into bytes that are not UTF-8, and
+// /config into invalid JSON (found by tests/fuzz/fuzz_config).
+TEST(LoaderTest, RefusesControlCharacters) {
+  constexpr std::string_view kRest = R"(.log"
+listeners: [{ name: l, address: 127.0.0.1:0, plaintext: true, routes: [{ name: r, upstream: u, public: true }] }]
+upstreams: [{ name: u, endpoints: [127.0.0.1:1] }]
+)";
+  const std::pair<std::string, std::string> cases[] = {{std::string(1, '\0'), "U+0000"},
+                                                       {"\x1b", "U+001B"},
+                                                       {"\x7f", "U+007F"},
+                                                       {"\xc2\x80", "U+0080"}};
+  for (const auto& [bad, name] : cases) {
+    ConfigErrors errors =
+        MustFail("logging:\n  access_log: \"/var/log/caf" + bad + std::string(kRest));
+    ASSERT_EQ(errors.size(), 1u) << name;
+    EXPECT_EQ(errors[0].line, 2);
+    EXPECT_EQ(errors[0].column, 28);
+    EXPECT_EQ(errors[0].message, "control character " + name + " is not allowed in YAML");
+  }
+  // Tabs and CR LF line ends are YAML.
+  EXPECT_NE(MustParse("logging:\r\n  access_log: \"/var/log/a\tb" + std::string(kRest)), nullptr);
+}
+
 // ... and so is what an environment variable brings in.
 TEST(LoaderTest, EnvValueWithInvalidUtf8IsRejected) {
   ConfigErrors errors = MustFail(
