@@ -259,6 +259,9 @@ std::optional<PathError> NormalizePath(std::string_view raw, std::string* out) {
   }
   s.resize(w);
   if (w == 0 || trailing_slash) s.push_back('/');
+  // Escaping may have tripled the length: the cap holds for what routes and upstreams see too,
+  // so that every accepted path is accepted again as it is.
+  if (s.size() > kMaxPathBytes) return PathError::kTooLong;
   return std::nullopt;
 }
 
