@@ -105,9 +105,14 @@ void FileWatcher::Changed() {
 }
 
 asio::awaitable<void> FileWatcher::ReadEvents() {
-  alignas(inotify_event) char buffer[8192];
+  // On the heap: a coroutine frame does not honour alignas (GCC 12), and inotify_event needs
+  // 4-byte alignment.
+  auto storage = std::make_unique<inotify_event[]>(8192 / sizeof(inotify_event));
+  char* buffer = reinterpret_cast<char*>(storage.get());
+  const std::size_t buffer_size = 8192 / sizeof(inotify_event) * sizeof(inotify_event);
   while (!stopped_ && events_) {
-    auto [ec, n] = co_await events_->async_read_some(asio::buffer(buffer), use_nothrow);
+    auto [ec, n] =
+        co_await events_->async_read_some(asio::buffer(buffer, buffer_size), use_nothrow);
     if (ec) co_return;
     // Which watched file changed does not matter: the caller compares contents.
     for (std::size_t at = 0; at + sizeof(inotify_event) <= n;) {

@@ -116,6 +116,8 @@ class ReloadTest(CiapTestCase):
         p.write(bad)
         self.wait_reloads(p, "error", 2)
         self.assertEqual(request(port, tls=False).header("X-Upstream"), "app")
+        self.assertTrue(wait_until(lambda: len(p.events_named(
+            "config reload failed; keeping the running config")) >= 2))
         failures = p.events_named("config reload failed; keeping the running config")
         self.assertIn("unknown upstream 'nope'", failures[-1]["error"])
         self.assertIn(":", failures[-1]["error"])  # file:line:column
@@ -135,6 +137,9 @@ class ReloadTest(CiapTestCase):
         cfg["listeners"][0]["address"] = f"127.0.0.1:{port}"
         p.write(cfg)
         self.wait_reloads(p, "error", 3)
+        # The metric counts before the log line has been read off stderr.
+        self.assertTrue(wait_until(lambda: len(p.events_named(
+            "config reload failed; keeping the running config")) >= 3))
         self.assertIn("cannot listen", p.events_named(
             "config reload failed; keeping the running config")[-1]["error"])
         self.assertEqual(request(port, tls=False).header("X-Upstream"), "app")
