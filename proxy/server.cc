@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <fstream>
 #include <functional>
 #include <iterator>
@@ -83,31 +84,28 @@ identity::KeyTiming KeyTimingFromEnvironment() {
   identity::KeyTiming timing;
   const char* spec = std::getenv("CIAP_KEY_TIMING");
   if (spec == nullptr) return timing;
+  using Seconds = std::chrono::seconds identity::KeyTiming::*;
+  static constexpr std::pair<std::string_view, Seconds> kTimers[] = {
+      {"min_ttl", &identity::KeyTiming::min_ttl},
+      {"max_ttl", &identity::KeyTiming::max_ttl},
+      {"default_ttl", &identity::KeyTiming::default_ttl},
+      {"unknown_kid_interval", &identity::KeyTiming::unknown_kid_interval},
+      {"retry_min", &identity::KeyTiming::retry_min},
+      {"retry_max", &identity::KeyTiming::retry_max},
+      {"file_poll", &identity::KeyTiming::file_poll},
+  };
   std::string_view rest(spec);
   while (!rest.empty()) {
     std::string_view item = rest.substr(0, rest.find(','));
     rest.remove_prefix(std::min(rest.size(), item.size() + 1));
     std::string_view name = item.substr(0, item.find('='));
     auto value = config::ParseDuration(item.substr(std::min(item.size(), name.size() + 1)));
-    auto seconds = [&] {
-      return std::chrono::duration_cast<std::chrono::seconds>(value.value_or(config::Duration{}));
-    };
+    const auto* timer = std::find_if(std::begin(kTimers), std::end(kTimers),
+                                     [&](const auto& entry) { return entry.first == name; });
     if (!value) {
       LogEvent(LogLevel::kWarning, "CIAP_KEY_TIMING: bad entry", {{"entry", item}});
-    } else if (name == "min_ttl") {
-      timing.min_ttl = seconds();
-    } else if (name == "max_ttl") {
-      timing.max_ttl = seconds();
-    } else if (name == "default_ttl") {
-      timing.default_ttl = seconds();
-    } else if (name == "unknown_kid_interval") {
-      timing.unknown_kid_interval = seconds();
-    } else if (name == "retry_min") {
-      timing.retry_min = seconds();
-    } else if (name == "retry_max") {
-      timing.retry_max = seconds();
-    } else if (name == "file_poll") {
-      timing.file_poll = seconds();
+    } else if (timer != std::end(kTimers)) {
+      timing.*(timer->second) = std::chrono::duration_cast<std::chrono::seconds>(*value);
     } else if (name == "fetch_timeout") {
       timing.fetch_timeout = *value;
     } else {

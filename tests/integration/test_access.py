@@ -18,12 +18,12 @@ Skipped when `node` or tests/idp/node_modules is missing (scripts/bootstrap runs
 import json
 import os
 import shutil
-import subprocess
 import time
 import unittest
 
 from ciaptest import (SOURCE_DIR, CiapTestCase, make_config, plain_listener, request,
                       sha256_file, upstream_cfg, wait_until)
+from test_identity import mint
 
 IDP_DIR = os.path.join(SOURCE_DIR, "tests", "idp")
 NODE = shutil.which("node")
@@ -70,22 +70,22 @@ def require_node():
                                 "(run scripts/bootstrap, or `npm ci` in tests/idp)")
 
 
+def mint_corp(payloads):
+    """(jwks, {name: token}) for {name: claims}, signed with one `corp` key by jose; iss, aud
+    and a 30-minute lifetime are added to each."""
+    now = int(time.time())
+    out = mint({"keys": [{"name": "corp"}],
+                "tokens": [{"key": "corp", "payload": dict(claims, iss=ISSUER, aud=AUDIENCE,
+                                                           iat=now - 5, exp=now + 1800)}
+                           for claims in payloads.values()]})
+    return out["jwks"]["corp"], dict(zip(payloads, out["tokens"]))
+
+
 def minted():
     """(jwks, {name: token}): one key and the TOKENS, minted once per process."""
     global _minted
     if _minted is None:
-        now = int(time.time())
-        names = list(TOKENS)
-        spec = {"keys": [{"name": "corp"}],
-                "tokens": [{"key": "corp", "payload": dict(TOKENS[n], iss=ISSUER, aud=AUDIENCE,
-                                                           iat=now - 5, exp=now + 1800)}
-                           for n in names]}
-        r = subprocess.run([NODE, os.path.join(IDP_DIR, "mint-vendor.mjs")], cwd=IDP_DIR,
-                           input=json.dumps(spec).encode(), capture_output=True, timeout=60)
-        if r.returncode != 0:
-            raise AssertionError(f"mint-vendor.mjs failed: {r.stderr.decode()[-2000:]}")
-        out = json.loads(r.stdout)
-        _minted = (out["jwks"]["corp"], dict(zip(names, out["tokens"])))
+        _minted = mint_corp(TOKENS)
     return _minted
 
 

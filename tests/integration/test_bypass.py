@@ -27,8 +27,6 @@ Skipped without `node` or tests/idp/node_modules (as test_access).
 """
 
 import json
-import os
-import subprocess
 import time
 import unicodedata
 import unittest
@@ -36,7 +34,7 @@ import urllib.parse
 
 from ciaptest import (CiapTestCase, Upstream, make_config, plain_listener, raw_socket,
                       read_response, upstream_cfg)
-from test_access import AUDIENCE, IDP_DIR, ISSUER, NODE, corp_provider, require_node, wait_ready
+from test_access import corp_provider, mint_corp, require_node, wait_ready
 from upstream import _head
 
 ROLES = {"admin": "admin", "staff": "staff"}
@@ -44,21 +42,11 @@ _minted = None
 
 
 def minted():
-    """(jwks, {"admin": token, "staff": token}), minted once per process with mint-vendor.mjs."""
+    """(jwks, {"admin": token, "staff": token}), minted once per process."""
     global _minted
     if _minted is None:
-        now = int(time.time())
-        spec = {"keys": [{"name": "corp"}],
-                "tokens": [{"key": "corp", "payload": {"iss": ISSUER, "aud": AUDIENCE,
-                                                       "sub": f"user:{who}", "role": role,
-                                                       "iat": now - 5, "exp": now + 1800}}
-                           for who, role in ROLES.items()]}
-        r = subprocess.run([NODE, os.path.join(IDP_DIR, "mint-vendor.mjs")], cwd=IDP_DIR,
-                           input=json.dumps(spec).encode(), capture_output=True, timeout=60)
-        if r.returncode != 0:
-            raise AssertionError(f"mint-vendor.mjs failed: {r.stderr.decode()[-2000:]}")
-        out = json.loads(r.stdout)
-        _minted = (out["jwks"]["corp"], dict(zip(ROLES, out["tokens"])))
+        _minted = mint_corp({who: {"sub": f"user:{who}", "role": role}
+                             for who, role in ROLES.items()})
     return _minted
 
 
