@@ -120,13 +120,6 @@ UpstreamPool& Worker::Pool(const UpstreamRuntime& upstream,
     uint32_t pending = (upstream.config->max_pending + workers - 1) / workers;
     pool = std::make_unique<UpstreamPool>(io_->get_executor(), upstream, snapshot, per_worker,
                                           pending);
-    // After a reload, an unchanged upstream keeps its warm connections.
-    for (auto& [other_upstream, other] : pools_) {
-      if (other.get() != pool.get() && other->upstream().config->name == upstream.config->name &&
-          *other->upstream().config == *upstream.config) {
-        pool->AdoptIdle(*other);
-      }
-    }
   }
   return *pool;
 }

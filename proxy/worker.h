@@ -72,8 +72,8 @@ class Worker {
   void Join();
 
   // The pool of `upstream`, which belongs to `snapshot`. A reload's new snapshot gets new
-  // pools; an old pool closes its idle connections (or hands them to the new pool of an
-  // unchanged upstream) and goes away once its last connection is back.
+  // pools; at the next tick an old pool hands its idle connections to the new pool of an
+  // unchanged upstream (or closes them) and goes away once its last connection is back.
   UpstreamPool& Pool(const UpstreamRuntime& upstream,
                      const std::shared_ptr<const Snapshot>& snapshot);
 
