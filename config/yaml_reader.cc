@@ -420,9 +420,8 @@ std::optional<Map> Value::ReadMap(const std::vector<std::string_view>* known_key
         continue;
       }
       const std::string path = ChildPath(path_, shown);
-      Map::Entry entry{shown, key.Mark(), Value(diagnostics_, env_, it->second, path, key.Mark())};
-      entry.key_path = std::move(key_path);
-      map.Add(std::move(entry));
+      map.Add({shown, key.Mark(), Value(diagnostics_, env_, it->second, path, key.Mark()),
+               std::move(key_path)});
       continue;
     }
     if (!key.IsScalar()) {
@@ -447,7 +446,7 @@ std::optional<Map> Value::ReadMap(const std::vector<std::string_view>* known_key
                         "duplicate key (first set on line " + std::to_string(seen->second) + ")");
       continue;
     }
-    map.Add({name, key.Mark(), Value(diagnostics_, env_, it->second, path, key.Mark())});
+    map.Add({name, key.Mark(), Value(diagnostics_, env_, it->second, path, key.Mark()), {}});
   }
   return map;
 }
