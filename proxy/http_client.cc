@@ -7,6 +7,7 @@
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
 
+#include "proxy/resolve.h"
 #include "proxy/tls.h"
 
 namespace ciap {
@@ -109,14 +110,18 @@ asio::awaitable<std::expected<HttpFetchResult, std::string>> HttpGet(std::string
         deadline - std::chrono::steady_clock::now());
     if (remaining.count() <= 0) co_return std::unexpected("timeout fetching " + url);
 
-    tcp::resolver resolver(executor);
+    auto endpoints = co_await ResolveBefore(executor, target->host, target->port, deadline);
+    if (!endpoints) {
+      co_return std::unexpected("resolve " + target->host + ": " +
+                                (endpoints.error() == asio::error::timed_out
+                                     ? std::string("timeout")
+                                     : endpoints.error().message()));
+    }
+    remaining = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     beast::tcp_stream tcp(executor);
     tcp.expires_after(remaining);
-    auto [resolve_ec, endpoints] =
-        co_await resolver.async_resolve(target->host, target->port, use_nothrow);
-    if (resolve_ec)
-      co_return std::unexpected("resolve " + target->host + ": " + resolve_ec.message());
-    auto [connect_ec, endpoint] = co_await tcp.async_connect(endpoints, use_nothrow);
+    auto [connect_ec, endpoint] = co_await tcp.async_connect(*endpoints, use_nothrow);
     if (connect_ec) {
       co_return std::unexpected("connect to " + target->host + ":" + target->port + ": " +
                                 connect_ec.message());

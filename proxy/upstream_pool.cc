@@ -8,6 +8,7 @@
 #include <cerrno>
 
 #include "proxy/log.h"
+#include "proxy/resolve.h"
 
 namespace ciap {
 
@@ -104,6 +105,7 @@ asio::awaitable<std::unique_ptr<UpstreamConnection>> UpstreamPool::Connect(Deadl
     auto connection =
         std::make_unique<UpstreamConnection>(tcp::socket(executor_), upstream_.tls.get());
     deadline.Arm(config.connect_timeout, &connection->stream);
+    const auto connect_due = Deadline::Clock::now() + config.connect_timeout;
 
     error_code ec;
     asio::ip::address address = asio::ip::make_address(endpoint.host, ec);
@@ -111,23 +113,20 @@ asio::awaitable<std::unique_ptr<UpstreamConnection>> UpstreamPool::Connect(Deadl
     if (!ec) {
       candidates.emplace_back(address, endpoint.port);
     } else {
-      tcp::resolver resolver(executor_);
-      auto [resolve_ec, results] = co_await resolver.async_resolve(
-          endpoint.host, std::to_string(endpoint.port), use_nothrow);
-      if (resolve_ec) {
+      // connect_timeout bounds the lookup too: a DNS server that does not answer must not hold
+      // the request for the resolver's own timeouts.
+      auto results = co_await ResolveBefore(executor_, endpoint.host, std::to_string(endpoint.port),
+                                            connect_due);
+      if (!results) {
         LogEvent(LogLevel::kWarning, "upstream resolve failed",
                  {{"upstream", config.name},
                   {"endpoint", endpoint.ToString()},
-                  {"error", resolve_ec.message()}});
+                  {"error", results.error() == asio::error::timed_out
+                                ? std::string("resolve timeout (connect_timeout)")
+                                : results.error().message()}});
         continue;
       }
-      for (const auto& entry : results) candidates.push_back(entry.endpoint());
-      // Resolution is not cancellable by the deadline; do not start a connect past it.
-      if (deadline.expired()) {
-        LogEvent(LogLevel::kWarning, "upstream resolve took longer than connect_timeout",
-                 {{"upstream", config.name}, {"endpoint", endpoint.ToString()}});
-        continue;
-      }
+      for (const auto& entry : *results) candidates.push_back(entry.endpoint());
     }
 
     tcp::socket& socket = connection->stream.socket();

@@ -7,6 +7,9 @@
   keys are refreshed again once the IdP is back.
 - An upstream that resets the connection mid request body: 502; mid response body: the client's
   connection is cut (the status was already sent); either way ciap keeps serving.
+- A DNS server that answers late (getaddrinfo() slowed by an LD_PRELOAD shim, slow_dns.cc):
+  the upstream's connect_timeout bounds the lookup, so the request gets its 502 on time, and the
+  abandoned lookup does no harm when it completes later.
 """
 
 import os
@@ -143,6 +146,125 @@ class UpstreamResets(CiapTestCase):
         m = self.ciap.metrics()
         self.assertEqual(m.value("ciap_requests_total", listener="plain", route="all",
                                  code="200"), 10)
+
+
+class SlowDns(CiapTestCase):
+    def setUp(self):
+        self.shim = os.environ.get("CIAP_SLOW_DNS_LIB")
+        if not self.shim or not os.path.exists(self.shim):
+            self.skipTest("the slow-DNS shim is built by CMake; run this through ctest")
+        super().setUp()
+        self.up = self.start_upstream()
+
+    def start_slow_dns_ciap(self, cfg, args=()):
+        saved = {k: os.environ.get(k) for k in ("LD_PRELOAD", "ASAN_OPTIONS",
+                                                 "CIAP_SLOW_DNS_CALLS")}
+        os.environ["LD_PRELOAD"] = self.shim
+        self.calls_file = os.path.join(self.tmp, "dns-calls")
+        os.environ["CIAP_SLOW_DNS_CALLS"] = self.calls_file
+        if saved["ASAN_OPTIONS"] is not None:
+            # The sanitized ciap: the shim, not the ASan runtime, is first in the library list.
+            os.environ["ASAN_OPTIONS"] = saved["ASAN_OPTIONS"] + ":verify_asan_link_order=0"
+        try:
+            self.ciap = self.start_ciap(cfg, args=args)
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+        self.port = self.ciap.port()
+
+    def start_routes(self, args=()):
+        late = f"d3000.slow.test:{self.up.port}"    # answers after 3 s
+        prompt = f"d300.slow.test:{self.up.port}"   # answers after 0.3 s
+        self.start_slow_dns_ciap(make_config(
+            [upstream_cfg("late", late, connect_timeout="500ms"),
+             upstream_cfg("prompt", prompt, connect_timeout="2s"),
+             upstream_cfg("app", self.up)],
+            [plain_listener("plain", [route("late", "late", match={"path_prefix": "/late/"}),
+                                      route("prompt", "prompt",
+                                            match={"path_prefix": "/prompt/"}),
+                                      route("all", "app")])]), args=args)
+
+    def lookups(self, name):
+        """How many times ciap asked the system resolver for `name`."""
+        if not os.path.exists(self.calls_file):
+            return 0
+        with open(self.calls_file) as f:
+            return sum(1 for line in f if line.strip() == name)
+
+    def timed(self, path):
+        start = time.monotonic()
+        r = request(self.port, "GET", path, tls=False)
+        return r, time.monotonic() - start
+
+    def test_connect_timeout_bounds_a_late_dns_answer(self):
+        # One worker, so that all the requests below ask its resolver.
+        self.start_routes(args=["--concurrency", "1"])
+        # Several requests wait on one lookup at once; each gives up at 500 ms.
+        results = [None] * 4
+
+        def one(i):
+            results[i] = self.timed(f"/late/{i}")
+
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for r, elapsed in results:
+            self.assertEqual(r.status, 502, r)
+            # 500 ms connect_timeout; the lookup itself takes 3 s.
+            self.assertLess(elapsed, 1.5, f"502 after {elapsed:.2f}s: the lookup was waited for")
+        log("late DNS answers: 502 after " +
+            ", ".join(f"{elapsed:.2f}s" for _, elapsed in results))
+        warnings = [e for e in self.ciap.events_named("upstream resolve failed")
+                    if e.get("upstream") == "late"]
+        self.assertGreaterEqual(len(warnings), 4)
+        self.assertIn("timeout", warnings[0].get("error", ""))
+
+        # Other routes are unaffected while the lookups are pending, and after they complete.
+        r, elapsed = self.timed("/other")
+        self.assertEqual(r.status, 200, r)
+        self.assertLess(elapsed, 1.0)
+        time.sleep(3.5)  # the abandoned lookup completes now
+        # The requests shared one lookup. (Asio runs a worker's lookups one at a time: lookups
+        # of their own would still be queued here, the second one started at 3 s.)
+        self.assertEqual(self.lookups("d3000.slow.test"), 1)
+        self.assertEqual(self.timed("/other")[0].status, 200)
+        r, elapsed = self.timed("/late/again")
+        self.assertEqual(r.status, 502, r)
+        self.assertLess(elapsed, 1.5)
+        self.assertEqual(self.lookups("d3000.slow.test"), 2)  # a new lookup once the first ended
+        self.assertTrue(self.ciap.running())
+
+    def test_a_slow_answer_within_connect_timeout_is_used(self):
+        self.start_routes()
+        r, elapsed = self.timed("/prompt/x")
+        self.assertEqual(r.status, 200, r)
+        self.assertGreaterEqual(elapsed, 0.3, "the shim did not delay the lookup")
+        # Counted once the exchange is logged, just after the response is sent.
+        self.assertTrue(wait_until(lambda: self.ciap.metrics().value(
+            "ciap_requests_total", listener="plain", route="prompt", code="200") == 1, 5))
+
+    def test_the_key_fetch_timeout_bounds_a_late_dns_answer(self):
+        # The IdP's name answers after 8 s; a key fetch may take 5 s in all.
+        provider = oidc_provider_cfg("https://idp.example/")
+        provider["jwks_uri"] = "https://d8000.slow.test:1/jwks"
+        started = time.monotonic()
+        self.start_slow_dns_ciap(identity_config(self.up, [provider]))
+        self.assertTrue(wait_until(lambda: self.ciap.event("key load failed"), 10))
+        elapsed = time.monotonic() - started
+        event = self.ciap.event("key load failed")
+        log(f"key fetch from a late-answering name failed after {elapsed:.2f}s: {event}")
+        self.assertIn("resolve d8000.slow.test: timeout", event.get("error", ""))
+        self.assertLess(elapsed, 7.0)
+        self.assertEqual(self.ciap.admin_get("/ready")[0], 503)
+        # The abandoned lookup (3 s left) does not hold up a clean exit.
+        started = time.monotonic()
+        self.assertEqual(self.ciap.stop(), 0)
+        log(f"exit with a lookup pending took {time.monotonic() - started:.2f}s")
 
 
 if __name__ == "__main__":
