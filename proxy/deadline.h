@@ -42,6 +42,9 @@ class Deadline {
     idle_ = false;
   }
 
+  // When the armed wait runs out (time_point::max() when disarmed).
+  Clock::time_point due() const { return due_; }
+
   // True once the armed wait ran out; reset by the next Arm().
   bool expired() const { return expired_; }
 

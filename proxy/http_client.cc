@@ -106,21 +106,17 @@ asio::awaitable<std::expected<HttpFetchResult, std::string>> HttpGet(std::string
       co_return std::unexpected("redirect from " + first_host +
                                 " to another origin refused: " + url);
     }
-    auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (remaining.count() <= 0) co_return std::unexpected("timeout fetching " + url);
+    if (std::chrono::steady_clock::now() >= deadline) {
+      co_return std::unexpected("timeout fetching " + url);
+    }
 
     auto endpoints = co_await ResolveBefore(executor, target->host, target->port, deadline);
     if (!endpoints) {
       co_return std::unexpected("resolve " + target->host + ": " +
-                                (endpoints.error() == asio::error::timed_out
-                                     ? std::string("timeout")
-                                     : endpoints.error().message()));
+                                DescribeResolveError(endpoints.error()));
     }
-    remaining = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
     beast::tcp_stream tcp(executor);
-    tcp.expires_after(remaining);
+    tcp.expires_at(deadline);
     auto [connect_ec, endpoint] = co_await tcp.async_connect(*endpoints, use_nothrow);
     if (connect_ec) {
       co_return std::unexpected("connect to " + target->host + ":" + target->port + ": " +

@@ -84,4 +84,8 @@ asio::awaitable<std::expected<tcp::resolver::results_type, error_code>> ResolveB
   co_return lookup->results;  // a copy: other waiters share the results
 }
 
+std::string DescribeResolveError(const error_code& ec) {
+  return ec == asio::error::timed_out ? "timeout" : ec.message();
+}
+
 }  // namespace ciap

@@ -23,4 +23,8 @@ asio::awaitable<std::expected<tcp::resolver::results_type, error_code>> ResolveB
     asio::any_io_executor executor, std::string host, std::string service,
     std::chrono::steady_clock::time_point deadline);
 
+// For logs and error messages: "timeout" for a lookup given up at its deadline (Asio's own text
+// for timed_out speaks of a connection), the resolver's message otherwise.
+std::string DescribeResolveError(const error_code& ec);
+
 }  // namespace ciap

@@ -105,7 +105,6 @@ asio::awaitable<std::unique_ptr<UpstreamConnection>> UpstreamPool::Connect(Deadl
     auto connection =
         std::make_unique<UpstreamConnection>(tcp::socket(executor_), upstream_.tls.get());
     deadline.Arm(config.connect_timeout, &connection->stream);
-    const auto connect_due = Deadline::Clock::now() + config.connect_timeout;
 
     error_code ec;
     asio::ip::address address = asio::ip::make_address(endpoint.host, ec);
@@ -116,14 +115,12 @@ asio::awaitable<std::unique_ptr<UpstreamConnection>> UpstreamPool::Connect(Deadl
       // connect_timeout bounds the lookup too: a DNS server that does not answer must not hold
       // the request for the resolver's own timeouts.
       auto results = co_await ResolveBefore(executor_, endpoint.host, std::to_string(endpoint.port),
-                                            connect_due);
+                                            deadline.due());
       if (!results) {
         LogEvent(LogLevel::kWarning, "upstream resolve failed",
                  {{"upstream", config.name},
                   {"endpoint", endpoint.ToString()},
-                  {"error", results.error() == asio::error::timed_out
-                                ? std::string("resolve timeout (connect_timeout)")
-                                : results.error().message()}});
+                  {"error", DescribeResolveError(results.error())}});
         continue;
       }
       for (const auto& entry : *results) candidates.push_back(entry.endpoint());

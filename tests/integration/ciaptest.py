@@ -272,14 +272,17 @@ class CiapStartError(AssertionError):
 class Ciap:
     """One `ciap run` process. Use start(); always stop() (CiapTestCase does it)."""
 
-    def __init__(self, config, workdir, args=(), access_log="file"):
+    def __init__(self, config, workdir, args=(), access_log="file", env=None):
         """config: dict (written as YAML) or str (written as is).
+
+        env: variables set for ciap on top of this process's environment.
 
         access_log: "file" → a file in workdir is set in the config (unless the dict has
         logging already); "stdout" → left to the default (stdout, captured here).
         """
         self.workdir = workdir
         self.args = list(args)
+        self.env = dict(env or {})
         self.access_log_path = None
         if isinstance(config, dict):
             config = json.loads(json.dumps(config))  # private copy
@@ -317,7 +320,8 @@ class Ciap:
         _require_binary()
         cmd = [CIAP_BIN, "run", "-c", self.config_path] + self.args
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, cwd=self.workdir)
+                                     stderr=subprocess.PIPE, cwd=self.workdir,
+                                     env={**os.environ, **self.env})
         for stream, sink, is_err in ((self.proc.stderr, self.stderr_lines, True),
                                      (self.proc.stdout, self.stdout_lines, False)):
             t = threading.Thread(target=self._pump, args=(stream, sink, is_err), daemon=True)
@@ -736,9 +740,9 @@ class CiapTestCase(unittest.TestCase):
         self.addCleanup(up.stop)
         return up
 
-    def start_ciap(self, config, args=(), access_log="file", timeout=START_TIMEOUT):
+    def start_ciap(self, config, args=(), access_log="file", timeout=START_TIMEOUT, env=None):
         d = tempfile.mkdtemp(dir=self.tmp, prefix="ciap-")
-        p = Ciap(config, d, args=args, access_log=access_log)
+        p = Ciap(config, d, args=args, access_log=access_log, env=env)
         self.addCleanup(self._stop_ciap, p)
         p.start(timeout=timeout)
         return p

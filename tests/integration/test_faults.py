@@ -39,11 +39,8 @@ class IdpOutage(IdentityAsserts, CiapTestCase):
         provider = oidc_provider_cfg(idp.issuer)
         provider["jwks_uri"] = idp.ready["jwks_uri"]
         up = self.start_upstream()
-        os.environ["CIAP_KEY_TIMING"] = TIMERS
-        try:
-            ciap = self.start_ciap(identity_config(up, [provider]), args=["--concurrency", "2"])
-        finally:
-            del os.environ["CIAP_KEY_TIMING"]
+        ciap = self.start_ciap(identity_config(up, [provider]), args=["--concurrency", "2"],
+                               env={"CIAP_KEY_TIMING": TIMERS})
         self.wait_ready(ciap)
         tokens = [idp.token() for _ in range(20)]
         self.assert_accepted(request(ciap.port(), "GET", "/echo", headers=bearer(tokens[0])),
@@ -157,22 +154,12 @@ class SlowDns(CiapTestCase):
         self.up = self.start_upstream()
 
     def start_slow_dns_ciap(self, cfg, args=()):
-        saved = {k: os.environ.get(k) for k in ("LD_PRELOAD", "ASAN_OPTIONS",
-                                                 "CIAP_SLOW_DNS_CALLS")}
-        os.environ["LD_PRELOAD"] = self.shim
         self.calls_file = os.path.join(self.tmp, "dns-calls")
-        os.environ["CIAP_SLOW_DNS_CALLS"] = self.calls_file
-        if saved["ASAN_OPTIONS"] is not None:
+        env = {"LD_PRELOAD": self.shim, "CIAP_SLOW_DNS_CALLS": self.calls_file}
+        if "ASAN_OPTIONS" in os.environ:
             # The sanitized ciap: the shim, not the ASan runtime, is first in the library list.
-            os.environ["ASAN_OPTIONS"] = saved["ASAN_OPTIONS"] + ":verify_asan_link_order=0"
-        try:
-            self.ciap = self.start_ciap(cfg, args=args)
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+            env["ASAN_OPTIONS"] = os.environ["ASAN_OPTIONS"] + ":verify_asan_link_order=0"
+        self.ciap = self.start_ciap(cfg, args=args, env=env)
         self.port = self.ciap.port()
 
     def start_routes(self, args=()):
