@@ -113,7 +113,9 @@ TEST(Base64Url, AgreesWithAReferenceDecoderOnRandomInput) {
   std::mt19937 rng(20260101);
   const std::string chars =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=+/ .\xff";
-  std::uniform_int_distribution<std::size_t> length(0, 40), pick(0, chars.size() - 1), rare(0, 199);
+  // Up to 200 characters: several 32-character blocks of the vector path, then its tail.
+  std::uniform_int_distribution<std::size_t> length(0, 200), pick(0, chars.size() - 1),
+      rare(0, 999);
   std::string out;
   for (int i = 0; i < 20000; ++i) {
     std::string in(length(rng), 'A');
@@ -124,6 +126,34 @@ TEST(Base64Url, AgreesWithAReferenceDecoderOnRandomInput) {
       ASSERT_EQ(out, *expected) << in;
     }
   }
+}
+
+TEST(Base64Url, EveryByteAtEveryPositionOfALongInput) {
+  // Each of the 256 byte values in each position of a 102-character input (three vector blocks
+  // and a scalar tail): accepted and decoded exactly when it is in the alphabet and leaves the
+  // trailing bits canonical, as the reference decides.
+  std::string in;
+  for (int i = 0; i < 102; ++i) in += "QUJDRGVm-_09zZ"[i % 14];
+  in.back() = 'w';  // its low four bits are zero: the unmodified input is canonical
+  std::string out;
+  ASSERT_TRUE(Base64UrlDecode(in, out));
+  ASSERT_EQ(out, ReferenceDecode(in));
+  std::size_t accepted = 0;
+  for (std::size_t position = 0; position < in.size(); ++position) {
+    for (int byte = 0; byte < 256; ++byte) {
+      std::string variant = in;
+      variant[position] = static_cast<char>(byte);
+      const std::optional<std::string> expected = ReferenceDecode(variant);
+      ASSERT_EQ(Base64UrlDecode(variant, out), expected.has_value())
+          << "byte " << byte << " at " << position;
+      if (expected) {
+        ASSERT_EQ(out, *expected) << "byte " << byte << " at " << position;
+        ++accepted;
+      }
+    }
+  }
+  // 64 characters in each position but the last, where only the 4 with low bits zero fit.
+  EXPECT_EQ(accepted, 101u * 64 + 4);
 }
 
 }  // namespace
