@@ -67,7 +67,7 @@ std::expected<std::optional<std::string_view>, TokenError> OptionalString(
 
 struct HeaderFields {
   Algorithm alg;
-  std::optional<std::string_view> kid;  // views into the parsed header
+  std::optional<std::string_view> kid;  // views into the parsed header or a HeaderMemo entry
   std::optional<std::string_view> typ;
 };
 
@@ -111,6 +111,48 @@ std::expected<HeaderFields, TokenError> CheckHeader(const json::object& header,
   // jwk, jku, x5u, x5c, x5t: deliberately never read. Keys come only from the provider's JWKS.
   return fields;
 }
+
+// Headers that passed CheckHeader, remembered per thread by their exact encoded bytes. The
+// tokens of one issuer share a header until its signing key changes (GitHub's is typ, alg, x5t
+// and kid), so without this a worker decodes and parses the same bytes for every new token.
+// What CheckHeader decides is a function of those bytes and the allow-list alone; a remembered
+// header passed every rule, the allow-list included, and the allow-list (which differs between
+// providers) is applied again on each use. Headers that fail are not remembered, nor are long
+// ones: at most kEntries * (kMaxEncoded + kid + typ) bytes per thread.
+class HeaderMemo {
+ public:
+  struct Entry {
+    std::string encoded;  // empty: a free slot (Split refuses an empty header)
+    Algorithm alg = Algorithm::kRs256;
+    std::optional<std::string> kid;
+    std::optional<std::string> typ;
+  };
+
+  static constexpr std::size_t kEntries = 8;
+  static constexpr std::size_t kMaxEncoded = 512;
+
+  const Entry* Find(std::string_view encoded) const {
+    for (const Entry& entry : entries_) {
+      if (entry.encoded == encoded) return &entry;
+    }
+    return nullptr;
+  }
+
+  // Replaces the oldest entry.
+  void Remember(std::string_view encoded, const HeaderFields& fields) {
+    if (encoded.size() > kMaxEncoded) return;
+    Entry& entry = entries_[next_];
+    next_ = (next_ + 1) % kEntries;
+    entry.encoded.assign(encoded);
+    entry.alg = fields.alg;
+    entry.kid = fields.kid ? std::optional<std::string>(*fields.kid) : std::nullopt;
+    entry.typ = fields.typ ? std::optional<std::string>(*fields.typ) : std::nullopt;
+  }
+
+ private:
+  std::array<Entry, kEntries> entries_;
+  std::size_t next_ = 0;
+};
 
 // Decoded segments reuse the same three buffers on each thread.
 struct ScratchBuffers {
@@ -167,18 +209,28 @@ std::expected<VerifiedToken, TokenError> Verify(std::string_view token, const Ke
   auto segments = Split(token);
   if (!segments) return std::unexpected(segments.error());
   ScratchBuffers& scratch = ThreadScratch();
+  thread_local HeaderMemo memo;
 
-  if (!Base64UrlDecode(segments->header, scratch.header)) {
-    return std::unexpected(TokenError::kBadBase64);
-  }
-  // The header dies with this call: its values live in a stack buffer, falling back to the heap
-  // only for unusually large headers.
+  // A parsed header dies with this call: its values live in a stack buffer, falling back to the
+  // heap only for unusually large headers. `fields` points into it, or into the memo's entry.
   std::array<unsigned char, 1024> header_memory;
   json::monotonic_resource header_resource(header_memory.data(), header_memory.size());
-  auto header = ParseStrictJsonObject(scratch.header, &header_resource);
-  if (!header) return std::unexpected(FromJsonError(header.error()));
-  auto fields = CheckHeader(*header, allowed);
-  if (!fields) return std::unexpected(fields.error());
+  std::optional<json::object> header;
+  std::expected<HeaderFields, TokenError> fields;
+  if (const HeaderMemo::Entry* known = memo.Find(segments->header)) {
+    if (!allowed.Contains(known->alg)) return std::unexpected(TokenError::kAlgNotAllowed);
+    fields = HeaderFields{known->alg, known->kid, known->typ};
+  } else {
+    if (!Base64UrlDecode(segments->header, scratch.header)) {
+      return std::unexpected(TokenError::kBadBase64);
+    }
+    auto parsed = ParseStrictJsonObject(scratch.header, &header_resource);
+    if (!parsed) return std::unexpected(FromJsonError(parsed.error()));
+    header.emplace(std::move(*parsed));
+    fields = CheckHeader(*header, allowed);
+    if (!fields) return std::unexpected(fields.error());
+    memo.Remember(segments->header, *fields);
+  }
 
   std::array<const Key*, kMaxKidlessCandidates> candidates{};
   std::size_t candidate_count = 0;

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include "tests/unit/filters/identity/jws_fixture.h"
 
@@ -295,6 +296,91 @@ TEST_F(JwsTest, AllowListIsEnforced) {
             "alg_not_allowed");
   EXPECT_EQ(Check(Token(Rsa2048(), "RS256", "rsa"), AlgorithmSet{}), "alg_not_allowed");
   EXPECT_EQ(Check(Token(Rsa2048(), "RS256", "rsa"), AlgorithmSet{Algorithm::kRs256}), "ok");
+}
+
+// Verify() remembers headers it has accepted, per thread, by their encoded bytes. These tests
+// repeat headers on purpose: a remembered header must decide exactly what a fresh parse would.
+
+TEST_F(JwsTest, RepeatedHeaderStillMeetsEachCallersAllowList) {
+  // One header accepted under one allow-list is refused under another, in either order.
+  const std::string token = Token(Rsa2048(), "RS256", "rsa");
+  const AlgorithmSet only_es256{Algorithm::kEs256};
+  EXPECT_EQ(Check(token), "ok");
+  EXPECT_EQ(Check(token, only_es256), "alg_not_allowed");
+  EXPECT_EQ(Check(token), "ok");
+  const std::string ps256 = Token(Rsa2048(), "PS256", "rsa");
+  EXPECT_EQ(Check(ps256, only_es256), "alg_not_allowed");
+  EXPECT_EQ(Check(ps256), "ok");
+  EXPECT_EQ(Check(ps256, AlgorithmSet{Algorithm::kRs256}), "alg_not_allowed");
+}
+
+TEST_F(JwsTest, RepeatedHeaderKidIsLookedUpInTheCurrentKeys) {
+  // The header is the same, the keys are not: a key set without the kid, or with the kid on
+  // another key type, decides as it would for a header seen for the first time.
+  const std::string token = Token(Rsa2048(), "RS256", "rsa");
+  EXPECT_EQ(Check(token), "ok");
+  auto without = KeySet::Parse(JwksOf({P256().Jwk("ec256")}));
+  ASSERT_TRUE(without);
+  EXPECT_EQ(Check(token, **without), "unknown_kid");
+  auto other_type = KeySet::Parse(JwksOf({P256().Jwk("rsa")}));
+  ASSERT_TRUE(other_type);
+  EXPECT_EQ(Check(token, **other_type), "alg_key_mismatch");
+  auto other_key = KeySet::Parse(JwksOf({Rsa2048Second().Jwk("rsa")}));
+  ASSERT_TRUE(other_key);
+  EXPECT_EQ(Check(token, **other_key), "bad_signature");
+  EXPECT_EQ(Check(token), "ok");
+}
+
+TEST_F(JwsTest, RepeatedHeaderGivesTheSameKidAndTyp) {
+  // kid and typ of a token whose header was seen just before (remembered), and of one seen a
+  // pass before, with more distinct headers in between than are remembered (forgotten); also
+  // headers without kid or typ.
+  struct Case {
+    std::string header;
+    std::string kid, typ;
+  };
+  std::vector<Case> cases;
+  for (int i = 0; i < 20; ++i) {
+    const std::string typ = std::to_string(i) + "t";
+    cases.push_back({R"({"alg":"RS256","kid":"rsa","typ":")" + typ + "\"}", "rsa", typ});
+  }
+  cases.push_back({R"({"alg":"RS256","kid":"rsa"})", "rsa", ""});
+  cases.push_back({R"({"alg":"RS256","typ":"at+jwt"})", "", "at+jwt"});
+  for (int pass = 0; pass < 3; ++pass) {
+    for (const Case& c : cases) {
+      SCOPED_TRACE(c.header);
+      const std::string token = SignedToken(c.header, kPayload, Rsa2048(), "RS256");
+      for (int repeat = 0; repeat < 2; ++repeat) {
+        auto result = Verify(token, Keys(), AlgorithmSet::All());
+        ASSERT_TRUE(result);
+        EXPECT_EQ(result->kid, c.kid);
+        EXPECT_EQ(result->typ, c.typ);
+        EXPECT_EQ(result->alg, Algorithm::kRs256);
+      }
+    }
+  }
+}
+
+TEST_F(JwsTest, RefusedHeadersAreRefusedEveryTime) {
+  // Headers that fail (crit, nested JWT, alg none, a kid of the wrong type) fail with the same
+  // reason however often they come, interleaved with an accepted one; and a long header (not
+  // remembered) verifies every time.
+  const std::vector<std::pair<std::string, std::string>> refused = {
+      {R"({"alg":"RS256","kid":"rsa","crit":["exp"]})", "crit_unsupported"},
+      {R"({"alg":"RS256","kid":"rsa","cty":"JWT"})", "nested_jwt"},
+      {R"({"alg":"none","kid":"rsa"})", "alg_none"},
+      {R"({"alg":"RS256","kid":7})", "bad_header"},
+  };
+  const std::string long_header =
+      R"({"alg":"RS256","kid":"rsa","x5u":")" + std::string(600, 'u') + "\"}";
+  for (int pass = 0; pass < 3; ++pass) {
+    for (const auto& [header, reason] : refused) {
+      SCOPED_TRACE(header);
+      EXPECT_EQ(Check(SignedToken(header, kPayload, Rsa2048(), "RS256")), reason);
+      EXPECT_EQ(Check(Token(Rsa2048(), "RS256", "rsa")), "ok");
+    }
+    EXPECT_EQ(Check(SignedToken(long_header, kPayload, Rsa2048(), "RS256")), "ok");
+  }
 }
 
 TEST_F(JwsTest, ErrorNamesAreStableAndDistinct) {
