@@ -75,21 +75,23 @@ uint32_t DecodeQuad(const char* src) {
 }
 
 #ifdef CIAP_BASE64_AVX2
-// 32 characters to 24 bytes per step with AVX2, for CPUs that have it (checked once, at run time;
-// the build targets baseline x86-64). Classification is by plain range compares, one per part of
-// the alphabet, rather than the nibble-table tricks of published SIMD decoders: five ranges are
-// few, and each line can be checked against the alphabet by eye. A byte in no range (anything
-// else, including every byte >= 0x80, which compares negative) marks the block invalid.
-// Returns how many characters were consumed (a multiple of 32) and writes 24 bytes per block,
-// plus 8 scratch bytes after the last block that the caller's buffer must have room for.
 // All-ones in the bytes of `c` within [lo, hi]; both bounds are ASCII, so negative bytes fail.
 __attribute__((target("avx2"))) __m256i InRange(__m256i c, char lo, char hi) {
   return _mm256_and_si256(_mm256_cmpgt_epi8(c, _mm256_set1_epi8(static_cast<char>(lo - 1))),
                           _mm256_cmpgt_epi8(_mm256_set1_epi8(static_cast<char>(hi + 1)), c));
 }
 
-__attribute__((target("avx2"))) std::size_t DecodeBlocksAvx2(const char* src, std::size_t size,
-                                                             unsigned char* dst, bool& bad) {
+// 32 characters to 24 bytes per step with AVX2, for CPUs that have it (checked once, at run time;
+// the build targets baseline x86-64). Classification is by plain range compares, one per part of
+// the alphabet, rather than the nibble-table tricks of published SIMD decoders: five ranges are
+// few, and each line can be checked against the alphabet by eye. A byte in no range (anything
+// else, including every byte >= 0x80, which compares negative) marks the block invalid.
+// Returns how many characters were consumed (a multiple of 32), or nullopt if any of them is
+// outside the alphabet; writes 24 bytes per block, plus 8 scratch bytes after the last block
+// that the caller's buffer must have room for.
+__attribute__((target("avx2"))) std::optional<std::size_t> DecodeBlocksAvx2(const char* src,
+                                                                            std::size_t size,
+                                                                            unsigned char* dst) {
   // Within each 128-bit lane: the three meaningful bytes of each 32-bit word, most significant
   // first; the lane's last four bytes are don't-care. Then the two lanes' 12 bytes are joined.
   const __m256i pack_bytes =
@@ -123,7 +125,7 @@ __attribute__((target("avx2"))) std::size_t DecodeBlocksAvx2(const char* src, st
         _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(words, pack_bytes), join_lanes);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), packed);
   }
-  bad = !_mm256_testz_si256(invalid, invalid);
+  if (!_mm256_testz_si256(invalid, invalid)) return std::nullopt;
   return done;
 }
 
@@ -162,12 +164,11 @@ bool Base64UrlDecode(std::string_view in, std::string& out) {
   uint32_t seen = 0;
 #ifdef CIAP_BASE64_AVX2
   if (HasAvx2()) {
-    bool bad = false;
-    const std::size_t consumed = DecodeBlocksAvx2(src, in.size(), dst, bad);
-    if (bad) return false;
-    src += consumed;
-    dst += consumed / 4 * 3;
-    full_quads -= consumed / 4;
+    const std::optional<std::size_t> consumed = DecodeBlocksAvx2(src, in.size(), dst);
+    if (!consumed) return false;
+    src += *consumed;
+    dst += *consumed / 4 * 3;
+    full_quads -= *consumed / 4;
   }
 #endif
   for (std::size_t q = 0; q < full_quads; ++q, src += 4, dst += 3) {

@@ -4,7 +4,6 @@
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/obj_mac.h>
-#include <openssl/rsa.h>
 
 #include <boost/json/serialize.hpp>
 
@@ -287,22 +286,6 @@ TEST_F(JwsTest, EcdsaDerAndWrongLengths) {
 
 // --- RSASSA-PKCS1-v1_5 encoding --------------------------------------------------------------
 
-// A PKCS#1 type 1 signature over exactly `encoded` (no DigestInfo added), as a forger with the
-// private key would make one to probe how strictly the encoded message is compared.
-std::string RawPkcs1Signature(std::string_view encoded) {
-  EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_pkey(nullptr, Rsa2048().pkey(), nullptr);
-  std::string sig(256, '\0');
-  std::size_t len = sig.size();
-  const bool ok =
-      EVP_PKEY_sign_init(ctx) == 1 && EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) == 1 &&
-      EVP_PKEY_sign(ctx, reinterpret_cast<unsigned char*>(sig.data()), &len,
-                    reinterpret_cast<const unsigned char*>(encoded.data()), encoded.size()) == 1;
-  EVP_PKEY_CTX_free(ctx);
-  if (!ok) ADD_FAILURE() << "raw PKCS#1 signing failed";
-  sig.resize(len);
-  return sig;
-}
-
 std::string Digest(const char* name, std::string_view input) {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
@@ -328,18 +311,20 @@ TEST_F(JwsTest, Pkcs1EncodedMessageMustBeExactlyTheDigestInfo) {
   const std::string input = SigningInput(header, kPayload);
   const std::string hash = Digest("SHA256", input);
   // The control: the exact encoding, signed raw, is a valid RS256 signature.
-  EXPECT_EQ(Check(WithSignature(header, kPayload, RawPkcs1Signature(sha256_info + hash))), "ok");
+  EXPECT_EQ(Check(WithSignature(header, kPayload, Rsa2048().SignRawPkcs1(sha256_info + hash))),
+            "ok");
   for (const std::string& encoded :
        {hash, sha256_info_no_null + hash, sha256_info + hash + '\0', '\0' + sha256_info + hash,
         sha256_info + hash.substr(1), sha384_info + Digest("SHA384", input),
         sha256_info + Digest("SHA256", input + "x")}) {
-    EXPECT_EQ(Check(WithSignature(header, kPayload, RawPkcs1Signature(encoded))), "bad_signature");
+    EXPECT_EQ(Check(WithSignature(header, kPayload, Rsa2048().SignRawPkcs1(encoded))),
+              "bad_signature");
   }
   // And the same SHA-384 encoding is accepted where it belongs, under RS384.
   const std::string header384 = Header("RS384", "rsa");
   const std::string input384 = SigningInput(header384, kPayload);
   EXPECT_EQ(Check(WithSignature(header384, kPayload,
-                                RawPkcs1Signature(sha384_info + Digest("SHA384", input384)))),
+                                Rsa2048().SignRawPkcs1(sha384_info + Digest("SHA384", input384)))),
             "ok");
 }
 

@@ -152,6 +152,21 @@ std::string TestKey::SignWith(std::string_view alg, std::string_view input,
   return sig;
 }
 
+std::string TestKey::SignRawPkcs1(std::string_view encoded) const {
+  EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_pkey(nullptr, pkey(), nullptr);
+  Check(ctx != nullptr && EVP_PKEY_sign_init(ctx) == 1 &&
+            EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) == 1,
+        "raw pkcs1 init");
+  std::string sig(static_cast<std::size_t>(EVP_PKEY_get_size(pkey())), '\0');
+  std::size_t len = sig.size();
+  Check(EVP_PKEY_sign(ctx, reinterpret_cast<unsigned char*>(sig.data()), &len,
+                      reinterpret_cast<const unsigned char*>(encoded.data()), encoded.size()) == 1,
+        "raw pkcs1 sign");
+  sig.resize(len);
+  EVP_PKEY_CTX_free(ctx);
+  return sig;
+}
+
 std::string TestKey::Sign(std::string_view alg, std::string_view input) const {
   std::string sig = SignDer(alg, input);
   if (kind_ != TestKeyKind::kP256 && kind_ != TestKeyKind::kP384) return sig;

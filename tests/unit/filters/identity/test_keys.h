@@ -31,6 +31,10 @@ class TestKey {
   // RSA-PSS with an explicit salt length (JWS requires the digest length).
   std::string SignPss(std::string_view alg, std::string_view input, int salt_length) const;
 
+  // RSA only: a PKCS#1 v1.5 type 1 signature over exactly `encoded`, with no DigestInfo added
+  // (what `openssl speed` verifies, and how a forger probes the encoded-message comparison).
+  std::string SignRawPkcs1(std::string_view encoded) const;
+
   // ECDSA only: the DER signature OpenSSL produces, which JWS must not accept.
   std::string SignDer(std::string_view alg, std::string_view input) const;
 
