@@ -11,10 +11,13 @@
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/value.hpp>
 #include <boost/json/value_stack.hpp>
+#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <exception>
 #include <new>
+#include <string>
+#include <system_error>
 
 namespace ciap::identity {
 namespace {
@@ -33,6 +36,7 @@ class StrictHandler {
     stack_.reset(std::move(storage));
     members_parsed_ = 0;
     number_out_of_range_ = false;
+    number_.clear();
   }
   json::value Release() { return stack_.release(); }
   uint64_t members_parsed() const { return members_parsed_; }
@@ -67,16 +71,37 @@ class StrictHandler {
     stack_.push_string(s);
     return true;
   }
-  bool on_number_part(json::string_view, json::error_code&) { return true; }
+  // A number split across input buffers arrives in parts (never here: the whole document is one
+  // buffer, but the parser's contract allows it).
+  bool on_number_part(json::string_view part, json::error_code&) {
+    number_.append(part.data(), part.size());
+    return true;
+  }
   bool on_int64(int64_t i, json::string_view, json::error_code&) {
+    number_.clear();
     stack_.push_int64(i);
     return true;
   }
   bool on_uint64(uint64_t u, json::string_view, json::error_code&) {
+    number_.clear();
     stack_.push_uint64(u);
     return true;
   }
-  bool on_double(double d, json::string_view, json::error_code& ec) {
+  // Boost 1.81 converts decimal text to double fast but not always to the nearest double (it
+  // reads 1.8446744073809559E22 one unit in the last place high), so the same claim could read
+  // differently here than in another JOSE library, and a value would not survive serializing and
+  // parsing again. std::from_chars rounds correctly; Boost's value stands only where from_chars
+  // reports the number out of range: infinity (refused below) or zero.
+  bool on_double(double d, json::string_view last_part, json::error_code& ec) {
+    std::string_view text(last_part.data(), last_part.size());
+    if (!number_.empty()) {
+      number_.append(text);
+      text = number_;
+    }
+    double nearest = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), nearest);
+    if (error == std::errc() && end == text.data() + text.size()) d = nearest;
+    number_.clear();
     if (!std::isfinite(d)) {
       number_out_of_range_ = true;
       ec = json::error::exponent_overflow;
@@ -101,6 +126,7 @@ class StrictHandler {
   json::value_stack stack_;
   uint64_t members_parsed_ = 0;
   bool number_out_of_range_ = false;
+  std::string number_;  // the parts so far of a number split across buffers
 };
 
 json::parse_options StrictOptions() {

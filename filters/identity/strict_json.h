@@ -1,7 +1,8 @@
 // A JSON parser for token headers, token payloads and JWKS documents that refuses what
 // Boost.JSON accepts silently: duplicate member names (Boost 1.81 keeps the last one, so
 // {"alg":"RS256","alg":"none"} would read differently here than in a library that keeps the
-// first) and numbers that do not fit a double (1e400 would become infinity).
+// first) and numbers that do not fit a double (1e400 would become infinity). Decimals are read
+// to the nearest double, which Boost 1.81 alone does not always do.
 #pragma once
 
 #include <boost/json/object.hpp>
