@@ -62,6 +62,26 @@ const EVP_MD* DigestFor(Algorithm alg) {
   return nullptr;
 }
 
+// RFC 8017 §9.2 note 1: the DER DigestInfo header that precedes the hash in an EMSA-PKCS1-v1_5
+// encoded message, for RS256/384/512; empty for the other algorithms.
+constexpr std::size_t kDigestInfoPrefixSize = 19;
+
+std::string_view DigestInfoPrefix(Algorithm alg) {
+  switch (alg) {
+    case Algorithm::kRs256:
+      return {"\x30\x31\x30\x0d\x06\x09\x60\x86\x48\x01\x65\x03\x04\x02\x01\x05\x00\x04\x20",
+              kDigestInfoPrefixSize};
+    case Algorithm::kRs384:
+      return {"\x30\x41\x30\x0d\x06\x09\x60\x86\x48\x01\x65\x03\x04\x02\x02\x05\x00\x04\x30",
+              kDigestInfoPrefixSize};
+    case Algorithm::kRs512:
+      return {"\x30\x51\x30\x0d\x06\x09\x60\x86\x48\x01\x65\x03\x04\x02\x03\x05\x00\x04\x40",
+              kDigestInfoPrefixSize};
+    default:
+      return {};
+  }
+}
+
 bool IsPss(Algorithm alg) {
   return alg == Algorithm::kPs256 || alg == Algorithm::kPs384 || alg == Algorithm::kPs512;
 }
@@ -198,7 +218,8 @@ EVP_PKEY_CTX* NewPkeyContext(const Key& key, Algorithm alg) {
       ok = EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) == 1;
     }
   }
-  ok = ok && EVP_PKEY_CTX_set_signature_md(ctx, md) == 1;
+  // RS256/384/512 contexts get no digest: VerifyDigest hands them the whole DigestInfo.
+  if (DigestInfoPrefix(alg).empty()) ok = ok && EVP_PKEY_CTX_set_signature_md(ctx, md) == 1;
   if (!ok) {
     EVP_PKEY_CTX_free(ctx);
     return nullptr;
@@ -232,18 +253,26 @@ CachedContext* GetContext(ContextCache& cache, const Key& key, Algorithm alg) {
 
 // Hashes, then checks `der_or_raw` (PKCS#1/PSS bytes, or a DER ECDSA signature) on the cached
 // EVP_PKEY_verify context.
+//
+// For RS256/384/512 what is checked is the DigestInfo header followed by the hash, against the
+// message the signature's padding carries, byte for byte (as `openssl speed` does): with a
+// digest set on the context, OpenSSL's RSA_verify would build the same bytes itself, but in
+// two heap buffers per call.
 bool VerifyDigest(ContextCache& cache, const Key& key, Algorithm alg,
                   std::string_view signing_input, const unsigned char* sig, std::size_t sig_len) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
+  const std::string_view prefix = DigestInfoPrefix(alg);
+  unsigned char message[kDigestInfoPrefixSize + EVP_MAX_MD_SIZE];
+  std::memcpy(message, prefix.data(), prefix.size());
   unsigned int digest_len = 0;
   EVP_MD_CTX* md_ctx = cache.digest_ctx();
   if (md_ctx == nullptr || EVP_DigestInit_ex2(md_ctx, DigestFor(alg), nullptr) != 1 ||
       EVP_DigestUpdate(md_ctx, signing_input.data(), signing_input.size()) != 1 ||
-      EVP_DigestFinal_ex(md_ctx, digest, &digest_len) != 1) {
+      EVP_DigestFinal_ex(md_ctx, message + prefix.size(), &digest_len) != 1) {
     return false;
   }
   CachedContext* ctx = GetContext(cache, key, alg);
-  return ctx != nullptr && EVP_PKEY_verify(ctx->pkey_ctx, sig, sig_len, digest, digest_len) == 1;
+  return ctx != nullptr &&
+         EVP_PKEY_verify(ctx->pkey_ctx, sig, sig_len, message, prefix.size() + digest_len) == 1;
 }
 
 bool VerifyUnchecked(const Key& key, Algorithm alg, std::string_view signing_input,
