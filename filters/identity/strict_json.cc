@@ -7,8 +7,10 @@
 // (its object loses a member, and whatever objects hid in the dropped value disappear too).
 #include "filters/identity/strict_json.h"
 
-#include <boost/json/basic_parser_impl.hpp>
+// All of Boost.JSON's compiled code, for the whole program (the ciap_json target): here, so that
+// StrictHandler's calls into value_stack inline. It includes basic_parser_impl.hpp.
 #include <boost/json/monotonic_resource.hpp>
+#include <boost/json/src.hpp>
 #include <boost/json/value.hpp>
 #include <boost/json/value_stack.hpp>
 #include <charconv>
