@@ -270,7 +270,7 @@ int RunCheck(const CheckOptions& options) {
   // The route's policy, decided by the proxy's own access filter.
   Identity identity;
   identity.provider = provider->name;
-  identity.claims = claims;
+  identity.claims_document = identity::JsonDocument(claims);
   Metrics metrics;
   FilterEnv env{config, metrics};
   auto filter = access::AccessFilter::Create(*listener, env);

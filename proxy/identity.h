@@ -6,12 +6,16 @@
 #include <string>
 #include <vector>
 
+#include "filters/identity/strict_json.h"
+
 namespace ciap {
 
 struct Identity {
-  std::string provider;             // the identity provider's configured name
-  std::string subject;              // "sub"
-  boost::json::object claims;       // the verified payload
+  std::string provider;  // the identity provider's configured name
+  std::string subject;   // "sub"
+  // The verified payload, in the block it was parsed into: the identity filter moves the
+  // verified token's document here rather than copying the values.
+  identity::JsonDocument claims_document;
   std::vector<std::string> groups;  // filled by the access policy
   // What audit events name instead of the token: the CI job that held it.
   std::string jti;
@@ -20,6 +24,8 @@ struct Identity {
   std::string pipeline;    // Buildkite pipeline_slug, GitLab project_path, CircleCI project-id,
                            // GitHub repository
   int64_t expires_at = 0;  // "exp", seconds since the epoch
+
+  const boost::json::object& claims() const { return claims_document.object(); }
 };
 
 }  // namespace ciap

@@ -34,7 +34,7 @@ std::expected<AccessFilter::Rule, std::string> Compile(const config::GroupRule& 
 bool AccessFilter::Rule::Matches(const Identity& identity) const {
   switch (kind) {
     case config::GroupRule::Kind::kLeaf:
-      return identity.provider == provider && claims.Matches(identity.claims);
+      return identity.provider == provider && claims.Matches(identity.claims());
     case config::GroupRule::Kind::kAny:
       for (const Rule& child : children) {
         if (child.Matches(identity)) return true;
@@ -86,7 +86,7 @@ bool AccessFilter::Rule::Explain(const Identity& identity, int depth,
                         identity.provider + ")");
         return false;
       }
-      if (auto why = claims.Explain(identity.claims)) {
+      if (auto why = claims.Explain(identity.claims())) {
         lines.push_back(indent + "provider " + provider + ": no, " + *why);
         return false;
       }
@@ -145,7 +145,7 @@ AccessFilter::Explanation AccessFilter::Explain(std::size_t route_index,
 bool AccessFilter::GroupRef::Matches(const Identity& identity) const {
   if (rule != nullptr) return rule->Matches(identity);
   if (identity.provider != provider) return false;
-  const json::value* groups = identity.claims.if_contains(claim);
+  const json::value* groups = identity.claims().if_contains(claim);
   if (groups == nullptr) return false;
   if (groups->is_string()) return groups->as_string() == value;
   if (const json::array* list = groups->if_array()) {
@@ -231,7 +231,7 @@ Decision AccessFilter::OnRequest(Request& request, StreamContext& context) const
   // Each claim the groups look at, looked up once.
   thread_local std::vector<const json::value*> resolved;
   resolved.resize(slots_.size());
-  slots_.Resolve(identity.claims, resolved);
+  slots_.Resolve(identity.claims(), resolved);
 
   std::string_view reason;
   bool allowed = false;

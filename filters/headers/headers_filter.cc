@@ -145,7 +145,7 @@ Decision HeadersFilter::OnRequest(Request& request, StreamContext& context) cons
         }
         case Part::Kind::kClaim: {
           const boost::json::value* claim =
-              context.identity ? context.identity->claims.if_contains(part.text) : nullptr;
+              context.identity ? context.identity->claims().if_contains(part.text) : nullptr;
           if (claim == nullptr) break;
           value.append(claim->is_string() ? SafeHeaderValue(claim->as_string())
                                           : SafeHeaderValue(boost::json::serialize(*claim)));

@@ -291,12 +291,12 @@ Decision IdentityFilter::AuthenticateWith(const Provider& provider, Request& req
   }
 
   const json::value& exp = claims.at("exp");  // ValidateClaims guarantees a sane number
-  // Built in one go so that `claims` is move-constructed and keeps its arena (one allocation
-  // for the whole tree instead of one per value); assigning would copy to the default heap.
+  // The verified document moves into the identity whole: its values stay where they were
+  // parsed (moving it moves one pointer), so `claims` remains valid throughout.
   auto identity = std::make_shared<Identity>(Identity{
       .provider = config.name,
       .subject = StringClaim(claims, {"sub"}),
-      .claims = json::object(claims, json::make_shared_resource<json::monotonic_resource>()),
+      .claims_document = std::move(verified->payload_document),
       .groups = {},
       .jti = StringClaim(claims, {"jti"}),
       .job_id = StringClaim(claims, {"job_id", "oidc.circleci.com/job-id", "run_id"}),

@@ -201,6 +201,17 @@ void JsonDocument::BlockDeleter::operator()(Block* block) const {
   ::operator delete(static_cast<void*>(block));
 }
 
+std::unique_ptr<JsonDocument::Block, JsonDocument::BlockDeleter> JsonDocument::NewBlock(
+    std::size_t buffer_size) {
+  void* memory = ::operator new(sizeof(Block) + buffer_size, std::nothrow);
+  return std::unique_ptr<Block, BlockDeleter>(memory ? new (memory) Block(buffer_size) : nullptr);
+}
+
+JsonDocument::JsonDocument(const json::object& object) : block_(NewBlock(1024)) {
+  if (!block_) throw std::bad_alloc();
+  block_->object.emplace(object, &block_->arena);
+}
+
 const json::object& JsonDocument::object() const {
   static const json::object empty;
   return block_ && block_->object ? *block_->object : empty;
@@ -208,11 +219,9 @@ const json::object& JsonDocument::object() const {
 
 std::expected<JsonDocument, JsonError> ParseStrictJsonDocument(std::string_view text) {
   // Measured for vendor payloads: values take about twice the text's size.
-  const std::size_t buffer_size = 2 * text.size() + 256;
-  void* memory = ::operator new(sizeof(JsonDocument::Block) + buffer_size, std::nothrow);
-  if (memory == nullptr) return std::unexpected(JsonError::kSyntax);  // as Boost's own failures
   JsonDocument document;
-  document.block_.reset(new (memory) JsonDocument::Block(buffer_size));
+  document.block_ = JsonDocument::NewBlock(2 * text.size() + 256);
+  if (!document.block_) return std::unexpected(JsonError::kSyntax);  // as Boost's own failures
   auto object = ParseStrictJsonObject(text, &document.block_->arena);
   if (!object) return std::unexpected(object.error());
   document.block_->object.emplace(std::move(*object));

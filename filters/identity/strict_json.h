@@ -38,6 +38,9 @@ std::expected<boost::json::object, JsonError> ParseStrictJsonObject(
 class JsonDocument {
  public:
   JsonDocument() = default;  // an empty object
+  // A copy of `object` in a block of its own (for claims that did not come from
+  // ParseStrictJsonDocument: `ciap check --claims`, tests). Throws std::bad_alloc.
+  explicit JsonDocument(const boost::json::object& object);
   JsonDocument(JsonDocument&&) noexcept = default;
   JsonDocument& operator=(JsonDocument&&) noexcept = default;
 
@@ -49,6 +52,9 @@ class JsonDocument {
     void operator()(Block* block) const;
   };
   friend std::expected<JsonDocument, JsonError> ParseStrictJsonDocument(std::string_view text);
+  // A block whose arena starts with `buffer_size` bytes in the same allocation; null when out
+  // of memory.
+  static std::unique_ptr<Block, BlockDeleter> NewBlock(std::size_t buffer_size);
 
   std::unique_ptr<Block, BlockDeleter> block_;
 };

@@ -186,11 +186,10 @@ void BM_AccessPolicy50x10(benchmark::State& state) {
   }
   auto identity = std::make_shared<Identity>();
   identity->provider = "buildkite";
-  identity->claims = boost::json::parse(R"({"organization_slug":"acme-inc",
+  identity->claims_document = *identity::ParseStrictJsonDocument(R"({"organization_slug":"acme-inc",
       "pipeline_slug":"deploy-api","build_branch":"main","ref_protected":"true",
       "build_number":1423,"agent_queue":"deploy-prod","teams":["sre","platform"],
-      "build_source":"webhook","runner_environment":"self-hosted","step_key":"build"})")
-                         .as_object();
+      "build_source":"webhook","runner_environment":"self-hosted","step_key":"build"})");
   boost::beast::http::fields headers;
   StreamContext context;
   context.identity = identity;

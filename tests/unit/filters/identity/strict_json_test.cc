@@ -4,9 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json/array.hpp>
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/serialize.hpp>
 #include <cmath>
+#include <optional>
 
 namespace ciap::identity {
 namespace {
@@ -146,6 +148,25 @@ TEST(StrictJson, DocumentsOwnTheirMemory) {
   ASSERT_TRUE(big);
   EXPECT_EQ(big->object().size(), 500u);
   EXPECT_EQ(big->object().at("499").as_array()[0].as_int64(), 499);
+}
+
+TEST(StrictJson, DocumentsCopyAnObjectIntoTheirOwnMemory) {
+  // What `ciap check --claims` gives the access filter: a copy that outlives its source and
+  // keeps its values in the document's block, not in the source's storage.
+  std::optional<JsonDocument> copy;
+  {
+    boost::json::monotonic_resource source_memory;
+    boost::json::object source(&source_memory);
+    source["sub"] = "repo:octo-org/deploy-api:ref:refs/heads/main";
+    source["teams"] = boost::json::array{"sre", boost::json::object{{"nested", true}}};
+    source["exp"] = 1767225900;
+    copy.emplace(source);
+    EXPECT_NE(copy->object().storage().get(), source.storage().get());
+  }
+  EXPECT_EQ(copy->object().at("sub").as_string(), "repo:octo-org/deploy-api:ref:refs/heads/main");
+  EXPECT_TRUE(copy->object().at("teams").as_array()[1].as_object().at("nested").as_bool());
+  EXPECT_EQ(copy->object().at("exp").as_int64(), 1767225900);
+  EXPECT_EQ(copy->object().size(), 3u);
 }
 
 TEST(StrictJson, DocumentsReportTheSameErrors) {
