@@ -17,6 +17,7 @@
 #include <openssl/obj_mac.h>
 #include <openssl/rsa.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstdlib>
@@ -262,7 +263,7 @@ bool VerifyDigest(ContextCache& cache, const Key& key, Algorithm alg,
                   std::string_view signing_input, const unsigned char* sig, std::size_t sig_len) {
   const std::string_view prefix = DigestInfoPrefix(alg);
   unsigned char message[kDigestInfoPrefixSize + EVP_MAX_MD_SIZE];
-  std::memcpy(message, prefix.data(), prefix.size());
+  std::copy(prefix.begin(), prefix.end(), message);  // (memcpy would be handed null when empty)
   unsigned int digest_len = 0;
   EVP_MD_CTX* md_ctx = cache.digest_ctx();
   if (md_ctx == nullptr || EVP_DigestInit_ex2(md_ctx, DigestFor(alg), nullptr) != 1 ||
