@@ -7,8 +7,9 @@
 // (its object loses a member, and whatever objects hid in the dropped value disappear too).
 #include "filters/identity/strict_json.h"
 
-// All of Boost.JSON's compiled code, for the whole program (the ciap_json target): here, so that
-// StrictHandler's calls into value_stack inline. It includes basic_parser_impl.hpp.
+// <boost/json/src.hpp>, among these, is all of Boost.JSON's compiled code for the whole program
+// (the ciap_json target), included here so that StrictHandler's calls into value_stack inline.
+// It brings basic_parser_impl.hpp too.
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/src.hpp>
 #include <boost/json/value.hpp>
