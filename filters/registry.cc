@@ -9,8 +9,8 @@ namespace ciap {
 
 std::span<const FilterRegistration> FilterRegistry() {
   static const FilterRegistration kFilters[] = {
-      {"identity", &identity::IdentityFilter::Create},
-      {"access", &access::AccessFilter::Create},
+      {"identity", &identity::IdentityFilter::Create, /*decides=*/true},
+      {"access", &access::AccessFilter::Create, /*decides=*/true},
       {"rate_limit", &rate_limit::RateLimitFilter::Create},
       {"headers", &filters::HeadersFilter::Create},
   };

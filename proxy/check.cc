@@ -1,25 +1,33 @@
-// See check.h. Evaluates the same compiled route matchers, claim conditions and access filter
-// the proxy uses, so its answers are the proxy's.
+// See check.h. `ciap check` runs the proxy's own decision path (decide.h) on the listener's
+// routers and deciding filters, built from the config as `ciap run` builds them. What it cannot
+// have offline, it stands in for without changing the path:
+// - a token of a provider whose keys are fetched at run time is re-signed, claims unchanged,
+//   with a key check makes for itself, which stands in for that provider's keys;
+// - `--claims` become such a token, iss/aud/exp/iat filled in where the claims lack them.
+// A token whose issuer's providers all have a `jwks_file` is verified as it is.
 #include "proxy/check.h"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 
 #include "config/loader.h"
-#include "filters/access/access_filter.h"
-#include "filters/claims/claim_conditions.h"
 #include "filters/identity/base64url.h"
-#include "filters/identity/claims.h"
-#include "filters/identity/identity_filter.h"
-#include "filters/identity/jwk.h"
-#include "filters/identity/jws.h"
+#include "filters/identity/jws_signer.h"
+#include "filters/identity/key_manager.h"
+#include "filters/identity/strict_json.h"
+#include "proxy/decide.h"
 #include "proxy/identity.h"
 #include "proxy/metrics.h"
-#include "proxy/path.h"
-#include "proxy/router.h"
+#include "proxy/snapshot.h"
 
 namespace ciap {
 namespace json = boost::json;
@@ -37,10 +45,14 @@ struct Report {
 };
 
 std::optional<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
   std::stringstream contents;
-  contents << in.rdbuf();
+  if (path == "-") {
+    contents << std::cin.rdbuf();
+  } else {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return std::nullopt;
+    contents << in.rdbuf();
+  }
   std::string text = contents.str();
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) {
     text.pop_back();
@@ -70,6 +82,254 @@ int Print(const Report& report, bool as_json) {
   return allowed ? 0 : 1;
 }
 
+// "METHOD URL" as the HTTP/1.1 codec would hand it to the decision path.
+struct CheckRequest {
+  std::string method;
+  std::string authority;
+  std::string path;
+  std::string query;
+};
+
+std::expected<CheckRequest, std::string> ParseRequest(const std::string& text) {
+  std::size_t space = text.find(' ');
+  if (space == std::string::npos) return std::unexpected("--request needs \"METHOD URL\"");
+  auto url = boost::urls::parse_uri(std::string_view(text).substr(space + 1));
+  if (!url) return std::unexpected("--request: cannot parse the URL");
+  CheckRequest request{text.substr(0, space), std::string(url->encoded_host_and_port()),
+                       std::string(url->encoded_path()), std::string(url->encoded_query())};
+  if (request.path.empty()) request.path = "/";
+  return request;
+}
+
+// The caller check sends: a token (or none) and the claims it carries.
+struct Credential {
+  bool present = false;
+  std::string token;
+  std::optional<json::object> claims;  // absent when the token cannot be decoded
+  bool as_is = false;  // sent as given: verified against jwks_file keys, or not a JWT at all
+  std::string issuer;
+};
+
+std::vector<const config::IdentityProviderConfig*> ProvidersOf(const config::Config& config,
+                                                               std::string_view issuer) {
+  std::vector<const config::IdentityProviderConfig*> providers;
+  for (const auto& p : config.identity_providers) {
+    if (p.issuer == issuer) providers.push_back(&p);
+  }
+  return providers;
+}
+
+// A hand-written claims set may leave out what only the token machinery cares about: fill in
+// the provider's issuer and first audience and a current lifetime, and say so.
+void CompleteClaims(json::object& claims, const config::IdentityProviderConfig* provider,
+                    Report& report) {
+  std::vector<std::string> filled;
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  if (!claims.contains("iss") && provider != nullptr) {
+    claims["iss"] = provider->issuer;
+    filled.push_back("iss");
+  }
+  if (!claims.contains("aud") && provider != nullptr && !provider->audiences.empty()) {
+    claims["aud"] = provider->audiences.front();
+    filled.push_back("aud");
+  }
+  if (!claims.contains("exp")) {
+    claims["exp"] = now + 60;
+    if (!claims.contains("iat")) claims["iat"] = now;
+    filled.push_back("exp");
+  }
+  if (filled.empty()) return;
+  std::string names;
+  for (const std::string& name : filled) names += (names.empty() ? "" : ", ") + name;
+  report.Line("claims: " + names + " filled in (not in the claims set; only the policy is checked)");
+}
+
+// The payload of a compact JWS, strictly parsed; nullopt when it is not one.
+std::optional<json::object> TokenClaims(std::string_view token) {
+  std::size_t first = token.find('.');
+  std::size_t second = first == std::string_view::npos ? first : token.find('.', first + 1);
+  std::string payload;
+  if (second == std::string_view::npos ||
+      !identity::Base64UrlDecode(token.substr(first + 1, second - first - 1), payload)) {
+    return std::nullopt;
+  }
+  auto document = identity::ParseStrictJsonDocument(payload);
+  if (!document) return std::nullopt;
+  return json::object(document->object(), json::storage_ptr());
+}
+
+std::expected<Credential, std::string> ReadCredential(const CheckOptions& options,
+                                                      const config::Config& config,
+                                                      Report& report) {
+  Credential credential;
+  if (options.anonymous) {
+    report.Line("caller: no token");
+    return credential;
+  }
+  credential.present = true;
+  const config::IdentityProviderConfig* named = nullptr;
+  if (!options.provider.empty()) {
+    for (const auto& p : config.identity_providers) named = p.name == options.provider ? &p : named;
+    if (named == nullptr) return std::unexpected("no identity provider named " + options.provider);
+  }
+  if (!options.claims_file.empty()) {
+    auto text = ReadFile(options.claims_file);
+    if (!text) return std::unexpected("cannot read " + options.claims_file);
+    auto document = identity::ParseStrictJsonDocument(*text);
+    if (!document) return std::unexpected(options.claims_file + " is not a strict JSON object");
+    // A copy in the default memory: the document's own block goes with it.
+    credential.claims = json::object(document->object(), json::storage_ptr());
+    report.Line("caller: claims from " + options.claims_file + " (signed by check itself)");
+    CompleteClaims(*credential.claims, named, report);
+  } else if (!options.token_file.empty()) {
+    auto token = ReadFile(options.token_file);
+    if (!token) return std::unexpected("cannot read " + options.token_file);
+    if (token->starts_with("Bearer ")) token->erase(0, 7);
+    credential.token = std::move(*token);
+    credential.claims = TokenClaims(credential.token);
+    // Not a JWT at all: the proxy refuses it as it is, and so does check.
+    if (!credential.claims) report.Line("caller: a token that is not a readable JWT");
+  } else {
+    return std::unexpected("give --token-file FILE, --claims FILE or --anonymous");
+  }
+  const json::value* iss = credential.claims ? credential.claims->if_contains("iss") : nullptr;
+  if (iss != nullptr && iss->is_string()) credential.issuer = std::string(iss->as_string());
+  return credential;
+}
+
+// Keys for every provider, and the token to send: the real one where the issuer's keys are
+// local files, otherwise the claims re-signed with check's own key.
+std::expected<identity::ProviderSet, std::string> PrepareKeys(const config::Config& config,
+                                                              Credential& credential,
+                                                              Report& report) {
+  auto candidates = ProvidersOf(config, credential.issuer);
+  bool file_keys = !credential.token.empty() && !candidates.empty();
+  for (const auto* p : candidates) file_keys = file_keys && !p->jwks_file.empty();
+  credential.as_is = file_keys || (credential.present && !credential.claims);
+
+  // Check's own key, standing in for keys fetched at run time (and for every provider's keys
+  // when the claims were given rather than a token).
+  std::shared_ptr<const identity::KeySet> own_keys = std::make_shared<identity::KeySet>();
+  if (!credential.as_is && credential.present) {
+    identity::Algorithm alg = identity::Algorithm::kRs256;
+    if (!candidates.empty() && !candidates.front()->algorithms.empty()) {
+      alg = static_cast<identity::Algorithm>(candidates.front()->algorithms.front());
+    }
+    auto signer = identity::JwsSigner::Generate(alg, "ciap-check");
+    if (!signer) return std::unexpected(signer.error());
+    auto keys = identity::KeySet::Parse(signer->PublicJwks());
+    if (!keys) return std::unexpected("check's own key: " + keys.error());
+    own_keys = *keys;
+    if (!credential.token.empty()) {
+      report.Line("token: signature not verified (the provider's keys are fetched at run time); "
+                  "its claims are decided on");
+    }
+    auto token = signer->Sign(json::serialize(*credential.claims));
+    if (!token) return std::unexpected(token.error());
+    credential.token = std::move(*token);
+  }
+  identity::ProviderSet providers;
+  for (const auto& p : config.identity_providers) {
+    std::shared_ptr<const identity::KeySet> keys = own_keys;
+    if (file_keys && !p.jwks_file.empty()) {
+      auto text = ReadFile(p.jwks_file);
+      auto parsed = text ? identity::KeySet::Parse(*text) : std::unexpected("unreadable");
+      if (!parsed) return std::unexpected("cannot load " + p.jwks_file + ": " + parsed.error());
+      keys = *parsed;
+    }
+    providers.push_back(identity::ProviderKeys::Fixed(p, std::move(keys)));
+  }
+  return providers;
+}
+
+// Where the chain looks for the token: the issuer's first provider's first token header.
+void AddCredential(const config::Config& config, const Credential& credential,
+                   boost::beast::http::fields& headers) {
+  if (!credential.present) return;
+  std::string header = "Authorization";
+  auto candidates = ProvidersOf(config, credential.issuer);
+  if (!candidates.empty() && !candidates.front()->token_headers.empty()) {
+    header = candidates.front()->token_headers.front();
+  }
+  const bool bearer = boost::beast::iequals(header, "authorization");
+  headers.insert(header, (bearer ? "Bearer " : "") + credential.token);
+}
+
+// The decision path, exactly as the proxy runs it on a request.
+struct Decided {
+  Decision decision = Decision::Continue();
+  RoutedRequest routed;
+  StreamContext context;
+};
+
+void Decide(const ListenerRuntime& listener, const CheckRequest& request,
+            boost::beast::http::fields& headers, Decided& out) {
+  asio::io_context io;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        RequestHead head{request.method, request.authority, request.path, request.query};
+        out.decision = RouteRequest(listener, head, headers, out.routed);
+        if (!out.decision.is_continue()) co_return;
+        const RouteRuntime& route = listener.routes[static_cast<std::size_t>(out.routed.route_index)];
+        out.context.listener = listener.config->name;
+        out.context.route = route.config;
+        out.context.route_index = static_cast<std::size_t>(out.routed.route_index);
+        out.context.request_id = "check";
+        if (route.config->is_public) out.context.reason = "public_route";
+        Request filter_request{headers, request.method, out.routed.host, out.routed.path,
+                               request.query};
+        std::size_t next = 0;
+        out.decision = RunFilters(listener.filters, filter_request, out.context, &next);
+        if (out.decision.is_suspend()) {
+          out.decision =
+              co_await ResumeFilters(listener.filters, filter_request, out.context, next);
+        }
+      },
+      asio::detached);
+  io.run();
+}
+
+void Conclude(const ListenerRuntime& listener, const CheckRequest& request,
+              boost::beast::http::fields& headers, const Decided& decided, Report& report) {
+  if (decided.routed.route_index < 0) {
+    if (decided.decision.reason() == "no_route") {
+      report.Line("route: none matches (ciap answers 404 without contacting an upstream)");
+    } else {
+      report.Line("path: refused (" + std::string(decided.decision.reason()) + ")");
+    }
+  } else {
+    const config::RouteConfig& route =
+        *listener.routes[static_cast<std::size_t>(decided.routed.route_index)].config;
+    report.route = route.name;
+    report.Line("route: " + route.name + " -> upstream " + route.upstream);
+    Request filter_request{headers, request.method, decided.routed.host, decided.routed.path,
+                           request.query};
+    for (const auto& filter : listener.filters.filters()) {
+      filter->Explain(filter_request, decided.context, report.lines);
+    }
+  }
+  if (decided.context.identity) report.provider = decided.context.identity->provider;
+  if (!decided.decision.is_continue()) {
+    report.decision = "deny";
+    report.status = static_cast<int>(decided.decision.status());
+    report.reason = std::string(decided.decision.reason());
+    return;
+  }
+  const config::RouteConfig& route =
+      *listener.routes[static_cast<std::size_t>(decided.routed.route_index)].config;
+  report.status = 200;
+  report.reason = std::string(decided.context.reason);
+  const bool policy = !route.allow.empty() || !route.deny.empty();
+  if (route.mode == config::PolicyMode::kShadow && policy) {
+    report.decision = report.reason == "allowed_group" ? "shadow-allow" : "shadow-deny";
+  } else {
+    report.decision = "allow";
+  }
+}
+
 }  // namespace
 
 int RunCheck(const CheckOptions& options) {
@@ -78,222 +338,42 @@ int RunCheck(const CheckOptions& options) {
     for (const auto& error : loaded.error()) std::fprintf(stderr, "%s\n", error.ToString().c_str());
     return 2;
   }
-  const config::Config& config = **loaded;
-  Report report;
-
-  // The request.
-  std::size_t space = options.request.find(' ');
-  if (space == std::string::npos) return Fail("--request needs \"METHOD URL\"");
-  std::string method = options.request.substr(0, space);
-  const std::string url_text = options.request.substr(space + 1);  // the view below points here
-  auto url = boost::urls::parse_uri(url_text);
-  if (!url) return Fail("--request: cannot parse the URL");
-  std::string raw_path(url->encoded_path());
-  if (raw_path.empty()) raw_path.push_back('/');
-  std::string path;
-  if (auto error = NormalizePath(raw_path, &path)) {
-    report.status = 400;
-    report.reason = std::string(PathErrorReason(*error));
-    report.Line("path: refused (" + report.reason + ")");
-    return Print(report, options.json);
-  }
-  std::string host;
-  CanonicalHost(std::string(url->encoded_host()), &host);
-
-  const config::ListenerConfig* listener = &config.listeners.front();
+  std::shared_ptr<const config::Config> config = *loaded;
+  auto request = ParseRequest(options.request);
+  if (!request) return Fail(request.error());
+  const config::ListenerConfig* listener = &config->listeners.front();
   if (!options.listener.empty()) {
     listener = nullptr;
-    for (const auto& l : config.listeners) {
-      if (l.name == options.listener) listener = &l;
-    }
+    for (const auto& l : config->listeners) listener = l.name == options.listener ? &l : listener;
     if (listener == nullptr) return Fail("no listener named " + options.listener);
   }
+  Report report;
   report.Line("listener: " + listener->name);
-  report.Line("request: " + method + " host " + host + " path " + path + " (normalized)");
+  auto credential = ReadCredential(options, *config, report);
+  if (!credential) return Fail(credential.error());
+  auto providers = PrepareKeys(*config, *credential, report);
+  if (!providers) return Fail(providers.error());
 
-  Router router(*listener);
-  int route_index = router.Match(host, path, method, boost::beast::http::fields{});
-  if (route_index < 0) {
-    report.status = 404;
-    report.reason = "no_route";
-    report.Line("route: none matches (ciap answers 404 without contacting an upstream)");
-    return Print(report, options.json);
-  }
-  // As the proxy does: a path whose `;parameters` would pick another route once stripped (what
-  // servlet containers serve) is refused.
-  if (std::string stripped;
-      StripPathParameters(path, &stripped) &&
-      router.Match(host, stripped, method, boost::beast::http::fields{}) != route_index) {
-    report.status = 400;
-    report.reason = "path_parameters_reroute";
-    report.Line("path: refused (path_parameters_reroute)");
-    return Print(report, options.json);
-  }
-  const config::RouteConfig& route = listener->routes[static_cast<std::size_t>(route_index)];
-  report.route = route.name;
-  report.Line("route: " + route.name + " -> upstream " + route.upstream);
-  if (route.is_public) {
-    report.decision = "allow";
-    report.status = 200;
-    report.reason = "public_route";
-    report.Line("public route: no authentication");
-    return Print(report, options.json);
-  }
-
-  // The caller.
-  json::object claims;
-  const config::IdentityProviderConfig* provider = nullptr;
-  auto find_provider = [&](std::string_view name) {
-    for (const auto& p : config.identity_providers) {
-      if (p.name == name) return &p;
-    }
-    return static_cast<const config::IdentityProviderConfig*>(nullptr);
-  };
-  if (!options.claims_file.empty()) {
-    if (options.provider.empty()) return Fail("--claims needs --provider");
-    provider = find_provider(options.provider);
-    if (provider == nullptr) return Fail("no identity provider named " + options.provider);
-    auto text = ReadFile(options.claims_file);
-    if (!text) return Fail("cannot read " + options.claims_file);
-    error_code ec;
-    json::value value = json::parse(*text, ec);
-    if (ec || !value.is_object()) return Fail(options.claims_file + " is not a JSON object");
-    claims = value.as_object();
-    if (claims.contains("iss") && claims.contains("aud") && claims.contains("exp")) {
-      // A full claims set (e.g. a decoded CI token): check iss, aud and times as the proxy
-      // would, so the answer is the proxy's. A hand-written minimal set skips this.
-      const json::value& iss = claims.at("iss");
-      if (!iss.is_string() || iss.as_string() != provider->issuer) {
-        bool known = false;
-        for (const auto& p : config.identity_providers) {
-          known = known || (iss.is_string() && iss.as_string() == p.issuer);
-        }
-        report.status = 401;
-        report.reason = known ? "wrong_issuer" : "unknown_issuer";
-        report.Line("caller: the claims' iss is not provider " + provider->name + "'s issuer");
-        return Print(report, options.json);
-      }
-      identity::ClaimsPolicy policy = identity::ProviderClaimsPolicy(*provider);
-      if (auto valid = identity::ValidateClaims(claims, policy); !valid) {
-        report.status = 401;
-        report.reason = std::string(identity::ClaimErrorName(valid.error()));
-        report.Line("claims: refused (" + report.reason + ")");
-        return Print(report, options.json);
-      }
-      report.Line("caller: claims from " + options.claims_file + " as provider " + provider->name +
-                  " (issuer, audience and times checked; no signature)");
-    } else {
-      std::string missing;
-      for (const char* name : {"iss", "aud", "exp"}) {
-        if (claims.contains(name)) continue;
-        if (!missing.empty()) missing += ", ";
-        missing += name;
-      }
-      report.Line("caller: claims from " + options.claims_file + " as provider " + provider->name +
-                  " (without " + missing +
-                  ": issuer, audience and times are not checked, only the policy)");
-    }
-  } else if (!options.token_file.empty()) {
-    auto token = ReadFile(options.token_file);
-    if (!token) return Fail("cannot read " + options.token_file);
-    if (token->starts_with("Bearer ")) token->erase(0, 7);
-    std::size_t first = token->find('.');
-    std::size_t second = first == std::string::npos ? first : token->find('.', first + 1);
-    std::string payload;
-    if (second == std::string::npos ||
-        !identity::Base64UrlDecode(std::string_view(*token).substr(first + 1, second - first - 1),
-                                   payload)) {
-      return Fail(options.token_file + " does not hold a JWT");
-    }
-    error_code ec;
-    json::value value = json::parse(payload, ec);
-    if (ec || !value.is_object()) return Fail("the token's payload is not a JSON object");
-    claims = value.as_object();
-    const json::value* iss = claims.if_contains("iss");
-    for (const auto& p : config.identity_providers) {
-      if (iss != nullptr && iss->is_string() && iss->as_string() == p.issuer &&
-          (options.provider.empty() || options.provider == p.name)) {
-        provider = &p;
-        break;
-      }
-    }
-    if (provider == nullptr) {
-      report.status = 401;
-      report.reason = "unknown_issuer";
-      report.Line("caller: no provider has the token's issuer");
-      return Print(report, options.json);
-    }
-    if (!provider->jwks_file.empty()) {
-      auto jwks = ReadFile(provider->jwks_file);
-      auto keys =
-          jwks ? identity::KeySet::Parse(*jwks) : std::unexpected(std::string("unreadable"));
-      if (!keys) return Fail("cannot load " + provider->jwks_file + ": " + keys.error());
-      identity::AlgorithmSet algorithms;
-      for (auto alg : provider->algorithms) algorithms.Add(static_cast<identity::Algorithm>(alg));
-      auto verified = identity::Verify(*token, **keys, algorithms);
-      if (!verified) {
-        report.status = 401;
-        report.reason = std::string(identity::TokenErrorName(verified.error()));
-        report.Line("token: refused (" + report.reason + ")");
-        return Print(report, options.json);
-      }
-      identity::ClaimsPolicy policy = identity::ProviderClaimsPolicy(*provider);
-      if (auto valid = identity::ValidateClaims(verified->payload(), policy); !valid) {
-        report.status = 401;
-        report.reason = std::string(identity::ClaimErrorName(valid.error()));
-        report.Line("token: refused (" + report.reason + ")");
-        return Print(report, options.json);
-      }
-      report.Line("token: signature, issuer, audience and times verified against " +
-                  provider->jwks_file);
-    } else {
-      report.Line("token: decoded; signature not verified (provider " + provider->name +
-                  " fetches its keys remotely; `ciap run` verifies)");
-    }
-  } else {
-    return Fail("give --token-file FILE, or --claims FILE --provider NAME");
-  }
-  report.provider = provider->name;
-
-  // The provider's binding.
-  auto bound = claims::ClaimConditions::Compile(provider->bound_claims);
-  if (!bound) return Fail(bound.error());
-  if (auto why = bound->Explain(claims)) {
-    report.status = 401;
-    report.reason = "bound_claims";
-    report.Line("provider " + provider->name + " bound_claims: no, " + *why);
-    return Print(report, options.json);
-  }
-  report.Line("provider " + provider->name +
-              " bound_claims: " + (bound->size() > 0 ? "every condition holds" : "none"));
-
-  // The route's policy, decided by the proxy's own access filter.
-  Identity identity;
-  identity.provider = provider->name;
-  identity.claims_document = identity::JsonDocument(claims);
   Metrics metrics;
-  FilterEnv env{config, metrics};
-  auto filter = access::AccessFilter::Create(*listener, env);
-  if (!filter) return Fail(filter.error());
-  auto explanation = static_cast<const access::AccessFilter&>(**filter).Explain(
-      static_cast<std::size_t>(route_index), identity);
-  if (!explanation.policy) {
-    report.decision = "allow";
-    report.status = 200;
-    report.reason = "authenticated";
-    report.Line("route policy: any authenticated caller");
-    return Print(report, options.json);
+  SnapshotInputs inputs{.providers = std::move(*providers), .decision_only = true};
+  auto snapshot = BuildSnapshot(config, metrics, std::move(inputs));
+  if (!snapshot) return Fail(snapshot.error());
+  const ListenerRuntime& runtime = *(*snapshot)->FindListener(listener->name);
+
+  boost::beast::http::fields headers;
+  AddCredential(*config, *credential, headers);
+  Decided decided;
+  Decide(runtime, *request, headers, decided);
+  if (credential->as_is && decided.context.identity) {
+    for (const auto& p : config->identity_providers) {
+      if (p.name != decided.context.identity->provider) continue;
+      report.Line("token: signature, issuer, audience and times verified against " +
+                  p.jwks_file);
+    }
   }
-  for (std::string& line : explanation.lines) report.Line(std::move(line));
-  report.reason = explanation.reason;
-  if (explanation.shadow) {
-    report.decision = explanation.allowed ? "shadow-allow" : "shadow-deny";
-    report.status = 200;
-    report.Line("mode: shadow (the request would pass; the decision is only logged)");
-  } else {
-    report.decision = explanation.allowed ? "allow" : "deny";
-    report.status = explanation.allowed ? 200 : 403;
-  }
+  report.Line("request: " + request->method + " host " + decided.routed.host + " path " +
+              decided.routed.path + " (normalized)");
+  Conclude(runtime, *request, headers, decided, report);
   return Print(report, options.json);
 }
 

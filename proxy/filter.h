@@ -83,6 +83,10 @@ struct StreamContext {
   std::shared_ptr<const Identity> identity;
   // Groups the access filter found the caller in (names owned by the config snapshot).
   std::vector<std::string_view> groups;
+  // Why the request may pass, set by the step that let it: public_route (the core),
+  // authenticated (identity), allowed_group (access; in shadow mode, the refusal it would have
+  // been). The access log and `ciap check` report it. Points at a string literal.
+  std::string_view reason;
   // The worker's log buffer, for audit events (JSON lines next to the access log).
   AccessLogBuffer* log = nullptr;
   std::string_view config_hash;
@@ -100,6 +104,11 @@ class Filter {
   // Called only after OnRequest returned Suspend(), on the connection's executor.
   virtual boost::asio::awaitable<Decision> OnRequestAsync(Request& request,
                                                           StreamContext& context) const;
+
+  // For `ciap check`, after OnRequest decided on this request: appends lines saying why
+  // (which provider accepted the token, which groups matched). Most filters say nothing.
+  virtual void Explain(const Request& request, const StreamContext& context,
+                       std::vector<std::string>& lines) const {}
 
   virtual std::string_view name() const = 0;
 };

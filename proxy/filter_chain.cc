@@ -14,7 +14,8 @@ boost::asio::awaitable<Decision> Filter::OnRequestAsync(Request&, StreamContext&
 }
 
 std::expected<FilterChain, std::string> FilterChain::Build(const config::ListenerConfig& listener,
-                                                           const FilterEnv& env) {
+                                                           const FilterEnv& env,
+                                                           bool decision_only) {
   FilterChain chain;
   for (const std::string& name : listener.filters) {
     const FilterRegistration* found = nullptr;
@@ -24,6 +25,7 @@ std::expected<FilterChain, std::string> FilterChain::Build(const config::Listene
     if (found == nullptr) {
       return std::unexpected("listener " + listener.name + ": unknown filter '" + name + "'");
     }
+    if (decision_only && !found->decides) continue;
     auto filter = found->build(listener, env);
     if (!filter) return std::unexpected(filter.error());
     chain.filters_.push_back(std::move(*filter));

@@ -39,6 +39,10 @@ using FilterBuilder = std::expected<std::unique_ptr<Filter>, std::string> (*)(
 struct FilterRegistration {
   std::string_view name;
   FilterBuilder build;
+  // Decides who may pass (authentication, policy), given only the request and the config:
+  // what `ciap check` runs. Filters that shape the forwarded request or count across requests
+  // are left out there.
+  bool decides = false;
 };
 
 // Every filter ciap knows, in one explicit table (filters/registry.cc). No static
@@ -47,8 +51,10 @@ std::span<const FilterRegistration> FilterRegistry();
 
 class FilterChain {
  public:
+  // The listener's filters in order; with `decision_only`, just those that decide.
   static std::expected<FilterChain, std::string> Build(const config::ListenerConfig& listener,
-                                                       const FilterEnv& env);
+                                                       const FilterEnv& env,
+                                                       bool decision_only = false);
 
   std::span<const std::unique_ptr<Filter>> filters() const { return filters_; }
 

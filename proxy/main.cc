@@ -19,7 +19,7 @@ constexpr char kUsage[] =
     "  ciap run      -c ciap.yaml [--concurrency N] [--drain-timeout 30s]\n"
     "  ciap validate -c ciap.yaml\n"
     "  ciap check    -c ciap.yaml --request \"METHOD URL\" (--token-file T | --claims F "
-    "--provider P)\n"
+    "[--provider P] | --anonymous)\n"
     "  ciap version\n";
 
 int Usage(const char* problem) {
@@ -101,6 +101,8 @@ int main(int argc, char** argv) {
       if (arg == "--listener") check.listener = v;
     } else if (command == "check" && arg == "--json") {
       check.json = true;
+    } else if (command == "check" && arg == "--anonymous") {
+      check.anonymous = true;
     } else {
       std::string problem = "unknown argument '" + std::string(arg) + "'";
       return Usage(problem.c_str());

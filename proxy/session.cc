@@ -3,6 +3,7 @@
 
 #include <array>
 
+#include "proxy/decide.h"
 #include "proxy/http_head.h"
 #include "proxy/log.h"
 #include "proxy/path.h"
@@ -261,13 +262,6 @@ asio::awaitable<bool> Session::HandleRequest(Exchange& exchange) {
     // Not logged: an absolute URI's userinfo may hold a password.
     co_return co_await Respond(exchange, http::status::bad_request, "unsupported_target", false);
   }
-  if (auto error = NormalizePath(target->path, &exchange.path)) {
-    exchange.path.assign(target->path.substr(0, 256));
-    co_return co_await Respond(exchange, http::status::bad_request, PathErrorReason(*error), false);
-  }
-  // The query goes upstream as the client sent it (the policy does not read it).
-  std::string_view query = target->query;
-
   // RFC 9112 3.2.2: an absolute-form target's authority replaces the Host header. When both
   // are present they must agree, so that no hop can pick a different host than the policy.
   // HTTP/1.1 requires Host whatever the target's form (RFC 9112 3.2).
@@ -284,66 +278,64 @@ asio::awaitable<bool> Session::HandleRequest(Exchange& exchange) {
   } else {
     host_header.assign(host_field);
   }
-  CanonicalHost(host_header, &exchange.host);
-  const std::string& host = exchange.host;
 
-  int route_index = listener_->router.Match(host, exchange.path, exchange.method, request);
-  if (route_index < 0) {
-    co_return co_await Respond(exchange, http::status::not_found, "no_route",
-                               client_keep_alive && body_done);
+  // The decision path every codec and `ciap check` share (decide.h).
+  RequestHead head{exchange.method, host_header, target->path, target->query};
+  Decision decision = RouteRequest(*listener_, head, request, exchange.routed);
+  if (!decision.is_continue()) {
+    const bool reusable = client_keep_alive && body_done && decision.status() == http::status::not_found;
+    co_return co_await Respond(exchange, decision.status(), decision.reason(), reusable);
   }
-  // Upstreams that drop path parameters (servlet containers read "/admin;x/y" as "/admin/y")
-  // must not act on a path that routes elsewhere than the one the policy saw.
-  if (std::string stripped;
-      StripPathParameters(exchange.path, &stripped) &&
-      listener_->router.Match(host, stripped, exchange.method, request) != route_index) {
-    co_return co_await Respond(exchange, http::status::bad_request, "path_parameters_reroute",
-                               false);
-  }
-  const RouteRuntime& route = listener_->routes[static_cast<std::size_t>(route_index)];
+  const RouteRuntime& route = listener_->routes[static_cast<std::size_t>(exchange.routed.route_index)];
   exchange.route = &route;
 
   StreamContext context;
   context.listener = listener_->config->name;
   context.route = route.config;
-  context.route_index = static_cast<std::size_t>(route_index);
+  context.route_index = static_cast<std::size_t>(exchange.routed.route_index);
   context.request_id = exchange.request_id;
   context.client_address = client_address_;
   context.tls = stream_.is_tls();
   context.log = &worker_.access_log();
   context.config_hash = snapshot_->config->hash;
-  Request filter_request{request, exchange.method, host, exchange.path, query};
-  for (const std::unique_ptr<Filter>& filter : listener_->filters.filters()) {
-    Decision decision = filter->OnRequest(filter_request, context);
-    if (decision.is_suspend()) decision = co_await filter->OnRequestAsync(filter_request, context);
-    if (!decision.is_continue()) {
-      co_return co_await Respond(exchange, decision.status(), decision.reason(),
-                                 client_keep_alive && body_done, &decision.headers());
-    }
+  if (route.config->is_public) context.reason = "public_route";
+  Request filter_request{request, exchange.method, exchange.routed.host, exchange.routed.path,
+                         target->query};
+  std::size_t next = 0;
+  decision = RunFilters(listener_->filters, filter_request, context, &next);
+  if (decision.is_suspend()) {
+    decision = co_await ResumeFilters(listener_->filters, filter_request, context, next);
   }
+  if (!decision.is_continue()) {
+    co_return co_await Respond(exchange, decision.status(), decision.reason(),
+                               client_keep_alive && body_done, &decision.headers());
+  }
+  exchange.reason = context.reason;
+  BuildUpstreamHead(exchange, target->query);
+  co_return co_await Forward(exchange, client_keep_alive);
+}
 
-  // Fresh request head for the upstream.
+void Session::BuildUpstreamHead(const Exchange& exchange, std::string_view query) {
+  RequestParser& parser = *request_;
+  auto& request = parser.get();
   head_.clear();
   head_.append(exchange.method);
   head_.push_back(' ');
-  head_.append(exchange.path);
+  head_.append(exchange.routed.path);
   if (!query.empty()) {
     head_.push_back('?');
     head_.append(query);
   }
   head_.append(" HTTP/1.1\r\nHost: ");
-  head_.append(host_header);
+  head_.append(exchange.host_header);
   head_.append("\r\n");
   AppendEndToEndFields(head_, request, IsProxyOwnedRequestHeader);
   head_.append("X-Forwarded-For: ");
-  bool first = true;
   for (auto range = request.equal_range("x-forwarded-for"); range.first != range.second;
        ++range.first) {
     head_.append(range.first->value());
     head_.append(", ");
-    first = false;
   }
-  (void)first;
   head_.append(client_address_);
   head_.append(stream_.is_tls() ? "\r\nX-Forwarded-Proto: https\r\nx-request-id: "
                                 : "\r\nX-Forwarded-Proto: http\r\nx-request-id: ");
@@ -357,7 +349,6 @@ asio::awaitable<bool> Session::HandleRequest(Exchange& exchange) {
     head_.append("\r\n");
   }
   head_.append("\r\n");
-  co_return co_await Forward(exchange, client_keep_alive);
 }
 
 asio::awaitable<bool> Session::Forward(Exchange& exchange, bool client_keep_alive) {
@@ -816,7 +807,7 @@ void Session::Finish(Exchange& exchange) {
   out.append("\",\"method\":\"");
   AppendJsonEscaped(out, exchange.method);
   out.append("\",\"path\":\"");
-  AppendJsonEscaped(out, exchange.path);
+  AppendJsonEscaped(out, exchange.routed.path);
   out.append("\",\"status\":");
   out.append(std::to_string(exchange.status));
   out.append(",\"bytes_in\":");

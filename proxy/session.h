@@ -10,6 +10,7 @@
 
 #include "proxy/asio.h"
 #include "proxy/deadline.h"
+#include "proxy/decide.h"
 #include "proxy/http_head.h"
 #include "proxy/snapshot.h"
 #include "proxy/stream.h"
@@ -39,9 +40,10 @@ class Session {
     void Reset() {
       start = Deadline::Clock::now();
       request_id.clear();
-      path.clear();
+      routed.path.clear();
+      routed.host.clear();
+      routed.route_index = -1;
       host_header.clear();
-      host.clear();
       method = {};
       route = nullptr;
       upstream = nullptr;
@@ -52,9 +54,8 @@ class Session {
 
     Deadline::Clock::time_point start;
     std::string request_id;
-    std::string path;         // normalized
+    RoutedRequest routed;     // normalized path, canonical host, route
     std::string host_header;  // as the client sent it (Host or absolute-form authority)
-    std::string host;         // canonical: lower-case, no port
     std::string_view method;
     const RouteRuntime* route = nullptr;
     const UpstreamRuntime* upstream = nullptr;
@@ -74,6 +75,8 @@ class Session {
   // Handles the parsed request head in request_; returns whether the connection may carry
   // another request.
   asio::awaitable<bool> HandleRequest(Exchange& exchange);
+  // Serializes the request head for the upstream into head_.
+  void BuildUpstreamHead(const Exchange& exchange, std::string_view query);
   // Relays the request (head already serialized into head_) and the response.
   asio::awaitable<bool> Forward(Exchange& exchange, bool client_keep_alive);
 

@@ -28,21 +28,27 @@ struct RouteRuntime {
 };
 
 struct ListenerRuntime {
+  ListenerRuntime(const config::ListenerConfig* listener, Router r, FilterChain chain)
+      : config(listener), router(std::move(r)), filters(std::move(chain)) {}
+
   const config::ListenerConfig* config;
   // Open connections, for limits.max_connections; carried over to the next snapshot's
   // listener of the same name, so a reload does not reset the count.
   std::shared_ptr<std::atomic<int64_t>> open_connections;
   std::unique_ptr<ServerTls> tls;  // null for plaintext listeners
   Router router;
+  // Headers some identity provider reads a token from: a request carrying one of them twice
+  // is refused (see SanitizeRequestHeaders).
+  std::vector<std::string> credential_headers;
   FilterChain filters;
   std::deque<RouteRuntime> routes;
   // Requests answered before a route was chosen (404, 400, 408, 431): route="-".
-  prometheus::Histogram* unrouted_duration;
+  prometheus::Histogram* unrouted_duration = nullptr;
   std::unique_ptr<StatusCounters> unrouted_requests;
-  prometheus::Gauge* connections;
-  prometheus::Counter* accepted;
-  prometheus::Counter* rejected;
-  prometheus::Counter* handshake_errors;
+  prometheus::Gauge* connections = nullptr;
+  prometheus::Counter* accepted = nullptr;
+  prometheus::Counter* rejected = nullptr;
+  prometheus::Counter* handshake_errors = nullptr;
 };
 
 struct UpstreamRuntime {
@@ -71,6 +77,10 @@ struct SnapshotInputs {
   identity::ProviderSet providers;  // index-aligned with config->identity_providers
   rate_limit::RateLimitStore* rate_limits = nullptr;
   const Snapshot* previous = nullptr;  // state carried over by name (connection counts)
+  // Only what decides a request (routers and the filters that decide policy), for `ciap
+  // check`: no TLS contexts, no metrics of the data plane, no filter that only shapes the
+  // request on its way out (headers) or counts across requests (rate_limit).
+  bool decision_only = false;
 };
 
 std::expected<std::shared_ptr<const Snapshot>, std::string> BuildSnapshot(

@@ -31,129 +31,103 @@ std::expected<AccessFilter::Rule, std::string> Compile(const config::GroupRule& 
 
 }  // namespace
 
-bool AccessFilter::Rule::Matches(const Identity& identity) const {
-  switch (kind) {
-    case config::GroupRule::Kind::kLeaf:
-      return identity.provider == provider && claims.Matches(identity.claims());
-    case config::GroupRule::Kind::kAny:
-      for (const Rule& child : children) {
-        if (child.Matches(identity)) return true;
-      }
-      return false;
-    case config::GroupRule::Kind::kAll:
-      for (const Rule& child : children) {
-        if (!child.Matches(identity)) return false;
-      }
-      return !children.empty();
-    case config::GroupRule::Kind::kNot:
-      return !children.empty() && !children.front().Matches(identity);
-  }
-  return false;
-}
-
-bool AccessFilter::Rule::Matches(const Identity& identity, claims::ResolvedClaims resolved) const {
-  switch (kind) {
-    case config::GroupRule::Kind::kLeaf:
-      return identity.provider == provider && claims.Matches(resolved);
-    case config::GroupRule::Kind::kAny:
-      for (const Rule& child : children) {
-        if (child.Matches(identity, resolved)) return true;
-      }
-      return false;
-    case config::GroupRule::Kind::kAll:
-      for (const Rule& child : children) {
-        if (!child.Matches(identity, resolved)) return false;
-      }
-      return !children.empty();
-    case config::GroupRule::Kind::kNot:
-      return !children.empty() && !children.front().Matches(identity, resolved);
-  }
-  return false;
-}
-
-bool AccessFilter::GroupRef::Matches(const Identity& identity,
-                                     claims::ResolvedClaims resolved) const {
-  return rule != nullptr ? rule->Matches(identity, resolved) : Matches(identity);
-}
-
-bool AccessFilter::Rule::Explain(const Identity& identity, int depth,
-                                 std::vector<std::string>& lines) const {
-  std::string indent(static_cast<std::size_t>(depth) * 2, ' ');
+bool AccessFilter::Rule::Evaluate(const Identity& identity, claims::ResolvedClaims resolved,
+                                  Why* why, int depth) const {
+  std::string indent(why != nullptr ? static_cast<std::size_t>(depth) * 2 : 0, ' ');
   switch (kind) {
     case config::GroupRule::Kind::kLeaf: {
       if (identity.provider != provider) {
-        lines.push_back(indent + "provider " + provider + ": no (the token is from " +
-                        identity.provider + ")");
+        if (why) why->push_back(indent + "provider " + provider + ": no (the token is from " +
+                                identity.provider + ")");
         return false;
       }
-      if (auto why = claims.Explain(identity.claims())) {
-        lines.push_back(indent + "provider " + provider + ": no, " + *why);
-        return false;
+      std::optional<std::size_t> failure = claims.FirstFailure(resolved);
+      if (why && failure) {
+        why->push_back(indent + "provider " + provider + ": no, " +
+                       claims.ExplainCondition(*failure, identity.claims()));
+      } else if (why) {
+        why->push_back(indent + "provider " + provider + ": yes" +
+                       (claims.size() > 0 ? ", every claim condition holds" : ""));
       }
-      lines.push_back(indent + "provider " + provider + ": yes" +
-                      (claims.size() > 0 ? ", every claim condition holds" : ""));
-      return true;
+      return !failure;
     }
     case config::GroupRule::Kind::kAny:
     case config::GroupRule::Kind::kAll: {
-      bool any = kind == config::GroupRule::Kind::kAny;
-      lines.push_back(indent + (any ? "any of:" : "all of:"));
-      bool result = !any;
+      const bool any = kind == config::GroupRule::Kind::kAny;
+      if (why) why->push_back(indent + (any ? "any of:" : "all of:"));
+      // An empty list matches nothing, either way (the loader refuses one).
+      bool result = !any && !children.empty();
       for (const Rule& child : children) {
-        bool matched = child.Explain(identity, depth + 1, lines);
+        const bool matched = child.Evaluate(identity, resolved, why, depth + 1);
         result = any ? (result || matched) : (result && matched);
+        // Explaining evaluates every child; deciding stops once the answer is known.
+        if (!why && result == any) break;
       }
       return result;
     }
-    case config::GroupRule::Kind::kNot: {
-      lines.push_back(indent + "not:");
-      return !children.empty() && !children.front().Explain(identity, depth + 1, lines);
-    }
+    case config::GroupRule::Kind::kNot:
+      if (why) why->push_back(indent + "not:");
+      return !children.empty() && !children.front().Evaluate(identity, resolved, why, depth + 1);
   }
   return false;
 }
 
-AccessFilter::Explanation AccessFilter::Explain(std::size_t route_index,
-                                                const Identity& identity) const {
-  Explanation out;
-  if (route_index >= routes_.size() || !routes_[route_index].active) return out;
-  const RoutePolicy& route = routes_[route_index];
-  out.policy = true;
-  out.shadow = route.shadow;
-  auto explain = [&](const char* list, const GroupRef& group) {
-    out.lines.push_back(std::string(list) + " group " + group.name + ":");
-    bool matched;
-    if (group.rule != nullptr) {
-      matched = group.rule->Explain(identity, 1, out.lines);
-    } else {
-      matched = group.Matches(identity);
-      out.lines.push_back("  " + group.provider + "'s " + group.claim +
-                          (matched ? " contains " : " does not contain ") + group.value);
+bool AccessFilter::GroupRef::Evaluate(const Identity& identity, claims::ResolvedClaims resolved,
+                                      Why* why) const {
+  if (rule != nullptr) return rule->Evaluate(identity, resolved, why);
+  bool matched = false;
+  if (const json::value* groups =
+          identity.provider == provider ? identity.claims().if_contains(claim) : nullptr) {
+    if (groups->is_string()) matched = groups->as_string() == value;
+    if (const json::array* list = groups->if_array()) {
+      for (const json::value& item : *list) {
+        matched = matched || (item.is_string() && item.as_string() == value);
+      }
     }
-    out.lines.push_back(std::string("  => ") + (matched ? "member" : "not a member"));
+  }
+  if (why) {
+    why->push_back("  " + provider + "'s " + claim +
+                   (matched ? " contains " : " does not contain ") + value);
+  }
+  return matched;
+}
+
+AccessFilter::Verdict AccessFilter::Decide(const RoutePolicy& route, const Identity& identity,
+                                           Why* why) const {
+  // Each claim the groups look at, looked up once.
+  thread_local std::vector<const json::value*> resolved;
+  resolved.resize(slots_.size());
+  slots_.Resolve(identity.claims(), resolved);
+  auto member = [&](const char* list, const GroupRef& group) {
+    if (why) why->push_back(std::string(list) + " group " + group.name + ":");
+    const bool matched = group.Evaluate(identity, resolved, why);
+    if (why) why->push_back(std::string("  => ") + (matched ? "member" : "not a member"));
     return matched;
   };
-  bool denied = false;
-  for (const GroupRef& group : route.deny) denied = explain("deny", group) || denied;
-  bool allowed = false;
-  for (const GroupRef& group : route.allow) allowed = explain("allow", group) || allowed;
-  out.allowed = !denied && allowed;
-  out.reason = denied ? "denied_group" : allowed ? "allowed_group" : "no_allowed_group";
-  return out;
-}
-
-bool AccessFilter::GroupRef::Matches(const Identity& identity) const {
-  if (rule != nullptr) return rule->Matches(identity);
-  if (identity.provider != provider) return false;
-  const json::value* groups = identity.claims().if_contains(claim);
-  if (groups == nullptr) return false;
-  if (groups->is_string()) return groups->as_string() == value;
-  if (const json::array* list = groups->if_array()) {
-    for (const json::value& item : *list) {
-      if (item.is_string() && item.as_string() == value) return true;
+  Verdict verdict{false, "no_allowed_group", nullptr};
+  for (const GroupRef& group : route.deny) {
+    if (member("deny", group) && verdict.group == nullptr) {
+      verdict = {false, "denied_group", &group};
+      if (!why) return verdict;
     }
   }
-  return false;
+  if (verdict.group != nullptr && !why) return verdict;
+  for (const GroupRef& group : route.allow) {
+    if (member("allow", group) && verdict.group == nullptr) {
+      verdict = {true, "allowed_group", &group};
+      if (!why) return verdict;
+    }
+  }
+  return verdict;
+}
+
+void AccessFilter::Explain(const Request&, const StreamContext& context,
+                           std::vector<std::string>& lines) const {
+  if (context.route_index >= routes_.size() || !routes_[context.route_index].active) return;
+  if (!context.identity) return;  // refused before policy: the identity filter says why
+  const RoutePolicy& route = routes_[context.route_index];
+  Decide(route, *context.identity, &lines);
+  if (route.shadow) lines.push_back("mode: shadow (the request passes; the decision is only logged)");
 }
 
 std::expected<std::unique_ptr<Filter>, std::string> AccessFilter::Create(
@@ -227,31 +201,11 @@ Decision AccessFilter::OnRequest(Request& request, StreamContext& context) const
     return Decision::Respond(boost::beast::http::status::internal_server_error,
                              "policy_without_identity");
   }
-  const Identity& identity = *context.identity;
-  // Each claim the groups look at, looked up once.
-  thread_local std::vector<const json::value*> resolved;
-  resolved.resize(slots_.size());
-  slots_.Resolve(identity.claims(), resolved);
-
-  std::string_view reason;
-  bool allowed = false;
-  for (const GroupRef& group : route.deny) {
-    if (group.Matches(identity, resolved)) {
-      context.groups.push_back(group.name);
-      reason = "denied_group";
-      break;
-    }
-  }
-  if (reason.empty()) {
-    for (const GroupRef& group : route.allow) {
-      if (group.Matches(identity, resolved)) {
-        context.groups.push_back(group.name);
-        allowed = true;
-        break;
-      }
-    }
-    reason = allowed ? "allowed_group" : "no_allowed_group";
-  }
+  const Verdict verdict = Decide(route, *context.identity, nullptr);
+  const bool allowed = verdict.allowed;
+  const std::string_view reason = verdict.reason;
+  if (verdict.group != nullptr) context.groups.push_back(verdict.group->name);
+  context.reason = reason;
 
   if (route.shadow) {
     (allowed ? route.shadow_allowed : route.shadow_denied)->Increment();

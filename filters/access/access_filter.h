@@ -20,12 +20,17 @@
 
 namespace ciap::access {
 
+// Explanation lines, collected only when someone asks why (`ciap check`).
+using Why = std::vector<std::string>;
+
 class AccessFilter : public Filter {
  public:
   static std::expected<std::unique_ptr<Filter>, std::string> Create(
       const config::ListenerConfig& listener, const FilterEnv& env);
 
   Decision OnRequest(Request& request, StreamContext& context) const override;
+  void Explain(const Request& request, const StreamContext& context,
+               std::vector<std::string>& lines) const override;
   std::string_view name() const override { return "access"; }
 
   // A compiled group rule (public for tests).
@@ -35,23 +40,12 @@ class AccessFilter : public Filter {
     std::string provider;
     claims::ClaimConditions claims;
 
-    bool Matches(const Identity& identity) const;
-    // The same, on claims resolved once per request through the filter's ClaimSlots.
-    bool Matches(const Identity& identity, claims::ResolvedClaims resolved) const;
-    // Like Matches, and appends one line per rule node saying why (for `ciap check`).
-    bool Explain(const Identity& identity, int depth, std::vector<std::string>& lines) const;
+    // Whether `identity` satisfies the rule, on its claims as resolved through the filter's
+    // ClaimSlots. With `why`, appends one line per rule node saying why (indented by depth);
+    // the answer is the same either way.
+    bool Evaluate(const Identity& identity, claims::ResolvedClaims resolved, Why* why,
+                  int depth = 1) const;
   };
-
-  // The decision this filter would take on route `route_index` for `identity`, with the
-  // reasoning: every allow and deny group evaluated and why it matched or not.
-  struct Explanation {
-    bool policy = false;  // the route names allow/deny groups
-    bool allowed = true;
-    bool shadow = false;
-    std::string reason;
-    std::vector<std::string> lines;
-  };
-  Explanation Explain(std::size_t route_index, const Identity& identity) const;
 
  private:
   // A group a route names: a configured rule, or a provider's groups_claim value.
@@ -61,8 +55,7 @@ class AccessFilter : public Filter {
     std::string provider;        // dynamic: the provider ...
     std::string claim;           // ... its groups_claim ...
     std::string value;           // ... and the value that must be in it
-    bool Matches(const Identity& identity) const;
-    bool Matches(const Identity& identity, claims::ResolvedClaims resolved) const;
+    bool Evaluate(const Identity& identity, claims::ResolvedClaims resolved, Why* why) const;
   };
   struct RoutePolicy {
     bool active = false;  // the route names allow or deny groups
@@ -75,6 +68,13 @@ class AccessFilter : public Filter {
     prometheus::Counter* shadow_allowed = nullptr;
     prometheus::Counter* shadow_denied = nullptr;
   };
+  // One route's verdict: deny groups first (deny wins), then allow groups.
+  struct Verdict {
+    bool allowed = false;
+    std::string_view reason;           // allowed_group, denied_group or no_allowed_group
+    const GroupRef* group = nullptr;   // the group that decided, if any
+  };
+  Verdict Decide(const RoutePolicy& route, const Identity& identity, Why* why) const;
 
   void Audit(const Request& request, const StreamContext& context, const RoutePolicy& route,
              std::string_view decision, std::string_view reason) const;

@@ -37,10 +37,6 @@ std::string SafeHeaderValue(std::string_view value) {
   return out;
 }
 
-bool HasCiapPrefix(std::string_view name) {
-  return name.size() >= 7 && boost::beast::iequals(name.substr(0, 7), "x-ciap-");
-}
-
 }  // namespace
 
 std::expected<std::vector<HeadersFilter::Part>, std::string> HeadersFilter::ParseValue(
@@ -112,13 +108,6 @@ std::expected<std::unique_ptr<Filter>, std::string> HeadersFilter::Create(
 
 Decision HeadersFilter::OnRequest(Request& request, StreamContext& context) const {
   auto& fields = request.headers;
-  for (auto it = fields.begin(); it != fields.end();) {
-    if (HasCiapPrefix(it->name_string())) {
-      it = fields.erase(it);
-    } else {
-      ++it;
-    }
-  }
   if (context.route_index >= routes_.size()) return Decision::Continue();
   const RouteOps& ops = routes_[context.route_index];
   for (const std::string& name : ops.remove) fields.erase(name);

@@ -1,8 +1,8 @@
 // The `headers` filter: makes the upstream see only headers ciap vouches for.
 //
-// Drops every inbound x-ciap-* header (only ciap may assert identity to the upstream), then
-// applies the route's request_headers: `remove` first, then `set` (which also drops any
+// Applies the route's request_headers: `remove` first, then `set` (which also drops any
 // caller-supplied header of the same name, so a caller can never pre-seed an injected one).
+// Caller-sent x-ciap-* headers never get this far: the core drops them whatever the chain.
 // With `request_headers.identity`, the authenticated caller is named in x-ciap-provider and
 // x-ciap-subject. A `set` value may contain `${secret:/path}` (the content of a file, re-read
 // when it changes; a missing secret answers 503 rather than forward without the credential)

@@ -318,8 +318,39 @@ Decision IdentityFilter::AuthenticateWith(const Provider& provider, Request& req
 }
 
 void IdentityFilter::Accept(Request& request, StreamContext& context, const Token& token) const {
+  context.reason = "authenticated";
   // The token is a bearer credential for ciap, not for the upstream.
   if (!routes_[context.route_index].forward_token) request.headers.erase(token.header);
+}
+
+void IdentityFilter::Explain(const Request& request, const StreamContext& context,
+                             std::vector<std::string>& lines) const {
+  if (context.route_index >= routes_.size() || !routes_[context.route_index].authenticate) {
+    lines.push_back("identity: not required on this route");
+    return;
+  }
+  if (context.identity) {
+    lines.push_back("identity: provider " + context.identity->provider +
+                    " accepted the token (subject " + context.identity->subject + ")");
+    return;
+  }
+  std::optional<Token> token = FindToken(request);
+  std::string_view reason;
+  const Candidates* candidates = token ? ProvidersFor(token->value, &reason) : nullptr;
+  if (candidates == nullptr) return;  // the refusal's reason says it all
+  // Why each provider of the issuer refused a token whose signature and times may be fine.
+  std::string_view payload_segment = token->value.substr(token->value.find('.') + 1);
+  payload_segment = payload_segment.substr(0, payload_segment.find('.'));
+  std::string payload;
+  if (!Base64UrlDecode(payload_segment, payload)) return;
+  auto claims = ParseStrictJsonDocument(payload);
+  if (!claims) return;
+  for (const Provider* provider : *candidates) {
+    std::optional<std::string> why = provider->bound_claims.Explain(claims->object());
+    lines.push_back("provider " + provider->config->name + " bound_claims: " +
+                    (why ? "no, " + *why
+                         : provider->bound_claims.size() > 0 ? "every condition holds" : "none"));
+  }
 }
 
 Decision IdentityFilter::Unauthenticated(const Provider* provider, std::string_view reason,

@@ -35,6 +35,8 @@ class IdentityFilter : public Filter {
 
   Decision OnRequest(Request& request, StreamContext& context) const override;
   asio::awaitable<Decision> OnRequestAsync(Request& request, StreamContext& context) const override;
+  void Explain(const Request& request, const StreamContext& context,
+               std::vector<std::string>& lines) const override;
   std::string_view name() const override { return "identity"; }
 
  private:

@@ -67,7 +67,16 @@ std::optional<std::chrono::seconds> MaxAge(std::string_view cache_control) {
   return std::chrono::seconds(value);
 }
 
+std::shared_ptr<ProviderKeys> ProviderKeys::Fixed(const config::IdentityProviderConfig& config,
+                                                  std::shared_ptr<const KeySet> keys) {
+  auto provider = std::make_shared<ProviderKeys>(config);
+  provider->keys_.store(std::move(keys), std::memory_order_release);
+  provider->fixed_ = true;
+  return provider;
+}
+
 bool ProviderKeys::RequestRefetch(std::function<void()> done) {
+  if (fixed_) return false;
   std::function<void()> wake;
   {
     std::lock_guard lock(mutex_);

@@ -42,6 +42,11 @@ class ProviderKeys {
   explicit ProviderKeys(const config::IdentityProviderConfig& config) : config_(config) {}
   ~ProviderKeys();
 
+  // Keys that never change and are never refetched (an unknown kid is refused at once), for
+  // `ciap check`, which decides offline.
+  static std::shared_ptr<ProviderKeys> Fixed(const config::IdentityProviderConfig& config,
+                                             std::shared_ptr<const KeySet> keys);
+
   const config::IdentityProviderConfig& config() const { return config_; }
 
   // The current key set; null until the first successful load (requests then get 503).
@@ -66,6 +71,7 @@ class ProviderKeys {
   std::vector<std::function<void()>> waiters_;
   std::function<void()> wake_;  // set by KeyManager: wakes the refresh loop on the main thread
   std::chrono::seconds unknown_kid_interval_{30};
+  bool fixed_ = false;
 };
 
 // The providers of one config, index-aligned with its identity_providers.
