@@ -21,12 +21,15 @@ WORKDIR /src
 COPY CMakeLists.txt ./
 COPY config config
 COPY filters filters
+COPY jose jose
+COPY net net
 COPY proxy proxy
+COPY cli cli
 RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release \
       -DCIAP_BUILD_TESTS=OFF -DCIAP_BUILD_BENCH=OFF \
  && ninja -C /build ciap \
- && strip /build/proxy/ciap \
- && /build/proxy/ciap version
+ && strip /build/ciap \
+ && /build/ciap version
 
 FROM ${DEBIAN_IMAGE}
 # Exactly the shared libraries `ldd ciap` lists (libc, libstdc++ and libgcc are in the base
@@ -40,7 +43,7 @@ RUN apt-get update \
  && useradd --system --uid 65532 --gid 65532 --no-create-home --home-dir /nonexistent \
       --shell /usr/sbin/nologin ciap \
  && mkdir -p /etc/ciap
-COPY --from=build /build/proxy/ciap /usr/local/bin/ciap
+COPY --from=build /build/ciap /usr/local/bin/ciap
 USER 65532:65532
 # 8443: the listener port of the examples and the chart; 9901: the admin port (/metrics, /ready).
 EXPOSE 8443 9901

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "config/filter_schema.h"
 #include "config/group_schema.h"
 #include "config/name_set.h"
 #include "config/provider_schema.h"
@@ -28,15 +29,6 @@ using yaml::Value;
 constexpr std::string_view kNoDefaultOpen =
     "a route needs `allow` groups, `authenticate: true` or `public: true` (there is no "
     "default-open route)";
-
-// Filters a listener may name. `rate_limit` is reserved so that a config written for a later
-// version fails with a clear message instead of "unknown".
-constexpr std::array<std::string_view, 4> kKnownFilters = {"headers", "identity", "access",
-                                                           "rate_limit"};
-constexpr std::array<std::string_view, 4> kSupportedFilters = {"identity", "access", "rate_limit",
-                                                               "headers"};
-// The chain of a listener that does not list its filters.
-const std::vector<std::string> kDefaultFilters = {"identity", "access", "rate_limit", "headers"};
 
 std::string Join(const std::vector<std::string>& items) {
   std::string out;
@@ -209,7 +201,7 @@ class SchemaReader {
       ReadListenerTls(tls->value, l.tls.emplace());
     }
 
-    l.filters = kDefaultFilters;
+    l.filters = DefaultFilters();
     std::optional<Value> filters = m->Get("filters");
     if (filters) ReadFilters(*filters, l.filters);
     if (auto limits = m->Get("limits")) ReadLimits(*limits, l.limits);
@@ -221,63 +213,7 @@ class SchemaReader {
         for (const Value& item : *items) ReadRoute(item, l.routes.emplace_back(), route_names);
       }
     }
-    if (filters) {
-      CheckIdentityFilter(*filters, l);
-      CheckAccessFilter(*filters, l);
-      CheckRateLimitFilter(*filters, l);
-    }
-  }
-
-  static bool HasFilter(const ListenerConfig& l, std::string_view name) {
-    return std::find(l.filters.begin(), l.filters.end(), name) != l.filters.end();
-  }
-
-  // Only the identity filter authenticates: a chain without it would let every request of an
-  // `authenticate: true` or `allow` route through unauthenticated.
-  static void CheckIdentityFilter(const Value& filters, const ListenerConfig& l) {
-    if (HasFilter(l, "identity")) return;
-    for (const RouteConfig& r : l.routes) {
-      if (!r.authenticate && r.allow.empty()) continue;
-      filters.Error("must include identity: route '" + r.name + "' has " +
-                    (r.authenticate ? "authenticate: true" : "allow groups") +
-                    ", and without the identity filter its requests would never be "
-                    "authenticated");
-      return;
-    }
-  }
-
-  // Only the access filter decides allow/deny: without it a route's groups would be ignored.
-  static void CheckAccessFilter(const Value& filters, const ListenerConfig& l) {
-    if (HasFilter(l, "access")) return;
-    for (const RouteConfig& r : l.routes) {
-      if (r.allow.empty() && r.deny.empty()) continue;
-      filters.Error("must include access: route '" + r.name + "' has " +
-                    (r.allow.empty() ? "deny" : "allow") +
-                    " groups, and without the access filter they would never be checked");
-      return;
-    }
-  }
-
-  static void CheckRateLimitFilter(const Value& filters, const ListenerConfig& l) {
-    auto position = [&](std::string_view name) {
-      return std::find(l.filters.begin(), l.filters.end(), name) - l.filters.begin();
-    };
-    for (const RouteConfig& r : l.routes) {
-      if (!r.rate_limit) continue;
-      if (!HasFilter(l, "rate_limit")) {
-        filters.Error("must include rate_limit: route '" + r.name +
-                      "' has a rate_limit, and without the rate_limit filter it would never be "
-                      "applied");
-        return;
-      }
-      const bool per_caller = r.rate_limit->per == RateLimitConfig::Per::kSubject ||
-                              r.rate_limit->per == RateLimitConfig::Per::kProvider;
-      if (per_caller && position("identity") > position("rate_limit")) {
-        filters.Error("identity must come before rate_limit: route '" + r.name +
-                      "' limits per caller, and the caller is known only after identity");
-        return;
-      }
-    }
+    if (filters) CheckFilterChain(*filters, l);
   }
 
   static void ReadListenerTls(const Value& v, ListenerTlsConfig& tls) {
@@ -324,45 +260,6 @@ class SchemaReader {
     }
   }
 
-  static void ReadFilters(const Value& v, std::vector<std::string>& filters) {
-    std::optional<std::vector<Value>> items = v.List();
-    if (!items) return;
-    filters.clear();
-    for (const Value& item : *items) {
-      std::optional<std::string> name = item.String();
-      if (!name) continue;
-      if (std::find(kKnownFilters.begin(), kKnownFilters.end(), *name) == kKnownFilters.end()) {
-        item.Error("unknown filter '" + *name + "' (known: headers, identity, access, rate_limit)");
-      } else if (std::find(kSupportedFilters.begin(), kSupportedFilters.end(), *name) ==
-                 kSupportedFilters.end()) {
-        item.Error("filter '" + *name + "' is not supported yet in this version");
-      } else if (std::find(filters.begin(), filters.end(), *name) != filters.end()) {
-        item.Error("filter '" + *name + "' is listed twice");
-      } else {
-        if (*name == "identity") {
-          const bool after_headers =
-              std::find(filters.begin(), filters.end(), "headers") != filters.end();
-          const bool after_access =
-              std::find(filters.begin(), filters.end(), "access") != filters.end();
-          if (after_headers && after_access) {
-            item.Error(
-                "identity must come before headers and access (both use the identity that the "
-                "identity filter establishes)");
-          } else if (after_headers) {
-            item.Error(
-                "identity must come before headers (headers injects the identity that the "
-                "identity filter establishes)");
-          } else if (after_access) {
-            item.Error(
-                "identity must come before access (access decides on the groups of the "
-                "identity that the identity filter establishes)");
-          }
-        }
-        filters.push_back(*name);  // even out of order, so that it is not reported missing too
-      }
-    }
-  }
-
   static void ReadLimits(const Value& v, LimitsConfig& limits) {
     std::optional<Map> m = v.AsMap(
         {"max_header_bytes", "max_headers", "header_timeout", "idle_timeout", "max_connections"});
@@ -397,50 +294,6 @@ class SchemaReader {
     if (auto h = m->Get("request_headers")) ReadRequestHeaders(*h, r.request_headers);
     if (auto f = m->Get("forward_token")) Assign(r.forward_token, f->Bool());
     if (const Map::Entry* limit = m->Find("rate_limit")) ReadRateLimit(*limit, r);
-  }
-
-  static void ReadRateLimit(const Map::Entry& entry, RouteConfig& r) {
-    std::optional<Map> m = entry.value.AsMap({"per", "requests_per_second", "burst"});
-    if (!m) return;
-    RateLimitConfig limit;
-    if (auto per = m->Get("per")) {
-      std::optional<std::string> s = per->String();
-      if (s == "subject") {
-        limit.per = RateLimitConfig::Per::kSubject;
-      } else if (s == "provider") {
-        limit.per = RateLimitConfig::Per::kProvider;
-      } else if (s == "route") {
-        limit.per = RateLimitConfig::Per::kRoute;
-      } else if (s == "client") {
-        limit.per = RateLimitConfig::Per::kClient;
-      } else if (s) {
-        per->Error("expected subject, provider, route or client, got '" + *s + "'");
-        return;
-      }
-      if (s && r.is_public && (*s == "subject" || *s == "provider")) {
-        per->Error("per: " + *s +
-                   " needs an authenticated caller, and a public route has none (use per: "
-                   "client or per: route)");
-        return;
-      }
-    } else if (r.is_public) {
-      entry.value.Error(
-          "needs per: client or per: route on a public route (the default, per: subject, needs "
-          "an authenticated caller)");
-      return;
-    }
-    if (auto rate = m->Require("requests_per_second")) {
-      std::optional<double> value = rate->Number(0.001, 1e6);
-      if (!value) return;
-      limit.requests_per_second = *value;
-    } else {
-      return;
-    }
-    limit.burst = static_cast<uint32_t>(std::max(1.0, std::ceil(limit.requests_per_second)));
-    if (auto burst = m->Get("burst")) {
-      if (auto value = burst->UInt(1, 1000000)) limit.burst = static_cast<uint32_t>(*value);
-    }
-    r.rate_limit = limit;
   }
 
   // Who may use a route: `public`, `authenticate`, `allow`/`deny` groups and `mode`.

@@ -1,9 +1,10 @@
-// Reading the request-level parts of a route: `match` (which requests it takes) and
-// `request_headers` (what it changes before forwarding). See route_schema.h.
+// Reading the request-level parts of a route: `match` (which requests it takes),
+// `request_headers` (what it changes before forwarding) and `rate_limit`. See route_schema.h.
 #include "config/route_schema.h"
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 
 #include "config/syntax.h"
 #include "config/value_readers.h"
@@ -171,4 +172,48 @@ void ReadRequestHeaders(const Value& v, RequestHeadersConfig& headers) {
     if (std::optional<bool> b = identity->Bool()) headers.identity = *b;
   }
 }
+void ReadRateLimit(const yaml::Map::Entry& entry, RouteConfig& r) {
+  std::optional<yaml::Map> m = entry.value.AsMap({"per", "requests_per_second", "burst"});
+  if (!m) return;
+  RateLimitConfig limit;
+  if (auto per = m->Get("per")) {
+    std::optional<std::string> s = per->String();
+    if (s == "subject") {
+      limit.per = RateLimitConfig::Per::kSubject;
+    } else if (s == "provider") {
+      limit.per = RateLimitConfig::Per::kProvider;
+    } else if (s == "route") {
+      limit.per = RateLimitConfig::Per::kRoute;
+    } else if (s == "client") {
+      limit.per = RateLimitConfig::Per::kClient;
+    } else if (s) {
+      per->Error("expected subject, provider, route or client, got '" + *s + "'");
+      return;
+    }
+    if (s && r.is_public && (*s == "subject" || *s == "provider")) {
+      per->Error("per: " + *s +
+                 " needs an authenticated caller, and a public route has none (use per: "
+                 "client or per: route)");
+      return;
+    }
+  } else if (r.is_public) {
+    entry.value.Error(
+        "needs per: client or per: route on a public route (the default, per: subject, needs "
+        "an authenticated caller)");
+    return;
+  }
+  if (auto rate = m->Require("requests_per_second")) {
+    std::optional<double> value = rate->Number(0.001, 1e6);
+    if (!value) return;
+    limit.requests_per_second = *value;
+  } else {
+    return;
+  }
+  limit.burst = static_cast<uint32_t>(std::max(1.0, std::ceil(limit.requests_per_second)));
+  if (auto burst = m->Get("burst")) {
+    if (auto value = burst->UInt(1, 1000000)) limit.burst = static_cast<uint32_t>(*value);
+  }
+  r.rate_limit = limit;
+}
+
 }  // namespace ciap::config

@@ -1,5 +1,5 @@
-// Reading the request-level parts of a route from the config file: `match` and
-// `request_headers`. Split from loader.cc, which reads everything else; errors go to the
+// Reading the request-level parts of a route from the config file: `match`,
+// `request_headers` and `rate_limit`. Split from loader.cc, which reads everything else; errors go to the
 // Diagnostics behind the Value, like everywhere in the loader.
 #pragma once
 
@@ -13,5 +13,9 @@ void ReadRouteMatch(const yaml::Value& v, RouteMatch& match);
 
 // `request_headers:` of a route: set (in file order), remove, identity.
 void ReadRequestHeaders(const yaml::Value& v, RequestHeadersConfig& headers);
+
+// `rate_limit:` of a route (`per`, `requests_per_second`, `burst`); set only when valid. A
+// public route has no caller, so it may limit per client or per route only.
+void ReadRateLimit(const yaml::Map::Entry& entry, RouteConfig& r);
 
 }  // namespace ciap::config

@@ -1,14 +1,15 @@
 // See admin_server.h.
 #include "proxy/admin_server.h"
 
-#include "filters/identity/key_manager.h"
 #include "proxy/config_json.h"
-#include "proxy/log.h"
+#include "proxy/services.h"
+#include "net/log.h"
 
 namespace ciap {
 
-AdminServer::AdminServer(asio::io_context& io, Metrics& metrics, SharedState& shared)
-    : io_(io), metrics_(metrics), shared_(shared), acceptor_(io) {}
+AdminServer::AdminServer(asio::io_context& io, Metrics& metrics, SharedState& shared,
+                         const FilterServices& services)
+    : io_(io), metrics_(metrics), shared_(shared), acceptor_(io), services_(services) {}
 
 std::expected<tcp::endpoint, std::string> AdminServer::Listen(const config::HostPort& address) {
   error_code ec;
@@ -71,18 +72,18 @@ asio::awaitable<void> AdminServer::Serve(tcp::socket socket) {
       response.result(http::status::ok);
       response.body() = "ok\n";
     } else if (target == "/ready") {
-      bool keys_loaded = keys_ == nullptr || keys_->AllLoaded();
+      std::string not_ready = services_.NotReady();
       bool draining = shared_.draining.load();
-      bool ready = ready_ && !draining && keys_loaded;
+      bool ready = ready_ && !draining && not_ready.empty();
       response.result(ready ? http::status::ok : http::status::service_unavailable);
-      response.body() = ready          ? "ready\n"
-                        : draining     ? "draining\n"
-                        : !keys_loaded ? "not ready: identity provider keys not loaded\n"
-                                       : "not ready\n";
-    } else if (target == "/jwks-status") {
+      response.body() = ready                ? "ready\n"
+                        : draining           ? "draining\n"
+                        : !not_ready.empty() ? "not ready: " + not_ready + "\n"
+                                             : "not ready\n";
+    } else if (const FilterService* service = services_.AdminDocument(target)) {
       response.result(http::status::ok);
       response.set(http::field::content_type, "application/json");
-      response.body() = keys_ != nullptr ? keys_->StatusJson() : "{\"providers\":[]}\n";
+      response.body() = service->AdminDocument();
     } else if (target == "/config") {
       auto snapshot = shared_.snapshot.load();
       response.result(http::status::ok);

@@ -7,18 +7,19 @@
 #include <string>
 
 #include "config/config.h"
-#include "proxy/asio.h"
+#include "net/asio.h"
 #include "proxy/metrics.h"
 #include "proxy/worker.h"
 
 namespace ciap {
-namespace identity {
-class KeyManager;
-}
+
+class FilterServices;
 
 class AdminServer {
  public:
-  AdminServer(asio::io_context& io, Metrics& metrics, SharedState& shared);
+  // `services` serve their own admin documents (e.g. /jwks-status) and gate /ready.
+  AdminServer(asio::io_context& io, Metrics& metrics, SharedState& shared,
+              const FilterServices& services);
 
   // Binds; returns the bound endpoint (port 0 → the OS's choice).
   std::expected<tcp::endpoint, std::string> Listen(const config::HostPort& address);
@@ -26,10 +27,8 @@ class AdminServer {
   void Stop();
 
   // /ready answers 200 only after this is set (listeners bound), while not draining, and once
-  // every identity provider has keys.
+  // every filter service is ready (e.g. every identity provider has keys).
   void set_ready(bool ready) { ready_ = ready; }
-  // Serves /jwks-status and gates /ready on key availability. Main thread only.
-  void set_key_manager(const identity::KeyManager* keys) { keys_ = keys; }
 
  private:
   asio::awaitable<void> AcceptLoop();
@@ -40,7 +39,7 @@ class AdminServer {
   SharedState& shared_;
   tcp::acceptor acceptor_;
   std::atomic<bool> ready_{false};
-  const identity::KeyManager* keys_ = nullptr;
+  const FilterServices& services_;
 };
 
 }  // namespace ciap

@@ -3,7 +3,7 @@
 
 #include <boost/beast/core/string.hpp>
 
-#include "proxy/filter_chain.h"
+#include "filters/api/chain.h"
 #include "proxy/path.h"
 #include "proxy/router.h"
 #include "proxy/snapshot.h"
@@ -61,7 +61,7 @@ Decision RouteRequest(const ListenerRuntime& listener, const RequestHead& head,
   return Decision::Continue();
 }
 
-Decision RunFilters(const FilterChain& chain, Request& request, StreamContext& context,
+Decision RunFilters(const FilterChain& chain, Request& request, RequestContext& context,
                     std::size_t* next) {
   auto filters = chain.filters();
   for (; *next < filters.size(); ++*next) {
@@ -72,7 +72,7 @@ Decision RunFilters(const FilterChain& chain, Request& request, StreamContext& c
 }
 
 boost::asio::awaitable<Decision> ResumeFilters(const FilterChain& chain, Request& request,
-                                               StreamContext& context, std::size_t next) {
+                                               RequestContext& context, std::size_t next) {
   for (;;) {
     Decision decision = co_await chain.filters()[next]->OnRequestAsync(request, context);
     if (!decision.is_continue()) co_return decision;

@@ -14,7 +14,7 @@
 #include <string>
 #include <string_view>
 
-#include "proxy/filter.h"
+#include "filters/api/filter.h"
 
 namespace ciap {
 
@@ -52,9 +52,9 @@ Decision RouteRequest(const ListenerRuntime& listener, const RequestHead& head,
 
 // Runs the chain from filter `*next` on, until one does not continue. On Suspend, `*next` is
 // the suspended filter: ResumeFilters(…, *next) awaits it and goes on.
-Decision RunFilters(const FilterChain& chain, Request& request, StreamContext& context,
+Decision RunFilters(const FilterChain& chain, Request& request, RequestContext& context,
                     std::size_t* next);
 boost::asio::awaitable<Decision> ResumeFilters(const FilterChain& chain, Request& request,
-                                               StreamContext& context, std::size_t next);
+                                               RequestContext& context, std::size_t next);
 
 }  // namespace ciap

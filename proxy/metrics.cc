@@ -50,41 +50,12 @@ Metrics::Metrics(std::shared_ptr<prometheus::Registry> r)
                      .Name("ciap_build_info")
                      .Help("Always 1; the version label says which build is running")
                      .Register(*r)),
-      authn(
-          prometheus::BuildCounter()
-              .Name("ciap_authn_total")
-              .Help("Authentication attempts, by provider, result (success or failure) and reason")
-              .Register(*r)),
-      jwks_fetches(prometheus::BuildCounter()
-                       .Name("ciap_jwks_fetch_total")
-                       .Help("JWKS (and discovery) fetches, by provider and result")
-                       .Register(*r)),
-      jwks_keys(prometheus::BuildGauge()
-                    .Name("ciap_jwks_keys")
-                    .Help("Usable keys in each provider's current key set")
-                    .Register(*r)),
-      jwks_last_success(prometheus::BuildGauge()
-                            .Name("ciap_jwks_last_success_timestamp_seconds")
-                            .Help("When each provider's keys were last fetched successfully")
-                            .Register(*r)),
-      token_cache(prometheus::BuildCounter()
-                      .Name("ciap_token_cache_total")
-                      .Help("Verified-token cache lookups, by result (hit, miss, expired, evicted)")
-                      .Register(*r)),
-      authz(prometheus::BuildCounter()
-                .Name("ciap_authz_total")
-                .Help("Route policy decisions: allow, deny, shadow_allow, shadow_deny")
-                .Register(*r)),
       rejected_requests(
           prometheus::BuildCounter()
               .Name("ciap_rejected_requests_total")
               .Help("Requests refused as malformed or ambiguous (400, 405, 431), by listener "
                     "and reason")
               .Register(*r)),
-      rate_limit(prometheus::BuildCounter()
-                     .Name("ciap_rate_limit_total")
-                     .Help("Rate-limited routes' requests, by result (allowed, limited)")
-                     .Register(*r)),
       config_last_reload(prometheus::BuildGauge()
                              .Name("ciap_config_last_reload_success_timestamp_seconds")
                              .Help("When the running configuration was loaded (start or reload)")

@@ -1,5 +1,6 @@
-// Prometheus metrics: families created once at startup; the request path only increments
-// pointers it resolved when the config snapshot was built (or lazily, once per status code).
+// The data plane's Prometheus metrics: families created once at startup; the request path only
+// increments pointers it resolved when the config snapshot was built (or lazily, once per
+// status code). Filters register their own families in the same registry.
 #pragma once
 
 #include <prometheus/counter.h>
@@ -34,17 +35,10 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& config_reloads;        // ciap_config_reloads_total
   prometheus::Family<prometheus::Gauge>& certificate_expiry;
   prometheus::Family<prometheus::Gauge>& build_info;
-  prometheus::Family<prometheus::Counter>& authn;            // ciap_authn_total
-  prometheus::Family<prometheus::Counter>& jwks_fetches;     // ciap_jwks_fetch_total
-  prometheus::Family<prometheus::Gauge>& jwks_keys;          // ciap_jwks_keys
-  prometheus::Family<prometheus::Gauge>& jwks_last_success;  // ..._last_success_timestamp_seconds
-  prometheus::Family<prometheus::Counter>& token_cache;      // ciap_token_cache_total
-  prometheus::Family<prometheus::Counter>& authz;            // ciap_authz_total
   // ciap_rejected_requests_total{listener,reason}: requests refused as malformed, ambiguous or
   // with a path that cannot be normalized (400, 405, 431), by reason code. Refusals are the
   // cold path: the session resolves the label set when it counts one.
   prometheus::Family<prometheus::Counter>& rejected_requests;
-  prometheus::Family<prometheus::Counter>& rate_limit;        // ciap_rate_limit_total
   prometheus::Family<prometheus::Gauge>& config_last_reload;  // ..._last_reload_success_timestamp
 
   static const prometheus::Histogram::BucketBoundaries& DurationBuckets();

@@ -169,17 +169,15 @@ std::string_view PathErrorReason(PathError error) {
   return "path_invalid";
 }
 
-std::optional<PathError> NormalizePath(std::string_view raw, std::string* out) {
-  if (raw.size() > kMaxPathBytes) return PathError::kTooLong;
-  if (raw.empty() || raw[0] != '/') return PathError::kNotAbsolute;
+namespace {
 
-  // Pass 1: decode unreserved escapes, canonicalize the others, escape what may not appear
-  // raw, refuse the dangerous ones. The decoded octets must be UTF-8.
-  std::string& s = *out;
+// Pass 1: decode unreserved escapes, canonicalize the others, escape what may not appear raw,
+// refuse the dangerous ones. The decoded octets must be UTF-8. Sets *semicolon when ';' or
+// "%3B" appears (segments may have parameters).
+std::optional<PathError> DecodePath(std::string_view raw, std::string& s, bool* semicolon) {
   s.clear();
   Utf8Decoder utf8;
   bool escaped_percent = false;  // "%25" in s: look for double encoding
-  bool semicolon = false;        // ';' or "%3B" in s: segments may have parameters
   for (std::size_t i = 0; i < raw.size(); ++i) {
     auto c = static_cast<unsigned char>(raw[i]);
     if (c == '%') {
@@ -193,7 +191,7 @@ std::optional<PathError> NormalizePath(std::string_view raw, std::string* out) {
       if (c == 0) return PathError::kNul;
       if (auto error = CheckOctet(utf8, c)) return error;
       escaped_percent |= c == '%';
-      semicolon |= c == ';';
+      *semicolon |= c == ';';
       if (IsUnreserved(c)) {
         s.push_back(static_cast<char>(c));
       } else {
@@ -204,7 +202,7 @@ std::optional<PathError> NormalizePath(std::string_view raw, std::string* out) {
     if (c == 0) return PathError::kNul;
     if (c == '\\') return PathError::kBackslash;
     if (auto error = CheckOctet(utf8, c)) return error;
-    semicolon |= c == ';';
+    *semicolon |= c == ';';
     if (IsPathChar(c)) {
       s.push_back(static_cast<char>(c));
     } else {
@@ -220,10 +218,13 @@ std::optional<PathError> NormalizePath(std::string_view raw, std::string* out) {
       return PathError::kDoubleEncoding;
     }
   }
+  return std::nullopt;
+}
 
-  // Pass 2, in place: the output s[0, w) is a run of "/segment"s and never overtakes the
-  // read position, so segments move left with memmove. Empty segments merge; "." and ".."
-  // resolve, ".." never above the root.
+// Pass 2, in place: the output s[0, w) is a run of "/segment"s and never overtakes the read
+// position, so segments move left with memmove. Empty segments merge; "." and ".." resolve,
+// ".." never above the root.
+std::optional<PathError> ResolveSegments(std::string& s, bool semicolon) {
   std::size_t w = 0;
   std::size_t r = 1;
   bool trailing_slash = false;
@@ -259,9 +260,20 @@ std::optional<PathError> NormalizePath(std::string_view raw, std::string* out) {
   }
   s.resize(w);
   if (w == 0 || trailing_slash) s.push_back('/');
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<PathError> NormalizePath(std::string_view raw, std::string* out) {
+  if (raw.size() > kMaxPathBytes) return PathError::kTooLong;
+  if (raw.empty() || raw[0] != '/') return PathError::kNotAbsolute;
+  bool semicolon = false;
+  if (auto error = DecodePath(raw, *out, &semicolon)) return error;
+  if (auto error = ResolveSegments(*out, semicolon)) return error;
   // Escaping may have tripled the length: the cap holds for what routes and upstreams see too,
   // so that every accepted path is accepted again as it is.
-  if (s.size() > kMaxPathBytes) return PathError::kTooLong;
+  if (out->size() > kMaxPathBytes) return PathError::kTooLong;
   return std::nullopt;
 }
 

@@ -14,11 +14,11 @@
 
 #include "config/loader.h"
 #include "config/syntax.h"
-#include "filters/identity/key_manager.h"
-#include "filters/rate_limit/rate_limit_filter.h"
+#include "filters/registry.h"
 #include "proxy/admin_server.h"
-#include "proxy/file_watcher.h"
-#include "proxy/log.h"
+#include "net/file_watcher.h"
+#include "net/log.h"
+#include "proxy/services.h"
 #include "proxy/worker.h"
 
 namespace ciap {
@@ -78,44 +78,6 @@ uint64_t Fingerprint(const std::vector<std::string>& files) {
   return fingerprint;
 }
 
-// CIAP_KEY_TIMING="min_ttl=2s,retry_min=1s,...": shorter key-refresh timers for fault drills
-// and tests (a 5-minute IdP outage played in one). Unknown names are ignored with a warning.
-identity::KeyTiming KeyTimingFromEnvironment() {
-  identity::KeyTiming timing;
-  const char* spec = std::getenv("CIAP_KEY_TIMING");
-  if (spec == nullptr) return timing;
-  using Seconds = std::chrono::seconds identity::KeyTiming::*;
-  static constexpr std::pair<std::string_view, Seconds> kTimers[] = {
-      {"min_ttl", &identity::KeyTiming::min_ttl},
-      {"max_ttl", &identity::KeyTiming::max_ttl},
-      {"default_ttl", &identity::KeyTiming::default_ttl},
-      {"unknown_kid_interval", &identity::KeyTiming::unknown_kid_interval},
-      {"retry_min", &identity::KeyTiming::retry_min},
-      {"retry_max", &identity::KeyTiming::retry_max},
-      {"file_poll", &identity::KeyTiming::file_poll},
-  };
-  std::string_view rest(spec);
-  while (!rest.empty()) {
-    std::string_view item = rest.substr(0, rest.find(','));
-    rest.remove_prefix(std::min(rest.size(), item.size() + 1));
-    std::string_view name = item.substr(0, item.find('='));
-    auto value = config::ParseDuration(item.substr(std::min(item.size(), name.size() + 1)));
-    const auto* timer = std::find_if(std::begin(kTimers), std::end(kTimers),
-                                     [&](const auto& entry) { return entry.first == name; });
-    if (!value) {
-      LogEvent(LogLevel::kWarning, "CIAP_KEY_TIMING: bad entry", {{"entry", item}});
-    } else if (timer != std::end(kTimers)) {
-      timing.*(timer->second) = std::chrono::duration_cast<std::chrono::seconds>(*value);
-    } else if (name == "fetch_timeout") {
-      timing.fetch_timeout = *value;
-    } else {
-      LogEvent(LogLevel::kWarning, "CIAP_KEY_TIMING: unknown timer", {{"entry", item}});
-    }
-  }
-  LogEvent(LogLevel::kWarning, "key refresh timers changed by CIAP_KEY_TIMING", {{"spec", spec}});
-  return timing;
-}
-
 class Server {
  public:
   explicit Server(const RunOptions& options) : options_(options) {}
@@ -134,6 +96,21 @@ class Server {
                                             std::vector<tcp::acceptor>& acceptors);
   // Makes `config` the running one. On error nothing changes and the error is returned.
   std::expected<void, std::string> Apply(std::shared_ptr<const config::Config> config);
+  // How each listener of a new config gets its socket: an existing one at the same address,
+  // or a new one, bound here (nothing else changes yet).
+  struct Plan {
+    const config::ListenerConfig* listener;
+    std::size_t binding;  // index into bindings_, or kNewSocket
+    std::vector<tcp::acceptor> acceptors;
+    uint16_t port = 0;
+  };
+  static constexpr std::size_t kNewSocket = static_cast<std::size_t>(-1);
+  std::expected<std::vector<Plan>, std::string> PlanSockets(const config::Config& config);
+  // After the new snapshot is published: closes, renames and adds acceptors as planned.
+  void MoveSockets(std::vector<Plan>& plans);
+  // With the first config applied and the admin port bound: logs the listeners, starts the
+  // workers, services and admin server, and watches the config's files.
+  void StartServing(const config::Config& config, const tcp::endpoint& admin);
   void Reload(bool forced, std::string_view trigger);
   void WaitForSignal();
   void PollDrain();
@@ -141,8 +118,7 @@ class Server {
   RunOptions options_;
   Metrics metrics_;
   asio::io_context main_io_{1};
-  std::unique_ptr<identity::KeyManager> keys_;
-  rate_limit::RateLimitStore rate_limits_;
+  std::unique_ptr<FilterServices> services_;
   SharedState shared_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<Binding> bindings_;
@@ -194,27 +170,15 @@ std::expected<uint16_t, std::string> Server::Bind(const config::ListenerConfig& 
   return port;
 }
 
-std::expected<void, std::string> Server::Apply(std::shared_ptr<const config::Config> config) {
-  std::shared_ptr<const Snapshot> previous = shared_.snapshot.load();
-  identity::ProviderSet providers = keys_->Prepare(*config);
-  auto snapshot =
-      BuildSnapshot(config, metrics_, {std::move(providers), &rate_limits_, previous.get()});
-  if (!snapshot) return std::unexpected(snapshot.error());
-
+std::expected<std::vector<Server::Plan>, std::string> Server::PlanSockets(
+    const config::Config& config) {
   // Which listeners keep their sockets: the same address (whatever the name: a rename keeps
   // the socket). The rest bind anew.
-  struct Plan {
-    const config::ListenerConfig* listener;
-    std::size_t binding;  // index into bindings_, or npos for a new socket
-    std::vector<tcp::acceptor> acceptors;
-    uint16_t port = 0;
-  };
-  constexpr std::size_t kNew = static_cast<std::size_t>(-1);
   std::vector<Plan> plans;
   std::vector<bool> claimed(bindings_.size(), false);
-  for (const config::ListenerConfig& listener : config->listeners) {
-    Plan& plan = plans.emplace_back(Plan{&listener, kNew, {}, 0});
-    for (std::size_t i = 0; i < bindings_.size() && plan.binding == kNew; ++i) {
+  for (const config::ListenerConfig& listener : config.listeners) {
+    Plan& plan = plans.emplace_back(Plan{&listener, kNewSocket, {}, 0});
+    for (std::size_t i = 0; i < bindings_.size() && plan.binding == kNewSocket; ++i) {
       const Binding& b = bindings_[i];
       if (claimed[i] || b.address.host != listener.address.host) continue;
       // An explicit port matches the port a socket has (also one the OS chose for port 0);
@@ -229,19 +193,20 @@ std::expected<void, std::string> Server::Apply(std::shared_ptr<const config::Con
     }
   }
   for (Plan& plan : plans) {
-    if (plan.binding != kNew) continue;
+    if (plan.binding != kNewSocket) continue;
     auto port = Bind(*plan.listener, plan.acceptors);
     if (!port) return std::unexpected(port.error());  // the new acceptors close as plans go
     plan.port = *port;
   }
+  return plans;
+}
 
-  // Point of no return: publish the snapshot, then move the sockets.
-  keys_->Commit((*snapshot)->providers);
-  shared_.snapshot.store(*snapshot);
-  shared_.generation.fetch_add(1, std::memory_order_acq_rel);
-
+void Server::MoveSockets(std::vector<Plan>& plans) {
+  std::vector<bool> claimed(bindings_.size(), false);
+  for (const Plan& plan : plans) {
+    if (plan.binding != kNewSocket) claimed[plan.binding] = true;
+  }
   // Renames go through unique temporary names, so that two listeners may swap addresses.
-  std::vector<Binding> bindings;
   for (std::size_t i = 0; i < bindings_.size(); ++i) {
     if (claimed[i]) continue;
     for (auto& worker : workers_) worker->CloseAcceptors(bindings_[i].listener);
@@ -249,15 +214,16 @@ std::expected<void, std::string> Server::Apply(std::shared_ptr<const config::Con
              {{"listener", bindings_[i].listener}, {"address", bindings_[i].address.ToString()}});
   }
   for (std::size_t p = 0; p < plans.size(); ++p) {
-    if (plans[p].binding == kNew) continue;
+    if (plans[p].binding == kNewSocket) continue;
     const std::string& from = bindings_[plans[p].binding].listener;
     if (from == plans[p].listener->name) continue;
     for (auto& worker : workers_) worker->RenameAcceptors(from, "\x01" + std::to_string(p));
   }
+  std::vector<Binding> bindings;
   for (std::size_t p = 0; p < plans.size(); ++p) {
     Plan& plan = plans[p];
     const config::ListenerConfig& listener = *plan.listener;
-    if (plan.binding != kNew) {
+    if (plan.binding != kNewSocket) {
       if (bindings_[plan.binding].listener != listener.name) {
         for (auto& worker : workers_) {
           worker->RenameAcceptors("\x01" + std::to_string(p), listener.name);
@@ -277,6 +243,22 @@ std::expected<void, std::string> Server::Apply(std::shared_ptr<const config::Con
     bindings.push_back(Binding{listener.name, listener.address, plan.port});
   }
   bindings_ = std::move(bindings);
+}
+
+std::expected<void, std::string> Server::Apply(std::shared_ptr<const config::Config> config) {
+  std::shared_ptr<const Snapshot> previous = shared_.snapshot.load();
+  auto prepared = services_->Prepare(*config);
+  if (!prepared) return std::unexpected(prepared.error());
+  auto snapshot = BuildSnapshot(config, metrics_, {std::move(*prepared), previous.get()});
+  if (!snapshot) return std::unexpected(snapshot.error());
+  auto plans = PlanSockets(*config);
+  if (!plans) return std::unexpected(plans.error());
+
+  // Point of no return: publish the snapshot, then move the sockets.
+  services_->Commit((*snapshot)->prepared);
+  shared_.snapshot.store(*snapshot);
+  shared_.generation.fetch_add(1, std::memory_order_acq_rel);
+  MoveSockets(*plans);
   metrics_.config_last_reload.Add({}).Set(
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
   return {};
@@ -334,7 +316,7 @@ void Server::PollDrain() {
                  {{"connections", shared_.sessions.load()}});
       }
       admin_->Stop();
-      keys_->Stop();
+      services_->Stop();
       watcher_->Stop();
       signals_->cancel();
       main_io_.stop();
@@ -365,6 +347,35 @@ void Server::WaitForSignal() {
   });
 }
 
+void Server::StartServing(const config::Config& config, const tcp::endpoint& admin) {
+  // Only now, with every socket bound, do the listeners count as ready.
+  for (const Binding& binding : bindings_) {
+    LogEvent(LogLevel::kInfo, "listener ready",
+             {{"listener", binding.listener},
+              {"address", EndpointString(*ListenAddress(binding.address), binding.port)},
+              {"tls", config.listeners[&binding - bindings_.data()].tls ? "on" : "off"}});
+  }
+  LogEvent(LogLevel::kInfo, "admin ready",
+           {{"address", EndpointString(admin.address(), admin.port())}});
+  started_ = true;
+  admin_->Start();
+  services_->Start();
+  for (auto& worker : workers_) worker->Start();
+  admin_->set_ready(true);
+
+  // Config changes: SIGHUP, or the config file (or a certificate it names) changing on disk.
+  watcher_ = std::make_unique<FileWatcher>(main_io_, [this] { Reload(false, "file change"); });
+  watched_ = WatchedFiles(options_.config_path, config);
+  fingerprint_ = Fingerprint(watched_);
+  watcher_->Watch(watched_);
+
+  LogEvent(LogLevel::kInfo, "ciap started",
+           {{"version", CIAP_VERSION},
+            {"workers", static_cast<int64_t>(workers_.size())},
+            {"config", config.source_path},
+            {"config_hash", config.hash}});
+}
+
 int Server::Run() {
   // SIGTERM/SIGINT: stop accepting, let in-flight requests finish (bounded), exit 0. SIGHUP:
   // reload. Handled from the start, so that an early SIGHUP cannot kill the process.
@@ -393,47 +404,21 @@ int Server::Run() {
   for (int i = 0; i < concurrency; ++i) {
     workers_.push_back(std::make_unique<Worker>(static_cast<std::size_t>(i), shared_));
   }
-  // Keys are fetched on the main thread; workers only read published key sets.
-  keys_ = std::make_unique<identity::KeyManager>(main_io_, metrics_, KeyTimingFromEnvironment());
+  // Filter state (key sets fetched on the main thread, rate-limit buckets) lives in services.
+  services_ = std::make_unique<FilterServices>(
+      FilterRegistry(), ServiceEnv{.io = &main_io_, .metrics = &metrics_.registry()});
   if (auto applied = Apply(*config); !applied) {
     LogEvent(LogLevel::kError, "cannot start", {{"error", applied.error()}});
     return 1;
   }
 
-  admin_ = std::make_unique<AdminServer>(main_io_, metrics_, shared_);
-  admin_->set_key_manager(keys_.get());
+  admin_ = std::make_unique<AdminServer>(main_io_, metrics_, shared_, *services_);
   auto admin_endpoint = admin_->Listen((*config)->admin.address);
   if (!admin_endpoint) {
     LogEvent(LogLevel::kError, "cannot start", {{"error", admin_endpoint.error()}});
     return 1;
   }
-  // Only now, with every socket bound, do the listeners count as ready.
-  for (const Binding& binding : bindings_) {
-    LogEvent(LogLevel::kInfo, "listener ready",
-             {{"listener", binding.listener},
-              {"address", EndpointString(*ListenAddress(binding.address), binding.port)},
-              {"tls", (*config)->listeners[&binding - bindings_.data()].tls ? "on" : "off"}});
-  }
-  LogEvent(LogLevel::kInfo, "admin ready",
-           {{"address", EndpointString(admin_endpoint->address(), admin_endpoint->port())}});
-  started_ = true;
-  admin_->Start();
-  keys_->Start();
-  for (auto& worker : workers_) worker->Start();
-  admin_->set_ready(true);
-
-  // Config changes: SIGHUP, or the config file (or a certificate it names) changing on disk.
-  watcher_ = std::make_unique<FileWatcher>(main_io_, [this] { Reload(false, "file change"); });
-  watched_ = WatchedFiles(options_.config_path, **config);
-  fingerprint_ = Fingerprint(watched_);
-  watcher_->Watch(watched_);
-
-  LogEvent(LogLevel::kInfo, "ciap started",
-           {{"version", CIAP_VERSION},
-            {"workers", concurrency},
-            {"config", (*config)->source_path},
-            {"config_hash", (*config)->hash}});
-
+  StartServing(**config, *admin_endpoint);
   WaitForSignal();
   main_io_.run();
 
@@ -442,7 +427,7 @@ int Server::Run() {
   // Requests waiting for a key refetch hold wake-up callbacks that own worker timers: drop
   // them while the workers' io_contexts still exist.
   watcher_.reset();
-  keys_.reset();
+  services_.reset();
   shared_.snapshot.store(nullptr);
   workers_.clear();
   LogEvent(LogLevel::kInfo, "ciap stopped");

@@ -8,12 +8,12 @@
 #include <string>
 #include <vector>
 
-#include "proxy/asio.h"
-#include "proxy/deadline.h"
+#include "net/asio.h"
+#include "net/deadline.h"
 #include "proxy/decide.h"
 #include "proxy/http_head.h"
 #include "proxy/snapshot.h"
-#include "proxy/stream.h"
+#include "net/stream.h"
 #include "proxy/upstream_pool.h"
 
 namespace ciap {
@@ -29,6 +29,12 @@ class Session {
                                      const ListenerRuntime& listener, tcp::socket socket);
 
   ~Session();
+
+  // The body relay's buffer, the size of one read from the client, and the longest upstream
+  // response head ciap reads.
+  static constexpr std::size_t kBodyBufferBytes = 64 * 1024;
+  static constexpr std::size_t kReadChunkBytes = 16 * 1024;
+  static constexpr uint32_t kMaxUpstreamHeaderBytes = 64 * 1024;
 
  private:
   using RequestParser = StrictRequestParser;
@@ -69,6 +75,12 @@ class Session {
           tcp::socket socket);
 
   asio::awaitable<void> Run();
+  // The TLS handshake (bounded by header_timeout) on TLS listeners; false: the connection is
+  // closed.
+  asio::awaitable<bool> Handshake();
+  // After the handshake: what filters may know of the peer (address, SNI, ALPN, the verified
+  // client certificate chain).
+  void RecordConnection();
   // Between requests: moves to the newest config snapshot if a reload published one. False
   // when the reload removed this connection's listener (the connection then closes).
   bool FollowReload();
@@ -100,11 +112,18 @@ class Session {
 
   // Writes head_ and streams the request body to upstream_.
   asio::awaitable<std::optional<Failure>> SendRequest(Exchange& exchange, bool has_body);
+  // Parses the client's body bytes already in buffer_ into `body` after `pending` bytes, as far
+  // as it takes them, without reading; sets `need_read` when more must be read. False: the
+  // body is malformed.
+  bool ParseBufferedBody(std::span<char> body, std::size_t& pending, bool& need_read);
   // Reads the upstream's response head into response_, skipping interim 1xx responses.
   asio::awaitable<std::optional<Failure>> ReadResponseHead(bool head_request);
   // Writes the response head and streams the body to the client; returns keep-alive.
   asio::awaitable<bool> RelayResponse(Exchange& exchange, bool client_keep_alive,
                                       bool head_request);
+  // How the response body reaches the client: as the upstream framed it where the client can
+  // take that, re-chunked, or delimited by closing the connection (HTTP/1.0 clients).
+  Framing ResponseFraming(bool no_body, bool client_http11) const;
   void BuildResponseHead(const Exchange& exchange, Framing framing, bool keep_alive,
                          bool client_http11, bool no_body);
   // Adds `data` to `pieces` framed as the body needs: raw, or as one chunk (followed by the
@@ -135,6 +154,9 @@ class Session {
   beast::flat_buffer buffer_;
   Deadline deadline_;
   std::string client_address_;
+  std::string sni_;
+  std::string alpn_;
+  ConnectionInfo connection_;  // views into the strings above and the TLS session
   std::unique_ptr<char[]> body_buffer_;
   std::string head_;  // reused serialization buffer for request and response heads
   std::string chunk_line_;

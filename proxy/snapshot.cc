@@ -91,17 +91,15 @@ std::expected<std::shared_ptr<const Snapshot>, std::string> BuildSnapshot(
     std::shared_ptr<const config::Config> config, Metrics& metrics, SnapshotInputs inputs) {
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->config = config;
-  snapshot->providers = std::move(inputs.providers);
-  FilterEnv env{*config, metrics,
-                config->identity_providers.empty() ? nullptr : &snapshot->providers,
-                inputs.rate_limits};
+  snapshot->prepared = std::move(inputs.prepared);
   for (const config::UpstreamConfig& upstream : config->upstreams) {
     auto added = AddUpstream(*snapshot, upstream, metrics, inputs.decision_only);
     if (!added) return std::unexpected(added.error());
   }
   const std::vector<std::string> credential_headers = CredentialHeaders(*config);
   for (const config::ListenerConfig& listener : config->listeners) {
-    auto chain = FilterChain::Build(listener, env, inputs.decision_only);
+    auto chain = FilterChain::Build(listener, *config, metrics.registry(), FilterRegistry(),
+                                    snapshot->prepared, inputs.decision_only);
     if (!chain) return std::unexpected(chain.error());
     ListenerRuntime& l =
         snapshot->listeners.emplace_back(&listener, Router(listener), std::move(*chain));

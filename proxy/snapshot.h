@@ -12,11 +12,12 @@
 #include <vector>
 
 #include "config/config.h"
-#include "proxy/asio.h"
-#include "proxy/filter_chain.h"
+#include "net/asio.h"
+#include "filters/api/chain.h"
+#include "filters/registry.h"
 #include "proxy/metrics.h"
 #include "proxy/router.h"
-#include "proxy/tls.h"
+#include "net/tls.h"
 
 namespace ciap {
 
@@ -66,16 +67,16 @@ struct Snapshot {
   std::shared_ptr<const config::Config> config;
   std::deque<ListenerRuntime> listeners;
   std::deque<UpstreamRuntime> upstreams;
-  // Keeps the identity providers' keys alive as long as filters of this snapshot may use them.
-  identity::ProviderSet providers;
+  // What the filter services prepared for this config, kept alive as long as filters of this
+  // snapshot may use it.
+  PreparedStates prepared;
 
   const ListenerRuntime* FindListener(std::string_view name) const;
 };
 
 // What a snapshot is built from besides its config. Everything is optional.
 struct SnapshotInputs {
-  identity::ProviderSet providers;  // index-aligned with config->identity_providers
-  rate_limit::RateLimitStore* rate_limits = nullptr;
+  PreparedStates prepared;  // from FilterServices::Prepare, by registration-table index
   const Snapshot* previous = nullptr;  // state carried over by name (connection counts)
   // Only what decides a request (routers and the filters that decide policy), for `ciap
   // check`: no TLS contexts, no metrics of the data plane, no filter that only shapes the

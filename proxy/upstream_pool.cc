@@ -7,8 +7,8 @@
 
 #include <cerrno>
 
-#include "proxy/log.h"
-#include "proxy/resolve.h"
+#include "net/log.h"
+#include "net/resolve.h"
 
 namespace ciap {
 

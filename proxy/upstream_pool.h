@@ -8,10 +8,10 @@
 #include <memory>
 #include <vector>
 
-#include "proxy/asio.h"
-#include "proxy/deadline.h"
+#include "net/asio.h"
+#include "net/deadline.h"
 #include "proxy/snapshot.h"
-#include "proxy/stream.h"
+#include "net/stream.h"
 
 namespace ciap {
 

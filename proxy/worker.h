@@ -11,9 +11,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "proxy/asio.h"
-#include "proxy/deadline.h"
-#include "proxy/log.h"
+#include "net/asio.h"
+#include "net/deadline.h"
+#include "net/log.h"
 #include "proxy/metrics.h"
 #include "proxy/snapshot.h"
 #include "proxy/upstream_pool.h"

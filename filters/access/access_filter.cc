@@ -2,9 +2,11 @@
 #include "filters/access/access_filter.h"
 
 #include <boost/json.hpp>
+#include <prometheus/counter.h>
+#include <prometheus/registry.h>
 
-#include "proxy/identity.h"
-#include "proxy/log.h"
+#include "filters/api/caller.h"
+#include "net/log.h"
 
 namespace ciap::access {
 namespace json = boost::json;
@@ -31,7 +33,7 @@ std::expected<AccessFilter::Rule, std::string> Compile(const config::GroupRule& 
 
 }  // namespace
 
-bool AccessFilter::Rule::Evaluate(const Identity& identity, claims::ResolvedClaims resolved,
+bool AccessFilter::Rule::Evaluate(const Caller& identity, claims::ResolvedClaims resolved,
                                   Why* why, int depth) const {
   std::string indent(why != nullptr ? static_cast<std::size_t>(depth) * 2 : 0, ' ');
   switch (kind) {
@@ -72,7 +74,7 @@ bool AccessFilter::Rule::Evaluate(const Identity& identity, claims::ResolvedClai
   return false;
 }
 
-bool AccessFilter::GroupRef::Evaluate(const Identity& identity, claims::ResolvedClaims resolved,
+bool AccessFilter::GroupRef::Evaluate(const Caller& identity, claims::ResolvedClaims resolved,
                                       Why* why) const {
   if (rule != nullptr) return rule->Evaluate(identity, resolved, why);
   bool matched = false;
@@ -92,7 +94,7 @@ bool AccessFilter::GroupRef::Evaluate(const Identity& identity, claims::Resolved
   return matched;
 }
 
-AccessFilter::Verdict AccessFilter::Decide(const RoutePolicy& route, const Identity& identity,
+AccessFilter::Verdict AccessFilter::Decide(const RoutePolicy& route, const Caller& identity,
                                            Why* why) const {
   // Each claim the groups look at, looked up once.
   thread_local std::vector<const json::value*> resolved;
@@ -121,12 +123,12 @@ AccessFilter::Verdict AccessFilter::Decide(const RoutePolicy& route, const Ident
   return verdict;
 }
 
-void AccessFilter::Explain(const Request&, const StreamContext& context,
+void AccessFilter::Explain(const Request&, const RequestContext& context,
                            std::vector<std::string>& lines) const {
   if (context.route_index >= routes_.size() || !routes_[context.route_index].active) return;
-  if (!context.identity) return;  // refused before policy: the identity filter says why
+  if (!context.caller) return;  // refused before policy: the identity filter says why
   const RoutePolicy& route = routes_[context.route_index];
-  Decide(route, *context.identity, &lines);
+  Decide(route, *context.caller, &lines);
   if (route.shadow) lines.push_back("mode: shadow (the request passes; the decision is only logged)");
 }
 
@@ -134,6 +136,10 @@ std::expected<std::unique_ptr<Filter>, std::string> AccessFilter::Create(
     const config::ListenerConfig& listener, const FilterEnv& env) {
   auto filter = std::unique_ptr<AccessFilter>(new AccessFilter);
   const config::Config& config = env.config;
+  auto& authz = prometheus::BuildCounter()
+                    .Name("ciap_authz_total")
+                    .Help("Route policy decisions: allow, deny, shadow_allow, shadow_deny")
+                    .Register(env.metrics);
   for (const config::GroupConfig& group : config.groups) {
     auto rule = Compile(group.rule, filter->slots_);
     if (!rule) return std::unexpected("group " + group.name + ": " + rule.error());
@@ -177,7 +183,7 @@ std::expected<std::unique_ptr<Filter>, std::string> AccessFilter::Create(
       policy.deny.push_back(std::move(*ref));
     }
     auto counter = [&](const char* decision) {
-      return &env.metrics.authz.Add(
+      return &authz.Add(
           {{"listener", listener.name}, {"route", route.name}, {"decision", decision}});
     };
     if (policy.active) {
@@ -191,17 +197,17 @@ std::expected<std::unique_ptr<Filter>, std::string> AccessFilter::Create(
   return filter;
 }
 
-Decision AccessFilter::OnRequest(Request& request, StreamContext& context) const {
+Decision AccessFilter::OnRequest(Request& request, RequestContext& context) const {
   if (context.route_index >= routes_.size()) return Decision::Continue();
   const RoutePolicy& route = routes_[context.route_index];
   if (!route.active) return Decision::Continue();
   // The identity filter authenticates every route with allow/deny; no identity here would be a
   // chain-order bug, and failing closed is the only safe answer.
-  if (!context.identity) {
+  if (!context.caller) {
     return Decision::Respond(boost::beast::http::status::internal_server_error,
                              "policy_without_identity");
   }
-  const Verdict verdict = Decide(route, *context.identity, nullptr);
+  const Verdict verdict = Decide(route, *context.caller, nullptr);
   const bool allowed = verdict.allowed;
   const std::string_view reason = verdict.reason;
   if (verdict.group != nullptr) context.groups.push_back(verdict.group->name);
@@ -218,22 +224,16 @@ Decision AccessFilter::OnRequest(Request& request, StreamContext& context) const
   return Decision::Respond(boost::beast::http::status::forbidden, reason);
 }
 
-void AccessFilter::Audit(const Request& request, const StreamContext& context,
+void AccessFilter::Audit(const Request& request, const RequestContext& context,
                          const RoutePolicy& route, std::string_view decision,
                          std::string_view reason) const {
   if (context.log == nullptr || !context.log->enabled()) return;
-  const Identity& identity = *context.identity;
+  const Caller& identity = *context.caller;
   std::string& out = context.log->buffer();
   auto field = [&out](std::string_view name, std::string_view value) {
-    out.append(",\"");
-    out.append(name);
-    out.append("\":\"");
-    AppendJsonEscaped(out, value);
-    out.push_back('"');
+    AppendJsonField(out, name, value);
   };
-  out.append("{\"time\":\"");
-  AppendRfc3339Now(out);
-  out.append("\",\"type\":\"audit\"");
+  AppendLogLineStart(out, "audit");
   field("request_id", context.request_id);
   field("listener", context.listener);
   field("route", route.name);

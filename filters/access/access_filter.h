@@ -14,9 +14,9 @@
 #include "config/config.h"
 #include "filters/claims/claim_conditions.h"
 #include "filters/claims/claim_slots.h"
-#include "proxy/filter.h"
-#include "proxy/filter_chain.h"
-#include "proxy/metrics.h"
+#include "filters/api/filter.h"
+#include "filters/api/chain.h"
+#include <prometheus/counter.h>
 
 namespace ciap::access {
 
@@ -28,8 +28,8 @@ class AccessFilter : public Filter {
   static std::expected<std::unique_ptr<Filter>, std::string> Create(
       const config::ListenerConfig& listener, const FilterEnv& env);
 
-  Decision OnRequest(Request& request, StreamContext& context) const override;
-  void Explain(const Request& request, const StreamContext& context,
+  Decision OnRequest(Request& request, RequestContext& context) const override;
+  void Explain(const Request& request, const RequestContext& context,
                std::vector<std::string>& lines) const override;
   std::string_view name() const override { return "access"; }
 
@@ -43,7 +43,7 @@ class AccessFilter : public Filter {
     // Whether `identity` satisfies the rule, on its claims as resolved through the filter's
     // ClaimSlots. With `why`, appends one line per rule node saying why (indented by depth);
     // the answer is the same either way.
-    bool Evaluate(const Identity& identity, claims::ResolvedClaims resolved, Why* why,
+    bool Evaluate(const Caller& identity, claims::ResolvedClaims resolved, Why* why,
                   int depth = 1) const;
   };
 
@@ -55,7 +55,7 @@ class AccessFilter : public Filter {
     std::string provider;        // dynamic: the provider ...
     std::string claim;           // ... its groups_claim ...
     std::string value;           // ... and the value that must be in it
-    bool Evaluate(const Identity& identity, claims::ResolvedClaims resolved, Why* why) const;
+    bool Evaluate(const Caller& identity, claims::ResolvedClaims resolved, Why* why) const;
   };
   struct RoutePolicy {
     bool active = false;  // the route names allow or deny groups
@@ -74,9 +74,9 @@ class AccessFilter : public Filter {
     std::string_view reason;           // allowed_group, denied_group or no_allowed_group
     const GroupRef* group = nullptr;   // the group that decided, if any
   };
-  Verdict Decide(const RoutePolicy& route, const Identity& identity, Why* why) const;
+  Verdict Decide(const RoutePolicy& route, const Caller& identity, Why* why) const;
 
-  void Audit(const Request& request, const StreamContext& context, const RoutePolicy& route,
+  void Audit(const Request& request, const RequestContext& context, const RoutePolicy& route,
              std::string_view decision, std::string_view reason) const;
 
   // Every claim any group looks at, resolved once per request instead of once per condition

@@ -6,9 +6,9 @@
 #include <boost/json.hpp>
 #include <cctype>
 
-#include "proxy/identity.h"
+#include "filters/api/caller.h"
 
-namespace ciap::filters {
+namespace ciap::headers {
 namespace {
 
 std::string Lower(std::string_view s) {
@@ -106,7 +106,7 @@ std::expected<std::unique_ptr<Filter>, std::string> HeadersFilter::Create(
   return filter;
 }
 
-Decision HeadersFilter::OnRequest(Request& request, StreamContext& context) const {
+Decision HeadersFilter::OnRequest(Request& request, RequestContext& context) const {
   auto& fields = request.headers;
   if (context.route_index >= routes_.size()) return Decision::Continue();
   const RouteOps& ops = routes_[context.route_index];
@@ -134,7 +134,7 @@ Decision HeadersFilter::OnRequest(Request& request, StreamContext& context) cons
         }
         case Part::Kind::kClaim: {
           const boost::json::value* claim =
-              context.identity ? context.identity->claims().if_contains(part.text) : nullptr;
+              context.caller ? context.caller->claims().if_contains(part.text) : nullptr;
           if (claim == nullptr) break;
           value.append(claim->is_string() ? SafeHeaderValue(claim->as_string())
                                           : SafeHeaderValue(boost::json::serialize(*claim)));
@@ -144,9 +144,9 @@ Decision HeadersFilter::OnRequest(Request& request, StreamContext& context) cons
     }
     fields.set(header.name, value);
   }
-  if (ops.identity && context.identity) {
-    fields.set("x-ciap-provider", SafeHeaderValue(context.identity->provider));
-    fields.set("x-ciap-subject", SafeHeaderValue(context.identity->subject));
+  if (ops.identity && context.caller) {
+    fields.set("x-ciap-provider", SafeHeaderValue(context.caller->provider));
+    fields.set("x-ciap-subject", SafeHeaderValue(context.caller->subject));
     if (!context.groups.empty()) {
       std::string groups;
       for (std::string_view group : context.groups) {
@@ -159,4 +159,4 @@ Decision HeadersFilter::OnRequest(Request& request, StreamContext& context) cons
   return Decision::Continue();
 }
 
-}  // namespace ciap::filters
+}  // namespace ciap::headers

@@ -17,17 +17,17 @@
 
 #include "config/config.h"
 #include "filters/headers/secret_file.h"
-#include "proxy/filter.h"
-#include "proxy/filter_chain.h"
+#include "filters/api/filter.h"
+#include "filters/api/chain.h"
 
-namespace ciap::filters {
+namespace ciap::headers {
 
 class HeadersFilter : public Filter {
  public:
   static std::expected<std::unique_ptr<Filter>, std::string> Create(
       const config::ListenerConfig& listener, const FilterEnv& env);
 
-  Decision OnRequest(Request& request, StreamContext& context) const override;
+  Decision OnRequest(Request& request, RequestContext& context) const override;
   std::string_view name() const override { return "headers"; }
 
  private:
@@ -53,4 +53,4 @@ class HeadersFilter : public Filter {
   std::vector<RouteOps> routes_;  // indexed by route index within the listener
 };
 
-}  // namespace ciap::filters
+}  // namespace ciap::headers

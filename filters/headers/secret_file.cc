@@ -8,9 +8,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "proxy/log.h"
+#include "net/log.h"
 
-namespace ciap::filters {
+namespace ciap::headers {
 namespace {
 
 constexpr int64_t kCheckIntervalMs = 1000;
@@ -88,4 +88,4 @@ std::shared_ptr<const std::string> SecretFile::Value() {
   return value_.load();
 }
 
-}  // namespace ciap::filters
+}  // namespace ciap::headers

@@ -12,7 +12,7 @@
 #include <mutex>
 #include <string>
 
-namespace ciap::filters {
+namespace ciap::headers {
 
 class SecretFile {
  public:
@@ -38,4 +38,4 @@ class SecretFile {
   int64_t mtime_ns_ = 0;
 };
 
-}  // namespace ciap::filters
+}  // namespace ciap::headers

@@ -5,12 +5,12 @@
 #include <boost/json.hpp>
 
 #include "filters/claims/claim_conditions.h"
-#include "filters/identity/base64url.h"
-#include "filters/identity/claims.h"
-#include "filters/identity/jws.h"
-#include "filters/identity/strict_json.h"
+#include "jose/base64url.h"
+#include "jose/claims.h"
+#include "jose/jws.h"
+#include "jose/strict_json.h"
 #include "filters/identity/token_cache.h"
-#include "proxy/identity.h"
+#include "filters/api/caller.h"
 
 namespace ciap::identity {
 namespace json = boost::json;
@@ -34,7 +34,7 @@ struct AuthnCounters {
 constexpr std::string_view kOwnReasons[] = {"missing_token", "unknown_issuer", "keys_unavailable",
                                             "bound_claims"};
 
-AuthnCounters MakeCounters(Metrics& metrics, const std::string& provider) {
+AuthnCounters MakeCounters(IdentityMetrics& metrics, const std::string& provider) {
   AuthnCounters counters;
   counters.success =
       &metrics.authn.Add({{"provider", provider}, {"result", "success"}, {"reason", "ok"}});
@@ -43,11 +43,11 @@ AuthnCounters MakeCounters(Metrics& metrics, const std::string& provider) {
         {{"provider", provider}, {"result", "failure"}, {"reason", std::string(reason)}});
   };
   for (std::string_view reason : kOwnReasons) add(reason);
-  for (int e = 0; e <= static_cast<int>(TokenError::kBadSignature); ++e) {
-    add(TokenErrorName(static_cast<TokenError>(e)));
+  for (int e = 0; e <= static_cast<int>(jose::TokenError::kBadSignature); ++e) {
+    add(jose::TokenErrorName(static_cast<jose::TokenError>(e)));
   }
-  for (int e = 0; e <= static_cast<int>(ClaimError::kWrongAudience); ++e) {
-    add(ClaimErrorName(static_cast<ClaimError>(e)));
+  for (int e = 0; e <= static_cast<int>(jose::ClaimError::kWrongAudience); ++e) {
+    add(jose::ClaimErrorName(static_cast<jose::ClaimError>(e)));
   }
   return counters;
 }
@@ -73,8 +73,8 @@ std::atomic<uint64_t> next_generation{1};
 
 }  // namespace
 
-ClaimsPolicy ProviderClaimsPolicy(const config::IdentityProviderConfig& provider) {
-  ClaimsPolicy policy;
+jose::ClaimsPolicy ProviderClaimsPolicy(const config::IdentityProviderConfig& provider) {
+  jose::ClaimsPolicy policy;
   policy.issuer = provider.issuer;
   policy.audiences = provider.audiences;
   policy.clock_skew = std::chrono::duration_cast<std::chrono::seconds>(provider.clock_skew);
@@ -87,7 +87,7 @@ ClaimsPolicy ProviderClaimsPolicy(const config::IdentityProviderConfig& provider
 struct IdentityFilter::Provider {
   const config::IdentityProviderConfig* config;
   std::shared_ptr<ProviderKeys> keys;
-  AlgorithmSet algorithms;
+  jose::AlgorithmSet algorithms;
   claims::ClaimConditions bound_claims;  // the tenant binding and any other must-holds
   AuthnCounters counters;
 };
@@ -96,19 +96,20 @@ std::expected<std::unique_ptr<Filter>, std::string> IdentityFilter::Create(
     const config::ListenerConfig& listener, const FilterEnv& env) {
   auto filter = std::unique_ptr<IdentityFilter>(new IdentityFilter);
   filter->generation_ = next_generation.fetch_add(1);
-  filter->metrics_ = &env.metrics;
+  const auto* state = dynamic_cast<const IdentityState*>(env.prepared);
   const auto& providers = env.config.identity_providers;
-  if (!providers.empty() && (env.keys == nullptr || env.keys->size() != providers.size())) {
+  if (state == nullptr || state->providers.size() != providers.size()) {
     return std::unexpected("identity filter built without the providers' keys");
   }
+  filter->metrics_ = state->metrics;
   for (std::size_t i = 0; i < providers.size(); ++i) {
     auto provider = std::make_unique<Provider>();
     provider->config = &providers[i];
-    provider->keys = (*env.keys)[i];
+    provider->keys = state->providers[i];
     for (config::JwsAlgorithm alg : providers[i].algorithms) {
-      provider->algorithms.Add(static_cast<Algorithm>(alg));
+      provider->algorithms.Add(static_cast<jose::Algorithm>(alg));
     }
-    provider->counters = MakeCounters(env.metrics, providers[i].name);
+    provider->counters = MakeCounters(*state->metrics, providers[i].name);
     auto bound = claims::ClaimConditions::Compile(providers[i].bound_claims);
     if (!bound)
       return std::unexpected("identity provider " + providers[i].name + ": " + bound.error());
@@ -126,7 +127,7 @@ std::expected<std::unique_ptr<Filter>, std::string> IdentityFilter::Create(
     bool authenticate = route.authenticate || !route.allow.empty() || !route.deny.empty();
     filter->routes_.push_back({authenticate, route.forward_token});
   }
-  auto& cache = env.metrics.token_cache;
+  auto& cache = state->metrics->token_cache;
   filter->cache_hit_ = &cache.Add({{"result", "hit"}});
   filter->cache_miss_ = &cache.Add({{"result", "miss"}});
   filter->cache_expired_ = &cache.Add({{"result", "expired"}});
@@ -153,7 +154,7 @@ std::optional<IdentityFilter::Token> IdentityFilter::FindToken(const Request& re
   return std::nullopt;
 }
 
-Decision IdentityFilter::OnRequest(Request& request, StreamContext& context) const {
+Decision IdentityFilter::OnRequest(Request& request, RequestContext& context) const {
   if (context.route_index >= routes_.size() || !routes_[context.route_index].authenticate) {
     return Decision::Continue();  // public route: the only way to skip authentication
   }
@@ -168,7 +169,7 @@ Decision IdentityFilter::OnRequest(Request& request, StreamContext& context) con
   if (const TokenCache::Entry* hit = LocalCache().Find(token->value, generation_, now, &result)) {
     cache_hit_->Increment();
     static_cast<const Provider*>(hit->provider)->counters.success->Increment();
-    context.identity = hit->identity;
+    context.caller = hit->identity;
     Accept(request, context, *token);
     return Decision::Continue();
   }
@@ -177,7 +178,7 @@ Decision IdentityFilter::OnRequest(Request& request, StreamContext& context) con
 }
 
 asio::awaitable<Decision> IdentityFilter::OnRequestAsync(Request& request,
-                                                         StreamContext& context) const {
+                                                         RequestContext& context) const {
   // Only reached for an unknown kid: wait (bounded) for the issuer's keys to be refetched, then
   // decide with whatever keys there are. Refetches are rate-limited per provider, so a flood of
   // random kids costs at most one fetch per interval.
@@ -200,26 +201,26 @@ const IdentityFilter::Candidates* IdentityFilter::ProvidersFor(std::string_view 
                                                                std::string_view* reason) const {
   // The issuer picks the providers, so the payload is read before the signature is checked.
   // Nothing from it is trusted: it only chooses which keys and rules apply.
-  if (token.size() > kMaxTokenBytes) {
-    *reason = TokenErrorName(TokenError::kTooLarge);
+  if (token.size() > jose::kMaxTokenBytes) {
+    *reason = jose::TokenErrorName(jose::TokenError::kTooLarge);
     return nullptr;
   }
   std::size_t first = token.find('.');
   std::size_t second = first == std::string_view::npos ? first : token.find('.', first + 1);
   if (second == std::string_view::npos) {
-    *reason = TokenErrorName(TokenError::kMalformed);
+    *reason = jose::TokenErrorName(jose::TokenError::kMalformed);
     return nullptr;
   }
   thread_local std::string payload;
-  if (!Base64UrlDecode(token.substr(first + 1, second - first - 1), payload)) {
-    *reason = TokenErrorName(TokenError::kBadBase64);
+  if (!jose::Base64UrlDecode(token.substr(first + 1, second - first - 1), payload)) {
+    *reason = jose::TokenErrorName(jose::TokenError::kBadBase64);
     return nullptr;
   }
   // Parsed as strictly as Verify() will: with a duplicate "iss" there is no issuer to choose.
   // Into a per-thread arena, released when this returns: no heap allocation per value.
   thread_local unsigned char arena[8192];
   json::monotonic_resource resource(arena, sizeof arena);
-  auto claims = ParseStrictJsonObject(payload, &resource);
+  auto claims = jose::ParseStrictJsonObject(payload, &resource);
   const json::value* iss = claims ? claims->if_contains("iss") : nullptr;
   auto it = iss != nullptr && iss->is_string() ? by_issuer_.find(std::string(iss->as_string()))
                                                : by_issuer_.end();
@@ -230,7 +231,7 @@ const IdentityFilter::Candidates* IdentityFilter::ProvidersFor(std::string_view 
   return &it->second;
 }
 
-Decision IdentityFilter::Authenticate(Request& request, StreamContext& context, const Token& token,
+Decision IdentityFilter::Authenticate(Request& request, RequestContext& context, const Token& token,
                                       bool may_refetch) const {
   std::string_view reason;
   // With one issuer there is nothing to choose: skip reading the payload before verification
@@ -250,9 +251,9 @@ Decision IdentityFilter::Authenticate(Request& request, StreamContext& context, 
 }
 
 Decision IdentityFilter::AuthenticateWith(const Provider& provider, Request& request,
-                                          StreamContext& context, const Token& token,
+                                          RequestContext& context, const Token& token,
                                           bool may_refetch) const {
-  std::shared_ptr<const KeySet> keys = provider.keys->keys();
+  std::shared_ptr<const jose::KeySet> keys = provider.keys->keys();
   if (!keys) {
     provider.counters.Fail("keys_unavailable");
     return Decision::Respond(http::status::service_unavailable, "keys_unavailable")
@@ -268,21 +269,21 @@ Decision IdentityFilter::AuthenticateWith(const Provider& provider, Request& req
     return Unauthenticated(nullptr, peek_reason, true);
   };
 
-  auto verified = Verify(token.value, *keys, provider.algorithms);
+  auto verified = jose::Verify(token.value, *keys, provider.algorithms);
   if (!verified) {
     if (auto foreign = foreign_issuer()) return std::move(*foreign);
-    if (verified.error() == TokenError::kUnknownKid && may_refetch) return Decision::Suspend();
-    return Unauthenticated(&provider, TokenErrorName(verified.error()), true);
+    if (verified.error() == jose::TokenError::kUnknownKid && may_refetch) return Decision::Suspend();
+    return Unauthenticated(&provider, jose::TokenErrorName(verified.error()), true);
   }
 
   const config::IdentityProviderConfig& config = *provider.config;
-  ClaimsPolicy policy = ProviderClaimsPolicy(config);
+  jose::ClaimsPolicy policy = ProviderClaimsPolicy(config);
   const json::object& claims = verified->payload();
-  if (auto valid = ValidateClaims(claims, policy); !valid) {
-    if (valid.error() == ClaimError::kWrongIssuer || valid.error() == ClaimError::kMissingIssuer) {
+  if (auto valid = jose::ValidateClaims(claims, policy); !valid) {
+    if (valid.error() == jose::ClaimError::kWrongIssuer || valid.error() == jose::ClaimError::kMissingIssuer) {
       if (auto foreign = foreign_issuer()) return std::move(*foreign);
     }
-    return Unauthenticated(&provider, ClaimErrorName(valid.error()), true);
+    return Unauthenticated(&provider, jose::ClaimErrorName(valid.error()), true);
   }
   // A validly signed token of another tenant on a shared issuer (another Buildkite org, another
   // GitHub owner) is not a credential for this proxy.
@@ -293,11 +294,10 @@ Decision IdentityFilter::AuthenticateWith(const Provider& provider, Request& req
   const json::value& exp = claims.at("exp");  // ValidateClaims guarantees a sane number
   // The verified document moves into the identity whole: its values stay where they were
   // parsed (moving it moves one pointer), so `claims` remains valid throughout.
-  auto identity = std::make_shared<Identity>(Identity{
+  auto identity = std::make_shared<Caller>(Caller{
       .provider = config.name,
       .subject = StringClaim(claims, {"sub"}),
       .claims_document = std::move(verified->payload_document),
-      .groups = {},
       .jti = StringClaim(claims, {"jti"}),
       .job_id = StringClaim(claims, {"job_id", "oidc.circleci.com/job-id", "run_id"}),
       .pipeline = StringClaim(
@@ -312,26 +312,26 @@ Decision IdentityFilter::AuthenticateWith(const Provider& provider, Request& req
                                      identity->expires_at});
   if (evicted) cache_evicted_->Increment();
   provider.counters.success->Increment();
-  context.identity = std::move(identity);
+  context.caller = std::move(identity);
   Accept(request, context, token);
   return Decision::Continue();
 }
 
-void IdentityFilter::Accept(Request& request, StreamContext& context, const Token& token) const {
+void IdentityFilter::Accept(Request& request, RequestContext& context, const Token& token) const {
   context.reason = "authenticated";
   // The token is a bearer credential for ciap, not for the upstream.
   if (!routes_[context.route_index].forward_token) request.headers.erase(token.header);
 }
 
-void IdentityFilter::Explain(const Request& request, const StreamContext& context,
+void IdentityFilter::Explain(const Request& request, const RequestContext& context,
                              std::vector<std::string>& lines) const {
   if (context.route_index >= routes_.size() || !routes_[context.route_index].authenticate) {
     lines.push_back("identity: not required on this route");
     return;
   }
-  if (context.identity) {
-    lines.push_back("identity: provider " + context.identity->provider +
-                    " accepted the token (subject " + context.identity->subject + ")");
+  if (context.caller) {
+    lines.push_back("identity: provider " + context.caller->provider +
+                    " accepted the token (subject " + context.caller->subject + ")");
     return;
   }
   std::optional<Token> token = FindToken(request);
@@ -342,8 +342,8 @@ void IdentityFilter::Explain(const Request& request, const StreamContext& contex
   std::string_view payload_segment = token->value.substr(token->value.find('.') + 1);
   payload_segment = payload_segment.substr(0, payload_segment.find('.'));
   std::string payload;
-  if (!Base64UrlDecode(payload_segment, payload)) return;
-  auto claims = ParseStrictJsonDocument(payload);
+  if (!jose::Base64UrlDecode(payload_segment, payload)) return;
+  auto claims = jose::ParseStrictJsonDocument(payload);
   if (!claims) return;
   for (const Provider* provider : *candidates) {
     std::optional<std::string> why = provider->bound_claims.Explain(claims->object());

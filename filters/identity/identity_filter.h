@@ -15,27 +15,27 @@
 #include <vector>
 
 #include "config/config.h"
-#include "filters/identity/algorithm.h"
-#include "filters/identity/claims.h"
+#include "jose/algorithm.h"
+#include "jose/claims.h"
+#include "filters/identity/identity_service.h"
 #include "filters/identity/key_manager.h"
-#include "proxy/filter.h"
-#include "proxy/filter_chain.h"
-#include "proxy/metrics.h"
+#include "filters/api/filter.h"
+#include "filters/api/chain.h"
 
 namespace ciap::identity {
 
 // The registered-claim rules (iss, aud, skew, lifetime) of a provider, at the current time.
 // Views into `provider`, which must outlive the policy.
-ClaimsPolicy ProviderClaimsPolicy(const config::IdentityProviderConfig& provider);
+jose::ClaimsPolicy ProviderClaimsPolicy(const config::IdentityProviderConfig& provider);
 
 class IdentityFilter : public Filter {
  public:
   static std::expected<std::unique_ptr<Filter>, std::string> Create(
       const config::ListenerConfig& listener, const FilterEnv& env);
 
-  Decision OnRequest(Request& request, StreamContext& context) const override;
-  asio::awaitable<Decision> OnRequestAsync(Request& request, StreamContext& context) const override;
-  void Explain(const Request& request, const StreamContext& context,
+  Decision OnRequest(Request& request, RequestContext& context) const override;
+  asio::awaitable<Decision> OnRequestAsync(Request& request, RequestContext& context) const override;
+  void Explain(const Request& request, const RequestContext& context,
                std::vector<std::string>& lines) const override;
   std::string_view name() const override { return "identity"; }
 
@@ -54,16 +54,16 @@ class IdentityFilter : public Filter {
   IdentityFilter() = default;
   std::optional<Token> FindToken(const Request& request) const;
   // The full check of a token not in the cache. `may_refetch`: an unknown kid suspends.
-  Decision Authenticate(Request& request, StreamContext& context, const Token& token,
+  Decision Authenticate(Request& request, RequestContext& context, const Token& token,
                         bool may_refetch) const;
   using Candidates = std::vector<const Provider*>;
   // The providers for the token's issuer, or null with a reason.
   const Candidates* ProvidersFor(std::string_view token, std::string_view* reason) const;
-  Decision AuthenticateWith(const Provider& provider, Request& request, StreamContext& context,
+  Decision AuthenticateWith(const Provider& provider, Request& request, RequestContext& context,
                             const Token& token, bool may_refetch) const;
   Decision Unauthenticated(const Provider* provider, std::string_view reason,
                            bool token_present) const;
-  void Accept(Request& request, StreamContext& context, const Token& token) const;
+  void Accept(Request& request, RequestContext& context, const Token& token) const;
 
   std::vector<std::unique_ptr<Provider>> providers_;
   std::unordered_map<std::string, Candidates> by_issuer_;  // exact, byte-for-byte issuer
@@ -74,7 +74,7 @@ class IdentityFilter : public Filter {
   prometheus::Counter* cache_miss_ = nullptr;
   prometheus::Counter* cache_expired_ = nullptr;
   prometheus::Counter* cache_evicted_ = nullptr;
-  Metrics* metrics_ = nullptr;
+  IdentityMetrics* metrics_ = nullptr;
 };
 
 }  // namespace ciap::identity

@@ -8,8 +8,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "proxy/http_client.h"
-#include "proxy/log.h"
+#include "net/http_client.h"
+#include "net/log.h"
 
 namespace ciap::identity {
 namespace json = boost::json;
@@ -68,7 +68,7 @@ std::optional<std::chrono::seconds> MaxAge(std::string_view cache_control) {
 }
 
 std::shared_ptr<ProviderKeys> ProviderKeys::Fixed(const config::IdentityProviderConfig& config,
-                                                  std::shared_ptr<const KeySet> keys) {
+                                                  std::shared_ptr<const jose::KeySet> keys) {
   auto provider = std::make_shared<ProviderKeys>(config);
   provider->keys_.store(std::move(keys), std::memory_order_release);
   provider->fixed_ = true;
@@ -100,7 +100,7 @@ bool ProviderKeys::RequestRefetch(std::function<void()> done) {
 
 ProviderKeys::~ProviderKeys() = default;
 
-KeyManager::KeyManager(asio::io_context& io, Metrics& metrics, KeyTiming timing)
+KeyManager::KeyManager(asio::io_context& io, IdentityMetrics& metrics, KeyTiming timing)
     : io_(io), metrics_(metrics), timing_(timing) {}
 
 KeyManager::~KeyManager() = default;
@@ -231,49 +231,86 @@ asio::awaitable<void> KeyManager::RefreshLoop(std::shared_ptr<ProviderKeys> keep
   for (auto& done : waiters) done();
 }
 
+std::chrono::seconds KeyManager::Failed(ProviderKeys& provider, const std::string& error) {
+  ProviderState& state = *provider.state_;
+  const config::IdentityProviderConfig& config = provider.config();
+  state.fetch_error->Increment();
+  ++state.failures;
+  state.last_error = error;
+  bool had_keys = provider.keys() != nullptr;
+  LogEvent(LogLevel::kWarning,
+           had_keys ? "key refresh failed; keeping the last good keys" : "key load failed",
+           {{"provider", config.name}, {"source", state.source}, {"error", error}});
+  if (had_keys && SteadyClock::now() - state.last_success_steady > timing_.max_stale) {
+    provider.keys_.store(nullptr, std::memory_order_release);
+    state.keys->Set(0);
+    LogEvent(LogLevel::kError, "keys dropped: no successful refresh within max_stale",
+             {{"provider", config.name}});
+  }
+  auto backoff = timing_.retry_min * (1 << std::min(state.failures - 1, 10));
+  return std::min<std::chrono::seconds>(backoff, timing_.retry_max);
+}
+
+std::chrono::seconds KeyManager::LoadFile(ProviderKeys& provider) {
+  ProviderState& state = *provider.state_;
+  const std::string& file = provider.config().jwks_file;
+  state.source = file;
+  std::error_code ec;
+  auto mtime = std::filesystem::last_write_time(file, ec);
+  if (ec) return Failed(provider, "cannot stat " + file + ": " + ec.message());
+  bool forced = state.failures > 0 || !provider.keys();
+  {
+    std::lock_guard lock(provider.mutex_);
+    forced = forced || !provider.waiters_.empty();
+  }
+  if (!forced && mtime == state.file_mtime) return timing_.file_poll;
+  std::ifstream in(file, std::ios::binary);
+  std::stringstream contents;
+  contents << in.rdbuf();
+  if (!in) return Failed(provider, "cannot read " + file);
+  auto keys = jose::KeySet::Parse(contents.str());
+  if (!keys) return Failed(provider, keys.error());
+  state.file_mtime = mtime;
+  Publish(provider, std::move(*keys), file);
+  return timing_.file_poll;
+}
+
+asio::awaitable<std::expected<std::string, std::string>> KeyManager::Discover(
+    ProviderKeys& provider, const HttpFetchOptions& options) {
+  ProviderState& state = *provider.state_;
+  const config::IdentityProviderConfig& config = provider.config();
+  std::string discovery = TrimSlash(config.issuer) + "/.well-known/openid-configuration";
+  state.source = discovery;
+  auto response = co_await HttpGet(discovery, options);
+  if (!response) co_return std::unexpected(response.error());
+  if (response->status != 200) {
+    co_return std::unexpected("discovery " + discovery + " answered " +
+                              std::to_string(response->status));
+  }
+  error_code json_ec;
+  json::value document = json::parse(response->body, json_ec);
+  const json::object* object = json_ec ? nullptr : document.if_object();
+  const json::value* issuer = object ? object->if_contains("issuer") : nullptr;
+  const json::value* jwks_uri = object ? object->if_contains("jwks_uri") : nullptr;
+  if (!issuer || !issuer->is_string() || !jwks_uri || !jwks_uri->is_string()) {
+    co_return std::unexpected("discovery document at " + discovery + " lacks issuer or jwks_uri");
+  }
+  // OpenID Connect Discovery 1.0 §4.3: the document must name the issuer we asked about.
+  if (issuer->as_string() != config.issuer) {
+    co_return std::unexpected("discovery document names issuer " +
+                              std::string(issuer->as_string()) + ", expected " + config.issuer);
+  }
+  if (!IsAcceptableKeyUrl(jwks_uri->as_string())) {
+    co_return std::unexpected("discovery jwks_uri is not https: " +
+                              std::string(jwks_uri->as_string()));
+  }
+  co_return std::string(jwks_uri->as_string());
+}
+
 asio::awaitable<std::chrono::seconds> KeyManager::LoadOnce(ProviderKeys& provider) {
   ProviderState& state = *provider.state_;
   const config::IdentityProviderConfig& config = provider.config();
-
-  auto fail = [&](std::string error) -> std::chrono::seconds {
-    state.fetch_error->Increment();
-    ++state.failures;
-    state.last_error = error;
-    bool had_keys = provider.keys() != nullptr;
-    LogEvent(LogLevel::kWarning,
-             had_keys ? "key refresh failed; keeping the last good keys" : "key load failed",
-             {{"provider", config.name}, {"source", state.source}, {"error", error}});
-    if (had_keys && SteadyClock::now() - state.last_success_steady > timing_.max_stale) {
-      provider.keys_.store(nullptr, std::memory_order_release);
-      state.keys->Set(0);
-      LogEvent(LogLevel::kError, "keys dropped: no successful refresh within max_stale",
-               {{"provider", config.name}});
-    }
-    auto backoff = timing_.retry_min * (1 << std::min(state.failures - 1, 10));
-    return std::min<std::chrono::seconds>(backoff, timing_.retry_max);
-  };
-
-  if (!config.jwks_file.empty()) {
-    state.source = config.jwks_file;
-    std::error_code ec;
-    auto mtime = std::filesystem::last_write_time(config.jwks_file, ec);
-    if (ec) co_return fail("cannot stat " + config.jwks_file + ": " + ec.message());
-    bool forced = state.failures > 0 || !provider.keys();
-    {
-      std::lock_guard lock(provider.mutex_);
-      forced = forced || !provider.waiters_.empty();
-    }
-    if (!forced && mtime == state.file_mtime) co_return timing_.file_poll;
-    std::ifstream in(config.jwks_file, std::ios::binary);
-    std::stringstream contents;
-    contents << in.rdbuf();
-    if (!in) co_return fail("cannot read " + config.jwks_file);
-    auto keys = KeySet::Parse(contents.str());
-    if (!keys) co_return fail(keys.error());
-    state.file_mtime = mtime;
-    Publish(provider, std::move(*keys), config.jwks_file);
-    co_return timing_.file_poll;
-  }
+  if (!config.jwks_file.empty()) co_return LoadFile(provider);
 
   HttpFetchOptions options;
   options.timeout = timing_.fetch_timeout;
@@ -282,30 +319,9 @@ asio::awaitable<std::chrono::seconds> KeyManager::LoadOnce(ProviderKeys& provide
 
   std::string uri = !config.jwks_uri.empty() ? config.jwks_uri : state.discovered_jwks_uri;
   if (uri.empty()) {
-    std::string discovery = TrimSlash(config.issuer) + "/.well-known/openid-configuration";
-    state.source = discovery;
-    auto response = co_await HttpGet(discovery, options);
-    if (!response) co_return fail(response.error());
-    if (response->status != 200) {
-      co_return fail("discovery " + discovery + " answered " + std::to_string(response->status));
-    }
-    error_code json_ec;
-    json::value document = json::parse(response->body, json_ec);
-    const json::object* object = json_ec ? nullptr : document.if_object();
-    const json::value* issuer = object ? object->if_contains("issuer") : nullptr;
-    const json::value* jwks_uri = object ? object->if_contains("jwks_uri") : nullptr;
-    if (!issuer || !issuer->is_string() || !jwks_uri || !jwks_uri->is_string()) {
-      co_return fail("discovery document at " + discovery + " lacks issuer or jwks_uri");
-    }
-    // OpenID Connect Discovery 1.0 §4.3: the document must name the issuer we asked about.
-    if (issuer->as_string() != config.issuer) {
-      co_return fail("discovery document names issuer " + std::string(issuer->as_string()) +
-                     ", expected " + config.issuer);
-    }
-    if (!IsAcceptableKeyUrl(jwks_uri->as_string())) {
-      co_return fail("discovery jwks_uri is not https: " + std::string(jwks_uri->as_string()));
-    }
-    uri = std::string(jwks_uri->as_string());
+    auto discovered = co_await Discover(provider, options);
+    if (!discovered) co_return Failed(provider, discovered.error());
+    uri = std::move(*discovered);
     state.discovered_jwks_uri = uri;
   }
 
@@ -313,12 +329,12 @@ asio::awaitable<std::chrono::seconds> KeyManager::LoadOnce(ProviderKeys& provide
   auto response = co_await HttpGet(uri, options);
   if (!response || response->status != 200) {
     state.discovered_jwks_uri.clear();  // rediscover next time: the IdP may have moved its keys
-    co_return fail(response ? uri + " answered " + std::to_string(response->status)
-                            : response.error());
+    co_return Failed(provider, response ? uri + " answered " + std::to_string(response->status)
+                                        : response.error());
   }
-  auto keys = KeySet::Parse(response->body);
-  if (!keys) co_return fail(uri + ": " + keys.error());
-  if ((*keys)->keys().empty()) co_return fail(uri + ": no usable keys in the key set");
+  auto keys = jose::KeySet::Parse(response->body);
+  if (!keys) co_return Failed(provider, uri + ": " + keys.error());
+  if ((*keys)->keys().empty()) co_return Failed(provider, uri + ": no usable keys in the key set");
   Publish(provider, std::move(*keys), uri);
 
   std::chrono::seconds ttl = MaxAge(response->cache_control).value_or(timing_.default_ttl);
@@ -326,7 +342,7 @@ asio::awaitable<std::chrono::seconds> KeyManager::LoadOnce(ProviderKeys& provide
   co_return ttl * 3 / 4;  // refresh well before the keys expire
 }
 
-void KeyManager::Publish(ProviderKeys& provider, std::shared_ptr<const KeySet> keys,
+void KeyManager::Publish(ProviderKeys& provider, std::shared_ptr<const jose::KeySet> keys,
                          const std::string& source) {
   ProviderState& state = *provider.state_;
   state.fetch_success->Increment();
@@ -338,7 +354,7 @@ void KeyManager::Publish(ProviderKeys& provider, std::shared_ptr<const KeySet> k
   state.last_success_gauge->Set(
       std::chrono::duration<double>(state.last_success.time_since_epoch()).count());
   std::string kids;
-  for (const Key& key : keys->keys()) {
+  for (const jose::Key& key : keys->keys()) {
     if (!kids.empty()) kids += ",";
     kids += key.kid();
   }
@@ -370,13 +386,13 @@ std::string KeyManager::StatusJson() const {
     json::array keys;
     json::array ignored;
     if (auto set = provider.keys()) {
-      for (const Key& key : set->keys()) {
-        json::object k{{"kid", key.kid()}, {"kty", KeyTypeName(key.type())}, {"bits", key.bits()}};
-        if (key.curve() != Curve::kNone) k["crv"] = CurveName(key.curve());
-        if (key.algorithm()) k["alg"] = AlgorithmName(*key.algorithm());
+      for (const jose::Key& key : set->keys()) {
+        json::object k{{"kid", key.kid()}, {"kty", jose::KeyTypeName(key.type())}, {"bits", key.bits()}};
+        if (key.curve() != jose::Curve::kNone) k["crv"] = jose::CurveName(key.curve());
+        if (key.algorithm()) k["alg"] = jose::AlgorithmName(*key.algorithm());
         keys.push_back(std::move(k));
       }
-      for (const IgnoredKey& key : set->ignored()) {
+      for (const jose::IgnoredKey& key : set->ignored()) {
         ignored.push_back(json::object{{"kid", key.kid}, {"reason", key.reason}});
       }
     }

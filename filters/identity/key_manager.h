@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <expected>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -13,9 +14,10 @@
 #include <vector>
 
 #include "config/config.h"
-#include "filters/identity/jwk.h"
-#include "proxy/asio.h"
-#include "proxy/metrics.h"
+#include "jose/jwk.h"
+#include "net/asio.h"
+#include "net/http_client.h"
+#include "filters/identity/identity_metrics.h"
 
 namespace ciap::identity {
 
@@ -45,12 +47,12 @@ class ProviderKeys {
   // Keys that never change and are never refetched (an unknown kid is refused at once), for
   // `ciap check`, which decides offline.
   static std::shared_ptr<ProviderKeys> Fixed(const config::IdentityProviderConfig& config,
-                                             std::shared_ptr<const KeySet> keys);
+                                             std::shared_ptr<const jose::KeySet> keys);
 
   const config::IdentityProviderConfig& config() const { return config_; }
 
   // The current key set; null until the first successful load (requests then get 503).
-  std::shared_ptr<const KeySet> keys() const { return keys_.load(std::memory_order_acquire); }
+  std::shared_ptr<const jose::KeySet> keys() const { return keys_.load(std::memory_order_acquire); }
 
   // A worker saw a kid it does not know. Starts (or joins) a refetch unless one ran less than
   // `unknown_kid_interval` ago. Returns false when rate-limited: the caller should answer now.
@@ -63,7 +65,7 @@ class ProviderKeys {
 
   const config::IdentityProviderConfig config_;  // a copy: it outlives the Config it came from
   std::shared_ptr<ProviderState> state_;         // main thread only
-  std::atomic<std::shared_ptr<const KeySet>> keys_;
+  std::atomic<std::shared_ptr<const jose::KeySet>> keys_;
 
   std::mutex mutex_;  // guards the fields below, shared with workers
   bool fetch_pending_ = false;
@@ -82,7 +84,7 @@ using ProviderSet = std::vector<std::shared_ptr<ProviderKeys>>;
 // providers, build the snapshot with them, then Commit() them.
 class KeyManager {
  public:
-  KeyManager(asio::io_context& io, Metrics& metrics, KeyTiming timing = {});
+  KeyManager(asio::io_context& io, IdentityMetrics& metrics, KeyTiming timing = {});
   ~KeyManager();
 
   // The providers for `config`: a running provider with the same name and key source (issuer,
@@ -105,15 +107,22 @@ class KeyManager {
 
  private:
   asio::awaitable<void> RefreshLoop(std::shared_ptr<ProviderKeys> provider);
+  // One load or refresh; returns when to try next.
   asio::awaitable<std::chrono::seconds> LoadOnce(ProviderKeys& provider);
-  void Publish(ProviderKeys& provider, std::shared_ptr<const KeySet> keys,
+  std::chrono::seconds LoadFile(ProviderKeys& provider);
+  // OIDC discovery: the issuer's jwks_uri, or why not.
+  asio::awaitable<std::expected<std::string, std::string>> Discover(
+      ProviderKeys& provider, const HttpFetchOptions& options);
+  // Counts and logs a failed load; returns the backoff before the next try.
+  std::chrono::seconds Failed(ProviderKeys& provider, const std::string& error);
+  void Publish(ProviderKeys& provider, std::shared_ptr<const jose::KeySet> keys,
                const std::string& source);
   std::shared_ptr<ProviderKeys> MakeProvider(const config::IdentityProviderConfig& config);
   // Whether the TLS context changed.
   static bool LoadCa(const config::IdentityProviderConfig& provider, ProviderState& state);
 
   asio::io_context& io_;
-  Metrics& metrics_;
+  IdentityMetrics& metrics_;
   KeyTiming timing_;
   ProviderSet providers_;
   bool started_ = false;

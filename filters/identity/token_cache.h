@@ -14,17 +14,17 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "filters/identity/jwk.h"
+#include "jose/jwk.h"
 #include "filters/identity/key_manager.h"
-#include "proxy/identity.h"
+#include "filters/api/caller.h"
 
 namespace ciap::identity {
 
 class TokenCache {
  public:
   struct Entry {
-    std::shared_ptr<const Identity> identity;
-    std::shared_ptr<const KeySet> keys;           // the set that verified it (kept alive: no ABA)
+    std::shared_ptr<const Caller> identity;
+    std::shared_ptr<const jose::KeySet> keys;           // the set that verified it (kept alive: no ABA)
     const ProviderKeys* provider_keys = nullptr;  // whose current set must still be `keys`
     const void* provider = nullptr;               // opaque to the cache: the filter's provider
     uint64_t owner = 0;                           // the filter instance that verified it

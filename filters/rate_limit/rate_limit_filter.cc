@@ -4,8 +4,9 @@
 #include <algorithm>
 #include <cmath>
 
-#include "proxy/identity.h"
-#include "proxy/metrics.h"
+#include "filters/api/caller.h"
+#include <prometheus/counter.h>
+#include <prometheus/registry.h>
 
 namespace ciap::rate_limit {
 
@@ -69,28 +70,42 @@ std::shared_ptr<BucketTable> RateLimitStore::Table(const std::string& listener,
   return table;
 }
 
+std::unique_ptr<FilterService> RateLimitService::Make(const ServiceEnv&) {
+  return std::make_unique<RateLimitService>();
+}
+
+std::expected<std::shared_ptr<const PreparedState>, std::string> RateLimitService::Prepare(
+    const config::Config&) {
+  auto state = std::make_shared<RateLimitState>();
+  state->store = store_;
+  return state;
+}
+
 std::expected<std::unique_ptr<Filter>, std::string> RateLimitFilter::Create(
     const config::ListenerConfig& listener, const FilterEnv& env) {
   auto filter = std::unique_ptr<RateLimitFilter>(new RateLimitFilter);
-  RateLimitStore* store = env.rate_limits;
-  if (store == nullptr) {
-    filter->own_store_ = std::make_shared<RateLimitStore>();
-    store = filter->own_store_.get();
-  }
+  const auto* state = dynamic_cast<const RateLimitState*>(env.prepared);
+  // Without the service (a filter built alone, in tests and benchmarks): buckets of its own.
+  filter->store_ = state != nullptr ? state->store : std::make_shared<RateLimitStore>();
+  RateLimitStore* store = filter->store_.get();
+  auto& family = prometheus::BuildCounter()
+                     .Name("ciap_rate_limit_total")
+                     .Help("Rate-limited routes' requests, by result (allowed, limited)")
+                     .Register(env.metrics);
   for (const config::RouteConfig& route : listener.routes) {
     RouteLimit& limit = filter->routes_.emplace_back();
     if (!route.rate_limit) continue;
     limit.table = store->Table(listener.name, route.name, *route.rate_limit);
     prometheus::Labels labels{{"listener", listener.name}, {"route", route.name}};
     labels["result"] = "allowed";
-    limit.allowed = &env.metrics.rate_limit.Add(labels);
+    limit.allowed = &family.Add(labels);
     labels["result"] = "limited";
-    limit.limited = &env.metrics.rate_limit.Add(labels);
+    limit.limited = &family.Add(labels);
   }
   return filter;
 }
 
-Decision RateLimitFilter::OnRequest(Request&, StreamContext& context) const {
+Decision RateLimitFilter::OnRequest(Request&, RequestContext& context) const {
   if (context.route_index >= routes_.size()) return Decision::Continue();
   const RouteLimit& limit = routes_[context.route_index];
   if (!limit.table) return Decision::Continue();
@@ -104,18 +119,18 @@ Decision RateLimitFilter::OnRequest(Request&, StreamContext& context) const {
     case config::RateLimitConfig::Per::kProvider:
       // The config guarantees an authenticating route and identity before rate_limit; a
       // request without an identity here (shadow-mode access, say) shares one bucket.
-      if (context.identity) {
-        key = context.identity->provider;
+      if (context.caller) {
+        key = context.caller->provider;
         if (limit.table->config().per == config::RateLimitConfig::Per::kSubject) {
           key += '\n';
-          key += context.identity->subject;
+          key += context.caller->subject;
         }
       }
       break;
     case config::RateLimitConfig::Per::kRoute:
       break;
     case config::RateLimitConfig::Per::kClient:
-      key = context.client_address;
+      if (context.connection != nullptr) key = context.connection->client_address;
       break;
   }
   auto wait = limit.table->Take(key, BucketTable::Clock::now());

@@ -20,8 +20,9 @@
 #include <vector>
 
 #include "config/config.h"
-#include "proxy/filter.h"
-#include "proxy/filter_chain.h"
+#include "filters/api/filter.h"
+#include "filters/api/chain.h"
+#include "filters/api/service.h"
 
 namespace prometheus {
 class Counter;
@@ -81,12 +82,27 @@ class RateLimitStore {
   std::map<std::string, std::weak_ptr<BucketTable>> tables_;
 };
 
+// The buckets outlive snapshots: a reload that keeps a route's limit keeps its callers' state.
+struct RateLimitState : PreparedState {
+  std::shared_ptr<RateLimitStore> store;
+};
+
+class RateLimitService : public FilterService {
+ public:
+  static std::unique_ptr<FilterService> Make(const ServiceEnv& env);
+  std::expected<std::shared_ptr<const PreparedState>, std::string> Prepare(
+      const config::Config& config) override;
+
+ private:
+  std::shared_ptr<RateLimitStore> store_ = std::make_shared<RateLimitStore>();
+};
+
 class RateLimitFilter : public Filter {
  public:
   static std::expected<std::unique_ptr<Filter>, std::string> Create(
       const config::ListenerConfig& listener, const FilterEnv& env);
 
-  Decision OnRequest(Request& request, StreamContext& context) const override;
+  Decision OnRequest(Request& request, RequestContext& context) const override;
   std::string_view name() const override { return "rate_limit"; }
 
  private:
@@ -96,7 +112,7 @@ class RateLimitFilter : public Filter {
     prometheus::Counter* limited = nullptr;
   };
   std::vector<RouteLimit> routes_;             // indexed by route index within the listener
-  std::shared_ptr<RateLimitStore> own_store_;  // when the environment provides none
+  std::shared_ptr<RateLimitStore> store_;
 };
 
 }  // namespace ciap::rate_limit

@@ -8,8 +8,9 @@
 #include "filters/access/access_filter.h"
 #include "filters/headers/headers_filter.h"
 #include "filters/identity/token_cache.h"
-#include "proxy/filter_chain.h"
-#include "proxy/identity.h"
+#include "filters/api/chain.h"
+#include "filters/api/caller.h"
+#include "filters/registry.h"
 #include "proxy/metrics.h"
 #include "proxy/path.h"
 #include "proxy/router.h"
@@ -62,7 +63,7 @@ void BM_HeadersFilterChain(benchmark::State& state) {
   config::ListenerConfig listener = ListenerWithRoutes(1);
   config::Config config;
   Metrics metrics;
-  auto chain = FilterChain::Build(listener, FilterEnv{config, metrics});
+  auto chain = FilterChain::Build(listener, config, metrics.registry(), FilterRegistry(), {});
   if (!chain) {
     state.SkipWithError(chain.error().c_str());
     return;
@@ -72,7 +73,7 @@ void BM_HeadersFilterChain(benchmark::State& state) {
   headers.set("User-Agent", "buildkite-agent/3.60");
   headers.set("Accept", "*/*");
   headers.set("Authorization", "Bearer x");
-  StreamContext context;
+  RequestContext context;
   context.listener = "agents";
   context.route = &listener.routes[0];
   context.route_index = 0;
@@ -92,7 +93,7 @@ void BM_TokenCacheHit(benchmark::State& state) {
   config::IdentityProviderConfig provider_config;
   identity::ProviderKeys provider(provider_config);  // no key set: entries store the same null
   identity::TokenCache cache(10000);
-  auto identity = std::make_shared<Identity>();
+  auto identity = std::make_shared<Caller>();
   std::vector<std::string> tokens;
   for (int i = 0; i < 10000; ++i) {
     std::string token(1000, 'a');
@@ -179,20 +180,20 @@ void BM_AccessPolicy50x10(benchmark::State& state) {
   }
   listener.routes.push_back(route);
   Metrics metrics;
-  auto filter = access::AccessFilter::Create(listener, FilterEnv{config, metrics});
+  auto filter = access::AccessFilter::Create(listener, FilterEnv{config, metrics.registry()});
   if (!filter) {
     state.SkipWithError(filter.error().c_str());
     return;
   }
-  auto identity = std::make_shared<Identity>();
+  auto identity = std::make_shared<Caller>();
   identity->provider = "buildkite";
-  identity->claims_document = *identity::ParseStrictJsonDocument(R"({"organization_slug":"acme-inc",
+  identity->claims_document = *jose::ParseStrictJsonDocument(R"({"organization_slug":"acme-inc",
       "pipeline_slug":"deploy-api","build_branch":"main","ref_protected":"true",
       "build_number":1423,"agent_queue":"deploy-prod","teams":["sre","platform"],
       "build_source":"webhook","runner_environment":"self-hosted","step_key":"build"})");
   boost::beast::http::fields headers;
-  StreamContext context;
-  context.identity = identity;
+  RequestContext context;
+  context.caller = identity;
   for (auto _ : state) {
     context.groups.clear();
     Request request{headers, "PUT", "artifacts.acme", "/releases/x", ""};

@@ -59,6 +59,14 @@ class Dockerfile(unittest.TestCase):
         self.assertIn("-DCIAP_BUILD_TESTS=OFF", build)
         self.assertIn("ninja -C /build ciap", build)
 
+    def test_build_stage_copies_every_source_folder(self):
+        """Each folder the root CMakeLists.txt adds (but tests/) is copied into the build."""
+        with open(os.path.join(SOURCE_DIR, "CMakeLists.txt"), encoding="utf-8") as f:
+            folders = set(re.findall(r"^add_subdirectory\((\w+)\)", f.read(), re.M)) - {"tests"}
+        copied = {i.split()[1] for i in self.stages[0][1] if i.upper().startswith("COPY ")}
+        self.assertTrue(folders)
+        self.assertEqual(folders - copied, set())
+
     def test_runtime_stage_runs_ciap_as_non_root(self):
         runtime = self.stages[1][1]
         user = [i for i in runtime if i.upper().startswith("USER ")]

@@ -21,7 +21,7 @@
 
 #include "filters/claims/claim_conditions.h"
 #include "filters/claims/glob.h"
-#include "filters/identity/strict_json.h"
+#include "jose/strict_json.h"
 #include "tests/fuzz/claim_yaml.h"
 #include "tests/fuzz/fuzz_check.h"
 
@@ -160,7 +160,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(compiled->size() == conditions->size(), "%zu conditions, %zu compiled",
              conditions->size(), compiled->size());
 
-  auto claims = ciap::identity::ParseStrictJsonObject(json_text);
+  auto claims = ciap::jose::ParseStrictJsonObject(json_text);
   if (!claims) return 0;
 
   std::vector<const boost::json::value*> resolved(slots.size());

@@ -38,16 +38,17 @@
 #include <string_view>
 
 #include "config/loader.h"
-#include "filters/identity/key_manager.h"
-#include "proxy/asio.h"
-#include "proxy/log.h"
+#include "filters/registry.h"
+#include "net/asio.h"
+#include "net/log.h"
 #include "proxy/metrics.h"
 #include "proxy/path.h"
+#include "proxy/services.h"
 #include "proxy/session.h"
 #include "proxy/snapshot.h"
 #include "proxy/worker.h"
 #include "tests/fuzz/fuzz_check.h"
-#include "tests/unit/filters/identity/test_keys.h"
+#include "tests/unit/jose/test_keys.h"
 
 // Sends sanitizer reports to another fd; present when a sanitizer runtime is linked in (weak, so
 // that the plain corpus-replay build links without one).
@@ -370,7 +371,7 @@ class Harness {
   SharedState shared_;
   std::unique_ptr<Worker> worker_;
   std::unique_ptr<tcp::acceptor> upstream_;
-  std::unique_ptr<identity::KeyManager> keys_;
+  std::unique_ptr<FilterServices> services_;
   std::shared_ptr<const Snapshot> snapshot_;
   const bool debug_ = std::getenv("CIAP_FUZZ_DEBUG") != nullptr;  // print what the client got
   int stderr_copy_ = -1;
@@ -387,7 +388,7 @@ Harness::Harness() {
 
   // The provider's key set, and tokens it signed (and one it did not).
   {
-    using namespace identity::testing;  // NOLINT
+    using namespace jose::testing;  // NOLINT
     std::ofstream(dir_ + "/jwks.json") << JwksOf({P256().Jwk("k1", "ES256")});
     const auto now = std::chrono::duration_cast<std::chrono::seconds>(
                          std::chrono::system_clock::now().time_since_epoch())
@@ -419,20 +420,23 @@ Harness::Harness() {
   auto config = config::ParseConfig(ConfigYaml(upstream_->local_endpoint().port(), dir_),
                                     "fuzz.yaml", config::ProcessEnv());
   FUZZ_CHECK(config.has_value(), "harness config: %s", config.error()[0].ToString().c_str());
-  // As in `ciap run`, with the key manager on the same event loop (one thread here).
-  keys_ = std::make_unique<identity::KeyManager>(worker_->io(), metrics_);
-  auto snapshot = BuildSnapshot(*config, metrics_, {keys_->Prepare(**config), nullptr, nullptr});
+  // As in `ciap run`, with the filter services on the same event loop (one thread here).
+  services_ = std::make_unique<FilterServices>(
+      FilterRegistry(), ServiceEnv{.io = &worker_->io(), .metrics = &metrics_.registry()});
+  auto prepared = services_->Prepare(**config);
+  FUZZ_CHECK(prepared.has_value(), "harness services: %s", prepared.error().c_str());
+  auto snapshot = BuildSnapshot(*config, metrics_, {.prepared = std::move(*prepared)});
   FUZZ_CHECK(snapshot.has_value(), "harness snapshot: %s", snapshot.error().c_str());
   snapshot_ = *snapshot;
-  keys_->Commit(snapshot_->providers);
+  services_->Commit(snapshot_->prepared);
   shared_.snapshot.store(snapshot_);
-  keys_->Start();
+  services_->Start();
   asio::co_spawn(worker_->io(), AcceptUpstream(), asio::detached);
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!keys_->AllLoaded() && std::chrono::steady_clock::now() < give_up) {
+  while (!services_->NotReady().empty() && std::chrono::steady_clock::now() < give_up) {
     worker_->io().run_one_for(std::chrono::milliseconds(100));
   }
-  FUZZ_CHECK(keys_->AllLoaded(), "the jwks_file did not load");
+  FUZZ_CHECK(services_->NotReady().empty(), "the jwks_file did not load");
 
   // Sessions report an exception that reached them on stderr ("session failed"); stderr is
   // captured while an input runs so such a line can fail the run. Sanitizer and invariant

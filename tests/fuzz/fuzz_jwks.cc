@@ -1,4 +1,4 @@
-// JWKS parsing (filters/identity/jwk.h) of arbitrary documents, then verification of a few
+// JWKS parsing (jose/jwk.h) of arbitrary documents, then verification of a few
 // fixed tokens against whatever key set came out, so that fuzzed keys reach OpenSSL.
 //
 // The harness's own public key material can be spliced in: the placeholders $RSA_N$, $P256_X$,
@@ -16,14 +16,14 @@
 #include <utility>
 #include <vector>
 
-#include "filters/identity/jwk.h"
-#include "filters/identity/jws.h"
+#include "jose/jwk.h"
+#include "jose/jws.h"
 #include "tests/fuzz/fuzz_check.h"
-#include "tests/unit/filters/identity/test_keys.h"
+#include "tests/unit/jose/test_keys.h"
 
 namespace {
 
-using namespace ciap::identity;  // NOLINT
+using namespace ciap::jose;  // NOLINT
 
 struct Fixture {
   std::vector<std::pair<std::string, std::string>> placeholders;
@@ -32,7 +32,7 @@ struct Fixture {
 
 const Fixture& GetFixture() {
   static const Fixture* fixture = [] {
-    using namespace ciap::identity::testing;  // NOLINT
+    using namespace ciap::jose::testing;  // NOLINT
     auto* f = new Fixture();
     auto member = [](const boost::json::object& jwk, const char* name) {
       return std::string(jwk.at(name).as_string());

@@ -1,4 +1,4 @@
-// JWS parsing and verification (filters/identity/jws.h, strict_json.h, base64url.h), then the
+// JWS parsing and verification (jose/jws.h, strict_json.h, base64url.h), then the
 // registered-claim checks (claims.h) and a provider's bound_claims (filters/claims) on what
 // verified, against one fixed key set: RSA (with and without a pinned alg), P-256, P-384 and
 // Ed25519 keys, with and without kids.
@@ -21,17 +21,17 @@
 #include <vector>
 
 #include "filters/claims/claim_conditions.h"
-#include "filters/identity/base64url.h"
-#include "filters/identity/claims.h"
-#include "filters/identity/jws.h"
+#include "jose/base64url.h"
+#include "jose/claims.h"
+#include "jose/jws.h"
 #include "tests/fuzz/claim_yaml.h"
 #include "tests/fuzz/fuzz_check.h"
-#include "tests/unit/filters/identity/test_keys.h"
+#include "tests/unit/jose/test_keys.h"
 
 namespace {
 
-using namespace ciap::identity;  // NOLINT
-using ciap::identity::testing::TestKey;
+using namespace ciap::jose;  // NOLINT
+using ciap::jose::testing::TestKey;
 
 struct Fixture {
   std::shared_ptr<const KeySet> keys;
@@ -41,7 +41,7 @@ struct Fixture {
 
 const Fixture& GetFixture() {
   static const Fixture* fixture = [] {
-    using namespace ciap::identity::testing;  // NOLINT
+    using namespace ciap::jose::testing;  // NOLINT
     auto* f = new Fixture();
     auto keys = KeySet::Parse(
         JwksOf({Rsa2048().Jwk("rsa"), Rsa2048().Jwk("rsa-ps384", "PS384"),
@@ -69,7 +69,7 @@ groups: { contains: { regex: 'admins-[a-z]+' } }
 
 // Re-signs "header.payload[.anything]" with a known key; other shapes stay as they are.
 std::string Resign(std::string_view token, unsigned signer) {
-  using namespace ciap::identity::testing;  // NOLINT
+  using namespace ciap::jose::testing;  // NOLINT
   std::size_t first = token.find('.');
   if (first == std::string_view::npos) return std::string(token);
   std::size_t second = token.find('.', first + 1);

@@ -3,7 +3,7 @@
 // algorithm, and tampered variants that any correct verifier must refuse.
 //
 // Usage: node mint-tokens.mjs OUTPUT.json
-// Read by tests/unit/filters/identity/jose_interop_test.cc (env CIAP_JOSE_FIXTURE).
+// Read by tests/unit/jose/jose_interop_test.cc (env CIAP_JOSE_FIXTURE).
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';

@@ -9,7 +9,7 @@
   reader, curl and openssl wrappers.
 - CiapTestCase: a TestCase whose helpers register cleanups for everything they start.
 
-Environment: CIAP_BIN (default <source>/build/proxy/ciap), CIAP_SOURCE_DIR (default: two
+Environment: CIAP_BIN (default <source>/build/ciap), CIAP_SOURCE_DIR (default: two
 folders up from this file).
 """
 
@@ -38,7 +38,7 @@ if HERE not in sys.path:
 from upstream import Upstream, pattern_bytes, pattern_sha256  # noqa: E402,F401
 
 SOURCE_DIR = os.environ.get("CIAP_SOURCE_DIR") or os.path.abspath(os.path.join(HERE, "..", ".."))
-CIAP_BIN = os.environ.get("CIAP_BIN") or os.path.join(SOURCE_DIR, "build", "proxy", "ciap")
+CIAP_BIN = os.environ.get("CIAP_BIN") or os.path.join(SOURCE_DIR, "build", "ciap")
 
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0

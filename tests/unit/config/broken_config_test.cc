@@ -236,7 +236,13 @@ const std::vector<BrokenCase>& Cases() {
        "needs exactly one of exact, regex, present"},
       {"UnknownFilter", PlainListener("        public: true\n") + "    filters: [headers, waf]\n",
        10, 24, "listeners[0].filters[1]",
-       "unknown filter 'waf' (known: headers, identity, access, rate_limit)"},
+       "unknown filter 'waf' (known: identity, access, rate_limit, headers)"},
+      {"RequestHeadersNotInChain",
+       PlainListener("        public: true\n        request_headers: { remove: [cookie] }\n") +
+           "    filters: [identity]\n",
+       11, 14, "listeners[0].filters",
+       "must include headers: route 'r' has request_headers, and without the headers filter "
+       "they would never be applied"},
       {"RateLimitNotInChain",
        PlainListener("        public: true\n        rate_limit: { per: route, requests_per_second: "
                      "5 }\n") +

@@ -1,0 +1,30 @@
+// Who made a request, as established by the identity filter; shared read-only by the later
+// filters, the headers the upstream receives and the audit log.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <string>
+#include <vector>
+
+#include "jose/strict_json.h"
+
+namespace ciap {
+
+struct Caller {
+  std::string provider;  // the identity provider's configured name
+  std::string subject;   // "sub"
+  // The verified payload, in the block it was parsed into: the identity filter moves the
+  // verified token's document here rather than copying the values.
+  jose::JsonDocument claims_document;
+  // What audit events name instead of the token: the CI job that held it.
+  std::string jti;
+  std::string
+      job_id;  // Buildkite job_id, GitLab job_id, CircleCI oidc.circleci.com/job-id, GitHub run_id
+  std::string pipeline;    // Buildkite pipeline_slug, GitLab project_path, CircleCI project-id,
+                           // GitHub repository
+  int64_t expires_at = 0;  // "exp", seconds since the epoch
+
+  const boost::json::object& claims() const { return claims_document.object(); }
+};
+
+}  // namespace ciap

@@ -1,0 +1,119 @@
+// See identity_service.h.
+#include "filters/identity/identity_service.h"
+
+#include <algorithm>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+
+#include "config/syntax.h"
+#include "net/log.h"
+
+namespace ciap::identity {
+
+std::unique_ptr<FilterService> IdentityService::Make(const ServiceEnv& env) {
+  return std::unique_ptr<FilterService>(new IdentityService(env));
+}
+
+IdentityService::IdentityService(const ServiceEnv& env)
+    : metrics_(std::make_unique<IdentityMetrics>(*env.metrics)) {
+  if (env.offline != nullptr) {
+    offline_ = *env.offline;
+  } else {
+    // Keys are fetched on the main thread; workers only read published key sets.
+    keys_ = std::make_unique<KeyManager>(*env.io, *metrics_, KeyTimingFromEnvironment());
+  }
+}
+
+std::expected<std::shared_ptr<const PreparedState>, std::string> IdentityService::Prepare(
+    const config::Config& config) {
+  auto state = std::make_shared<IdentityState>();
+  state->metrics = metrics_.get();
+  if (keys_) {
+    state->providers = keys_->Prepare(config);
+  } else {
+    auto providers = OfflineProviders(config);
+    if (!providers) return std::unexpected(providers.error());
+    state->providers = std::move(*providers);
+  }
+  return state;
+}
+
+std::expected<ProviderSet, std::string> IdentityService::OfflineProviders(
+    const config::Config& config) const {
+  auto stand_in = jose::KeySet::Parse(offline_.stand_in_jwks.empty() ? "{\"keys\":[]}"
+                                                                     : offline_.stand_in_jwks);
+  if (!stand_in) return std::unexpected("stand-in keys: " + stand_in.error());
+  ProviderSet providers;
+  for (const config::IdentityProviderConfig& provider : config.identity_providers) {
+    std::shared_ptr<const jose::KeySet> keys = *stand_in;
+    if (offline_.key_files && !provider.jwks_file.empty()) {
+      std::ifstream in(provider.jwks_file, std::ios::binary);
+      std::string text((std::istreambuf_iterator<char>(in)), {});
+      auto parsed = in ? jose::KeySet::Parse(text) : std::unexpected(std::string("unreadable"));
+      if (!parsed) return std::unexpected("cannot load " + provider.jwks_file + ": " + parsed.error());
+      keys = *parsed;
+    }
+    providers.push_back(ProviderKeys::Fixed(provider, std::move(keys)));
+  }
+  return providers;
+}
+
+void IdentityService::Commit(const std::shared_ptr<const PreparedState>& prepared) {
+  if (keys_) keys_->Commit(static_cast<const IdentityState&>(*prepared).providers);
+}
+
+void IdentityService::Start() {
+  if (keys_) keys_->Start();
+}
+
+void IdentityService::Stop() {
+  if (keys_) keys_->Stop();
+}
+
+std::string IdentityService::NotReady() const {
+  if (keys_ && !keys_->AllLoaded()) return "identity provider keys not loaded";
+  return {};
+}
+
+std::string IdentityService::AdminDocument() const {
+  return keys_ ? keys_->StatusJson() : "{\"providers\":[]}\n";
+}
+
+KeyTiming KeyTimingFromEnvironment() {
+  KeyTiming timing;
+  const char* spec = std::getenv("CIAP_KEY_TIMING");
+  if (spec == nullptr) return timing;
+  using Seconds = std::chrono::seconds KeyTiming::*;
+  static constexpr std::pair<std::string_view, Seconds> kTimers[] = {
+      {"min_ttl", &KeyTiming::min_ttl},
+      {"max_ttl", &KeyTiming::max_ttl},
+      {"default_ttl", &KeyTiming::default_ttl},
+      {"unknown_kid_interval", &KeyTiming::unknown_kid_interval},
+      {"retry_min", &KeyTiming::retry_min},
+      {"retry_max", &KeyTiming::retry_max},
+      {"file_poll", &KeyTiming::file_poll},
+  };
+  std::string_view rest(spec);
+  while (!rest.empty()) {
+    std::string_view item = rest.substr(0, rest.find(','));
+    rest.remove_prefix(std::min(rest.size(), item.size() + 1));
+    std::string_view name = item.substr(0, item.find('='));
+    auto value = config::ParseDuration(item.substr(std::min(item.size(), name.size() + 1)));
+    const auto* timer = std::find_if(std::begin(kTimers), std::end(kTimers),
+                                     [&](const auto& entry) { return entry.first == name; });
+    if (!value) {
+      LogEvent(LogLevel::kWarning, "CIAP_KEY_TIMING: bad entry", {{"entry", item}});
+    } else if (timer != std::end(kTimers)) {
+      timing.*(timer->second) = std::chrono::duration_cast<std::chrono::seconds>(*value);
+    } else if (name == "fetch_timeout") {
+      timing.fetch_timeout = *value;
+    } else {
+      LogEvent(LogLevel::kWarning, "CIAP_KEY_TIMING: unknown timer", {{"entry", item}});
+    }
+  }
+  LogEvent(LogLevel::kWarning, "key refresh timers changed by CIAP_KEY_TIMING", {{"spec", spec}});
+  return timing;
+}
+
+}  // namespace ciap::identity

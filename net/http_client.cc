@@ -1,0 +1,171 @@
+// See http_client.h.
+#include "net/http_client.h"
+
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
+
+#include "net/resolve.h"
+#include "net/tls.h"
+
+namespace ciap {
+namespace {
+
+struct Target {
+  bool https = false;
+  std::string host;
+  std::string port;
+  std::string path;  // path and query
+};
+
+std::expected<Target, std::string> ParseTarget(const std::string& url) {
+  auto parsed = boost::urls::parse_uri(url);
+  if (!parsed) return std::unexpected("bad URL " + url);
+  Target target;
+  std::string scheme(parsed->scheme());
+  if (scheme == "https") {
+    target.https = true;
+  } else if (scheme != "http") {
+    return std::unexpected("unsupported URL scheme in " + url);
+  }
+  if (!parsed->has_authority() || parsed->host().empty()) {
+    return std::unexpected("URL without host: " + url);
+  }
+  if (parsed->has_userinfo()) return std::unexpected("URL with credentials refused: " + url);
+  target.host = std::string(parsed->host_address());
+  target.port = parsed->has_port() ? std::string(parsed->port()) : (target.https ? "443" : "80");
+  target.path = std::string(parsed->encoded_path());
+  if (target.path.empty()) target.path = "/";
+  if (parsed->has_query()) target.path += "?" + std::string(parsed->encoded_query());
+  return target;
+}
+
+ssl::context& SystemTrust() {
+  static auto context = [] {
+    auto created = CreateFetchTlsContext("");
+    return created ? std::move(*created) : std::make_unique<ssl::context>(ssl::context::tls_client);
+  }();
+  return *context;
+}
+
+// One request/response on a fresh connection. Returns the response or an error sentence.
+template <class Stream>
+asio::awaitable<std::expected<http::response<http::string_body>, std::string>> Exchange(
+    Stream& stream, const Target& target, const HttpFetchOptions& options) {
+  http::request<http::empty_body> request(http::verb::get, target.path, 11);
+  // RFC 9110 7.2: the port unless it is the scheme's default, and IPv6 literals in brackets.
+  // IdPs build their discovery URLs (jwks_uri) from Host; a missing port sends us elsewhere.
+  std::string host =
+      target.host.find(':') != std::string::npos ? "[" + target.host + "]" : target.host;
+  if (target.port != (target.https ? "443" : "80")) host += ":" + target.port;
+  request.set(http::field::host, host);
+  request.set(http::field::user_agent, "ciap/" CIAP_VERSION);
+  request.set(http::field::accept, "application/json");
+  request.set(http::field::connection, "close");
+  auto [write_ec, written] = co_await http::async_write(stream, request, use_nothrow);
+  if (write_ec) co_return std::unexpected("send to " + target.host + ": " + write_ec.message());
+
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(options.max_body_bytes);
+  parser.header_limit(64 * 1024);
+  auto [read_ec, read] = co_await http::async_read(stream, buffer, parser, use_nothrow);
+  if (read_ec == http::error::body_limit) {
+    co_return std::unexpected("response from " + target.host + " is larger than " +
+                              std::to_string(options.max_body_bytes) + " bytes");
+  }
+  if (read_ec) co_return std::unexpected("read from " + target.host + ": " + read_ec.message());
+  co_return parser.release();
+}
+
+}  // namespace
+
+std::expected<std::unique_ptr<ssl::context>, std::string> CreateFetchTlsContext(
+    const std::string& ca_file) {
+  config::UpstreamTlsConfig config;
+  config.ca_file = ca_file;
+  return CreateUpstreamTlsContext(config);
+}
+
+asio::awaitable<std::expected<HttpFetchResult, std::string>> HttpGet(std::string url,
+                                                                     HttpFetchOptions options) {
+  auto executor = co_await asio::this_coro::executor;
+  const auto deadline = std::chrono::steady_clock::now() + options.timeout;
+  std::string first_host;
+  bool first_https = false;
+  for (int redirects = 0;; ++redirects) {
+    auto target = ParseTarget(url);
+    if (!target) co_return std::unexpected(target.error());
+    if (redirects == 0) {
+      first_host = target->host;
+      first_https = target->https;
+    } else if (target->host != first_host || target->https != first_https) {
+      // A key server must not be able to send us to another host (or downgrade to http).
+      co_return std::unexpected("redirect from " + first_host +
+                                " to another origin refused: " + url);
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      co_return std::unexpected("timeout fetching " + url);
+    }
+
+    auto endpoints = co_await ResolveBefore(executor, target->host, target->port, deadline);
+    if (!endpoints) {
+      co_return std::unexpected("resolve " + target->host + ": " +
+                                DescribeResolveError(endpoints.error()));
+    }
+    beast::tcp_stream tcp(executor);
+    tcp.expires_at(deadline);
+    auto [connect_ec, endpoint] = co_await tcp.async_connect(*endpoints, use_nothrow);
+    if (connect_ec) {
+      co_return std::unexpected("connect to " + target->host + ":" + target->port + ": " +
+                                connect_ec.message());
+    }
+
+    std::expected<http::response<http::string_body>, std::string> response;
+    if (target->https) {
+      ssl::stream<beast::tcp_stream> tls(std::move(tcp),
+                                         options.tls ? *options.tls : SystemTrust());
+      SSL* ssl = tls.native_handle();
+      error_code ip_ec;
+      asio::ip::make_address(target->host, ip_ec);
+      if (ip_ec) {
+        SSL_set_tlsext_host_name(ssl, target->host.c_str());
+        SSL_set1_host(ssl, target->host.c_str());
+      } else {
+        X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), target->host.c_str());
+      }
+      auto [hs_ec] = co_await tls.async_handshake(ssl::stream_base::client, use_nothrow);
+      if (hs_ec) {
+        co_return std::unexpected("TLS handshake with " + target->host + ": " + hs_ec.message());
+      }
+      response = co_await Exchange(tls, *target, options);
+    } else {
+      response = co_await Exchange(tcp, *target, options);
+    }
+    if (!response) co_return std::unexpected(response.error());
+
+    int status = response->result_int();
+    if ((status == 301 || status == 302 || status == 303 || status == 307 || status == 308) &&
+        redirects < options.max_redirects) {
+      std::string_view location = (*response)[http::field::location];
+      if (location.empty()) co_return std::unexpected("redirect without Location from " + url);
+      if (location.starts_with("/")) {
+        url = (target->https ? "https://" : "http://") + target->host + ":" + target->port +
+              std::string(location);
+      } else {
+        url = std::string(location);
+      }
+      continue;
+    }
+    HttpFetchResult result;
+    result.status = status;
+    result.body = std::move(response->body());
+    result.cache_control = std::string((*response)[http::field::cache_control]);
+    result.final_url = url;
+    co_return result;
+  }
+}
+
+}  // namespace ciap

@@ -1,0 +1,38 @@
+// A small HTTP(S) GET client for the control plane (OIDC discovery, JWKS), run on the main
+// thread. Strict by design: verified TLS with SNI, one overall deadline, a body cap, and
+// redirects only to the same host over the same scheme.
+#pragma once
+
+#include <chrono>
+#include <expected>
+#include <string>
+
+#include "net/asio.h"
+
+namespace ciap {
+
+struct HttpFetchOptions {
+  std::chrono::milliseconds timeout{5000};  // the whole fetch, redirects included
+  std::size_t max_body_bytes = 1 << 20;
+  int max_redirects = 3;
+  // Trust for https URLs; null means the system store (a shared default context).
+  ssl::context* tls = nullptr;
+};
+
+struct HttpFetchResult {
+  int status = 0;
+  std::string body;
+  std::string cache_control;  // raw Cache-Control header, for TTLs
+  std::string final_url;
+};
+
+// GETs `url` (http or https). Errors are human sentences ("connect to idp.example:443:
+// Connection refused").
+asio::awaitable<std::expected<HttpFetchResult, std::string>> HttpGet(std::string url,
+                                                                     HttpFetchOptions options);
+
+// Creates a verifying TLS client context, trusting `ca_file` or, when empty, the system store.
+std::expected<std::unique_ptr<ssl::context>, std::string> CreateFetchTlsContext(
+    const std::string& ca_file);
+
+}  // namespace ciap

@@ -1,0 +1,179 @@
+// See tls.h.
+#include "net/tls.h"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <algorithm>
+#include <cctype>
+
+namespace ciap {
+namespace {
+
+constexpr unsigned char kAlpnHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+
+// Picks http/1.1 from the client's ALPN list; a client that offers ALPN without http/1.1
+// (h2 only) gets a fatal alert instead of a connection that will then fail to parse.
+int OnAlpnSelect(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
+                 unsigned int inlen, void*) {
+  unsigned char* selected = nullptr;
+  if (SSL_select_next_proto(&selected, outlen, kAlpnHttp11, sizeof kAlpnHttp11, in, inlen) !=
+      OPENSSL_NPN_NEGOTIATED) {
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
+  }
+  *out = selected;
+  return SSL_TLSEXT_ERR_OK;
+}
+
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+void ReadNames(X509* cert, ServerTls::Certificate* out) {
+  auto* names =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  if (names != nullptr) {
+    for (int i = 0; i < sk_GENERAL_NAME_num(names); ++i) {
+      const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, i);
+      if (name->type != GEN_DNS) continue;
+      const unsigned char* data = ASN1_STRING_get0_data(name->d.dNSName);
+      int length = ASN1_STRING_length(name->d.dNSName);
+      out->dns_names.push_back(Lower(std::string(reinterpret_cast<const char*>(data), length)));
+    }
+    GENERAL_NAMES_free(names);
+  }
+  if (!out->dns_names.empty()) {
+    out->name = out->dns_names.front();
+  } else {
+    char cn[256] = {0};
+    X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof cn);
+    out->name = cn;
+  }
+  std::tm tm{};
+  if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) == 1) out->not_after = timegm(&tm);
+}
+
+bool NameMatches(std::string_view pattern, std::string_view host) {
+  if (pattern.starts_with("*.")) {
+    std::string_view suffix = pattern.substr(1);  // ".example.com"
+    if (host.size() <= suffix.size() || !host.ends_with(suffix)) return false;
+    // A wildcard covers exactly one label.
+    return host.substr(0, host.size() - suffix.size()).find('.') == std::string_view::npos;
+  }
+  return pattern == host;
+}
+
+}  // namespace
+
+std::string OpenSslErrors() {
+  std::string out;
+  while (unsigned long code = ERR_get_error()) {
+    char buf[256];
+    ERR_error_string_n(code, buf, sizeof buf);
+    if (!out.empty()) out += "; ";
+    out += buf;
+  }
+  return out.empty() ? "unknown TLS error" : out;
+}
+
+std::expected<std::unique_ptr<ServerTls>, std::string> ServerTls::Create(
+    const config::ListenerTlsConfig& config) {
+  auto tls = std::unique_ptr<ServerTls>(new ServerTls);
+  for (const config::CertificateConfig& cert_config : config.certificates) {
+    Certificate cert;
+    cert.context = std::make_unique<ssl::context>(ssl::context::tls_server);
+    SSL_CTX* ctx = cert.context->native_handle();
+    SSL_CTX_set_min_proto_version(
+        ctx, config.min_version == config::TlsVersion::kTls13 ? TLS1_3_VERSION : TLS1_2_VERSION);
+    SSL_CTX_set_options(
+        ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert_config.cert_file.c_str()) != 1) {
+      return std::unexpected("cannot load certificate " + cert_config.cert_file + ": " +
+                             OpenSslErrors());
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, cert_config.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+      return std::unexpected("cannot load private key " + cert_config.key_file + ": " +
+                             OpenSslErrors());
+    }
+    if (SSL_CTX_check_private_key(ctx) != 1) {
+      return std::unexpected("private key " + cert_config.key_file + " does not match " +
+                             cert_config.cert_file);
+    }
+    SSL_CTX_set_alpn_select_cb(ctx, &OnAlpnSelect, nullptr);
+    SSL_CTX_set_tlsext_servername_callback(ctx, &ServerTls::OnServerName);
+    SSL_CTX_set_tlsext_servername_arg(ctx, tls.get());
+    if (!config.client_ca_file.empty()) {
+      if (SSL_CTX_load_verify_locations(ctx, config.client_ca_file.c_str(), nullptr) != 1) {
+        return std::unexpected("cannot load client CA " + config.client_ca_file + ": " +
+                               OpenSslErrors());
+      }
+      SSL_CTX_set_client_CA_list(ctx, SSL_load_client_CA_file(config.client_ca_file.c_str()));
+      int mode = SSL_VERIFY_NONE;
+      if (config.client_auth == config::ClientAuth::kOptional) mode = SSL_VERIFY_PEER;
+      if (config.client_auth == config::ClientAuth::kRequire) {
+        mode = SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+      }
+      SSL_CTX_set_verify(ctx, mode, nullptr);
+    }
+    // Session ids are per certificate context; make resumption work across the SNI switch.
+    static constexpr unsigned char kSessionContext[] = "ciap";
+    SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof kSessionContext - 1);
+    ReadNames(SSL_CTX_get0_certificate(ctx), &cert);
+    tls->certificates_.push_back(std::move(cert));
+  }
+  if (tls->certificates_.empty()) return std::unexpected("a TLS listener needs a certificate");
+  return tls;
+}
+
+const ServerTls::Certificate* ServerTls::Select(std::string_view server_name) const {
+  std::string host = Lower(std::string(server_name));
+  if (!host.empty() && host.back() == '.') host.pop_back();
+  for (const Certificate& cert : certificates_) {
+    for (const std::string& pattern : cert.dns_names) {
+      if (NameMatches(pattern, host)) return &cert;
+    }
+  }
+  return nullptr;
+}
+
+int ServerTls::OnServerName(SSL* ssl, int*, void* arg) {
+  auto* self = static_cast<ServerTls*>(arg);
+  const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+  if (name == nullptr || self->certificates_.size() == 1) return SSL_TLSEXT_ERR_OK;
+  const Certificate* cert = self->Select(name);
+  if (cert != nullptr && cert->context->native_handle() != SSL_get_SSL_CTX(ssl)) {
+    SSL_set_SSL_CTX(ssl, cert->context->native_handle());
+  }
+  // Unknown names get the default certificate rather than a handshake failure.
+  return SSL_TLSEXT_ERR_OK;
+}
+
+std::expected<std::unique_ptr<ssl::context>, std::string> CreateUpstreamTlsContext(
+    const config::UpstreamTlsConfig& config) {
+  auto context = std::make_unique<ssl::context>(ssl::context::tls_client);
+  SSL_CTX* ctx = context->native_handle();
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  if (config.ca_file.empty()) {
+    if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+      return std::unexpected("cannot load the system trust store: " + OpenSslErrors());
+    }
+  } else if (SSL_CTX_load_verify_locations(ctx, config.ca_file.c_str(), nullptr) != 1) {
+    return std::unexpected("cannot load CA " + config.ca_file + ": " + OpenSslErrors());
+  }
+  if (!config.cert_file.empty()) {
+    if (SSL_CTX_use_certificate_chain_file(ctx, config.cert_file.c_str()) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ctx, config.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+      return std::unexpected("cannot load client certificate " + config.cert_file + ": " +
+                             OpenSslErrors());
+    }
+  }
+  static constexpr unsigned char kAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+  SSL_CTX_set_alpn_protos(ctx, kAlpn, sizeof kAlpn);
+  return context;
+}
+
+}  // namespace ciap
