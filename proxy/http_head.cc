@@ -94,6 +94,26 @@ std::string_view ErrorName(boost::beast::http::status status) {
   }
 }
 
+std::size_t AppendBodyPiece(std::span<boost::asio::const_buffer> pieces, std::size_t count,
+                            std::string& chunk_line, bool chunked, std::span<const char> data,
+                            bool last) {
+  if (!chunked) {
+    pieces[count++] = boost::asio::buffer(data.data(), data.size());
+    return count;
+  }
+  chunk_line.clear();
+  if (!data.empty()) {
+    AppendChunkSize(chunk_line, data.size());
+    pieces[count++] = boost::asio::buffer(chunk_line);
+    pieces[count++] = boost::asio::buffer(data.data(), data.size());
+  }
+  // The data's CRLF, then the last-chunk marker (no trailers) once the body is done.
+  std::string_view tail =
+      data.empty() ? (last ? "0\r\n\r\n" : "") : (last ? "\r\n0\r\n\r\n" : "\r\n");
+  if (!tail.empty()) pieces[count++] = boost::asio::buffer(tail);
+  return count;
+}
+
 void AppendChunkSize(std::string& out, std::size_t value) {
   static constexpr char kHex[] = "0123456789abcdef";
   char buf[20];

@@ -9,7 +9,9 @@
 #include <boost/beast/http/fields.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/status.hpp>
+#include <boost/asio/buffer.hpp>
 #include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -28,6 +30,13 @@ std::string_view ErrorName(boost::beast::http::status status);
 
 // Appends `value` as a lower-case hex chunk-size line ("1f40\r\n").
 void AppendChunkSize(std::string& out, std::size_t value);
+
+// Adds `data` to `pieces` (from index `count`) framed as the body needs: raw, or as one chunk
+// (its size line kept in `chunk_line`), followed by the last-chunk marker when `last`. Returns
+// the new count; `pieces` needs room for 3 more.
+std::size_t AppendBodyPiece(std::span<boost::asio::const_buffer> pieces, std::size_t count,
+                            std::string& chunk_line, bool chunked, std::span<const char> data,
+                            bool last);
 
 // True if `id` is acceptable as a caller-supplied x-request-id (1-128 visible ASCII chars).
 bool IsValidRequestId(std::string_view id);

@@ -1,10 +1,10 @@
-// See session.h. The relay: the request head and body to an upstream connection from the
-// worker's pool, the upstream's response back to the client, and what a failure on either side
-// answers (502, 504, 408, 400) or closes.
+// See relay.h.
+#include "proxy/relay.h"
+
 #include <array>
 
 #include "proxy/http_head.h"
-#include "proxy/session.h"
+#include "proxy/upstream_pool.h"
 #include "proxy/worker.h"
 
 namespace ciap {
@@ -12,26 +12,95 @@ namespace {
 
 using boost::beast::iequals;
 
+// Request headers the proxy writes itself, or drops because an upstream might route or
+// authorize by them: a client must not be able to say which URL "really" was requested
+// (X-Original-URL and friends defeat path policy on upstreams that honour them).
+bool IsProxyOwnedRequestHeader(std::string_view name) {
+  static constexpr std::string_view kOwned[] = {"host",
+                                                "expect",
+                                                "x-forwarded-for",
+                                                "x-forwarded-proto",
+                                                "x-request-id",
+                                                "x-forwarded-host",
+                                                "x-forwarded-uri",
+                                                "x-forwarded-prefix",
+                                                "x-forwarded-path",
+                                                "x-original-url",
+                                                "x-rewrite-url",
+                                                "x-original-uri",
+                                                "forwarded",
+                                                "x-forwarded-port",
+                                                "x-forwarded-server"};
+  for (std::string_view owned : kOwned) {
+    if (iequals(name, owned)) return true;
+  }
+  return false;
+}
+
 // Methods a proxy may send again after a connection failed without an answer (RFC 9110
 // 9.2.2 allows idempotent ones; the safe subset avoids repeating a DELETE the upstream may
 // have carried out before its connection dropped).
-bool IsRetrySafe(http::verb method) {
-  return method == http::verb::get || method == http::verb::head || method == http::verb::options ||
-         method == http::verb::trace;
+bool IsRetrySafe(std::string_view method) {
+  return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE";
 }
 
 }  // namespace
 
-asio::awaitable<bool> Session::Forward(Exchange& exchange, bool client_keep_alive) {
-  RequestParser& parser = *request_;
-  auto& request = parser.get();
-  const UpstreamRuntime& upstream = snapshot_->upstreams[exchange.route->upstream_index];
+Relay::Relay(Worker& worker, Deadline& deadline) : worker_(worker), deadline_(deadline) {}
+
+Relay::~Relay() = default;
+
+std::span<char> Relay::BodyBuffer() {
+  if (!body_buffer_) body_buffer_ = std::make_unique<char[]>(kBodyBufferBytes);
+  return {body_buffer_.get(), kBodyBufferBytes};
+}
+
+void Relay::BuildUpstreamHead(Downstream& client, const ExchangeRecord& exchange,
+                              std::string_view query) {
+  const http::fields& headers = client.request_headers();
+  head_.clear();
+  head_.append(exchange.method);
+  head_.push_back(' ');
+  head_.append(exchange.routed.path);
+  if (!query.empty()) {
+    head_.push_back('?');
+    head_.append(query);
+  }
+  head_.append(" HTTP/1.1\r\nHost: ");
+  head_.append(exchange.host_header);
+  head_.append("\r\n");
+  AppendEndToEndFields(head_, headers, IsProxyOwnedRequestHeader);
+  head_.append("X-Forwarded-For: ");
+  for (auto range = headers.equal_range("x-forwarded-for"); range.first != range.second;
+       ++range.first) {
+    head_.append(range.first->value());
+    head_.append(", ");
+  }
+  head_.append(client.client_address());
+  head_.append(client.tls() ? "\r\nX-Forwarded-Proto: https\r\nx-request-id: "
+                            : "\r\nX-Forwarded-Proto: http\r\nx-request-id: ");
+  head_.append(exchange.request_id);
+  head_.append("\r\n");
+  if (std::optional<uint64_t> length = client.body_length()) {
+    head_.append("Content-Length: ");
+    head_.append(std::to_string(*length));
+    head_.append("\r\n");
+  } else if (client.has_body()) {
+    head_.append("Transfer-Encoding: chunked\r\n");  // a body of a length not known up front
+  }
+  head_.append("\r\n");
+}
+
+asio::awaitable<bool> Relay::Forward(Downstream& client, ExchangeRecord& exchange,
+                                     std::string_view query,
+                                     const std::shared_ptr<const Snapshot>& snapshot,
+                                     bool client_keep_alive) {
+  const UpstreamRuntime& upstream = snapshot->upstreams[exchange.route->upstream_index];
   exchange.upstream = &upstream;
-  UpstreamPool& pool = worker_.Pool(upstream, snapshot_);
+  UpstreamPool& pool = worker_.Pool(upstream, snapshot);
   pool_ = &pool;
-  const bool has_body = !parser.is_done() || parser.chunked() ||
-                        (parser.content_length() && *parser.content_length() > 0);
-  const bool head_request = request.method() == http::verb::head;
+  const bool head_request = exchange.method == "HEAD";
+  BuildUpstreamHead(client, exchange, query);
 
   // A pooled connection the upstream closed while idle fails on first use; a request without
   // a body is then safe to send again once, on a new connection.
@@ -40,53 +109,60 @@ asio::awaitable<bool> Session::Forward(Exchange& exchange, bool client_keep_aliv
     if (!acquired) {
       const AcquireError error = acquired.error();
       const bool overloaded = error != AcquireError::kConnectFailed;
-      co_return co_await Respond(
-          exchange, overloaded ? http::status::service_unavailable : http::status::bad_gateway,
+      co_return co_await client.Reply(
+          overloaded ? http::status::service_unavailable : http::status::bad_gateway,
           error == AcquireError::kQueueFull       ? "upstream_queue_full"
           : error == AcquireError::kPoolExhausted ? "upstream_pool_exhausted"
                                                   : "upstream_connect_failed",
-          client_keep_alive && parser.is_done());
+          client_keep_alive && client.body_done());
     }
     upstream_ = std::move(*acquired);
-    const bool may_retry =
-        upstream_->reused && !has_body && attempt == 0 && IsRetrySafe(request.method());
+    const bool may_retry = upstream_->reused && !client.has_body() && attempt == 0 &&
+                           IsRetrySafe(exchange.method);
 
-    std::optional<Failure> failure = co_await SendRequest(exchange, has_body);
+    std::optional<Failure> failure = co_await SendRequest(client, exchange);
     if (failure && failure->cause == Failure::kUpstreamRefusedBody) {
       // An upstream may answer and close before taking the whole body (413, 401): relay its
       // answer if there is one. The client's unread body then forces this connection closed.
-      if (!co_await ReadResponseHead(head_request)) {
-        co_return co_await RelayResponse(exchange, /*client_keep_alive=*/false, head_request);
+      if (!co_await ReadResponseHead(exchange, head_request)) {
+        co_return co_await RelayResponse(client, exchange, /*client_keep_alive=*/false,
+                                         head_request);
       }
     }
-    if (!failure) failure = co_await ReadResponseHead(head_request);
+    if (!failure) failure = co_await ReadResponseHead(exchange, head_request);
     if (!failure) break;
 
     pool.Discard(std::move(upstream_));
     if (failure->retryable && may_retry) continue;
-    switch (failure->cause) {
-      case Failure::kUpstreamTimeout:
-        upstream.timeouts->Increment();
-        break;
-      case Failure::kUpstreamRefusedBody:
-      case Failure::kUpstreamReset:
-      case Failure::kUpstreamBadResponse:
-        upstream.resets->Increment();
-        break;
-      default:
-        break;
-    }
-    if (failure->cause == Failure::kClientClosed) {
-      exchange.status = 499;  // nginx's "client closed request"
-      exchange.reason = "client_closed";
-      co_return false;
-    }
-    co_return co_await Respond(exchange, failure->status(), failure->reason(), false);
+    co_return co_await Fail(client, exchange, *failure);
   }
-  co_return co_await RelayResponse(exchange, client_keep_alive, head_request);
+  co_return co_await RelayResponse(client, exchange, client_keep_alive, head_request);
 }
 
-http::status Session::Failure::status() const {
+asio::awaitable<bool> Relay::Fail(Downstream& client, ExchangeRecord& exchange,
+                                  const Failure& failure) {
+  const UpstreamRuntime& upstream = *exchange.upstream;
+  switch (failure.cause) {
+    case Failure::kUpstreamTimeout:
+      upstream.timeouts->Increment();
+      break;
+    case Failure::kUpstreamRefusedBody:
+    case Failure::kUpstreamReset:
+    case Failure::kUpstreamBadResponse:
+      upstream.resets->Increment();
+      break;
+    default:
+      break;
+  }
+  if (failure.cause == Failure::kClientClosed) {
+    exchange.status = 499;  // nginx's "client closed request"
+    exchange.reason = "client_closed";
+    co_return false;
+  }
+  co_return co_await client.Reply(failure.status(), failure.reason(), false);
+}
+
+http::status Relay::Failure::status() const {
   switch (cause) {
     case kUpstreamTimeout:
       return http::status::gateway_timeout;
@@ -103,7 +179,7 @@ http::status Session::Failure::status() const {
   return http::status::internal_server_error;
 }
 
-std::string_view Session::Failure::reason() const {
+std::string_view Relay::Failure::reason() const {
   switch (cause) {
     case kUpstreamTimeout:
       return "upstream_timeout";
@@ -122,47 +198,18 @@ std::string_view Session::Failure::reason() const {
   return "internal_error";
 }
 
-bool Session::ParseBufferedBody(std::span<char> body, std::size_t& pending, bool& need_read) {
-  RequestParser& parser = *request_;
-  auto& request = parser.get();
-  while (!parser.is_done() && pending < body.size()) {
-    if (buffer_.size() == 0) {
-      need_read = true;
-      return true;
-    }
-    request.body().data = body.data() + pending;
-    request.body().size = body.size() - pending;
-    error_code ec;
-    std::size_t used = parser.put(buffer_.data(), ec);
-    buffer_.consume(used);
-    pending = body.size() - request.body().size;
-    if (ec == http::error::need_buffer) return true;
-    if (ec == http::error::need_more || (!ec && used == 0)) {
-      need_read = true;
-      return true;
-    }
-    // The client's body is malformed; an upstream that got part of it is dropped.
-    if (ec) return false;
-  }
-  return true;
-}
-
-asio::awaitable<std::optional<Session::Failure>> Session::SendRequest(Exchange& exchange,
-                                                                      bool has_body) {
-  RequestParser& parser = *request_;
-  auto& request = parser.get();
+asio::awaitable<std::optional<Relay::Failure>> Relay::SendRequest(Downstream& client,
+                                                                  ExchangeRecord& exchange) {
   const auto route_timeout = exchange.route->config->timeout;
-  const auto idle_timeout = listener_->config->limits.idle_timeout;
   Stream& upstream = upstream_->stream;
 
   // The head goes out with the first body bytes: the body the client has already sent is
   // parsed first, so a body whose framing is broken within those bytes (a bad chunk size, a
   // bare LF) is refused before the upstream sees any of the request. Only a client waiting
   // for 100 Continue gets the head sent ahead, as the upstream may answer it.
-  const bool expect_continue = has_body && !parser.is_done() && request.version() >= 11 &&
-                               iequals(request[http::field::expect], "100-continue");
+  const bool has_body = client.has_body();
   bool head_sent = false;
-  if (!has_body || expect_continue) {
+  if (!has_body || client.expects_continue()) {
     deadline_.Arm(route_timeout, &upstream);
     if (co_await upstream.WriteAll(asio::buffer(head_))) {
       if (deadline_.expired()) co_return Failure{Failure::kUpstreamTimeout};
@@ -170,25 +217,23 @@ asio::awaitable<std::optional<Session::Failure>> Session::SendRequest(Exchange& 
     }
     if (!has_body) co_return std::nullopt;
     head_sent = true;
-    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-    deadline_.Arm(idle_timeout, &stream_);
-    if (co_await stream_.WriteAll(asio::buffer(kContinue)))
-      co_return Failure{Failure::kClientClosed};
+    if (!co_await client.SendContinue()) co_return Failure{Failure::kClientClosed};
   }
 
   std::span<char> body = BodyBuffer();
-  const bool chunked = parser.chunked();
-  std::size_t pending = 0;  // parsed body bytes in `body`, not yet written upstream
+  const bool chunked = !client.body_length();
+  std::size_t pending = 0;  // body bytes in `body`, not yet written upstream
   for (;;) {
-    bool need_read = false;
-    if (!ParseBufferedBody(body, pending, need_read)) co_return Failure{Failure::kClientBadBody};
-    const bool done = parser.is_done();
+    Downstream::BodyPiece piece = client.TakeBody(body.subspan(pending));
+    if (piece.malformed) co_return Failure{Failure::kClientBadBody};
+    pending += piece.bytes;
+    const bool done = client.body_done();
     if (pending > 0 || done) {
-      // Never hold parsed bytes while waiting for the client: write before reading.
+      // Never hold body bytes while waiting for the client: write before reading.
       std::array<asio::const_buffer, 4> pieces;
       std::size_t count = 0;
       if (!head_sent) pieces[count++] = asio::buffer(head_);
-      count = AppendBodyPiece(pieces, count, chunked, body.first(pending), done);
+      count = AppendBodyPiece(pieces, count, chunk_line_, chunked, body.first(pending), done);
       exchange.bytes_in += pending;
       pending = 0;
       deadline_.Arm(route_timeout, &upstream);
@@ -199,30 +244,32 @@ asio::awaitable<std::optional<Session::Failure>> Session::SendRequest(Exchange& 
       head_sent = true;
     }
     if (done) break;
-    if (!need_read) continue;
-    // Beast's bound: a chunk-size line longer than the buffer is refused, not grown into.
-    std::size_t room = beast::read_size(buffer_, kBodyBufferBytes);
-    if (room == 0) co_return Failure{Failure::kClientBadBody};
-    deadline_.Arm(idle_timeout, &stream_);
-    auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(room), use_nothrow);
-    if (ec) {
-      // The client stopped mid-body; an upstream that has a truncated request is dropped.
-      if (deadline_.expired()) co_return Failure{Failure::kClientTimeout};
-      co_return Failure{IsQuietClose(ec) ? Failure::kClientClosed : Failure::kClientBadBody};
+    if (!piece.need_read) continue;
+    // The client stopped mid-body, or broke its framing: an upstream that has a truncated
+    // request is dropped.
+    switch (co_await client.ReadBody()) {
+      case Downstream::ReadResult::kOk:
+        break;
+      case Downstream::ReadResult::kTimeout:
+        co_return Failure{Failure::kClientTimeout};
+      case Downstream::ReadResult::kClosed:
+        co_return Failure{Failure::kClientClosed};
+      case Downstream::ReadResult::kMalformed:
+        co_return Failure{Failure::kClientBadBody};
     }
-    buffer_.commit(n);
   }
   co_return std::nullopt;
 }
 
-asio::awaitable<std::optional<Session::Failure>> Session::ReadResponseHead(bool head_request) {
+asio::awaitable<std::optional<Relay::Failure>> Relay::ReadResponseHead(const ExchangeRecord& exchange,
+                                                                  bool head_request) {
   // Interim 1xx responses (other than 101) are consumed here.
   for (;;) {
     response_.emplace();
     response_->header_limit(kMaxUpstreamHeaderBytes);
     response_->body_limit(boost::none);
     if (head_request) response_->skip(true);
-    deadline_.Arm(exchange_.route->config->timeout, &upstream_->stream);
+    deadline_.Arm(exchange.route->config->timeout, &upstream_->stream);
     auto [ec, n] = co_await http::async_read_header(upstream_->stream, upstream_->buffer,
                                                     *response_, use_nothrow);
     if (ec) {
@@ -237,70 +284,8 @@ asio::awaitable<std::optional<Session::Failure>> Session::ReadResponseHead(bool 
   }
 }
 
-std::size_t Session::AppendBodyPiece(std::span<asio::const_buffer> pieces, std::size_t count,
-                                     bool chunked, std::span<const char> data, bool last) {
-  if (!chunked) {
-    pieces[count++] = asio::buffer(data.data(), data.size());
-    return count;
-  }
-  chunk_line_.clear();
-  if (!data.empty()) {
-    AppendChunkSize(chunk_line_, data.size());
-    pieces[count++] = asio::buffer(chunk_line_);
-    pieces[count++] = asio::buffer(data.data(), data.size());
-  }
-  // The data's CRLF, then the last-chunk marker (no trailers) once the body is done.
-  std::string_view tail =
-      data.empty() ? (last ? "0\r\n\r\n" : "") : (last ? "\r\n0\r\n\r\n" : "\r\n");
-  if (!tail.empty()) pieces[count++] = asio::buffer(tail);
-  return count;
-}
-
-void Session::BuildResponseHead(const Exchange& exchange, Framing framing, bool keep_alive,
-                                bool client_http11, bool no_body) {
-  auto& res = response_->get();
-  head_.clear();
-  head_.append("HTTP/1.1 ");
-  head_.append(std::to_string(res.result_int()));
-  head_.push_back(' ');
-  std::string_view reason_phrase = res.reason();
-  head_.append(reason_phrase.empty() ? std::string_view(http::obsolete_reason(res.result()))
-                                     : reason_phrase);
-  head_.append("\r\n");
-  bool upstream_sent_id = false;
-  AppendEndToEndFields(head_, res, [&](std::string_view name) {
-    if (iequals(name, "x-request-id")) upstream_sent_id = true;
-    return false;
-  });
-  if (!upstream_sent_id) {
-    head_.append("x-request-id: ");
-    head_.append(exchange.request_id);
-    head_.append("\r\n");
-  }
-  if (framing == Framing::kLength || (no_body && response_->content_length())) {
-    head_.append("Content-Length: ");
-    head_.append(std::to_string(*response_->content_length()));
-    head_.append("\r\n");
-  } else if (framing == Framing::kChunked) {
-    head_.append("Transfer-Encoding: chunked\r\n");
-  }
-  if (!keep_alive) {
-    head_.append("Connection: close\r\n");
-  } else if (!client_http11) {
-    head_.append("Connection: keep-alive\r\n");
-  }
-  head_.append("\r\n");
-}
-
-Session::Framing Session::ResponseFraming(bool no_body, bool client_http11) const {
-  if (no_body) return Framing::kNone;
-  if (response_->chunked()) return client_http11 ? Framing::kChunked : Framing::kClose;
-  if (response_->content_length()) return Framing::kLength;
-  return client_http11 ? Framing::kChunked : Framing::kClose;  // close-delimited upstream
-}
-
-asio::awaitable<bool> Session::RelayResponse(Exchange& exchange, bool client_keep_alive,
-                                             bool head_request) {
+asio::awaitable<bool> Relay::RelayResponse(Downstream& client, ExchangeRecord& exchange,
+                                           bool client_keep_alive, bool head_request) {
   const UpstreamRuntime& upstream = *exchange.upstream;
   UpstreamPool& pool = *pool_;
   auto& res = response_->get();
@@ -308,21 +293,16 @@ asio::awaitable<bool> Session::RelayResponse(Exchange& exchange, bool client_kee
   upstream.responses->Increment(code);
   exchange.status = code;
 
-  const bool client_http11 = request_->get().version() >= 11;
   const bool no_body = head_request || code == 204 || code == 304;
-  const Framing framing = ResponseFraming(no_body, client_http11);
-  const bool keep_alive = client_keep_alive && framing != Framing::kClose &&
-                          !worker_.shared().draining.load(std::memory_order_relaxed);
-  BuildResponseHead(exchange, framing, keep_alive, client_http11, no_body);
+  std::optional<uint64_t> length;
+  if (!response_->chunked() && response_->content_length()) length = *response_->content_length();
+  const bool keep_alive = client.BeginResponse(res, length, no_body, client_keep_alive);
 
   const auto route_timeout = exchange.route->config->timeout;
-  const auto idle_timeout = listener_->config->limits.idle_timeout;
   std::span<char> body = BodyBuffer();
   if (!no_body && upstream_->buffer.capacity() < kBodyBufferBytes) {
     upstream_->buffer.reserve(kBodyBufferBytes);
   }
-  // The head goes out with the first piece of body, so a small response is one write.
-  bool head_sent = false;
   for (;;) {
     std::size_t got = 0;
     bool done = no_body || response_->is_done();
@@ -337,9 +317,9 @@ asio::awaitable<bool> Session::RelayResponse(Exchange& exchange, bool client_kee
         bool timed_out = deadline_.expired();
         (timed_out ? upstream.timeouts : upstream.resets)->Increment();
         pool.Discard(std::move(upstream_));
-        if (!head_sent) {
-          co_return co_await Respond(
-              exchange, timed_out ? http::status::gateway_timeout : http::status::bad_gateway,
+        if (!client.response_started()) {
+          co_return co_await client.Reply(
+              timed_out ? http::status::gateway_timeout : http::status::bad_gateway,
               timed_out ? "upstream_timeout" : "upstream_reset", false);
         }
         // Too late for an error status: cut the connection so the client sees truncation.
@@ -348,14 +328,9 @@ asio::awaitable<bool> Session::RelayResponse(Exchange& exchange, bool client_kee
       }
       got = body.size() - res.body().size;
       done = response_->is_done();
-      if (got == 0 && !done && head_sent) continue;
+      if (got == 0 && !done && client.response_started()) continue;
     }
-    std::array<asio::const_buffer, 4> pieces;
-    std::size_t count = 0;
-    if (!head_sent) pieces[count++] = asio::buffer(head_);
-    count = AppendBodyPiece(pieces, count, framing == Framing::kChunked, body.first(got), done);
-    deadline_.Arm(idle_timeout, &stream_);
-    if (co_await stream_.WriteAll(std::span(pieces.data(), count))) {
+    if (!co_await client.WriteResponse(body.first(got), done)) {
       // The client went away. Unless the body was complete, the upstream connection still
       // carries unread bytes and cannot be reused.
       if (done && response_->keep_alive()) {
@@ -366,12 +341,11 @@ asio::awaitable<bool> Session::RelayResponse(Exchange& exchange, bool client_kee
       exchange.reason = "client_closed";
       co_return false;
     }
-    head_sent = true;
     exchange.bytes_out += got;
     if (done) break;
   }
 
-  if (response_->keep_alive() && request_->is_done() && upstream_->buffer.size() == 0) {
+  if (response_->keep_alive() && client.body_done() && upstream_->buffer.size() == 0) {
     pool.Release(std::move(upstream_));
   } else {
     pool.Discard(std::move(upstream_));

@@ -21,31 +21,6 @@ constexpr std::chrono::milliseconds kLingerTimeout{2000};
 constexpr std::size_t kLingerMaxBytes = 1 << 20;
 constexpr std::chrono::milliseconds kShutdownTimeout{1000};
 
-// Request headers the proxy writes itself, or drops because an upstream might route or
-// authorize by them: a client must not be able to say which URL "really" was requested
-// (X-Original-URL and friends defeat path policy on upstreams that honour them).
-bool IsProxyOwnedRequestHeader(std::string_view name) {
-  static constexpr std::string_view kOwned[] = {"host",
-                                                "expect",
-                                                "x-forwarded-for",
-                                                "x-forwarded-proto",
-                                                "x-request-id",
-                                                "x-forwarded-host",
-                                                "x-forwarded-uri",
-                                                "x-forwarded-prefix",
-                                                "x-forwarded-path",
-                                                "x-original-url",
-                                                "x-rewrite-url",
-                                                "x-original-uri",
-                                                "forwarded",
-                                                "x-forwarded-port",
-                                                "x-forwarded-server"};
-  for (std::string_view owned : kOwned) {
-    if (iequals(name, owned)) return true;
-  }
-  return false;
-}
-
 // Removes the headers a client's Connection header names (RFC 9110 7.6.1), and the Connection
 // header itself, before filters run: afterwards the client could otherwise strip headers the
 // filters inject (credentials, identity) by naming them in Connection.
@@ -98,7 +73,7 @@ Session::Session(Worker& worker, std::shared_ptr<const Snapshot> snapshot,
       connections_gauge_(listener.connections),
       stream_(listener.tls ? Stream(std::move(socket), listener.tls->default_context())
                            : Stream(std::move(socket))),
-      buffer_(listener.config->limits.max_header_bytes + kBodyBufferBytes + kReadChunkBytes) {
+      buffer_(listener.config->limits.max_header_bytes + Relay::kBodyBufferBytes + kReadChunkBytes) {
   error_code ec;
   stream_.socket().set_option(tcp::no_delay(true), ec);
   auto remote = stream_.socket().remote_endpoint(ec);
@@ -124,11 +99,6 @@ bool Session::FollowReload() {
   snapshot_ = std::move(current);
   listener_ = listener;
   return true;
-}
-
-std::span<char> Session::BodyBuffer() {
-  if (!body_buffer_) body_buffer_ = std::make_unique<char[]>(kBodyBufferBytes);
-  return {body_buffer_.get(), kBodyBufferBytes};
 }
 
 void Session::RecordConnection() {
@@ -320,44 +290,8 @@ asio::awaitable<bool> Session::HandleRequest(Exchange& exchange) {
                                client_keep_alive && body_done, &decision.headers());
   }
   exchange.reason = context.reason;
-  BuildUpstreamHead(exchange, target->query);
-  co_return co_await Forward(exchange, client_keep_alive);
-}
-
-void Session::BuildUpstreamHead(const Exchange& exchange, std::string_view query) {
-  RequestParser& parser = *request_;
-  auto& request = parser.get();
-  head_.clear();
-  head_.append(exchange.method);
-  head_.push_back(' ');
-  head_.append(exchange.routed.path);
-  if (!query.empty()) {
-    head_.push_back('?');
-    head_.append(query);
-  }
-  head_.append(" HTTP/1.1\r\nHost: ");
-  head_.append(exchange.host_header);
-  head_.append("\r\n");
-  AppendEndToEndFields(head_, request, IsProxyOwnedRequestHeader);
-  head_.append("X-Forwarded-For: ");
-  for (auto range = request.equal_range("x-forwarded-for"); range.first != range.second;
-       ++range.first) {
-    head_.append(range.first->value());
-    head_.append(", ");
-  }
-  head_.append(client_address_);
-  head_.append(stream_.is_tls() ? "\r\nX-Forwarded-Proto: https\r\nx-request-id: "
-                                : "\r\nX-Forwarded-Proto: http\r\nx-request-id: ");
-  head_.append(exchange.request_id);
-  head_.append("\r\n");
-  if (parser.chunked()) {
-    head_.append("Transfer-Encoding: chunked\r\n");
-  } else if (auto length = parser.content_length()) {
-    head_.append("Content-Length: ");
-    head_.append(std::to_string(*length));
-    head_.append("\r\n");
-  }
-  head_.append("\r\n");
+  response_started_ = false;
+  co_return co_await relay_.Forward(*this, exchange, target->query, snapshot_, client_keep_alive);
 }
 
 asio::awaitable<bool> Session::Respond(

@@ -11,65 +11,51 @@
 #include "net/asio.h"
 #include "net/deadline.h"
 #include "proxy/decide.h"
+#include "proxy/exchange.h"
 #include "proxy/http_head.h"
+#include "proxy/relay.h"
 #include "proxy/snapshot.h"
 #include "net/stream.h"
-#include "proxy/upstream_pool.h"
 
 namespace ciap {
 
 class Worker;
-struct UpstreamConnection;
 
-class Session {
+// The HTTP/1.1 codec: reads request heads, checks them, hands them to the decision path
+// (decide.h), and is the relay's Downstream (exchange.h) for the body and the response.
+class Session : public Downstream {
  public:
   // Runs a connection to completion; owns everything it needs.
   // `listener` belongs to `snapshot`.
   static asio::awaitable<void> Start(Worker& worker, std::shared_ptr<const Snapshot> snapshot,
                                      const ListenerRuntime& listener, tcp::socket socket);
 
-  ~Session();
+  ~Session() override;
 
-  // The body relay's buffer, the size of one read from the client, and the longest upstream
-  // response head ciap reads.
-  static constexpr std::size_t kBodyBufferBytes = 64 * 1024;
+  // The size of one read from the client before a request head.
   static constexpr std::size_t kReadChunkBytes = 16 * 1024;
-  static constexpr uint32_t kMaxUpstreamHeaderBytes = 64 * 1024;
+
+  // ---- Downstream (session_downstream.cc)
+  const http::fields& request_headers() const override;
+  std::string_view client_address() const override { return client_address_; }
+  bool tls() const override { return stream_.is_tls(); }
+  bool has_body() const override;
+  std::optional<uint64_t> body_length() const override;
+  bool expects_continue() const override;
+  asio::awaitable<bool> SendContinue() override;
+  BodyPiece TakeBody(std::span<char> into) override;
+  asio::awaitable<ReadResult> ReadBody() override;
+  bool body_done() const override;
+  bool BeginResponse(const http::response_header<>& head, std::optional<uint64_t> length,
+                     bool no_body, bool client_keep_alive) override;
+  asio::awaitable<bool> WriteResponse(std::span<const char> data, bool last) override;
+  bool response_started() const override { return response_started_; }
+  asio::awaitable<bool> Reply(http::status status, std::string_view reason,
+                              bool keep_alive) override;
 
  private:
   using RequestParser = StrictRequestParser;
-  using ResponseParser = http::response_parser<http::buffer_body>;
-
-  // What one request/response exchange produced, for the access log and metrics.
-  // Reused across a connection's requests so their strings keep their capacity.
-  struct Exchange {
-    void Reset() {
-      start = Deadline::Clock::now();
-      request_id.clear();
-      routed.path.clear();
-      routed.host.clear();
-      routed.route_index = -1;
-      host_header.clear();
-      method = {};
-      route = nullptr;
-      upstream = nullptr;
-      status = 0;
-      reason = {};
-      bytes_in = bytes_out = 0;
-    }
-
-    Deadline::Clock::time_point start;
-    std::string request_id;
-    RoutedRequest routed;     // normalized path, canonical host, route
-    std::string host_header;  // as the client sent it (Host or absolute-form authority)
-    std::string_view method;
-    const RouteRuntime* route = nullptr;
-    const UpstreamRuntime* upstream = nullptr;
-    int status = 0;
-    std::string_view reason;
-    uint64_t bytes_in = 0;
-    uint64_t bytes_out = 0;
-  };
+  using Exchange = ExchangeRecord;
 
   Session(Worker& worker, std::shared_ptr<const Snapshot> snapshot, const ListenerRuntime& listener,
           tcp::socket socket);
@@ -87,49 +73,12 @@ class Session {
   // Handles the parsed request head in request_; returns whether the connection may carry
   // another request.
   asio::awaitable<bool> HandleRequest(Exchange& exchange);
-  // Serializes the request head for the upstream into head_.
-  void BuildUpstreamHead(const Exchange& exchange, std::string_view query);
-  // Relays the request (head already serialized into head_) and the response.
-  asio::awaitable<bool> Forward(Exchange& exchange, bool client_keep_alive);
 
-  // Why an exchange with the upstream failed before a response could be relayed.
-  struct Failure {
-    enum Cause {
-      kUpstreamTimeout,      // 504
-      kUpstreamReset,        // 502; `retryable` when nothing at all came back
-      kUpstreamBadResponse,  // 502
-      kUpstreamRefusedBody,  // 502, unless the upstream answered before closing (e.g. 413)
-      kClientTimeout,        // 408: the client stalled mid-body
-      kClientBadBody,        // 400
-      kClientClosed,         // no response possible
-    };
-    Cause cause;
-    bool retryable = false;
-    http::status status() const;
-    std::string_view reason() const;
-  };
-  enum class Framing { kNone, kLength, kChunked, kClose };
-
-  // Writes head_ and streams the request body to upstream_.
-  asio::awaitable<std::optional<Failure>> SendRequest(Exchange& exchange, bool has_body);
-  // Parses the client's body bytes already in buffer_ into `body` after `pending` bytes, as far
-  // as it takes them, without reading; sets `need_read` when more must be read. False: the
-  // body is malformed.
-  bool ParseBufferedBody(std::span<char> body, std::size_t& pending, bool& need_read);
-  // Reads the upstream's response head into response_, skipping interim 1xx responses.
-  asio::awaitable<std::optional<Failure>> ReadResponseHead(bool head_request);
-  // Writes the response head and streams the body to the client; returns keep-alive.
-  asio::awaitable<bool> RelayResponse(Exchange& exchange, bool client_keep_alive,
-                                      bool head_request);
   // How the response body reaches the client: as the upstream framed it where the client can
   // take that, re-chunked, or delimited by closing the connection (HTTP/1.0 clients).
-  Framing ResponseFraming(bool no_body, bool client_http11) const;
-  void BuildResponseHead(const Exchange& exchange, Framing framing, bool keep_alive,
-                         bool client_http11, bool no_body);
-  // Adds `data` to `pieces` framed as the body needs: raw, or as one chunk (followed by the
-  // last-chunk marker when `last`). Uses chunk_line_. Returns the new count.
-  std::size_t AppendBodyPiece(std::span<asio::const_buffer> pieces, std::size_t count, bool chunked,
-                              std::span<const char> data, bool last);
+  enum class Framing { kNone, kLength, kChunked, kClose };
+  void BuildResponseHead(const http::response_header<>& head, std::optional<uint64_t> length,
+                         bool keep_alive, bool client_http11, bool no_body);
 
   // Sends a local JSON error response. Returns false if the connection must close.
   asio::awaitable<bool> Respond(
@@ -140,8 +89,6 @@ class Session {
   asio::awaitable<void> CloseStream();
   void Finish(Exchange& exchange);
 
-  std::span<char> BodyBuffer();
-
   Worker& worker_;
   std::shared_ptr<const Snapshot> snapshot_;  // the one the current request runs on
   const ListenerRuntime* listener_;           // in snapshot_
@@ -149,7 +96,6 @@ class Session {
   // Counted at accept; released on close (whatever snapshot the connection ends on).
   std::shared_ptr<std::atomic<int64_t>> open_connections_;
   prometheus::Gauge* connections_gauge_;
-  UpstreamPool* pool_ = nullptr;  // the pool upstream_ came from
   Stream stream_;
   beast::flat_buffer buffer_;
   Deadline deadline_;
@@ -157,16 +103,15 @@ class Session {
   std::string sni_;
   std::string alpn_;
   ConnectionInfo connection_;  // views into the strings above and the TLS session
-  std::unique_ptr<char[]> body_buffer_;
-  std::string head_;  // reused serialization buffer for request and response heads
+  std::string head_;           // reused serialization buffer for response heads
   std::string chunk_line_;
   Exchange exchange_;
-  // The current exchange's parsers and upstream connection. Members rather than coroutine
-  // locals: it keeps coroutine frames small enough for Asio's per-thread frame cache.
+  // The current request's parser. A member rather than a coroutine local: it keeps coroutine
+  // frames small enough for Asio's per-thread frame cache.
   std::optional<RequestParser> request_;
-  std::optional<ResponseParser> response_;
-  std::unique_ptr<UpstreamConnection> upstream_;
-  bool counted_ = false;
+  Framing response_framing_ = Framing::kNone;
+  bool response_started_ = false;
+  Relay relay_{worker_, deadline_};
 };
 
 }  // namespace ciap

@@ -98,10 +98,12 @@ std::expected<std::unique_ptr<Filter>, std::string> IdentityFilter::Create(
   filter->generation_ = next_generation.fetch_add(1);
   const auto* state = dynamic_cast<const IdentityState*>(env.prepared);
   const auto& providers = env.config.identity_providers;
-  if (state == nullptr || state->providers.size() != providers.size()) {
+  if (!providers.empty() && (state == nullptr || state->providers.size() != providers.size())) {
     return std::unexpected("identity filter built without the providers' keys");
   }
-  filter->metrics_ = state->metrics;
+  // Without providers (and so without keys to prepare) the filter still counts its refusals.
+  if (state == nullptr) filter->own_metrics_ = std::make_unique<IdentityMetrics>(env.metrics);
+  filter->metrics_ = state != nullptr ? state->metrics : filter->own_metrics_.get();
   for (std::size_t i = 0; i < providers.size(); ++i) {
     auto provider = std::make_unique<Provider>();
     provider->config = &providers[i];
@@ -109,7 +111,7 @@ std::expected<std::unique_ptr<Filter>, std::string> IdentityFilter::Create(
     for (config::JwsAlgorithm alg : providers[i].algorithms) {
       provider->algorithms.Add(static_cast<jose::Algorithm>(alg));
     }
-    provider->counters = MakeCounters(*state->metrics, providers[i].name);
+    provider->counters = MakeCounters(*filter->metrics_, providers[i].name);
     auto bound = claims::ClaimConditions::Compile(providers[i].bound_claims);
     if (!bound)
       return std::unexpected("identity provider " + providers[i].name + ": " + bound.error());
@@ -127,7 +129,7 @@ std::expected<std::unique_ptr<Filter>, std::string> IdentityFilter::Create(
     bool authenticate = route.authenticate || !route.allow.empty() || !route.deny.empty();
     filter->routes_.push_back({authenticate, route.forward_token});
   }
-  auto& cache = state->metrics->token_cache;
+  auto& cache = filter->metrics_->token_cache;
   filter->cache_hit_ = &cache.Add({{"result", "hit"}});
   filter->cache_miss_ = &cache.Add({{"result", "miss"}});
   filter->cache_expired_ = &cache.Add({{"result", "expired"}});

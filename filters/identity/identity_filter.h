@@ -75,6 +75,7 @@ class IdentityFilter : public Filter {
   prometheus::Counter* cache_expired_ = nullptr;
   prometheus::Counter* cache_evicted_ = nullptr;
   IdentityMetrics* metrics_ = nullptr;
+  std::unique_ptr<IdentityMetrics> own_metrics_;  // when no service prepared any
 };
 
 }  // namespace ciap::identity

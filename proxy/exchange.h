@@ -1,0 +1,101 @@
+// One request/response exchange, protocol-neutral: what it produced (for the access log and
+// metrics), and what the relay (relay.h) needs from the client side of it. A codec implements
+// Downstream: the HTTP/1.1 session today; an HTTP/2 stream or a WebSocket tunnel next. The
+// relay never sees a codec's parser, buffers or framing.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/http/fields.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/status.hpp>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "net/deadline.h"
+#include "proxy/decide.h"
+
+namespace ciap {
+
+struct RouteRuntime;
+struct UpstreamRuntime;
+
+// What one exchange produced. Reused across a connection's requests so that its strings keep
+// their capacity.
+struct ExchangeRecord {
+  void Reset() {
+    start = Deadline::Clock::now();
+    request_id.clear();
+    routed.path.clear();
+    routed.host.clear();
+    routed.route_index = -1;
+    host_header.clear();
+    method = {};
+    route = nullptr;
+    upstream = nullptr;
+    status = 0;
+    reason = {};
+    bytes_in = bytes_out = 0;
+  }
+
+  Deadline::Clock::time_point start;
+  std::string request_id;
+  RoutedRequest routed;     // normalized path, canonical host, route
+  std::string host_header;  // as the client sent it (Host or :authority)
+  std::string_view method;
+  const RouteRuntime* route = nullptr;
+  const UpstreamRuntime* upstream = nullptr;
+  int status = 0;
+  std::string_view reason;  // why it passed, was refused or failed
+  uint64_t bytes_in = 0;    // request body bytes sent on
+  uint64_t bytes_out = 0;   // response body bytes sent back
+};
+
+// The client side of one exchange, after the decision path let the request through.
+class Downstream {
+ public:
+  virtual ~Downstream() = default;
+
+  // ---- The request
+  // Header fields as the filters left them (the relay drops what it must and adds its own).
+  virtual const boost::beast::http::fields& request_headers() const = 0;
+  virtual std::string_view client_address() const = 0;
+  virtual bool tls() const = 0;
+  // Whether a body follows the head, and its declared length (nullopt: not known in advance).
+  virtual bool has_body() const = 0;
+  virtual std::optional<uint64_t> body_length() const = 0;
+  // The client waits to be told to go on before it sends the body (Expect: 100-continue).
+  virtual bool expects_continue() const = 0;
+  virtual boost::asio::awaitable<bool> SendContinue() = 0;
+
+  // Body bytes the codec already holds, decoded, copied into `into` without waiting.
+  struct BodyPiece {
+    std::size_t bytes = 0;
+    bool need_read = false;  // nothing more without ReadBody()
+    bool malformed = false;  // the body's framing is broken: refuse it
+  };
+  virtual BodyPiece TakeBody(std::span<char> into) = 0;
+  // Waits for more of the body from the client (bounded by the listener's idle timeout).
+  enum class ReadResult { kOk, kTimeout, kClosed, kMalformed };
+  virtual boost::asio::awaitable<ReadResult> ReadBody() = 0;
+  virtual bool body_done() const = 0;
+
+  // ---- The response
+  // Prepares the response to `head` from the upstream (declared `length`, no body at all when
+  // `no_body`); returns whether the client connection may carry another request after it.
+  virtual bool BeginResponse(const boost::beast::http::response_header<>& head,
+                             std::optional<uint64_t> length, bool no_body,
+                             bool client_keep_alive) = 0;
+  // Sends body bytes, the head with the first call; `last` ends the response. False: the
+  // client is gone.
+  virtual boost::asio::awaitable<bool> WriteResponse(std::span<const char> data, bool last) = 0;
+  // Whether any of the response went out (after which an error can only cut it short).
+  virtual bool response_started() const = 0;
+  // A reply of ciap's own (502, 503, 504 …); returns whether the connection may continue.
+  virtual boost::asio::awaitable<bool> Reply(boost::beast::http::status status,
+                                             std::string_view reason, bool keep_alive) = 0;
+};
+
+}  // namespace ciap

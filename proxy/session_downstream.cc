@@ -1,0 +1,156 @@
+// See session.h: the HTTP/1.1 session as the relay's Downstream. The request body comes out of
+// Beast's parser (de-chunked) from the bytes the session has read; the response goes back with
+// a fresh HTTP/1.1 head, re-chunked or close-delimited as the client's version needs.
+#include <array>
+
+#include "net/log.h"
+#include "proxy/http_head.h"
+#include "proxy/session.h"
+#include "proxy/worker.h"
+
+namespace ciap {
+
+using boost::beast::iequals;
+
+const http::fields& Session::request_headers() const { return request_->get(); }
+
+bool Session::has_body() const {
+  const RequestParser& parser = *request_;
+  return !parser.is_done() || parser.chunked() ||
+         (parser.content_length() && *parser.content_length() > 0);
+}
+
+std::optional<uint64_t> Session::body_length() const {
+  const RequestParser& parser = *request_;
+  if (parser.chunked() || !parser.content_length()) return std::nullopt;
+  return *parser.content_length();
+}
+
+bool Session::expects_continue() const {
+  const auto& request = request_->get();
+  return has_body() && !request_->is_done() && request.version() >= 11 &&
+         iequals(request[http::field::expect], "100-continue");
+}
+
+asio::awaitable<bool> Session::SendContinue() {
+  static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+  deadline_.Arm(listener_->config->limits.idle_timeout, &stream_);
+  co_return !co_await stream_.WriteAll(asio::buffer(kContinue));
+}
+
+Downstream::BodyPiece Session::TakeBody(std::span<char> into) {
+  RequestParser& parser = *request_;
+  auto& request = parser.get();
+  BodyPiece piece;
+  while (!parser.is_done() && piece.bytes < into.size()) {
+    if (buffer_.size() == 0) {
+      piece.need_read = true;
+      break;
+    }
+    request.body().data = into.data() + piece.bytes;
+    request.body().size = into.size() - piece.bytes;
+    error_code ec;
+    std::size_t used = parser.put(buffer_.data(), ec);
+    buffer_.consume(used);
+    piece.bytes = into.size() - request.body().size;
+    if (ec == http::error::need_buffer) break;
+    if (ec == http::error::need_more || (!ec && used == 0)) {
+      piece.need_read = true;
+      break;
+    }
+    if (ec) {
+      piece.malformed = true;
+      break;
+    }
+  }
+  return piece;
+}
+
+asio::awaitable<Downstream::ReadResult> Session::ReadBody() {
+  // Beast's bound: a chunk-size line longer than the buffer is refused, not grown into.
+  std::size_t room = beast::read_size(buffer_, Relay::kBodyBufferBytes);
+  if (room == 0) co_return ReadResult::kMalformed;
+  deadline_.Arm(listener_->config->limits.idle_timeout, &stream_);
+  auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(room), use_nothrow);
+  if (ec) {
+    if (deadline_.expired()) co_return ReadResult::kTimeout;
+    co_return IsQuietClose(ec) ? ReadResult::kClosed : ReadResult::kMalformed;
+  }
+  buffer_.commit(n);
+  co_return ReadResult::kOk;
+}
+
+bool Session::body_done() const { return request_->is_done(); }
+
+bool Session::BeginResponse(const http::response_header<>& head, std::optional<uint64_t> length,
+                            bool no_body, bool client_keep_alive) {
+  const bool client_http11 = request_->get().version() >= 11;
+  if (no_body) {
+    response_framing_ = Framing::kNone;
+  } else if (length) {
+    response_framing_ = Framing::kLength;
+  } else {
+    // Chunked or close-delimited upstream: an HTTP/1.0 client can only see its end as a close.
+    response_framing_ = client_http11 ? Framing::kChunked : Framing::kClose;
+  }
+  const bool keep_alive = client_keep_alive && response_framing_ != Framing::kClose &&
+                          !worker_.shared().draining.load(std::memory_order_relaxed);
+  BuildResponseHead(head, length, keep_alive, client_http11, no_body);
+  response_started_ = false;
+  return keep_alive;
+}
+
+void Session::BuildResponseHead(const http::response_header<>& res, std::optional<uint64_t> length,
+                                bool keep_alive, bool client_http11, bool no_body) {
+  head_.clear();
+  head_.append("HTTP/1.1 ");
+  head_.append(std::to_string(res.result_int()));
+  head_.push_back(' ');
+  std::string_view reason_phrase = res.reason();
+  head_.append(reason_phrase.empty() ? std::string_view(http::obsolete_reason(res.result()))
+                                     : reason_phrase);
+  head_.append("\r\n");
+  bool upstream_sent_id = false;
+  AppendEndToEndFields(head_, res, [&](std::string_view name) {
+    if (iequals(name, "x-request-id")) upstream_sent_id = true;
+    return false;
+  });
+  if (!upstream_sent_id) {
+    head_.append("x-request-id: ");
+    head_.append(exchange_.request_id);
+    head_.append("\r\n");
+  }
+  if (response_framing_ == Framing::kLength || (no_body && length)) {
+    head_.append("Content-Length: ");
+    head_.append(std::to_string(*length));
+    head_.append("\r\n");
+  } else if (response_framing_ == Framing::kChunked) {
+    head_.append("Transfer-Encoding: chunked\r\n");
+  }
+  if (!keep_alive) {
+    head_.append("Connection: close\r\n");
+  } else if (!client_http11) {
+    head_.append("Connection: keep-alive\r\n");
+  }
+  head_.append("\r\n");
+}
+
+asio::awaitable<bool> Session::WriteResponse(std::span<const char> data, bool last) {
+  // The head goes out with the first piece of body, so a small response is one write.
+  std::array<asio::const_buffer, 4> pieces;
+  std::size_t count = 0;
+  if (!response_started_) pieces[count++] = asio::buffer(head_);
+  count = AppendBodyPiece(pieces, count, chunk_line_, response_framing_ == Framing::kChunked, data,
+                          last);
+  deadline_.Arm(listener_->config->limits.idle_timeout, &stream_);
+  if (co_await stream_.WriteAll(std::span(pieces.data(), count))) co_return false;
+  response_started_ = true;
+  co_return true;
+}
+
+asio::awaitable<bool> Session::Reply(http::status status, std::string_view reason,
+                                     bool keep_alive) {
+  co_return co_await Respond(exchange_, status, reason, keep_alive);
+}
+
+}  // namespace ciap
