@@ -10,7 +10,7 @@
 ARG DEBIAN_IMAGE=debian:12-slim
 
 FROM ${DEBIAN_IMAGE} AS build
-# The -dev packages of ARCHITECTURE.md's dependency list (no test or benchmark libraries).
+# The -dev packages of the libraries ciap links (no test or benchmark libraries).
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       g++ cmake ninja-build pkg-config \

@@ -16,7 +16,7 @@ const b64url = (buffer) => Buffer.from(buffer).toString('base64url');
 const header = b64url(JSON.stringify({ alg: 'RS256', typ: 'JWT', kid: 'bench-1' }));
 const now = Math.floor(Date.now() / 1000);
 const mint = (n) => {
-  // A realistic CI token: ~700 bytes of claims, like the vendors' (see ci-tokens.md).
+  // A realistic CI token: ~700 bytes of claims, like the CI vendors' tokens.
   const claims = {
     iss: 'https://issuer.example', aud: 'https://audience.example', sub: `pipeline:deploy-api:job:${n}`,
     iat: now, nbf: now, exp: now + 3600, jti: b64url(randomBytes(12)),

@@ -1,4 +1,4 @@
-"""Path-normalization bypass suite (reference/security.md, "Path-based authorization bypasses").
+"""Path-normalization bypass suite: the path-based authorization bypasses other proxies have had.
 
 One plaintext listener in front of an upstream that echoes the request target it received, and
 a jwks_file provider `corp` whose tokens carry a `role` claim:

@@ -6,7 +6,7 @@
 - UnknownKidStorm: 1,000 tokens with random kids against a counting JWKS server written here:
   at most one JWKS fetch, every request answered quickly with 401 unknown_kid.
 - VendorPresets: buildkite / circleci / gitlab / github / oidc providers on jwks_file key sets,
-  tokens minted with jose (tests/idp/mint-vendor.mjs) from the payloads in ci-tokens.md.
+  tokens minted with jose (tests/idp/mint-vendor.mjs) from the CI vendors' documented example payloads.
 - TokenCache: hits for a repeated valid token, never for invalid ones, and no hit once the
   token's key is gone from the key set.
 
@@ -41,7 +41,7 @@ from ciaptest import (SOURCE_DIR, Ciap, CiapTestCase, Upstream, certs, conn, log
 IDP_DIR = os.path.join(SOURCE_DIR, "tests", "idp")
 NODE = shutil.which("node")
 
-AUDIENCE = "https://ci-proxy.acme.internal"  # the vendor tokens' aud (ci-tokens.md)
+AUDIENCE = "https://ci-proxy.acme.internal"  # the vendor tokens' aud in the examples
 CLIENT_ID = "ci-agent"
 CLIENT_SECRET = "ci-agent-secret"
 CIRCLE_ORG = "a64b0a19-f221-4291-b000-8d24bd842b72"
@@ -706,7 +706,7 @@ class UnknownKidStorm(IdentityAsserts, CiapTestCase):
 # 3. Vendor presets on jwks_file key sets, tokens minted with jose
 # ---------------------------------------------------------------------------------------------
 def vendor_payloads(now):
-    """The ci-tokens.md example payloads with fresh times (iat a few seconds ago)."""
+    """The CI vendors' documented example payloads with fresh times (iat a few seconds ago)."""
     iat = now - 5
     return {
         "buildkite": {

@@ -7,8 +7,8 @@ list, glob `*` and `**`, plain true/false, numbers vs numeric strings, not, cont
 group-level any/all/not, `<provider>:<value>` groups), and routes with allow/deny, a method
 split, a shadow route, a public route and no route at all.
 
-Every row starts from the ci-tokens.md example payload of its vendor (fresh iat/exp) with a few
-claims changed or removed, and covers the pitfalls in /work/shared/reference/ci-tokens.md: fork
+Every row starts from its vendor's documented example payload (fresh iat/exp) with a few
+claims changed or removed, and covers the mistakes the README's recipes avoid: fork
 and PR contexts (GitHub pull_request_target, CircleCI fork vcs-origin, GitLab fork namespaces and
 MR pipelines), GitLab's "false" strings, glob overreach (`app*` vs `app-evil` vs `app/evil`,
 `**` crossing `/` and `:`), missing claims, wrong types, CircleCI `ssh-rerun: true`, mutable

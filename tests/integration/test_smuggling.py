@@ -1,6 +1,6 @@
 """Request smuggling suite: raw-socket requests against ciap with a raw-socket upstream that
-records the exact bytes ciap sends it (reference/security.md, "HTTP parsing and request
-smuggling").
+records the exact bytes ciap sends it: the HTTP parsing ambiguities that let requests be
+smuggled past other proxies.
 
 Every case is one of:
 - refused: ciap answers 400 (405 for CONNECT) with `Connection: close`, closes the connection,

@@ -5,7 +5,7 @@
    certificates as ${CIAP_TLS_DIR}/tls.crt, tls.key and ca.crt; this test points CIAP_TLS_DIR at
    a throwaway PKI from scripts/gen-certs (and CIAP_DEMO_DIR at one laid out like scripts/demo's).
 2. For each per-vendor example, `ciap check --claims ... --json` on requests built from the
-   vendors' example payloads (docs: ci-tokens reference) gives the decision the example's
+   vendors' example payloads (as the vendors document them) gives the decision the example's
    comments promise: the job the rule is written for is allowed, and the look-alike the rule
    exists to stop (other tenant, fork, pull_request_target, SSH rerun, unprotected ref...) is not.
 
@@ -237,7 +237,7 @@ class ExamplesTest(unittest.TestCase):
     def check_decision(self, example, provider, name, request, claims, decision, reason):
         method, path = request.split(" ", 1)
         claims_file = os.path.join(self.tmp, f"{name}.json")
-        # The ci-tokens.md payloads carry fixed 2026-01-01 times; `ciap check --claims` checks
+        # The vendors' example payloads carry fixed 2026-01-01 times; `ciap check --claims` checks
         # iss/aud/exp like a token's, so move them to now, keeping each token's lifetime.
         claims = dict(claims)
         if "iat" in claims and "exp" in claims:

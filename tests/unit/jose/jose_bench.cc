@@ -28,7 +28,7 @@ namespace {
 
 using namespace ciap::jose::testing;
 
-// A GitHub Actions token payload as in ci-tokens.md (~900 bytes).
+// A GitHub Actions token payload as GitHub documents it (~900 bytes).
 constexpr std::string_view kPayload =
     R"({"iss":"https://token.actions.githubusercontent.com","aud":"https://ci-proxy.acme.internal",)"
     R"("sub":"repo:octo-org/deploy-api:environment:production","jti":"1e410ab1-302e-4e33-8c5f-869a4bd12c3b",)"

@@ -1,4 +1,4 @@
-// The token attacks of security.md "Token validation" against Verify(): alg none, algorithm
+// The known token-validation attacks against Verify(): alg none, algorithm
 // confusion, key injection through the header, hostile kids, and ECDSA signature forgery.
 #include <openssl/bn.h>
 #include <openssl/ec.h>

@@ -1,4 +1,4 @@
-// Verifies the path classes that bypassed other proxies' policies (reference/security.md):
+// Verifies the path classes that bypassed other proxies' policies:
 // each is either normalized to the one spelling the router, the policy and the upstream all
 // see, or refused. Also the request-target forms and the authority syntax.
 #include <gtest/gtest.h>
