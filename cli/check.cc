@@ -144,7 +144,8 @@ void CompleteClaims(json::object& claims, const config::IdentityProviderConfig* 
   if (filled.empty()) return;
   std::string names;
   for (const std::string& name : filled) names += (names.empty() ? "" : ", ") + name;
-  report.Line("claims: " + names + " filled in (not in the claims set; only the policy is checked)");
+  report.Line("claims: " + names +
+              " filled in (not in the claims set; only the policy is checked)");
 }
 
 // The payload of a compact JWS, strictly parsed; nullopt when it is not one.
@@ -220,8 +221,9 @@ std::expected<OfflineInputs, std::string> PrepareKeys(const config::Config& conf
   if (!signer) return std::unexpected(signer.error());
   offline.stand_in_jwks = signer->PublicJwks();
   if (!credential.token.empty()) {
-    report.Line("token: signature not verified (the provider's keys are fetched at run time); "
-                "its claims are decided on");
+    report.Line(
+        "token: signature not verified (the provider's keys are fetched at run time); "
+        "its claims are decided on");
   }
   auto token = signer->Sign(json::serialize(*credential.claims));
   if (!token) return std::unexpected(token.error());
@@ -266,7 +268,8 @@ void Decide(const ListenerRuntime& listener, const CheckRequest& request,
         RequestHead head{request.method, request.authority, request.path, request.query};
         out.decision = RouteRequest(listener, head, headers, out.routed);
         if (!out.decision.is_continue()) co_return;
-        const RouteRuntime& route = listener.routes[static_cast<std::size_t>(out.routed.route_index)];
+        const RouteRuntime& route =
+            listener.routes[static_cast<std::size_t>(out.routed.route_index)];
         out.context.listener = listener.config->name;
         out.context.route = route.config;
         out.context.route_index = static_cast<std::size_t>(out.routed.route_index);
@@ -366,8 +369,7 @@ int RunCheck(const CheckOptions& options) {
   if (credential->as_is && decided.context.caller) {
     for (const auto& p : config->identity_providers) {
       if (p.name != decided.context.caller->provider) continue;
-      report.Line("token: signature, issuer, audience and times verified against " +
-                  p.jwks_file);
+      report.Line("token: signature, issuer, audience and times verified against " + p.jwks_file);
     }
   }
   report.Line("request: " + request->method + " host " + decided.routed.host + " path " +

@@ -8,12 +8,12 @@ namespace ciap {
 
 struct CheckOptions {
   std::string config_path;
-  std::string request;      // "METHOD URL", e.g. "PUT https://artifacts.acme/releases/x"
-  std::string token_file;   // a JWT (verified as is when its providers have a jwks_file); "-": stdin
+  std::string request;     // "METHOD URL", e.g. "PUT https://artifacts.acme/releases/x"
+  std::string token_file;  // a JWT (verified as is when its providers have a jwks_file); "-": stdin
   std::string claims_file;  // or claims as a JSON object, with `provider`
-  std::string provider;      // with --claims: the provider whose issuer and audience fill in
-  bool anonymous = false;    // no credential at all
-  std::string listener;  // default: the first listener
+  std::string provider;     // with --claims: the provider whose issuer and audience fill in
+  bool anonymous = false;   // no credential at all
+  std::string listener;     // default: the first listener
   bool json = false;
 };
 

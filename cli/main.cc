@@ -8,8 +8,8 @@
 #include <string>
 #include <string_view>
 
-#include "config/loader.h"
 #include "cli/check.h"
+#include "config/loader.h"
 #include "proxy/server.h"
 
 namespace {

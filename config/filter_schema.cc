@@ -24,8 +24,7 @@ std::string_view HeadersUse(const RouteConfig& r) {
 }
 
 constexpr FilterRule kRules[] = {
-    {"identity", kAfterIdentity,
-     "the identity that the identity filter establishes", &IdentityUse,
+    {"identity", kAfterIdentity, "the identity that the identity filter establishes", &IdentityUse,
      "its requests would never be authenticated"},
     {"access", {}, {}, &AccessUse, "they would never be checked"},
     {"rate_limit", {}, {}, &RateLimitUse, "it would never be applied"},
@@ -98,8 +97,8 @@ void CheckFilterChain(const yaml::Value& filters, const ListenerConfig& l) {
       std::string_view use = rule.route_use(r);
       if (use.empty()) continue;
       filters.Error("must include " + std::string(rule.name) + ": route '" + r.name + "' has " +
-                    std::string(use) + ", and without the " + std::string(rule.name) +
-                    " filter " + std::string(rule.without));
+                    std::string(use) + ", and without the " + std::string(rule.name) + " filter " +
+                    std::string(rule.without));
       break;  // one error per missing filter
     }
   }

@@ -1,6 +1,6 @@
 // Reading the request-level parts of a route from the config file: `match`,
-// `request_headers` and `rate_limit`. Split from loader.cc, which reads everything else; errors go to the
-// Diagnostics behind the Value, like everywhere in the loader.
+// `request_headers` and `rate_limit`. Split from loader.cc, which reads everything else; errors go
+// to the Diagnostics behind the Value, like everywhere in the loader.
 #pragma once
 
 #include "config/config.h"

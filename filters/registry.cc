@@ -1,10 +1,11 @@
 // The table of every filter ciap knows. Adding a filter = one line here.
+#include "filters/registry.h"
+
 #include "filters/access/access_filter.h"
 #include "filters/headers/headers_filter.h"
 #include "filters/identity/identity_filter.h"
 #include "filters/identity/identity_service.h"
 #include "filters/rate_limit/rate_limit_filter.h"
-#include "filters/registry.h"
 
 namespace ciap {
 

@@ -112,8 +112,8 @@ std::expected<std::string, std::string> JwsSigner::Sign(std::string_view payload
     if (!raw) return std::unexpected("cannot convert the ECDSA signature");
     encoded = Base64UrlEncode(*raw);
   } else {
-    encoded = Base64UrlEncode(
-        std::string_view(reinterpret_cast<const char*>(signature.data()), size));
+    encoded =
+        Base64UrlEncode(std::string_view(reinterpret_cast<const char*>(signature.data()), size));
   }
   input.push_back('.');
   input += encoded;

@@ -1,9 +1,9 @@
 // See admin_server.h.
 #include "proxy/admin_server.h"
 
+#include "net/log.h"
 #include "proxy/config_json.h"
 #include "proxy/services.h"
-#include "net/log.h"
 
 namespace ciap {
 

@@ -5,11 +5,11 @@
 // itself.
 #pragma once
 
+#include <boost/asio/buffer.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/fields.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/status.hpp>
-#include <boost/asio/buffer.hpp>
 #include <functional>
 #include <span>
 #include <string>

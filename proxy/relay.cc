@@ -117,8 +117,8 @@ asio::awaitable<bool> Relay::Forward(Downstream& client, ExchangeRecord& exchang
           client_keep_alive && client.body_done());
     }
     upstream_ = std::move(*acquired);
-    const bool may_retry = upstream_->reused && !client.has_body() && attempt == 0 &&
-                           IsRetrySafe(exchange.method);
+    const bool may_retry =
+        upstream_->reused && !client.has_body() && attempt == 0 && IsRetrySafe(exchange.method);
 
     std::optional<Failure> failure = co_await SendRequest(client, exchange);
     if (failure && failure->cause == Failure::kUpstreamRefusedBody) {
@@ -261,8 +261,8 @@ asio::awaitable<std::optional<Relay::Failure>> Relay::SendRequest(Downstream& cl
   co_return std::nullopt;
 }
 
-asio::awaitable<std::optional<Relay::Failure>> Relay::ReadResponseHead(const ExchangeRecord& exchange,
-                                                                  bool head_request) {
+asio::awaitable<std::optional<Relay::Failure>> Relay::ReadResponseHead(
+    const ExchangeRecord& exchange, bool head_request) {
   // Interim 1xx responses (other than 101) are consumed here.
   for (;;) {
     response_.emplace();

@@ -61,8 +61,7 @@ class Relay {
   void BuildUpstreamHead(Downstream& client, const ExchangeRecord& exchange,
                          std::string_view query);
   // Writes head_ and streams the request body to upstream_.
-  asio::awaitable<std::optional<Failure>> SendRequest(Downstream& client,
-                                                      ExchangeRecord& exchange);
+  asio::awaitable<std::optional<Failure>> SendRequest(Downstream& client, ExchangeRecord& exchange);
   // Reads the upstream's response head into response_, skipping interim 1xx responses.
   asio::awaitable<std::optional<Failure>> ReadResponseHead(const ExchangeRecord& exchange,
                                                            bool head_request);

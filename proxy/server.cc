@@ -15,9 +15,9 @@
 #include "config/loader.h"
 #include "config/syntax.h"
 #include "filters/registry.h"
-#include "proxy/admin_server.h"
 #include "net/file_watcher.h"
 #include "net/log.h"
+#include "proxy/admin_server.h"
 #include "proxy/services.h"
 #include "proxy/worker.h"
 

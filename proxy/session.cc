@@ -4,11 +4,11 @@
 
 #include <array>
 
+#include "net/log.h"
 #include "proxy/access_log.h"
 #include "proxy/decide.h"
 #include "proxy/http_head.h"
 #include "proxy/local_reply.h"
-#include "net/log.h"
 #include "proxy/path.h"
 #include "proxy/worker.h"
 
@@ -73,7 +73,8 @@ Session::Session(Worker& worker, std::shared_ptr<const Snapshot> snapshot,
       connections_gauge_(listener.connections),
       stream_(listener.tls ? Stream(std::move(socket), listener.tls->default_context())
                            : Stream(std::move(socket))),
-      buffer_(listener.config->limits.max_header_bytes + Relay::kBodyBufferBytes + kReadChunkBytes) {
+      buffer_(listener.config->limits.max_header_bytes + Relay::kBodyBufferBytes +
+              kReadChunkBytes) {
   error_code ec;
   stream_.socket().set_option(tcp::no_delay(true), ec);
   auto remote = stream_.socket().remote_endpoint(ec);
@@ -263,10 +264,12 @@ asio::awaitable<bool> Session::HandleRequest(Exchange& exchange) {
   RequestHead head{exchange.method, host_header, target->path, target->query};
   Decision decision = RouteRequest(*listener_, head, request, exchange.routed);
   if (!decision.is_continue()) {
-    const bool reusable = client_keep_alive && body_done && decision.status() == http::status::not_found;
+    const bool reusable =
+        client_keep_alive && body_done && decision.status() == http::status::not_found;
     co_return co_await Respond(exchange, decision.status(), decision.reason(), reusable);
   }
-  const RouteRuntime& route = listener_->routes[static_cast<std::size_t>(exchange.routed.route_index)];
+  const RouteRuntime& route =
+      listener_->routes[static_cast<std::size_t>(exchange.routed.route_index)];
   exchange.route = &route;
 
   RequestContext context;

@@ -10,12 +10,12 @@
 
 #include "net/asio.h"
 #include "net/deadline.h"
+#include "net/stream.h"
 #include "proxy/decide.h"
 #include "proxy/exchange.h"
 #include "proxy/http_head.h"
 #include "proxy/relay.h"
 #include "proxy/snapshot.h"
-#include "net/stream.h"
 
 namespace ciap {
 

@@ -55,8 +55,8 @@ std::vector<std::string> CredentialHeaders(const config::Config& config) {
 std::expected<void, std::string> AttachServing(ListenerRuntime& l, Metrics& metrics,
                                                const Snapshot* previous) {
   const config::ListenerConfig& listener = *l.config;
-  const ListenerRuntime* before = previous != nullptr ? previous->FindListener(listener.name)
-                                                      : nullptr;
+  const ListenerRuntime* before =
+      previous != nullptr ? previous->FindListener(listener.name) : nullptr;
   l.open_connections =
       before != nullptr ? before->open_connections : std::make_shared<std::atomic<int64_t>>(0);
   l.connections = &metrics.downstream_connections.Add({{"listener", listener.name}});

@@ -12,12 +12,12 @@
 #include <vector>
 
 #include "config/config.h"
-#include "net/asio.h"
 #include "filters/api/chain.h"
 #include "filters/registry.h"
+#include "net/asio.h"
+#include "net/tls.h"
 #include "proxy/metrics.h"
 #include "proxy/router.h"
-#include "net/tls.h"
 
 namespace ciap {
 
@@ -76,7 +76,7 @@ struct Snapshot {
 
 // What a snapshot is built from besides its config. Everything is optional.
 struct SnapshotInputs {
-  PreparedStates prepared;  // from FilterServices::Prepare, by registration-table index
+  PreparedStates prepared;             // from FilterServices::Prepare, by registration-table index
   const Snapshot* previous = nullptr;  // state carried over by name (connection counts)
   // Only what decides a request (routers and the filters that decide policy), for `ciap
   // check`: no TLS contexts, no metrics of the data plane, no filter that only shapes the

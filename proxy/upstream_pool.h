@@ -10,8 +10,8 @@
 
 #include "net/asio.h"
 #include "net/deadline.h"
-#include "proxy/snapshot.h"
 #include "net/stream.h"
+#include "proxy/snapshot.h"
 
 namespace ciap {
 

@@ -1,9 +1,10 @@
 // See access_filter.h.
 #include "filters/access/access_filter.h"
 
-#include <boost/json.hpp>
 #include <prometheus/counter.h>
 #include <prometheus/registry.h>
+
+#include <boost/json.hpp>
 
 #include "filters/api/caller.h"
 #include "net/log.h"
@@ -33,14 +34,15 @@ std::expected<AccessFilter::Rule, std::string> Compile(const config::GroupRule& 
 
 }  // namespace
 
-bool AccessFilter::Rule::Evaluate(const Caller& identity, claims::ResolvedClaims resolved,
-                                  Why* why, int depth) const {
+bool AccessFilter::Rule::Evaluate(const Caller& identity, claims::ResolvedClaims resolved, Why* why,
+                                  int depth) const {
   std::string indent(why != nullptr ? static_cast<std::size_t>(depth) * 2 : 0, ' ');
   switch (kind) {
     case config::GroupRule::Kind::kLeaf: {
       if (identity.provider != provider) {
-        if (why) why->push_back(indent + "provider " + provider + ": no (the token is from " +
-                                identity.provider + ")");
+        if (why)
+          why->push_back(indent + "provider " + provider + ": no (the token is from " +
+                         identity.provider + ")");
         return false;
       }
       std::optional<std::size_t> failure = claims.FirstFailure(resolved);
@@ -129,7 +131,8 @@ void AccessFilter::Explain(const Request&, const RequestContext& context,
   if (!context.caller) return;  // refused before policy: the identity filter says why
   const RoutePolicy& route = routes_[context.route_index];
   Decide(route, *context.caller, &lines);
-  if (route.shadow) lines.push_back("mode: shadow (the request passes; the decision is only logged)");
+  if (route.shadow)
+    lines.push_back("mode: shadow (the request passes; the decision is only logged)");
 }
 
 std::expected<std::unique_ptr<Filter>, std::string> AccessFilter::Create(

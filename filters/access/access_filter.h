@@ -6,17 +6,18 @@
 // through. Every decision is an audit event (JSON line with type "audit").
 #pragma once
 
+#include <prometheus/counter.h>
+
 #include <expected>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "config/config.h"
+#include "filters/api/chain.h"
+#include "filters/api/filter.h"
 #include "filters/claims/claim_conditions.h"
 #include "filters/claims/claim_slots.h"
-#include "filters/api/filter.h"
-#include "filters/api/chain.h"
-#include <prometheus/counter.h>
 
 namespace ciap::access {
 
@@ -71,8 +72,8 @@ class AccessFilter : public Filter {
   // One route's verdict: deny groups first (deny wins), then allow groups.
   struct Verdict {
     bool allowed = false;
-    std::string_view reason;           // allowed_group, denied_group or no_allowed_group
-    const GroupRef* group = nullptr;   // the group that decided, if any
+    std::string_view reason;          // allowed_group, denied_group or no_allowed_group
+    const GroupRef* group = nullptr;  // the group that decided, if any
   };
   Verdict Decide(const RoutePolicy& route, const Caller& identity, Why* why) const;
 

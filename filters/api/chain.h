@@ -54,10 +54,12 @@ using PreparedStates = std::vector<std::shared_ptr<const PreparedState>>;
 class FilterChain {
  public:
   // The listener's filters in order; with `decision_only`, just those that decide.
-  static std::expected<FilterChain, std::string> Build(
-      const config::ListenerConfig& listener, const config::Config& config,
-      prometheus::Registry& metrics, std::span<const FilterRegistration> table,
-      const PreparedStates& prepared, bool decision_only = false);
+  static std::expected<FilterChain, std::string> Build(const config::ListenerConfig& listener,
+                                                       const config::Config& config,
+                                                       prometheus::Registry& metrics,
+                                                       std::span<const FilterRegistration> table,
+                                                       const PreparedStates& prepared,
+                                                       bool decision_only = false);
 
   std::span<const std::unique_ptr<Filter>> filters() const { return filters_; }
 

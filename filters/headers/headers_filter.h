@@ -16,9 +16,9 @@
 #include <vector>
 
 #include "config/config.h"
-#include "filters/headers/secret_file.h"
-#include "filters/api/filter.h"
 #include "filters/api/chain.h"
+#include "filters/api/filter.h"
+#include "filters/headers/secret_file.h"
 
 namespace ciap::headers {
 

@@ -4,13 +4,13 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/json.hpp>
 
+#include "filters/api/caller.h"
 #include "filters/claims/claim_conditions.h"
+#include "filters/identity/token_cache.h"
 #include "jose/base64url.h"
 #include "jose/claims.h"
 #include "jose/jws.h"
 #include "jose/strict_json.h"
-#include "filters/identity/token_cache.h"
-#include "filters/api/caller.h"
 
 namespace ciap::identity {
 namespace json = boost::json;
@@ -274,7 +274,8 @@ Decision IdentityFilter::AuthenticateWith(const Provider& provider, Request& req
   auto verified = jose::Verify(token.value, *keys, provider.algorithms);
   if (!verified) {
     if (auto foreign = foreign_issuer()) return std::move(*foreign);
-    if (verified.error() == jose::TokenError::kUnknownKid && may_refetch) return Decision::Suspend();
+    if (verified.error() == jose::TokenError::kUnknownKid && may_refetch)
+      return Decision::Suspend();
     return Unauthenticated(&provider, jose::TokenErrorName(verified.error()), true);
   }
 
@@ -282,7 +283,8 @@ Decision IdentityFilter::AuthenticateWith(const Provider& provider, Request& req
   jose::ClaimsPolicy policy = ProviderClaimsPolicy(config);
   const json::object& claims = verified->payload();
   if (auto valid = jose::ValidateClaims(claims, policy); !valid) {
-    if (valid.error() == jose::ClaimError::kWrongIssuer || valid.error() == jose::ClaimError::kMissingIssuer) {
+    if (valid.error() == jose::ClaimError::kWrongIssuer ||
+        valid.error() == jose::ClaimError::kMissingIssuer) {
       if (auto foreign = foreign_issuer()) return std::move(*foreign);
     }
     return Unauthenticated(&provider, jose::ClaimErrorName(valid.error()), true);
@@ -350,8 +352,9 @@ void IdentityFilter::Explain(const Request& request, const RequestContext& conte
   for (const Provider* provider : *candidates) {
     std::optional<std::string> why = provider->bound_claims.Explain(claims->object());
     lines.push_back("provider " + provider->config->name + " bound_claims: " +
-                    (why ? "no, " + *why
-                         : provider->bound_claims.size() > 0 ? "every condition holds" : "none"));
+                    (why                                 ? "no, " + *why
+                     : provider->bound_claims.size() > 0 ? "every condition holds"
+                                                         : "none"));
   }
 }
 

@@ -15,12 +15,12 @@
 #include <vector>
 
 #include "config/config.h"
-#include "jose/algorithm.h"
-#include "jose/claims.h"
+#include "filters/api/chain.h"
+#include "filters/api/filter.h"
 #include "filters/identity/identity_service.h"
 #include "filters/identity/key_manager.h"
-#include "filters/api/filter.h"
-#include "filters/api/chain.h"
+#include "jose/algorithm.h"
+#include "jose/claims.h"
 
 namespace ciap::identity {
 
@@ -34,7 +34,8 @@ class IdentityFilter : public Filter {
       const config::ListenerConfig& listener, const FilterEnv& env);
 
   Decision OnRequest(Request& request, RequestContext& context) const override;
-  asio::awaitable<Decision> OnRequestAsync(Request& request, RequestContext& context) const override;
+  asio::awaitable<Decision> OnRequestAsync(Request& request,
+                                           RequestContext& context) const override;
   void Explain(const Request& request, const RequestContext& context,
                std::vector<std::string>& lines) const override;
   std::string_view name() const override { return "identity"; }

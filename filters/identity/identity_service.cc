@@ -51,7 +51,8 @@ std::expected<ProviderSet, std::string> IdentityService::OfflineProviders(
       std::ifstream in(provider.jwks_file, std::ios::binary);
       std::string text((std::istreambuf_iterator<char>(in)), {});
       auto parsed = in ? jose::KeySet::Parse(text) : std::unexpected(std::string("unreadable"));
-      if (!parsed) return std::unexpected("cannot load " + provider.jwks_file + ": " + parsed.error());
+      if (!parsed)
+        return std::unexpected("cannot load " + provider.jwks_file + ": " + parsed.error());
       keys = *parsed;
     }
     providers.push_back(ProviderKeys::Fixed(provider, std::move(keys)));

@@ -387,7 +387,8 @@ std::string KeyManager::StatusJson() const {
     json::array ignored;
     if (auto set = provider.keys()) {
       for (const jose::Key& key : set->keys()) {
-        json::object k{{"kid", key.kid()}, {"kty", jose::KeyTypeName(key.type())}, {"bits", key.bits()}};
+        json::object k{
+            {"kid", key.kid()}, {"kty", jose::KeyTypeName(key.type())}, {"bits", key.bits()}};
         if (key.curve() != jose::Curve::kNone) k["crv"] = jose::CurveName(key.curve());
         if (key.algorithm()) k["alg"] = jose::AlgorithmName(*key.algorithm());
         keys.push_back(std::move(k));

@@ -14,10 +14,10 @@
 #include <vector>
 
 #include "config/config.h"
+#include "filters/identity/identity_metrics.h"
 #include "jose/jwk.h"
 #include "net/asio.h"
 #include "net/http_client.h"
-#include "filters/identity/identity_metrics.h"
 
 namespace ciap::identity {
 

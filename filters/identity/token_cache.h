@@ -14,9 +14,9 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "jose/jwk.h"
-#include "filters/identity/key_manager.h"
 #include "filters/api/caller.h"
+#include "filters/identity/key_manager.h"
+#include "jose/jwk.h"
 
 namespace ciap::identity {
 
@@ -24,7 +24,7 @@ class TokenCache {
  public:
   struct Entry {
     std::shared_ptr<const Caller> identity;
-    std::shared_ptr<const jose::KeySet> keys;           // the set that verified it (kept alive: no ABA)
+    std::shared_ptr<const jose::KeySet> keys;     // the set that verified it (kept alive: no ABA)
     const ProviderKeys* provider_keys = nullptr;  // whose current set must still be `keys`
     const void* provider = nullptr;               // opaque to the cache: the filter's provider
     uint64_t owner = 0;                           // the filter instance that verified it

@@ -1,12 +1,13 @@
 // See rate_limit_filter.h.
 #include "filters/rate_limit/rate_limit_filter.h"
 
+#include <prometheus/counter.h>
+#include <prometheus/registry.h>
+
 #include <algorithm>
 #include <cmath>
 
 #include "filters/api/caller.h"
-#include <prometheus/counter.h>
-#include <prometheus/registry.h>
 
 namespace ciap::rate_limit {
 

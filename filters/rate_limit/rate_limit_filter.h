@@ -20,8 +20,8 @@
 #include <vector>
 
 #include "config/config.h"
-#include "filters/api/filter.h"
 #include "filters/api/chain.h"
+#include "filters/api/filter.h"
 #include "filters/api/service.h"
 
 namespace prometheus {
@@ -111,7 +111,7 @@ class RateLimitFilter : public Filter {
     prometheus::Counter* allowed = nullptr;
     prometheus::Counter* limited = nullptr;
   };
-  std::vector<RouteLimit> routes_;             // indexed by route index within the listener
+  std::vector<RouteLimit> routes_;  // indexed by route index within the listener
   std::shared_ptr<RateLimitStore> store_;
 };
 

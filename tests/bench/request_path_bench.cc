@@ -6,10 +6,10 @@
 
 #include "config/config.h"
 #include "filters/access/access_filter.h"
+#include "filters/api/caller.h"
+#include "filters/api/chain.h"
 #include "filters/headers/headers_filter.h"
 #include "filters/identity/token_cache.h"
-#include "filters/api/chain.h"
-#include "filters/api/caller.h"
 #include "filters/registry.h"
 #include "proxy/metrics.h"
 #include "proxy/path.h"

@@ -31,9 +31,8 @@ class BuiltFilter {
  public:
   BuiltFilter(std::string_view name, const std::string& yaml, OfflineInputs offline = {})
       : offline_(std::move(offline)) {
-    auto parsed = config::ParseConfig(yaml, "test.yaml", [](const std::string&) {
-      return std::optional<std::string>();
-    });
+    auto parsed = config::ParseConfig(
+        yaml, "test.yaml", [](const std::string&) { return std::optional<std::string>(); });
     if (!parsed) {
       ADD_FAILURE() << parsed.error()[0].ToString();
       return;
@@ -41,8 +40,7 @@ class BuiltFilter {
     config_ = *parsed;
     const FilterRegistration& registration = Registration(name);
     if (registration.make_service) {
-      service_ = registration.make_service(
-          ServiceEnv{.metrics = &registry_, .offline = &offline_});
+      service_ = registration.make_service(ServiceEnv{.metrics = &registry_, .offline = &offline_});
       auto prepared = service_->Prepare(*config_);
       if (!prepared) {
         ADD_FAILURE() << prepared.error();

@@ -35,7 +35,8 @@ listeners:
         request_headers:
           remove: [Cookie]
           set:
-            Authorization: "Bearer ${secret:)" + secret + R"(}"
+            Authorization: "Bearer ${secret:)" +
+         secret + R"(}"
             X-Job: "job ${claim:job}"
             X-Literal: "$${not a reference}"
           identity: true

@@ -45,9 +45,12 @@ class IdentityFilterTest : public ::testing::Test {
     const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
                             std::chrono::system_clock::now().time_since_epoch())
                             .count();
-    boost::json::object claims{{"iss", "https://idp.test"}, {"aud", "ciap"},
-                               {"sub", "job-1"},            {"org", org},
-                               {"iat", now - 5},            {"exp", now + lifetime}};
+    boost::json::object claims{{"iss", "https://idp.test"},
+                               {"aud", "ciap"},
+                               {"sub", "job-1"},
+                               {"org", org},
+                               {"iat", now - 5},
+                               {"exp", now + lifetime}};
     auto token = signer_->Sign(boost::json::serialize(claims));
     EXPECT_TRUE(token.has_value());
     return *token;
@@ -131,7 +134,8 @@ TEST_F(IdentityFilterTest, ExpiredAndForeignTokensAreRefused) {
   boost::asio::io_context io;
   Request request = foreign.request();
   boost::asio::co_spawn(
-      io, [&]() -> boost::asio::awaitable<void> {
+      io,
+      [&]() -> boost::asio::awaitable<void> {
         decision = co_await (*filter_)->OnRequestAsync(request, foreign.context);
       },
       boost::asio::detached);

@@ -56,7 +56,8 @@ class ClaimsTest : public ::testing::Test {
 };
 
 TEST_F(ClaimsTest, VendorExamplesPass) {
-  // The payload shapes of the four CI vendors (their documented examples) validate with a matching policy.
+  // The payload shapes of the four CI vendors (their documented examples) validate with a matching
+  // policy.
   EXPECT_EQ(
       Check(
           R"({"iss":"https://agent.buildkite.com","sub":"organization:acme-inc:pipeline:deploy-api:ref:refs/heads/main","aud":"https://ci-proxy.acme.internal","iat":1767225600,"nbf":1767225600,"exp":1767225900,"organization_slug":"acme-inc","build_number":1423,"step_key":null})"),

@@ -63,7 +63,7 @@ class Refuser : public Filter {
 
 template <class F>
 std::expected<std::unique_ptr<Filter>, std::string> Make(const config::ListenerConfig&,
-                                                        const FilterEnv&) {
+                                                         const FilterEnv&) {
   return std::make_unique<F>();
 }
 std::expected<std::unique_ptr<Filter>, std::string> MakeA(const config::ListenerConfig&,
@@ -103,8 +103,8 @@ class DecideTest : public ::testing::Test {
   // The whole path, as a codec runs it: route, then the chain (resumed after a suspension).
   Decision Decide(const ListenerRuntime& listener, std::string_view path) {
     trail.clear();
-    Decision out = RouteRequest(listener, RequestHead{"GET", "ci.test", path, ""}, headers_,
-                                routed_);
+    Decision out =
+        RouteRequest(listener, RequestHead{"GET", "ci.test", path, ""}, headers_, routed_);
     if (!out.is_continue()) return out;
     boost::asio::io_context io;
     boost::asio::co_spawn(
@@ -113,7 +113,8 @@ class DecideTest : public ::testing::Test {
           Request request{headers_, "GET", routed_.host, routed_.path, ""};
           std::size_t next = 0;
           out = RunFilters(listener.filters, request, context_, &next);
-          if (out.is_suspend()) out = co_await ResumeFilters(listener.filters, request, context_, next);
+          if (out.is_suspend())
+            out = co_await ResumeFilters(listener.filters, request, context_, next);
         },
         boost::asio::detached);
     io.run();
@@ -162,7 +163,7 @@ TEST_F(DecideTest, RoutesAndRefusesBeforeAnyFilterRuns) {
   Decision bad_path = Decide(*listener, "/a/%2e%2e%2f");
   EXPECT_EQ(bad_path.status(), http::status::bad_request);
   EXPECT_EQ(routed_.path, "/a/%2e%2e%2f");  // what the access log shows
-  EXPECT_TRUE(trail.empty());  // none of these reached a filter
+  EXPECT_TRUE(trail.empty());               // none of these reached a filter
   headers_.insert("Authorization", "Bearer x");
   headers_.insert("Authorization", "Bearer y");
   EXPECT_EQ(Decide(*listener, "/admin/x").reason(), "duplicate_credential");
@@ -184,8 +185,7 @@ TEST_F(DecideTest, TheFirstRefusalEndsTheChain) {
   EXPECT_EQ(trail, (std::vector<std::string>{"a", "refuser"}));
   auto resumed = Listener({"waiter", "refuser", "b"});
   EXPECT_EQ(Decide(*resumed, "/admin/x").reason(), "fake_refusal");
-  EXPECT_EQ(trail,
-            (std::vector<std::string>{"waiter: suspend", "waiter: resumed", "refuser"}));
+  EXPECT_EQ(trail, (std::vector<std::string>{"waiter: suspend", "waiter: resumed", "refuser"}));
 }
 
 }  // namespace

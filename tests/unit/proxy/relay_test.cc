@@ -84,7 +84,8 @@ class RelayTest : public ::testing::Test {
   void SetUp() override {
     acceptor_.emplace(worker_.io(), tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
     std::string yaml = "upstreams: [{ name: u, endpoints: [\"127.0.0.1:" +
-                       std::to_string(acceptor_->local_endpoint().port()) + "\"] }]\n"
+                       std::to_string(acceptor_->local_endpoint().port()) +
+                       "\"] }]\n"
                        "listeners:\n  - { name: l, address: \"127.0.0.1:0\", plaintext: true,\n"
                        "      routes: [{ name: r, upstream: u, public: true }] }\n";
     auto config = config::ParseConfig(yaml, "test.yaml", config::ProcessEnv());
@@ -109,7 +110,8 @@ class RelayTest : public ::testing::Test {
     std::string data;
     char chunk[4096];
     while (data.find("\r\n\r\n") == std::string::npos ||
-           (data.find("chunked") != std::string::npos && data.find("\r\n0\r\n\r\n") == std::string::npos)) {
+           (data.find("chunked") != std::string::npos &&
+            data.find("\r\n0\r\n\r\n") == std::string::npos)) {
       auto [read_ec, n] = co_await socket.async_read_some(asio::buffer(chunk), use_nothrow);
       if (read_ec) break;
       data.append(chunk, n);

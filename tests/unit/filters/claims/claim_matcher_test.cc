@@ -1,6 +1,7 @@
 // Tests of CompiledMatcher: a table over the CI vendors' real payload shapes (Buildkite numbers,
 // CircleCI dotted names and arrays, GitLab string ids and "true"/"false" flags, GitHub strings),
-// including the mistakes the README's recipes avoid, then the coercion rules and compile errors on their own.
+// including the mistakes the README's recipes avoid, then the coercion rules and compile errors on
+// their own.
 #include "filters/claims/claim_matcher.h"
 
 #include <gtest/gtest.h>
