@@ -80,7 +80,7 @@ asio::awaitable<void> AdminServer::Serve(tcp::socket socket) {
                         : draining           ? "draining\n"
                         : !not_ready.empty() ? "not ready: " + not_ready + "\n"
                                              : "not ready\n";
-    } else if (const FilterService* service = services_.AdminDocument(target)) {
+    } else if (const FilterService* service = services_.FindByAdminPath(target)) {
       response.result(http::status::ok);
       response.set(http::field::content_type, "application/json");
       response.body() = service->AdminDocument();

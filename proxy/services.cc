@@ -47,7 +47,7 @@ std::string FilterServices::NotReady() const {
   return {};
 }
 
-const FilterService* FilterServices::AdminDocument(std::string_view path) const {
+const FilterService* FilterServices::FindByAdminPath(std::string_view path) const {
   for (const auto& service : services_) {
     if (service && !service->admin_path().empty() && service->admin_path() == path) {
       return service.get();

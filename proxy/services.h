@@ -28,7 +28,7 @@ class FilterServices {
   // Why the process may not take traffic yet, or empty (for /ready).
   std::string NotReady() const;
   // The service whose admin document lives at `path`, or null.
-  const FilterService* AdminDocument(std::string_view path) const;
+  const FilterService* FindByAdminPath(std::string_view path) const;
 
  private:
   std::span<const FilterRegistration> table_;

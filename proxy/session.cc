@@ -162,7 +162,7 @@ asio::awaitable<void> Session::Run() {
       limits = &listener_->config->limits;
     }
 
-    Exchange& exchange = exchange_;
+    ExchangeRecord& exchange = exchange_;
     exchange.Reset();
     RequestParser& parser = request_.emplace();
     parser.header_limit(limits->max_header_bytes);
@@ -217,7 +217,7 @@ asio::awaitable<void> Session::CloseStream() {
   stream_.Close();
 }
 
-asio::awaitable<bool> Session::HandleRequest(Exchange& exchange) {
+asio::awaitable<bool> Session::HandleRequest(ExchangeRecord& exchange) {
   RequestParser& parser = *request_;
   auto& request = parser.get();
   exchange.method = request.method_string();
@@ -293,12 +293,11 @@ asio::awaitable<bool> Session::HandleRequest(Exchange& exchange) {
                                client_keep_alive && body_done, &decision.headers());
   }
   exchange.reason = context.reason;
-  response_started_ = false;
   co_return co_await relay_.Forward(*this, exchange, target->query, snapshot_, client_keep_alive);
 }
 
 asio::awaitable<bool> Session::Respond(
-    Exchange& exchange, http::status status, std::string_view reason, bool keep_alive,
+    ExchangeRecord& exchange, http::status status, std::string_view reason, bool keep_alive,
     const std::vector<std::pair<std::string, std::string>>* headers) {
   if (worker_.shared().draining.load(std::memory_order_relaxed)) keep_alive = false;
   if (exchange.request_id.empty()) worker_.request_ids().Append(exchange.request_id);
@@ -347,7 +346,7 @@ asio::awaitable<void> Session::CloseGracefully() {
   stream_.Close();
 }
 
-void Session::Finish(Exchange& exchange) {
+void Session::Finish(ExchangeRecord& exchange) {
   if (exchange.status == 0) return;
   double seconds = std::chrono::duration<double>(Deadline::Clock::now() - exchange.start).count();
   if (exchange.route != nullptr) {

@@ -55,7 +55,6 @@ class Session : public Downstream {
 
  private:
   using RequestParser = StrictRequestParser;
-  using Exchange = ExchangeRecord;
 
   Session(Worker& worker, std::shared_ptr<const Snapshot> snapshot, const ListenerRuntime& listener,
           tcp::socket socket);
@@ -72,7 +71,7 @@ class Session : public Downstream {
   bool FollowReload();
   // Handles the parsed request head in request_; returns whether the connection may carry
   // another request.
-  asio::awaitable<bool> HandleRequest(Exchange& exchange);
+  asio::awaitable<bool> HandleRequest(ExchangeRecord& exchange);
 
   // How the response body reaches the client: as the upstream framed it where the client can
   // take that, re-chunked, or delimited by closing the connection (HTTP/1.0 clients).
@@ -82,12 +81,12 @@ class Session : public Downstream {
 
   // Sends a local JSON error response. Returns false if the connection must close.
   asio::awaitable<bool> Respond(
-      Exchange& exchange, http::status status, std::string_view reason, bool keep_alive,
+      ExchangeRecord& exchange, http::status status, std::string_view reason, bool keep_alive,
       const std::vector<std::pair<std::string, std::string>>* headers = nullptr);
   asio::awaitable<void> CloseGracefully();
   // Closes the connection, with a bounded TLS close_notify first.
   asio::awaitable<void> CloseStream();
-  void Finish(Exchange& exchange);
+  void Finish(ExchangeRecord& exchange);
 
   Worker& worker_;
   std::shared_ptr<const Snapshot> snapshot_;  // the one the current request runs on
@@ -105,7 +104,7 @@ class Session : public Downstream {
   ConnectionInfo connection_;  // views into the strings above and the TLS session
   std::string head_;           // reused serialization buffer for response heads
   std::string chunk_line_;
-  Exchange exchange_;
+  ExchangeRecord exchange_;
   // The current request's parser. A member rather than a coroutine local: it keeps coroutine
   // frames small enough for Asio's per-thread frame cache.
   std::optional<RequestParser> request_;

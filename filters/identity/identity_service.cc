@@ -2,9 +2,6 @@
 #include "filters/identity/identity_service.h"
 
 #include <algorithm>
-#include <fstream>
-#include <iterator>
-#include <sstream>
 
 #include "config/syntax.h"
 #include "net/log.h"
@@ -48,11 +45,9 @@ std::expected<ProviderSet, std::string> IdentityService::OfflineProviders(
   for (const config::IdentityProviderConfig& provider : config.identity_providers) {
     std::shared_ptr<const jose::KeySet> keys = *stand_in;
     if (offline_.key_files && !provider.jwks_file.empty()) {
-      std::ifstream in(provider.jwks_file, std::ios::binary);
-      std::string text((std::istreambuf_iterator<char>(in)), {});
-      auto parsed = in ? jose::KeySet::Parse(text) : std::unexpected(std::string("unreadable"));
+      auto parsed = LoadKeyFile(provider.jwks_file);
       if (!parsed)
-        return std::unexpected("cannot load " + provider.jwks_file + ": " + parsed.error());
+        return std::unexpected("provider " + provider.name + ", jwks_file: " + parsed.error());
       keys = *parsed;
     }
     providers.push_back(ProviderKeys::Fixed(provider, std::move(keys)));

@@ -251,6 +251,15 @@ std::chrono::seconds KeyManager::Failed(ProviderKeys& provider, const std::strin
   return std::min<std::chrono::seconds>(backoff, timing_.retry_max);
 }
 
+std::expected<std::shared_ptr<const jose::KeySet>, std::string> LoadKeyFile(
+    const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream contents;
+  contents << in.rdbuf();
+  if (!in) return std::unexpected("cannot read " + path);
+  return jose::KeySet::Parse(contents.str());
+}
+
 std::chrono::seconds KeyManager::LoadFile(ProviderKeys& provider) {
   ProviderState& state = *provider.state_;
   const std::string& file = provider.config().jwks_file;
@@ -264,11 +273,7 @@ std::chrono::seconds KeyManager::LoadFile(ProviderKeys& provider) {
     forced = forced || !provider.waiters_.empty();
   }
   if (!forced && mtime == state.file_mtime) return timing_.file_poll;
-  std::ifstream in(file, std::ios::binary);
-  std::stringstream contents;
-  contents << in.rdbuf();
-  if (!in) return Failed(provider, "cannot read " + file);
-  auto keys = jose::KeySet::Parse(contents.str());
+  auto keys = LoadKeyFile(file);
   if (!keys) return Failed(provider, keys.error());
   state.file_mtime = mtime;
   Publish(provider, std::move(*keys), file);

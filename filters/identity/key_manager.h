@@ -129,6 +129,10 @@ class KeyManager {
   bool stopped_ = false;
 };
 
+// A JWKS document from a local file (jwks_file); an error names the file or the problem.
+std::expected<std::shared_ptr<const jose::KeySet>, std::string> LoadKeyFile(
+    const std::string& path);
+
 // Parses "max-age=N" out of a Cache-Control value; nullopt when absent or "no-store"/"no-cache".
 std::optional<std::chrono::seconds> MaxAge(std::string_view cache_control);
 

@@ -525,6 +525,23 @@ def run_ciap(*args, timeout=30):
                           capture_output=True, text=True, timeout=timeout)
 
 
+def write_config(path, cfg):
+    """Writes a config (Python data) as YAML to `path`; returns `path`."""
+    with open(path, "w") as f:
+        f.write(to_yaml(cfg))
+    return path
+
+
+def check_json(config_path, request, *source):
+    """`ciap check --json` on one request ("METHOD URL"); returns (exit code, decoded output).
+    Anything but exit 0 (allow) or 1 (deny) is an error, raised with stdout and stderr."""
+    r = run_ciap("check", "-c", config_path, "--request", request, "--json", *source)
+    if r.returncode not in (0, 1):
+        raise AssertionError(f"ciap check {request} {source}: exit {r.returncode}\n"
+                             f"{r.stdout}{r.stderr}")
+    return r.returncode, json.loads(r.stdout)
+
+
 # ---------------------------------------------------------------------------------------------
 # Clients
 # ---------------------------------------------------------------------------------------------

@@ -18,8 +18,8 @@ import json
 import os
 import unittest
 
-from ciaptest import (CiapTestCase, log, make_config, plain_listener, raw_socket, read_response,
-                      run_ciap, to_yaml, upstream_cfg, wait_until)
+from ciaptest import (CiapTestCase, check_json, log, make_config, plain_listener, raw_socket,
+                      read_response, upstream_cfg, wait_until, write_config)
 from test_identity import AUDIENCE, CORP_ISSUER, mint, require_node, vendor_payloads
 
 GH_ISSUER = "https://token.actions.githubusercontent.com"
@@ -117,15 +117,10 @@ class Parity(CiapTestCase):
         ]
         cfg["groups"] = GROUPS
         self.cfg = cfg
-        self.config_path = os.path.join(self.tmp, "ciap.yaml")
-        with open(self.config_path, "w") as f:
-            f.write(to_yaml(cfg))
+        self.config_path = write_config(os.path.join(self.tmp, "ciap.yaml"), cfg)
 
     def check(self, method, path, *source):
-        r = run_ciap("check", "-c", self.config_path, "--request",
-                     f"{method} http://ci.acme{path}", "--json", *source)
-        self.assertIn(r.returncode, (0, 1), (method, path, source, r.stdout, r.stderr))
-        out = json.loads(r.stdout)
+        _, out = check_json(self.config_path, f"{method} http://ci.acme{path}", *source)
         return out["decision"], out["status"], out["reason"]
 
     def live(self, ciap, method, path, token, request_id):

@@ -25,8 +25,8 @@ import time
 import os
 import unittest
 
-from ciaptest import (CiapTestCase, log, make_config, plain_listener, request, run_ciap,
-                      to_yaml, upstream_cfg, wait_until)
+from ciaptest import (CiapTestCase, check_json, log, make_config, plain_listener, request,
+                      run_ciap, upstream_cfg, wait_until, write_config)
 from test_identity import (AUDIENCE, CIRCLE_CONTEXT, CIRCLE_ISSUER, CIRCLE_ORG, CORP_ISSUER,
                            mint, require_node, vendor_payloads)
 
@@ -447,19 +447,15 @@ class PolicyTable(CiapTestCase):
         ]
         cfg["groups"] = GROUPS
         self.cfg = cfg
-        self.config_path = os.path.join(self.tmp, "ciap.yaml")
-        with open(self.config_path, "w") as f:
-            f.write(to_yaml(cfg))
+        self.config_path = write_config(os.path.join(self.tmp, "ciap.yaml"), cfg)
         r = run_ciap("validate", "-c", self.config_path)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
     def check(self, row, *source):
-        r = run_ciap("check", "-c", self.config_path, "--request",
-                     f"{row['method']} http://ci.acme{row['path']}", "--json", *source)
-        self.assertIn(r.returncode, (0, 1), (row["id"], r.stdout, r.stderr))
-        out = json.loads(r.stdout)
+        code, out = check_json(self.config_path,
+                               f"{row['method']} http://ci.acme{row['path']}", *source)
         passes = out["decision"] in ("allow", "shadow-allow", "shadow-deny")
-        self.assertEqual(r.returncode, 0 if passes else 1, (row["id"], out))
+        self.assertEqual(code, 0 if passes else 1, (row["id"], out))
         return out
 
     def test_table(self):
