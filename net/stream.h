@@ -3,9 +3,19 @@
 // Beast's HTTP algorithms are templates over the stream type; dispatching plain-vs-TLS at run
 // time inside async_read_some/async_write_some means every algorithm is instantiated once, not
 // once per transport, which keeps compile times and code size down.
+//
+// TLS runs OpenSSL directly on the non-blocking socket (the way nginx and HAProxy do), not
+// through Asio's SSL engine: that engine moves every byte through a BIO pair and two staging
+// vectors, about 70 KiB per connection held for the connection's whole life and two extra
+// copies of every byte. Here a TLS operation is an OpenSSL call that either completes or says
+// which readiness it needs; the socket waits for that and the call is retried (OpenSSL writes
+// with write(2): the process ignores SIGPIPE). With
+// SSL_MODE_RELEASE_BUFFERS, OpenSSL's record buffers exist only while a record is in flight,
+// so an idle connection costs little more than OpenSSL's session state.
 #pragma once
 
-#include <memory>
+#include <openssl/ssl.h>
+
 #include <vector>
 
 #include "net/asio.h"
@@ -19,63 +29,119 @@ inline bool IsQuietClose(const error_code& ec) {
          ec == asio::error::broken_pipe || ec == ssl::error::stream_truncated;
 }
 
+namespace tls_io {
+
+// The outcome of one non-blocking OpenSSL call: done (with an error or a byte count), or
+// retry once the socket is readable / writable.
+struct Step {
+  enum Want { kDone, kRead, kWrite } want = kDone;
+  error_code ec;
+  std::size_t bytes = 0;
+};
+
+Step Read(SSL* ssl, void* data, std::size_t size);
+Step Write(SSL* ssl, const void* data, std::size_t size);
+Step Handshake(SSL* ssl);
+Step Shutdown(SSL* ssl);
+
+// Retries `call` (returning a Step) until it is done, waiting on `socket` in between. An
+// operation done without waiting completes through a post, as Asio's own sockets do, so a
+// completion handler never runs inside its initiating call.
+template <class Call>
+struct Op {
+  tcp::socket& socket;
+  Call call;
+  bool waited = false;
+  bool posted = false;
+  Step result{};
+
+  template <class Self>
+  void operator()(Self& self, error_code ec = {}) {
+    if (posted) {
+      self.complete(result.ec, result.bytes);
+      return;
+    }
+    if (ec) {
+      self.complete(ec, 0);
+      return;
+    }
+    Step step = call();
+    if (step.want != Step::kDone) {
+      waited = true;
+      socket.async_wait(step.want == Step::kRead ? tcp::socket::wait_read : tcp::socket::wait_write,
+                        std::move(self));
+      return;
+    }
+    if (waited) {
+      self.complete(step.ec, step.bytes);
+      return;
+    }
+    posted = true;
+    result = step;
+    asio::post(std::move(self));
+  }
+};
+
+template <class Token, class Call>
+auto Run(tcp::socket& socket, Call call, Token&& token) {
+  return asio::async_compose<Token, void(error_code, std::size_t)>(
+      Op<Call>{socket, std::move(call)}, token, socket);
+}
+
+}  // namespace tls_io
+
 class Stream {
  public:
   using executor_type = asio::any_io_executor;
-  using TlsStream = ssl::stream<tcp::socket>;
 
-  explicit Stream(tcp::socket socket) : plain_(std::move(socket)) {}
-  Stream(tcp::socket socket, ssl::context& context)
-      : plain_(socket.get_executor()),
-        tls_(std::make_unique<TlsStream>(std::move(socket), context)) {
-    // Asio turns on SSL_MODE_RELEASE_BUFFERS, which makes OpenSSL allocate and free its
-    // 16 KiB record buffers on every request. Keeping them costs ~34 KiB per TLS connection
-    // and saves that churn on the hot path.
-    SSL_clear_mode(tls_->native_handle(), SSL_MODE_RELEASE_BUFFERS);
-  }
+  // Plain TCP.
+  explicit Stream(tcp::socket socket) : socket_(std::move(socket)) {}
+  // TLS with `context`'s settings; the role is chosen by Handshake().
+  Stream(tcp::socket socket, ssl::context& context);
+  ~Stream();
 
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
 
-  executor_type get_executor() { return socket().get_executor(); }
-  tcp::socket& socket() { return tls_ ? tls_->next_layer() : plain_; }
-  bool is_tls() const { return tls_ != nullptr; }
-  TlsStream& tls() { return *tls_; }
-  SSL* ssl_handle() { return tls_ ? tls_->native_handle() : nullptr; }
+  executor_type get_executor() { return socket_.get_executor(); }
+  tcp::socket& socket() { return socket_; }
+  bool is_tls() const { return ssl_ != nullptr; }
+  // The TLS session (SNI, ALPN, peer certificate); nullptr on plain TCP.
+  SSL* ssl_handle() { return ssl_; }
+
+  // The TLS handshake on the (connected) socket; a no-op on plain TCP.
+  asio::awaitable<error_code> Handshake(bool server);
+  // Sends TLS close_notify (without waiting for the peer's); a no-op on plain TCP.
+  asio::awaitable<error_code> Shutdown();
+
+  // Whether TLS already holds bytes (decrypted or not) that a read returns without waiting
+  // for the socket.
+  bool HasBufferedInput() const { return ssl_ != nullptr && SSL_has_pending(ssl_) == 1; }
 
   template <class MutableBufferSequence, class Token>
   auto async_read_some(const MutableBufferSequence& buffers, Token&& token) {
-    return asio::async_initiate<Token, void(error_code, std::size_t)>(
-        [this](auto handler, const MutableBufferSequence& b) {
-          if (tls_) {
-            tls_->async_read_some(b, std::move(handler));
-          } else {
-            plain_.async_read_some(b, std::move(handler));
-          }
-        },
-        token, buffers);
+    if (ssl_ == nullptr) return socket_.async_read_some(buffers, std::forward<Token>(token));
+    asio::mutable_buffer b = FirstNonEmpty(buffers);
+    return tls_io::Run(
+        socket_, [this, b] { return Checked(tls_io::Read(ssl_, b.data(), b.size())); },
+        std::forward<Token>(token));
   }
 
   template <class ConstBufferSequence, class Token>
   auto async_write_some(const ConstBufferSequence& buffers, Token&& token) {
-    return asio::async_initiate<Token, void(error_code, std::size_t)>(
-        [this](auto handler, const ConstBufferSequence& b) {
-          if (tls_) {
-            tls_->async_write_some(b, std::move(handler));
-          } else {
-            plain_.async_write_some(b, std::move(handler));
-          }
-        },
-        token, buffers);
+    if (ssl_ == nullptr) return socket_.async_write_some(buffers, std::forward<Token>(token));
+    asio::const_buffer b = FirstNonEmpty(buffers);
+    return tls_io::Run(
+        socket_, [this, b] { return Checked(tls_io::Write(ssl_, b.data(), b.size())); },
+        std::forward<Token>(token));
   }
 
-  // Writes every byte of `buffers`. Asio's TLS stream writes only the first buffer of a
-  // sequence per record, so for TLS a scattered sequence is gathered into one buffer first:
-  // one record and one syscall instead of one per piece.
+  // Writes every byte of `buffers`. For TLS a scattered sequence is gathered into one buffer
+  // first: one record and one syscall instead of one per piece.
   template <class ConstBufferSequence>
   asio::awaitable<error_code> WriteAll(const ConstBufferSequence& buffers) {
     std::size_t total = asio::buffer_size(buffers);
-    if (tls_ &&
+    if (ssl_ != nullptr &&
         std::next(asio::buffer_sequence_begin(buffers)) != asio::buffer_sequence_end(buffers)) {
       gather_.resize(total);
       asio::buffer_copy(asio::buffer(gather_), buffers);
@@ -86,21 +152,40 @@ class Stream {
     co_return ec;
   }
 
+  // Gives back memory kept between uses (the gather buffer) while the connection idles.
+  void Trim() { std::vector<char>().swap(gather_); }
+
   // Cancels pending operations (used by deadlines); the stream stays usable.
   void Cancel() {
     error_code ignored;
-    socket().cancel(ignored);
+    socket_.cancel(ignored);
   }
 
   void Close() {
     error_code ignored;
-    socket().shutdown(tcp::socket::shutdown_both, ignored);
-    socket().close(ignored);
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
   }
 
  private:
-  tcp::socket plain_;
-  std::unique_ptr<TlsStream> tls_;
+  template <class Buffers>
+  static auto FirstNonEmpty(const Buffers& buffers) {
+    for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers);
+         ++it) {
+      if (it->size() != 0) return *it;
+    }
+    return *asio::buffer_sequence_begin(buffers);
+  }
+
+  // After a fatal TLS error OpenSSL must not be asked for a close_notify.
+  tls_io::Step Checked(tls_io::Step step) {
+    if (step.want == tls_io::Step::kDone && step.ec) failed_ = true;
+    return step;
+  }
+
+  tcp::socket socket_;
+  SSL* ssl_ = nullptr;
+  bool failed_ = false;
   std::vector<char> gather_;
 };
 

@@ -265,7 +265,7 @@ asio::awaitable<std::optional<Relay::Failure>> Relay::ReadResponseHead(
     const ExchangeRecord& exchange, bool head_request) {
   // Interim 1xx responses (other than 101) are consumed here.
   for (;;) {
-    response_.emplace();
+    response_ = std::make_unique<ResponseParser>();
     response_->header_limit(kMaxUpstreamHeaderBytes);
     response_->body_limit(boost::none);
     if (head_request) response_->skip(true);

@@ -77,9 +77,10 @@ class Relay {
   std::string head_;  // the upstream request head
   std::string chunk_line_;
   std::unique_ptr<char[]> body_buffer_;
-  // The current exchange's response parser and upstream connection. Members rather than
-  // coroutine locals: it keeps coroutine frames small enough for Asio's per-thread frame cache.
-  std::optional<ResponseParser> response_;
+  // The current exchange's response parser (allocated per exchange) and upstream connection.
+  // Members rather than coroutine locals: it keeps coroutine frames small enough for Asio's
+  // per-thread frame cache.
+  std::unique_ptr<ResponseParser> response_;
   std::unique_ptr<UpstreamConnection> upstream_;
   UpstreamPool* pool_ = nullptr;  // the pool upstream_ came from
 };

@@ -21,6 +21,23 @@ constexpr std::chrono::milliseconds kLingerTimeout{2000};
 constexpr std::size_t kLingerMaxBytes = 1 << 20;
 constexpr std::chrono::milliseconds kShutdownTimeout{1000};
 
+// Allocates exactly the size asked for, past Asio's per-thread recycling cache, for the one
+// operation a parked connection keeps pending: a recycled block can be several times larger
+// than the wait needs, and a parked connection holds it for as long as it idles.
+template <class T>
+struct ExactAllocator {
+  using value_type = T;
+  ExactAllocator() = default;
+  template <class U>
+  ExactAllocator(const ExactAllocator<U>& /*other*/) noexcept {}  // NOLINT: rebinding
+  T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T))); }
+  void deallocate(T* p, std::size_t /*n*/) noexcept { ::operator delete(p); }
+  template <class U>
+  bool operator==(const ExactAllocator<U>& /*other*/) const noexcept {
+    return true;
+  }
+};
+
 // Removes the headers a client's Connection header names (RFC 9110 7.6.1), and the Connection
 // header itself, before filters run: afterwards the client could otherwise strip headers the
 // filters inject (credentials, identity) by naming them in Connection.
@@ -36,8 +53,8 @@ void StripConnectionHeaders(http::fields& fields) {
 
 }  // namespace
 
-asio::awaitable<void> Session::Start(Worker& worker, std::shared_ptr<const Snapshot> snapshot,
-                                     const ListenerRuntime& listener, tcp::socket socket) {
+void Session::Start(Worker& worker, std::shared_ptr<const Snapshot> snapshot,
+                    const ListenerRuntime& listener, tcp::socket socket) {
   SharedState& shared = worker.shared();
   auto& open = *listener.open_connections;
   const bool over_listener =
@@ -50,17 +67,52 @@ asio::awaitable<void> Session::Start(Worker& worker, std::shared_ptr<const Snaps
     listener.rejected->Increment();
     error_code ignored;
     socket.close(ignored);
-    co_return;
+    return;
   }
   listener.accepted->Increment();
-  std::unique_ptr<Session> session(
-      new Session(worker, std::move(snapshot), listener, std::move(socket)));
-  try {
-    co_await session->Run();
-  } catch (const std::exception& e) {
-    // The data plane never lets an exception escape a connection; one here is a bug.
-    LogEvent(LogLevel::kError, "session failed", {{"error", e.what()}});
-  }
+  Resume(std::unique_ptr<Session>(
+      new Session(worker, std::move(snapshot), listener, std::move(socket))));
+}
+
+void Session::Resume(std::unique_ptr<Session> self) {
+  Session& session = *self;
+  asio::co_spawn(session.stream_.get_executor(), session.Serve(),
+                 [self = std::move(self)](const std::exception_ptr& failure, bool park) mutable {
+                   if (failure) {
+                     // The data plane never lets an exception escape a connection; one here is
+                     // a bug. The session closes.
+                     try {
+                       std::rethrow_exception(failure);
+                     } catch (const std::exception& e) {
+                       LogEvent(LogLevel::kError, "session failed", {{"error", e.what()}});
+                     }
+                     return;
+                   }
+                   if (park) Park(std::move(self));
+                 });
+}
+
+void Session::Park(std::unique_ptr<Session> self) {
+  Session& session = *self;
+  const config::LimitsConfig& limits = session.listener_->config->limits;
+  const bool first = session.served_ == 0;
+  // A new connection gets header_timeout for its first byte (a silent connection is a
+  // slowloris, not a keep-alive); between requests, idle_timeout, which draining ends early.
+  session.deadline_.Arm(first ? limits.header_timeout : limits.idle_timeout, &session.stream_,
+                        /*idle=*/!first);
+  session.ReleaseIdleMemory();
+  session.stream_.socket().async_wait(
+      tcp::socket::wait_read,
+      asio::bind_allocator(ExactAllocator<void>(),
+                           [self = std::move(self)](const error_code& ec) mutable {
+                             if (ec) {
+                               // Timed out, drained, or the socket failed: close.
+                               self->wait_failed_ = true;
+                             } else {
+                               self->readable_ = true;
+                             }
+                             Resume(std::move(self));
+                           }));
 }
 
 Session::Session(Worker& worker, std::shared_ptr<const Snapshot> snapshot,
@@ -106,7 +158,7 @@ void Session::RecordConnection() {
   connection_.client_address = client_address_;
   connection_.tls = stream_.is_tls();
   if (!stream_.is_tls()) return;
-  SSL* ssl = stream_.tls().native_handle();
+  SSL* ssl = stream_.ssl_handle();
   if (const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)) sni_ = name;
   const unsigned char* protocol = nullptr;
   unsigned int length = 0;
@@ -123,7 +175,7 @@ void Session::RecordConnection() {
 asio::awaitable<bool> Session::Handshake() {
   if (stream_.is_tls()) {
     deadline_.Arm(listener_->config->limits.header_timeout, &stream_);
-    auto [ec] = co_await stream_.tls().async_handshake(ssl::stream_base::server, use_nothrow);
+    error_code ec = co_await stream_.Handshake(/*server=*/true);
     deadline_.Disarm();
     if (ec) {
       listener_->handshake_errors->Increment();
@@ -135,22 +187,25 @@ asio::awaitable<bool> Session::Handshake() {
   co_return true;
 }
 
-asio::awaitable<void> Session::Run() {
+asio::awaitable<bool> Session::Serve() {
   SharedState& shared = worker_.shared();
-
-  if (!co_await Handshake()) co_return;
+  if (!handshake_done_) {
+    if (!co_await Handshake()) co_return false;
+    handshake_done_ = true;
+  }
 
   bool linger = false;
-  for (bool first = true;; first = false) {
+  for (;; ++served_) {
+    const bool first = served_ == 0;
+    if (wait_failed_) break;
     // A connection accepted just before draining still gets its first request answered.
     if (!first && shared.draining.load(std::memory_order_relaxed)) break;
     const config::LimitsConfig* limits = &listener_->config->limits;
     if (buffer_.size() == 0) {
-      // Wait for a request's first byte. A new connection gets header_timeout (a silent
-      // connection is a slowloris, not a keep-alive); between requests, idle_timeout.
-      // Draining ends the wait between requests.
-      deadline_.Arm(first ? limits->header_timeout : limits->idle_timeout, &stream_,
-                    /*idle=*/!first);
+      // Nothing read yet: unless the socket was found readable (or TLS holds bytes), wait for
+      // the request's first byte parked, without this coroutine (see Park).
+      if (!readable_ && !stream_.HasBufferedInput()) co_return true;
+      readable_ = false;
       auto [ec, n] =
           co_await stream_.async_read_some(buffer_.prepare(kReadChunkBytes), use_nothrow);
       if (ec) break;
@@ -162,9 +217,10 @@ asio::awaitable<void> Session::Run() {
       limits = &listener_->config->limits;
     }
 
-    ExchangeRecord& exchange = exchange_;
+    if (!flight_) flight_ = std::make_unique<InFlight>(worker_, deadline_);
+    ExchangeRecord& exchange = flight_->exchange;
     exchange.Reset();
-    RequestParser& parser = request_.emplace();
+    RequestParser& parser = flight_->parser.emplace();
     parser.header_limit(limits->max_header_bytes);
     parser.body_limit(boost::none);  // bodies are streamed, never held whole
 
@@ -205,20 +261,27 @@ asio::awaitable<void> Session::Run() {
   } else {
     co_await CloseStream();
   }
+  co_return false;
 }
 
 asio::awaitable<void> Session::CloseStream() {
   if (stream_.is_tls()) {
     // close_notify lets the client tell a complete close-delimited body from a truncated one.
     deadline_.Arm(kShutdownTimeout, &stream_);
-    co_await stream_.tls().async_shutdown(use_nothrow);
+    co_await stream_.Shutdown();
     deadline_.Disarm();
   }
   stream_.Close();
 }
 
+void Session::ReleaseIdleMemory() {
+  buffer_.shrink_to_fit();  // empty here: frees it
+  flight_.reset();
+  stream_.Trim();
+}
+
 asio::awaitable<bool> Session::HandleRequest(ExchangeRecord& exchange) {
-  RequestParser& parser = *request_;
+  RequestParser& parser = *flight_->parser;
   auto& request = parser.get();
   exchange.method = request.method_string();
   bool client_keep_alive = request.keep_alive();
@@ -293,7 +356,7 @@ asio::awaitable<bool> Session::HandleRequest(ExchangeRecord& exchange) {
                                client_keep_alive && body_done, &decision.headers());
   }
   exchange.reason = context.reason;
-  co_return co_await relay_.Forward(*this, exchange, target->query, snapshot_, client_keep_alive);
+  co_return co_await flight_->relay.Forward(*this, exchange, target->query, snapshot_, client_keep_alive);
 }
 
 asio::awaitable<bool> Session::Respond(
@@ -313,18 +376,19 @@ asio::awaitable<bool> Session::Respond(
   exchange.reason = reason;
 
   std::string body = LocalReplyBody(status, reason, exchange.request_id);
-  const bool http10 = request_ && request_->get().version() < 11;
-  head_.clear();
-  AppendHttp1ReplyHead(head_, status, body.size(), exchange.request_id, headers, keep_alive,
+  const bool http10 = flight_->parser && flight_->parser->get().version() < 11;
+  std::string& head = flight_->head;
+  head.clear();
+  AppendHttp1ReplyHead(head, status, body.size(), exchange.request_id, headers, keep_alive,
                        http10);
   // A response to HEAD carries the body's length but not the body (RFC 9110 9.3.2).
   if (exchange.method != "HEAD") {
-    head_.append(body);
+    head.append(body);
     exchange.bytes_out = body.size();
   }
 
   deadline_.Arm(listener_->config->limits.idle_timeout, &stream_);
-  error_code ec = co_await stream_.WriteAll(asio::buffer(head_));
+  error_code ec = co_await stream_.WriteAll(asio::buffer(head));
   co_return keep_alive && !ec;
 }
 

@@ -25,10 +25,11 @@ class Worker;
 // (decide.h), and is the relay's Downstream (exchange.h) for the body and the response.
 class Session : public Downstream {
  public:
-  // Runs a connection to completion; owns everything it needs.
-  // `listener` belongs to `snapshot`.
-  static asio::awaitable<void> Start(Worker& worker, std::shared_ptr<const Snapshot> snapshot,
-                                     const ListenerRuntime& listener, tcp::socket socket);
+  // Admits a connection (or closes it over the connection limits) and starts its coroutine,
+  // which runs it to completion and owns everything it needs. `listener` belongs to
+  // `snapshot`.
+  static void Start(Worker& worker, std::shared_ptr<const Snapshot> snapshot,
+                    const ListenerRuntime& listener, tcp::socket socket);
 
   ~Session() override;
 
@@ -59,7 +60,14 @@ class Session : public Downstream {
   Session(Worker& worker, std::shared_ptr<const Snapshot> snapshot, const ListenerRuntime& listener,
           tcp::socket socket);
 
-  asio::awaitable<void> Run();
+  // A connection runs as a coroutine only while it has work: Serve() handles requests until
+  // the connection ends (false) or must wait for a next request's first byte (true). Then the
+  // coroutine ends and Park() leaves the session waiting for readability, holding nothing but
+  // itself (no coroutine frames, no buffers); Resume() starts a new Serve() when bytes come,
+  // or to close the connection when the wait failed (timeout, draining).
+  static void Resume(std::unique_ptr<Session> self);
+  static void Park(std::unique_ptr<Session> self);
+  asio::awaitable<bool> Serve();
   // The TLS handshake (bounded by header_timeout) on TLS listeners; false: the connection is
   // closed.
   asio::awaitable<bool> Handshake();
@@ -69,7 +77,7 @@ class Session : public Downstream {
   // Between requests: moves to the newest config snapshot if a reload published one. False
   // when the reload removed this connection's listener (the connection then closes).
   bool FollowReload();
-  // Handles the parsed request head in request_; returns whether the connection may carry
+  // Handles the parsed request head in flight_->parser; returns whether the connection may carry
   // another request.
   asio::awaitable<bool> HandleRequest(ExchangeRecord& exchange);
 
@@ -86,6 +94,9 @@ class Session : public Downstream {
   asio::awaitable<void> CloseGracefully();
   // Closes the connection, with a bounded TLS close_notify first.
   asio::awaitable<void> CloseStream();
+  // Between requests: gives back every buffer the last request used (the read buffer and
+  // flight_), so that an idle connection costs only its TLS state and this object.
+  void ReleaseIdleMemory();
   void Finish(ExchangeRecord& exchange);
 
   Worker& worker_;
@@ -102,15 +113,24 @@ class Session : public Downstream {
   std::string sni_;
   std::string alpn_;
   ConnectionInfo connection_;  // views into the strings above and the TLS session
-  std::string head_;           // reused serialization buffer for response heads
-  std::string chunk_line_;
-  ExchangeRecord exchange_;
-  // The current request's parser. A member rather than a coroutine local: it keeps coroutine
-  // frames small enough for Asio's per-thread frame cache.
-  std::optional<RequestParser> request_;
+  // What requests need, allocated when a request's first byte arrives and freed when the
+  // connection goes idle (so an idle connection holds none of it). Members rather than
+  // coroutine locals: it keeps coroutine frames small enough for Asio's per-thread frame cache.
+  struct InFlight {
+    InFlight(Worker& worker, Deadline& deadline) : relay(worker, deadline) {}
+    std::optional<RequestParser> parser;  // the current request's (one per request)
+    ExchangeRecord exchange;
+    std::string head;  // reused serialization buffer for response heads
+    std::string chunk_line;
+    Relay relay;
+  };
+  std::unique_ptr<InFlight> flight_;
   Framing response_framing_ = Framing::kNone;
   bool response_started_ = false;
-  Relay relay_{worker_, deadline_};
+  bool handshake_done_ = false;
+  bool readable_ = false;     // the parked wait found bytes to read
+  bool wait_failed_ = false;  // the parked wait ended in a timeout, draining or an error
+  uint64_t served_ = 0;       // requests handled on this connection
 };
 
 }  // namespace ciap

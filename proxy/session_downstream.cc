@@ -12,23 +12,23 @@ namespace ciap {
 
 using boost::beast::iequals;
 
-const http::fields& Session::request_headers() const { return request_->get(); }
+const http::fields& Session::request_headers() const { return flight_->parser->get(); }
 
 bool Session::has_body() const {
-  const RequestParser& parser = *request_;
+  const RequestParser& parser = *flight_->parser;
   return !parser.is_done() || parser.chunked() ||
          (parser.content_length() && *parser.content_length() > 0);
 }
 
 std::optional<uint64_t> Session::body_length() const {
-  const RequestParser& parser = *request_;
+  const RequestParser& parser = *flight_->parser;
   if (parser.chunked() || !parser.content_length()) return std::nullopt;
   return *parser.content_length();
 }
 
 bool Session::expects_continue() const {
-  const auto& request = request_->get();
-  return has_body() && !request_->is_done() && request.version() >= 11 &&
+  const auto& request = flight_->parser->get();
+  return has_body() && !flight_->parser->is_done() && request.version() >= 11 &&
          iequals(request[http::field::expect], "100-continue");
 }
 
@@ -39,7 +39,7 @@ asio::awaitable<bool> Session::SendContinue() {
 }
 
 Downstream::BodyPiece Session::TakeBody(std::span<char> into) {
-  RequestParser& parser = *request_;
+  RequestParser& parser = *flight_->parser;
   auto& request = parser.get();
   BodyPiece piece;
   while (!parser.is_done() && piece.bytes < into.size()) {
@@ -80,11 +80,11 @@ asio::awaitable<Downstream::ReadResult> Session::ReadBody() {
   co_return ReadResult::kOk;
 }
 
-bool Session::body_done() const { return request_->is_done(); }
+bool Session::body_done() const { return flight_->parser->is_done(); }
 
 bool Session::BeginResponse(const http::response_header<>& head, std::optional<uint64_t> length,
                             bool no_body, bool client_keep_alive) {
-  const bool client_http11 = request_->get().version() >= 11;
+  const bool client_http11 = flight_->parser->get().version() >= 11;
   if (no_body) {
     response_framing_ = Framing::kNone;
   } else if (length) {
@@ -102,45 +102,45 @@ bool Session::BeginResponse(const http::response_header<>& head, std::optional<u
 
 void Session::BuildResponseHead(const http::response_header<>& res, std::optional<uint64_t> length,
                                 bool keep_alive, bool client_http11, bool no_body) {
-  head_.clear();
-  head_.append("HTTP/1.1 ");
-  head_.append(std::to_string(res.result_int()));
-  head_.push_back(' ');
+  flight_->head.clear();
+  flight_->head.append("HTTP/1.1 ");
+  flight_->head.append(std::to_string(res.result_int()));
+  flight_->head.push_back(' ');
   std::string_view reason_phrase = res.reason();
-  head_.append(reason_phrase.empty() ? std::string_view(http::obsolete_reason(res.result()))
+  flight_->head.append(reason_phrase.empty() ? std::string_view(http::obsolete_reason(res.result()))
                                      : reason_phrase);
-  head_.append("\r\n");
+  flight_->head.append("\r\n");
   bool upstream_sent_id = false;
-  AppendEndToEndFields(head_, res, [&](std::string_view name) {
+  AppendEndToEndFields(flight_->head, res, [&](std::string_view name) {
     if (iequals(name, "x-request-id")) upstream_sent_id = true;
     return false;
   });
   if (!upstream_sent_id) {
-    head_.append("x-request-id: ");
-    head_.append(exchange_.request_id);
-    head_.append("\r\n");
+    flight_->head.append("x-request-id: ");
+    flight_->head.append(flight_->exchange.request_id);
+    flight_->head.append("\r\n");
   }
   if (response_framing_ == Framing::kLength || (no_body && length)) {
-    head_.append("Content-Length: ");
-    head_.append(std::to_string(*length));
-    head_.append("\r\n");
+    flight_->head.append("Content-Length: ");
+    flight_->head.append(std::to_string(*length));
+    flight_->head.append("\r\n");
   } else if (response_framing_ == Framing::kChunked) {
-    head_.append("Transfer-Encoding: chunked\r\n");
+    flight_->head.append("Transfer-Encoding: chunked\r\n");
   }
   if (!keep_alive) {
-    head_.append("Connection: close\r\n");
+    flight_->head.append("Connection: close\r\n");
   } else if (!client_http11) {
-    head_.append("Connection: keep-alive\r\n");
+    flight_->head.append("Connection: keep-alive\r\n");
   }
-  head_.append("\r\n");
+  flight_->head.append("\r\n");
 }
 
 asio::awaitable<bool> Session::WriteResponse(std::span<const char> data, bool last) {
   // The head goes out with the first piece of body, so a small response is one write.
   std::array<asio::const_buffer, 4> pieces;
   std::size_t count = 0;
-  if (!response_started_) pieces[count++] = asio::buffer(head_);
-  count = AppendBodyPiece(pieces, count, chunk_line_, response_framing_ == Framing::kChunked, data,
+  if (!response_started_) pieces[count++] = asio::buffer(flight_->head);
+  count = AppendBodyPiece(pieces, count, flight_->chunk_line, response_framing_ == Framing::kChunked, data,
                           last);
   deadline_.Arm(listener_->config->limits.idle_timeout, &stream_);
   if (co_await stream_.WriteAll(std::span(pieces.data(), count))) co_return false;
@@ -150,7 +150,7 @@ asio::awaitable<bool> Session::WriteResponse(std::span<const char> data, bool la
 
 asio::awaitable<bool> Session::Reply(http::status status, std::string_view reason,
                                      bool keep_alive) {
-  co_return co_await Respond(exchange_, status, reason, keep_alive);
+  co_return co_await Respond(flight_->exchange, status, reason, keep_alive);
 }
 
 }  // namespace ciap

@@ -11,6 +11,11 @@
 #include "net/resolve.h"
 
 namespace ciap {
+namespace {
+
+constexpr std::chrono::seconds kBufferIdleTime{1};
+
+}  // namespace
 
 UpstreamConnection::UpstreamConnection(tcp::socket socket, ssl::context* tls)
     : stream(tls != nullptr ? Stream(std::move(socket), *tls) : Stream(std::move(socket))) {}
@@ -149,8 +154,7 @@ asio::awaitable<std::unique_ptr<UpstreamConnection>> UpstreamPool::Connect(Deadl
       } else {
         X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name.c_str());
       }
-      auto [hs_ec] =
-          co_await connection->stream.tls().async_handshake(ssl::stream_base::client, use_nothrow);
+      error_code hs_ec = co_await connection->stream.Handshake(/*server=*/false);
       if (hs_ec || deadline.expired()) {
         LogEvent(LogLevel::kWarning, "upstream TLS handshake failed",
                  {{"upstream", config.name},
@@ -239,6 +243,8 @@ void UpstreamPool::Sweep(Deadline::Clock::time_point now) {
       upstream_.idle_connections->Decrement();
       --open_;
     } else {
+      // A connection idle for a while gives its read buffer back; busy ones keep theirs.
+      if (now - connection->idle_since >= kBufferIdleTime) connection->buffer.shrink_to_fit();
       idle_[kept++] = std::move(connection);
     }
   }

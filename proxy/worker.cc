@@ -181,8 +181,7 @@ asio::awaitable<void> Worker::AcceptLoop(std::shared_ptr<Acceptor> acceptor) {
       socket.close(ignored);
       continue;
     }
-    co_spawn(*io_, Session::Start(*this, std::move(snapshot), *listener, std::move(socket)),
-             asio::detached);
+    Session::Start(*this, std::move(snapshot), *listener, std::move(socket));
   }
 }
 
