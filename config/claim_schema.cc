@@ -202,7 +202,7 @@ std::optional<ClaimMatcher> ReadOperator(const Value& v) {
 }  // namespace
 
 std::optional<ClaimMatcher> ReadClaimMatcher(const Value& v) {
-  const YAML::Node& node = v.node();
+  const yaml::Node& node = v.node();
   if (node.IsNull()) {
     v.Error("expected a claim matcher (" + std::string(kMatcherForms) + "), got nothing");
     return std::nullopt;

@@ -52,8 +52,7 @@ class SchemaReader {
           ReadIdentityProvider(item, p, provider_names_);
           if (p.name.empty()) provider_names_complete_ = false;
           // A groups_claim with a bad value still counts: dynamic groups are not the problem.
-          const YAML::Node& node = item.node();
-          if (!p.name.empty() && node.IsMap() && node["groups_claim"]) {
+          if (!p.name.empty() && item.node().HasKey("groups_claim")) {
             providers_with_groups_claim_.push_back(p.name);
           }
         }
@@ -520,8 +519,10 @@ std::expected<std::shared_ptr<const Config>, ConfigErrors> ParseConfig(std::stri
                                                                        const std::string& file_name,
                                                                        const EnvLookup& env) {
   yaml::Diagnostics diagnostics(file_name);
-  std::optional<YAML::Node> document = yaml::LoadSingleDocument(yaml_text, diagnostics);
-  if (!document) return std::unexpected(diagnostics.Take());
+  std::unique_ptr<yaml::Document> parsed = yaml::LoadSingleDocument(yaml_text, diagnostics);
+  if (!parsed) return std::unexpected(diagnostics.Take());
+  const yaml::Node root_node = parsed->root();
+  const yaml::Node* document = &root_node;
   if (document->IsNull()) {
     diagnostics.Add(document->Mark(), "",
                     "the config file is empty (expected a mapping with at least `listeners`)");

@@ -2,10 +2,9 @@
 // for reading a `name:` key and for keeping names unique within one list.
 #pragma once
 
-#include <algorithm>
-#include <iterator>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -21,24 +20,22 @@ class NameSet {
 
   // Remembers `name`; a repeat is reported at `at`.
   void Add(const std::string& name, const yaml::Value& at) {
-    auto it = std::find(names_.begin(), names_.end(), name);
-    if (it != names_.end()) {
+    auto [it, inserted] = lines_.emplace(name, at.mark().line + 1);
+    if (!inserted) {
       at.Error("duplicate " + what_ + " name '" + name + "' (first defined on line " +
-               std::to_string(lines_[std::distance(names_.begin(), it)]) + ")");
+               std::to_string(it->second) + ")");
       return;
     }
     names_.push_back(name);
-    lines_.push_back(at.mark().line + 1);
   }
-  bool Contains(const std::string& name) const {
-    return std::find(names_.begin(), names_.end(), name) != names_.end();
-  }
+  bool Contains(const std::string& name) const { return lines_.contains(name); }
+  // In the order they were added.
   const std::vector<std::string>& names() const { return names_; }
 
  private:
   std::string what_;
   std::vector<std::string> names_;
-  std::vector<int> lines_;
+  std::unordered_map<std::string, int> lines_;  // name → the line it was first defined on
 };
 
 // `name`: required, [A-Za-z0-9_.-]+, unique in `names`. Invalid names are still remembered

@@ -1,7 +1,7 @@
 // A small typed reader over yaml-cpp nodes for the config loader; see yaml_reader.h.
 #include "config/yaml_reader.h"
 
-#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/exceptions.h>
 
 #include <algorithm>
 #include <charconv>
@@ -16,17 +16,11 @@
 namespace ciap::config::yaml {
 namespace {
 
-std::string Describe(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Map:
-      return "a mapping";
-    case YAML::NodeType::Sequence:
-      return "a list";
-    case YAML::NodeType::Null:
-      return "nothing";
-    default:
-      return "'" + node.Scalar() + "'";
-  }
+std::string Describe(const Node& node) {
+  if (node.IsMap()) return "a mapping";
+  if (node.IsSequence()) return "a list";
+  if (node.IsNull()) return "nothing";
+  return "'" + node.Scalar() + "'";
 }
 
 bool IsEnvNameStart(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; }
@@ -116,28 +110,9 @@ std::optional<std::pair<size_t, std::string>> FirstUnreadableCharacter(std::stri
   return std::nullopt;
 }
 
-// Records where each document starts and ignores everything else.
-class DocumentStarts : public YAML::EventHandler {
- public:
-  std::vector<YAML::Mark> marks;
-
-  void OnDocumentStart(const YAML::Mark& mark) override { marks.push_back(mark); }
-  void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                const std::string&) override {}
-  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                       YAML::EmitterStyle::value) override {}
-  void OnSequenceEnd() override {}
-  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                  YAML::EmitterStyle::value) override {}
-  void OnMapEnd() override {}
-};
-
 }  // namespace
 
-std::optional<YAML::Node> LoadSingleDocument(std::string_view text, Diagnostics& diagnostics) {
+std::unique_ptr<Document> LoadSingleDocument(std::string_view text, Diagnostics& diagnostics) {
   // YAML is Unicode text, and every value ends up in JSON (/config, logs, audit events), which
   // must be UTF-8.
   if (auto bad = FirstUnreadableCharacter(text)) {
@@ -148,37 +123,30 @@ std::optional<YAML::Node> LoadSingleDocument(std::string_view text, Diagnostics&
     mark.line = static_cast<int>(std::count(text.begin(), text.begin() + at, '\n'));
     mark.column = static_cast<int>(at - line_start);
     diagnostics.Add(mark, "", bad->second);
-    return std::nullopt;
+    return nullptr;
   }
-  const std::string input(text);
   try {
-    // Documents are counted with a bound before loading because yaml-cpp 0.7's LoadAll() never
-    // returns (and allocates until the process dies) on some invalid input, such as a stray ','
-    // at the top level (jbeder/yaml-cpp#1040): the parser keeps reporting empty documents at
-    // the same position without consuming anything.
-    std::istringstream stream(input);
-    YAML::Parser parser(stream);
-    DocumentStarts starts;
-    while (starts.marks.size() < 2 && parser.HandleNextDocument(starts)) {
-    }
-    if (starts.marks.size() == 2) {
-      const YAML::Mark& first = starts.marks[0];
-      const YAML::Mark& second = starts.marks[1];
+    std::vector<YAML::Mark> starts;
+    std::unique_ptr<Document> document = Document::Parse(text, &starts);
+    if (starts.size() == 2) {
+      const YAML::Mark& first = starts[0];
+      const YAML::Mark& second = starts[1];
       if (first.pos == second.pos) {
-        const bool comma = second.pos >= 0 && static_cast<size_t>(second.pos) < input.size() &&
-                           input[second.pos] == ',';
+        // yaml-cpp reports an endless run of empty documents where it cannot go on.
+        const bool comma = second.pos >= 0 && static_cast<size_t>(second.pos) < text.size() &&
+                           text[second.pos] == ',';
         diagnostics.Add(second, "",
                         comma ? "invalid YAML: unexpected ',' outside of [...] or {...}"
                               : "invalid YAML: unexpected character");
       } else {
         diagnostics.Add(second, "", "expected one YAML document, found more (remove `---`)");
       }
-      return std::nullopt;
+      return nullptr;
     }
-    return YAML::Load(input);
+    return document;
   } catch (const YAML::Exception& e) {
     diagnostics.Add(e.mark, "", "invalid YAML: " + e.msg);
-    return std::nullopt;
+    return nullptr;
   }
 }
 
@@ -249,7 +217,7 @@ std::expected<std::string, std::string> SubstituteEnv(std::string_view text, con
   return out;
 }
 
-Value::Value(Diagnostics* diagnostics, const EnvLookup* env, YAML::Node node, std::string path,
+Value::Value(Diagnostics* diagnostics, const EnvLookup* env, Node node, std::string path,
              YAML::Mark fallback_mark)
     : diagnostics_(diagnostics),
       env_(env),
@@ -271,7 +239,7 @@ bool Value::ExpectScalar(std::string_view what) const {
   if (node_.IsScalar()) return true;
   std::string message = "expected " + std::string(what) + ", got " + Describe(node_);
   // An unquoted [::1]:443 parses as a list, or in a flow list as a mapping {[::1]: 443}.
-  const bool list_key = node_.IsMap() && node_.size() == 1 && node_.begin()->first.IsSequence();
+  const bool list_key = node_.IsMap() && node_.size() == 1 && node_.Key(0).IsSequence();
   if (node_.IsSequence() || list_key)
     message += " (quote values that start with '[', e.g. \"[::1]:8080\")";
   Error(std::move(message));
@@ -366,10 +334,10 @@ std::optional<std::vector<Value>> Value::List() const {
     return std::nullopt;
   }
   std::vector<Value> items;
-  size_t index = 0;
-  for (const YAML::Node& item : node_) {
-    items.emplace_back(diagnostics_, env_, item, path_ + "[" + std::to_string(index++) + "]",
-                       node_.Mark());
+  items.reserve(node_.size());
+  for (size_t index = 0; index < node_.size(); ++index) {
+    items.emplace_back(diagnostics_, env_, node_.Item(index),
+                       path_ + "[" + std::to_string(index) + "]", node_.Mark());
   }
   return items;
 }
@@ -394,14 +362,14 @@ std::optional<Map> Value::ReadMap(const std::vector<std::string_view>* known_key
     return std::nullopt;
   }
   std::map<std::string, int, std::less<>> first_line;
-  for (auto it = node_.begin(); it != node_.end(); ++it) {
-    // Copies: the iterator hands out a temporary pair, so references to it would dangle.
-    const YAML::Node key = it->first;
+  for (size_t pair = 0; pair < node_.size(); ++pair) {
+    const Node key = node_.Key(pair);
     std::vector<std::string> key_path;
     if (path_keys && key.IsSequence()) {
       std::string shown = "[";
       bool ok = key.size() > 0;
-      for (const YAML::Node& element : key) {
+      for (size_t i = 0; i < key.size(); ++i) {
+        const Node element = key.Item(i);
         if (!element.IsScalar() || element.Scalar().empty()) ok = false;
         if (!ok) break;
         key_path.push_back(element.Scalar());
@@ -420,7 +388,7 @@ std::optional<Map> Value::ReadMap(const std::vector<std::string_view>* known_key
         continue;
       }
       const std::string path = ChildPath(path_, shown);
-      map.Add({shown, key.Mark(), Value(diagnostics_, env_, it->second, path, key.Mark()),
+      map.Add({shown, key.Mark(), Value(diagnostics_, env_, node_.Value(pair), path, key.Mark()),
                std::move(key_path)});
       continue;
     }
@@ -446,7 +414,7 @@ std::optional<Map> Value::ReadMap(const std::vector<std::string_view>* known_key
                         "duplicate key (first set on line " + std::to_string(seen->second) + ")");
       continue;
     }
-    map.Add({name, key.Mark(), Value(diagnostics_, env_, it->second, path, key.Mark()), {}});
+    map.Add({name, key.Mark(), Value(diagnostics_, env_, node_.Value(pair), path, key.Mark()), {}});
   }
   return map;
 }

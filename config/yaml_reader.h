@@ -8,7 +8,7 @@
 // and an environment value can never change the structure of the document.
 #pragma once
 
-#include <yaml-cpp/yaml.h>
+#include <yaml-cpp/mark.h>
 
 #include <cstdint>
 #include <expected>
@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "config/loader.h"
+#include "config/yaml_document.h"
 
 namespace ciap::config::yaml {
 
@@ -40,9 +41,9 @@ class Diagnostics {
   ConfigErrors errors_;
 };
 
-// Parses `text` as one YAML document; an empty file gives a null node. A syntax error or a second
-// document is recorded in `diagnostics` and gives nullopt.
-std::optional<YAML::Node> LoadSingleDocument(std::string_view text, Diagnostics& diagnostics);
+// Parses `text` as one YAML document; an empty file gives a document whose root is null. A
+// syntax error or a second document is recorded in `diagnostics` and gives nullptr.
+std::unique_ptr<Document> LoadSingleDocument(std::string_view text, Diagnostics& diagnostics);
 
 // Whether a scalar may carry ${secret:...} and ${claim:...} references. They are resolved per
 // request by the proxy, not by the loader, so they are kept verbatim (and so is the `$${` escape,
@@ -55,14 +56,15 @@ std::expected<std::string, std::string> SubstituteEnv(std::string_view text, con
 
 class Map;
 
-// One node of the document with its key path. Cheap to copy (yaml-cpp nodes are handles).
+// One node of the document with its key path. Cheap to copy (nodes are handles into their
+// Document, which must outlive them).
 class Value {
  public:
-  Value(Diagnostics* diagnostics, const EnvLookup* env, YAML::Node node, std::string path,
+  Value(Diagnostics* diagnostics, const EnvLookup* env, Node node, std::string path,
         YAML::Mark fallback_mark);
 
   const std::string& path() const { return path_; }
-  const YAML::Node& node() const { return node_; }
+  const Node& node() const { return node_; }
   // Where the value is. An empty value (`key:` and nothing) has no position of its own, so it
   // is reported at its key.
   YAML::Mark mark() const;
@@ -115,7 +117,7 @@ class Value {
 
   Diagnostics* diagnostics_;
   const EnvLookup* env_;
-  YAML::Node node_;
+  Node node_;
   std::string path_;
   YAML::Mark fallback_mark_;
 };

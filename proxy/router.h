@@ -44,16 +44,32 @@ class RouteMatcher {
   std::vector<HeaderCondition> headers_;
 };
 
+// Picks the first route, in configuration order, whose match holds: a compiled lookup that
+// gives exactly the answer of trying every route in order (MatchInOrder), without trying
+// them all. Routes are indexed by host (exact name, wildcard suffix, or any host), then by
+// path (exact paths and prefixes in a radix tree; regex and path-less routes in a list). A
+// request collects the few candidate lists its host and path reach, each sorted by route
+// order, and tries their routes in ascending order: the first that fully matches (methods,
+// header conditions, regex) wins, so a regex or header condition is evaluated only on a route
+// that comes before every other candidate that could still match.
 class Router {
  public:
   explicit Router(const config::ListenerConfig& listener);
+  ~Router();
+  Router(Router&&) noexcept;
 
   // Index of the first matching route, or -1.
   int Match(std::string_view host, std::string_view path, std::string_view method,
             const boost::beast::http::fields& headers) const;
+  // The same answer by trying every route in order (the reference the lookup is tested
+  // against).
+  int MatchInOrder(std::string_view host, std::string_view path, std::string_view method,
+                   const boost::beast::http::fields& headers) const;
 
  private:
+  struct Index;  // router.cc
   std::vector<RouteMatcher> routes_;
+  std::unique_ptr<const Index> index_;
 };
 
 // Lower-cases a Host header value and strips its port and a trailing dot, into `*out`.

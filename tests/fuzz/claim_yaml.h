@@ -2,6 +2,7 @@
 // (config/claim_schema.h), for the fuzz targets that need a matcher set.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -16,13 +17,14 @@ namespace ciap::fuzz {
 inline std::optional<std::vector<config::ClaimCondition>> ReadConditionsYaml(
     std::string_view yaml_text) {
   config::yaml::Diagnostics diagnostics("fuzz.yaml");
-  std::optional<YAML::Node> root = config::yaml::LoadSingleDocument(yaml_text, diagnostics);
-  if (!root) return std::nullopt;
+  std::unique_ptr<config::yaml::Document> document =
+      config::yaml::LoadSingleDocument(yaml_text, diagnostics);
+  if (!document) return std::nullopt;
   static const config::EnvLookup env = [](const std::string& name) -> std::optional<std::string> {
     if (name == "FUZZ_ORG") return "acme-inc";
     return std::nullopt;
   };
-  config::yaml::Value value(&diagnostics, &env, *root, "bound_claims", YAML::Mark());
+  config::yaml::Value value(&diagnostics, &env, document->root(), "bound_claims", YAML::Mark());
   std::vector<config::ClaimCondition> conditions;
   config::ReadClaimConditions(value, conditions);
   if (!diagnostics.empty()) return std::nullopt;

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 namespace ciap {
 namespace {
 
@@ -12,6 +14,9 @@ config::RouteConfig Route(std::string name, config::RouteMatch match) {
   route.match = std::move(match);
   return route;
 }
+
+// `prefix` followed by `n` (appended: GCC 12 warns falsely on "literal" + std::string).
+std::string Numbered(std::string prefix, int n) { return prefix.append(std::to_string(n)); }
 
 class RouterTest : public testing::Test {
  protected:
@@ -91,6 +96,126 @@ TEST_F(RouterTest, HeaderConditionsAllHold) {
   boost::beast::http::fields debug = prod;
   debug.set("X-Debug", "1");
   EXPECT_EQ(Match("x", "/env/a", "GET", debug), "fallback");
+}
+
+// The compiled lookup against trying every route in order, on randomized tables: hosts (exact,
+// wildcards nested in each other, any, mixed case), exact paths and prefixes that nest and
+// share bytes, regexes, no path, methods and header conditions; requests from the same
+// vocabulary plus near misses.
+TEST(RouterDifferential, PicksTheSameRouteAsFirstMatchInOrder) {
+  const std::vector<std::string> hosts = {"",
+                                          "a.example.com",
+                                          "B.example.com",
+                                          "*.example.com",
+                                          "*.b.example.com",
+                                          "*.com",
+                                          "x.b.example.com",
+                                          "example.com"};
+  const std::vector<std::string> exact_paths = {"/", "/a", "/a/b", "/ab", "/a/b/c", "/api/v1/x"};
+  const std::vector<std::string> prefixes = {"/",   "/a",      "/a/",      "/ab",  "/a/b",
+                                             "/a/b/c", "/api/", "/api/v1", "/api/v10"};
+  const std::vector<std::string> regexes = {"/a/.*", "/api/v[0-9]+/.*", "/a(b)?", ".*c"};
+  const std::vector<std::string> methods = {"GET", "PUT", "POST"};
+  const std::vector<std::string> request_hosts = {
+      "a.example.com", "b.example.com", "x.b.example.com", "y.x.b.example.com", "example.com",
+      "com",           "other.org",     "ab.example.com",  "b.example.co",      ""};
+  const std::vector<std::string> request_paths = {
+      "/", "/a", "/a/", "/a/b", "/a/b/c", "/a/b/c/d", "/ab", "/abc", "/api/v1/x", "/api/v10/y",
+      "/api/v2/z", "/b", "", "/api/", "/api/v1"};
+
+  std::mt19937 random(20261205);
+  auto pick = [&](const std::vector<std::string>& from) {
+    return from[std::uniform_int_distribution<std::size_t>(0, from.size() - 1)(random)];
+  };
+  auto chance = [&](int percent) {
+    return std::uniform_int_distribution<int>(0, 99)(random) < percent;
+  };
+
+  int compared = 0, matched = 0;
+  for (int table = 0; table < 400; ++table) {
+    config::ListenerConfig listener;
+    const int count = std::uniform_int_distribution<int>(1, 60)(random);
+    for (int i = 0; i < count; ++i) {
+      config::RouteMatch match;
+      if (chance(70)) match.host = pick(hosts);
+      int path_kind = std::uniform_int_distribution<int>(0, 3)(random);
+      if (path_kind == 0) match.path = pick(exact_paths);
+      if (path_kind == 1) match.path_prefix = pick(prefixes);
+      if (path_kind == 2) match.path_regex = pick(regexes);
+      if (chance(30)) match.methods = {pick(methods)};
+      if (chance(20)) match.methods.push_back(pick(methods));
+      if (chance(25)) {
+        config::HeaderMatch header;
+        header.name = chance(50) ? "x-env" : "X-Env";
+        int kind = std::uniform_int_distribution<int>(0, 3)(random);
+        if (kind == 0) header.exact = "prod";
+        if (kind == 1) header.present = true;
+        if (kind == 2) header.present = false;
+        if (kind == 3) header.regex = "p.*";
+        match.headers.push_back(header);
+      }
+      listener.routes.push_back(Route(Numbered("r", i), match));
+    }
+    Router router(listener);
+    for (int request = 0; request < 150; ++request) {
+      std::string host;
+      CanonicalHost(pick(request_hosts), &host);
+      const std::string path = pick(request_paths);
+      const std::string method = pick(methods);
+      boost::beast::http::fields headers;
+      if (chance(50)) headers.set("x-env", chance(50) ? "prod" : "staging");
+      const int expected = router.MatchInOrder(host, path, method, headers);
+      ASSERT_EQ(router.Match(host, path, method, headers), expected)
+          << "table " << table << ", host '" << host << "', path '" << path << "', " << method;
+      ++compared;
+      if (expected >= 0) ++matched;
+    }
+  }
+  // The vocabulary must exercise both outcomes, not only misses.
+  EXPECT_GT(matched, compared / 4);
+  EXPECT_LT(matched, compared);
+}
+
+// A path under more nested prefixes than the lookup merges in place still gets the first
+// match (the lookup falls back to trying routes in order).
+TEST(RouterDifferential, ManyNestedPrefixes) {
+  config::ListenerConfig listener;
+  std::string prefix = "/";
+  for (int i = 0; i < 40; ++i) {
+    config::RouteMatch match;
+    match.path_prefix = prefix;
+    match.methods = {"PUT"};  // never the method asked: every prefix is a candidate
+    listener.routes.push_back(Route(Numbered("p", i), match));
+    prefix += "a";
+  }
+  config::RouteMatch last;
+  last.path_prefix = "/aaa";
+  listener.routes.push_back(Route("last", last));
+  Router router(listener);
+  EXPECT_EQ(router.Match("h", "/" + std::string(50, 'a'), "GET", {}), 40);
+  EXPECT_EQ(router.Match("h", "/" + std::string(50, 'a'), "PUT", {}), 0);
+}
+
+// 10,000 routes: the last one is found, and the ones before it are not mistaken for it.
+TEST(RouterDifferential, LargeTable) {
+  config::ListenerConfig listener;
+  for (int i = 0; i < 10000; ++i) {
+    config::RouteMatch match;
+    if (i % 3 == 0) match.host = Numbered("svc", i % 97) + ".ci.example.com";
+    if (i % 3 == 1) match.host = Numbered("*.team", i % 31) + ".example.com";
+    match.path_prefix = Numbered("/api/v", i) + "/";
+    listener.routes.push_back(Route(Numbered("r", i), match));
+  }
+  Router router(listener);
+  for (int i : {0, 1, 2, 4999, 9997, 9998, 9999}) {
+    std::string host = i % 3 == 0   ? Numbered("svc", i % 97) + ".ci.example.com"
+                       : i % 3 == 1 ? Numbered("x.team", i % 31) + ".example.com"
+                                    : "anything";
+    std::string path = Numbered("/api/v", i) + "/thing";
+    EXPECT_EQ(router.Match(host, path, "GET", {}), i);
+    EXPECT_EQ(router.MatchInOrder(host, path, "GET", {}), i);
+  }
+  EXPECT_EQ(router.Match("anything", "/api/v10000/", "GET", {}), -1);
 }
 
 TEST(CanonicalHost, StripsPortAndLowerCases) {
