@@ -9,9 +9,9 @@
 // vectors, about 70 KiB per connection held for the connection's whole life and two extra
 // copies of every byte. Here a TLS operation is an OpenSSL call that either completes or says
 // which readiness it needs; the socket waits for that and the call is retried (OpenSSL writes
-// with write(2): the process ignores SIGPIPE). With
-// SSL_MODE_RELEASE_BUFFERS, OpenSSL's record buffers exist only while a record is in flight,
-// so an idle connection costs little more than OpenSSL's session state.
+// with write(2): the process ignores SIGPIPE). OpenSSL's record buffers are freed when the
+// connection goes idle (Trim), so an idle connection costs little more than OpenSSL's session
+// state.
 #pragma once
 
 #include <openssl/ssl.h>
@@ -118,6 +118,10 @@ class Stream {
   // for the socket.
   bool HasBufferedInput() const { return ssl_ != nullptr && SSL_has_pending(ssl_) == 1; }
 
+  // One read that does not wait: the bytes read, or 0 with `ec` set (would_block when
+  // nothing has arrived yet).
+  std::size_t TryReadSome(asio::mutable_buffer buffer, error_code& ec);
+
   template <class MutableBufferSequence, class Token>
   auto async_read_some(const MutableBufferSequence& buffers, Token&& token) {
     if (ssl_ == nullptr) return socket_.async_read_some(buffers, std::forward<Token>(token));
@@ -152,8 +156,9 @@ class Stream {
     co_return ec;
   }
 
-  // Gives back memory kept between uses (the gather buffer) while the connection idles.
-  void Trim() { std::vector<char>().swap(gather_); }
+  // Gives back memory kept between uses (the gather buffer, OpenSSL's record buffers) while
+  // the connection idles.
+  void Trim();
 
   // Cancels pending operations (used by deadlines); the stream stays usable.
   void Cancel() {

@@ -46,13 +46,30 @@ bool IsRetrySafe(std::string_view method) {
 
 }  // namespace
 
-Relay::Relay(Worker& worker, Deadline& deadline) : worker_(worker), deadline_(deadline) {}
 
 Relay::~Relay() = default;
 
-std::span<char> Relay::BodyBuffer() {
-  if (!body_buffer_) body_buffer_ = std::make_unique<char[]>(kBodyBufferBytes);
-  return {body_buffer_.get(), kBodyBufferBytes};
+void Relay::Trim() {
+  constexpr std::size_t kKeep = 4096;
+  response_.reset();
+  if (body_buffer_size_ > kKeep) {
+    body_buffer_.reset();
+    body_buffer_size_ = 0;
+  }
+  if (head_.capacity() > kKeep) std::string().swap(head_);
+  if (chunk_line_.capacity() > kKeep) std::string().swap(chunk_line_);
+}
+
+std::span<char> Relay::BodyBuffer(std::optional<uint64_t> length) {
+  // A body of known length gets what it needs (most are small); others the full buffer.
+  std::size_t want = kBodyBufferBytes;
+  if (length && *length < want) want = (static_cast<std::size_t>(*length) + 1023) & ~std::size_t{1023};
+  if (want == 0) return {};
+  if (body_buffer_size_ < want) {
+    body_buffer_ = std::make_unique_for_overwrite<char[]>(want);  // no zeroing: bytes land first
+    body_buffer_size_ = want;
+  }
+  return {body_buffer_.get(), body_buffer_size_};
 }
 
 void Relay::BuildUpstreamHead(Downstream& client, const ExchangeRecord& exchange,
@@ -97,7 +114,7 @@ asio::awaitable<bool> Relay::Forward(Downstream& client, ExchangeRecord& exchang
                                      bool client_keep_alive) {
   const UpstreamRuntime& upstream = snapshot->upstreams[exchange.route->upstream_index];
   exchange.upstream = &upstream;
-  UpstreamPool& pool = worker_.Pool(upstream, snapshot);
+  UpstreamPool& pool = worker_->Pool(upstream, snapshot);
   pool_ = &pool;
   const bool head_request = exchange.method == "HEAD";
   BuildUpstreamHead(client, exchange, query);
@@ -105,7 +122,7 @@ asio::awaitable<bool> Relay::Forward(Downstream& client, ExchangeRecord& exchang
   // A pooled connection the upstream closed while idle fails on first use; a request without
   // a body is then safe to send again once, on a new connection.
   for (int attempt = 0;; ++attempt) {
-    auto acquired = co_await pool.Acquire(deadline_, attempt > 0);
+    auto acquired = co_await pool.Acquire(*deadline_, attempt > 0);
     if (!acquired) {
       const AcquireError error = acquired.error();
       const bool overloaded = error != AcquireError::kConnectFailed;
@@ -210,9 +227,9 @@ asio::awaitable<std::optional<Relay::Failure>> Relay::SendRequest(Downstream& cl
   const bool has_body = client.has_body();
   bool head_sent = false;
   if (!has_body || client.expects_continue()) {
-    deadline_.Arm(route_timeout, &upstream);
+    deadline_->Arm(route_timeout, &upstream);
     if (co_await upstream.WriteAll(asio::buffer(head_))) {
-      if (deadline_.expired()) co_return Failure{Failure::kUpstreamTimeout};
+      if (deadline_->expired()) co_return Failure{Failure::kUpstreamTimeout};
       co_return Failure{Failure::kUpstreamReset, /*retryable=*/true};
     }
     if (!has_body) co_return std::nullopt;
@@ -220,7 +237,7 @@ asio::awaitable<std::optional<Relay::Failure>> Relay::SendRequest(Downstream& cl
     if (!co_await client.SendContinue()) co_return Failure{Failure::kClientClosed};
   }
 
-  std::span<char> body = BodyBuffer();
+  std::span<char> body = BodyBuffer(client.body_length());
   const bool chunked = !client.body_length();
   std::size_t pending = 0;  // body bytes in `body`, not yet written upstream
   for (;;) {
@@ -236,9 +253,9 @@ asio::awaitable<std::optional<Relay::Failure>> Relay::SendRequest(Downstream& cl
       count = AppendBodyPiece(pieces, count, chunk_line_, chunked, body.first(pending), done);
       exchange.bytes_in += pending;
       pending = 0;
-      deadline_.Arm(route_timeout, &upstream);
+      deadline_->Arm(route_timeout, &upstream);
       if (co_await upstream.WriteAll(std::span(pieces.data(), count))) {
-        if (deadline_.expired()) co_return Failure{Failure::kUpstreamTimeout};
+        if (deadline_->expired()) co_return Failure{Failure::kUpstreamTimeout};
         co_return Failure{head_sent ? Failure::kUpstreamRefusedBody : Failure::kUpstreamReset};
       }
       head_sent = true;
@@ -265,15 +282,15 @@ asio::awaitable<std::optional<Relay::Failure>> Relay::ReadResponseHead(
     const ExchangeRecord& exchange, bool head_request) {
   // Interim 1xx responses (other than 101) are consumed here.
   for (;;) {
-    response_ = std::make_unique<ResponseParser>();
+    response_.emplace();
     response_->header_limit(kMaxUpstreamHeaderBytes);
     response_->body_limit(boost::none);
     if (head_request) response_->skip(true);
-    deadline_.Arm(exchange.route->config->timeout, &upstream_->stream);
+    deadline_->Arm(exchange.route->config->timeout, &upstream_->stream);
     auto [ec, n] = co_await http::async_read_header(upstream_->stream, upstream_->buffer,
                                                     *response_, use_nothrow);
     if (ec) {
-      if (deadline_.expired()) co_return Failure{Failure::kUpstreamTimeout};
+      if (deadline_->expired()) co_return Failure{Failure::kUpstreamTimeout};
       // Nothing at all came back: the classic stale keep-alive connection.
       if (IsQuietClose(ec)) co_return Failure{Failure::kUpstreamReset, true};
       co_return Failure{Failure::kUpstreamBadResponse};
@@ -299,7 +316,7 @@ asio::awaitable<bool> Relay::RelayResponse(Downstream& client, ExchangeRecord& e
   const bool keep_alive = client.BeginResponse(res, length, no_body, client_keep_alive);
 
   const auto route_timeout = exchange.route->config->timeout;
-  std::span<char> body = BodyBuffer();
+  std::span<char> body = BodyBuffer(no_body ? std::optional<uint64_t>(0) : length);
   if (!no_body && upstream_->buffer.capacity() < kBodyBufferBytes) {
     upstream_->buffer.reserve(kBodyBufferBytes);
   }
@@ -309,12 +326,12 @@ asio::awaitable<bool> Relay::RelayResponse(Downstream& client, ExchangeRecord& e
     if (!done) {
       res.body().data = body.data();
       res.body().size = body.size();
-      deadline_.Arm(route_timeout, &upstream_->stream);
+      deadline_->Arm(route_timeout, &upstream_->stream);
       auto [ec, n] = co_await http::async_read_some(upstream_->stream, upstream_->buffer,
                                                     *response_, use_nothrow);
       if (ec == http::error::need_buffer) ec = {};
       if (ec) {
-        bool timed_out = deadline_.expired();
+        bool timed_out = deadline_->expired();
         (timed_out ? upstream.timeouts : upstream.resets)->Increment();
         pool.Discard(std::move(upstream_));
         if (!client.response_started()) {

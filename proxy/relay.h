@@ -27,7 +27,14 @@ class Relay {
   static constexpr uint32_t kMaxUpstreamHeaderBytes = 64 * 1024;
 
   // `deadline` bounds every upstream step (the Downstream arms it for the client's).
-  Relay(Worker& worker, Deadline& deadline);
+  Relay(Worker& worker, Deadline& deadline) : worker_(&worker), deadline_(&deadline) {}
+  // A relay kept for reuse serves another connection from now on.
+  void Attach(Worker& worker, Deadline& deadline) {
+    worker_ = &worker;
+    deadline_ = &deadline;
+  }
+  // Before a relay is kept for reuse: drops buffers larger than what most exchanges need.
+  void Trim();
   ~Relay();
 
   // Forwards `exchange` (routed, its filters passed) with the client's `query`; returns whether
@@ -70,17 +77,18 @@ class Relay {
                                       bool client_keep_alive, bool head_request);
   // Counts a failure that ended the exchange and answers it (or not, when the client left).
   asio::awaitable<bool> Fail(Downstream& client, ExchangeRecord& exchange, const Failure& failure);
-  std::span<char> BodyBuffer();
+  // The body buffer (both directions), for a body of `length` bytes (nullopt: unknown).
+  std::span<char> BodyBuffer(std::optional<uint64_t> length);
 
-  Worker& worker_;
-  Deadline& deadline_;
+  Worker* worker_;
+  Deadline* deadline_;
   std::string head_;  // the upstream request head
   std::string chunk_line_;
   std::unique_ptr<char[]> body_buffer_;
-  // The current exchange's response parser (allocated per exchange) and upstream connection.
-  // Members rather than coroutine locals: it keeps coroutine frames small enough for Asio's
-  // per-thread frame cache.
-  std::unique_ptr<ResponseParser> response_;
+  std::size_t body_buffer_size_ = 0;
+  // The current exchange's response parser and upstream connection. Members rather than
+  // coroutine locals: it keeps coroutine frames small enough for Asio's per-thread frame cache.
+  std::optional<ResponseParser> response_;
   std::unique_ptr<UpstreamConnection> upstream_;
   UpstreamPool* pool_ = nullptr;  // the pool upstream_ came from
 };

@@ -124,9 +124,7 @@ Session::Session(Worker& worker, std::shared_ptr<const Snapshot> snapshot,
       open_connections_(listener.open_connections),
       connections_gauge_(listener.connections),
       stream_(listener.tls ? Stream(std::move(socket), listener.tls->default_context())
-                           : Stream(std::move(socket))),
-      buffer_(listener.config->limits.max_header_bytes + Relay::kBodyBufferBytes +
-              kReadChunkBytes) {
+                           : Stream(std::move(socket))) {
   error_code ec;
   stream_.socket().set_option(tcp::no_delay(true), ec);
   auto remote = stream_.socket().remote_endpoint(ec);
@@ -187,6 +185,27 @@ asio::awaitable<bool> Session::Handshake() {
   co_return true;
 }
 
+Session::HeadCheck Session::CheckHead(const error_code& ec, const RequestParser& parser,
+                                      const config::LimitsConfig& limits) const {
+  if (ec) {
+    if (deadline_.expired()) return {http::status::request_timeout, "header_timeout", false};
+    if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
+      return {http::status::request_header_fields_too_large, "header_too_large", true};
+    }
+    if (IsQuietClose(ec)) return {http::status::unknown, {}, false, true};
+    return {http::status::bad_request, "malformed_request", true};
+  }
+  if (static_cast<std::size_t>(std::distance(parser.get().begin(), parser.get().end())) >
+      limits.max_headers) {
+    return {http::status::request_header_fields_too_large, "too_many_headers", true};
+  }
+  // Ambiguous framing, obs-fold, an unknown version: 400 and close (see http_head.h).
+  if (std::string_view problem = RequestHeadProblem(parser); !problem.empty()) {
+    return {http::status::bad_request, problem, true};
+  }
+  return {};
+}
+
 asio::awaitable<bool> Session::Serve() {
   SharedState& shared = worker_.shared();
   if (!handshake_done_) {
@@ -201,15 +220,24 @@ asio::awaitable<bool> Session::Serve() {
     // A connection accepted just before draining still gets its first request answered.
     if (!first && shared.draining.load(std::memory_order_relaxed)) break;
     const config::LimitsConfig* limits = &listener_->config->limits;
-    if (buffer_.size() == 0) {
-      // Nothing read yet: unless the socket was found readable (or TLS holds bytes), wait for
-      // the request's first byte parked, without this coroutine (see Park).
-      if (!readable_ && !stream_.HasBufferedInput()) co_return true;
-      readable_ = false;
-      auto [ec, n] =
-          co_await stream_.async_read_some(buffer_.prepare(kReadChunkBytes), use_nothrow);
-      if (ec) break;
-      buffer_.commit(n);
+    if (!flight_ || flight_->buffer.size() == 0) {
+      if (!flight_) TakeInFlight();
+      beast::flat_buffer& buffer = flight_->buffer;
+      if (!readable_) {
+        // A busy client has usually sent its next request by now: take it without waiting.
+        // Otherwise wait for its first byte parked, without this coroutine (see Park).
+        error_code ec;
+        std::size_t n = stream_.TryReadSome(buffer.prepare(kReadChunkBytes), ec);
+        if (ec == asio::error::would_block) co_return true;
+        if (ec) break;
+        buffer.commit(n);
+      } else {
+        readable_ = false;
+        auto [ec, n] =
+            co_await stream_.async_read_some(buffer.prepare(kReadChunkBytes), use_nothrow);
+        if (ec) break;
+        buffer.commit(n);
+      }
     }
     // A reload applies from the next request on; in-flight ones finish on their snapshot.
     if (!first) {
@@ -217,7 +245,6 @@ asio::awaitable<bool> Session::Serve() {
       limits = &listener_->config->limits;
     }
 
-    if (!flight_) flight_ = std::make_unique<InFlight>(worker_, deadline_);
     ExchangeRecord& exchange = flight_->exchange;
     exchange.Reset();
     RequestParser& parser = flight_->parser.emplace();
@@ -225,30 +252,14 @@ asio::awaitable<bool> Session::Serve() {
     parser.body_limit(boost::none);  // bodies are streamed, never held whole
 
     deadline_.Arm(limits->header_timeout, &stream_);
-    auto [ec, n] = co_await http::async_read_header(stream_, buffer_, parser, use_nothrow);
+    auto [ec, n] =
+        co_await http::async_read_header(stream_, flight_->buffer, parser, use_nothrow);
+    const HeadCheck check = CheckHead(ec, parser, *limits);
+    if (check.quiet_close) break;
     bool keep_alive = false;
-    if (ec) {
-      if (deadline_.expired()) {
-        co_await Respond(exchange, http::status::request_timeout, "header_timeout", false);
-      } else if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
-        co_await Respond(exchange, http::status::request_header_fields_too_large,
-                         "header_too_large", false);
-        linger = true;
-      } else if (IsQuietClose(ec)) {
-        break;
-      } else {
-        co_await Respond(exchange, http::status::bad_request, "malformed_request", false);
-        linger = true;
-      }
-    } else if (static_cast<std::size_t>(std::distance(parser.get().begin(), parser.get().end())) >
-               limits->max_headers) {
-      co_await Respond(exchange, http::status::request_header_fields_too_large, "too_many_headers",
-                       false);
-      linger = true;
-    } else if (std::string_view problem = RequestHeadProblem(parser); !problem.empty()) {
-      // Ambiguous framing, obs-fold, an unknown version: 400 and close (see http_head.h).
-      co_await Respond(exchange, http::status::bad_request, problem, false);
-      linger = true;
+    if (check.status != http::status::unknown) {
+      co_await Respond(exchange, check.status, check.reason, false);
+      linger = check.linger;
     } else {
       keep_alive = co_await HandleRequest(exchange);
       if (!keep_alive && !parser.is_done()) linger = true;
@@ -274,10 +285,43 @@ asio::awaitable<void> Session::CloseStream() {
   stream_.Close();
 }
 
+std::vector<std::unique_ptr<Session::InFlight>>& Session::InFlightPool() {
+  thread_local std::vector<std::unique_ptr<InFlight>> pool;  // one worker per thread
+  return pool;
+}
+
+void Session::TakeInFlight() {
+  std::vector<std::unique_ptr<InFlight>>& pool = InFlightPool();
+  if (pool.empty()) {
+    flight_ = std::make_unique<InFlight>(worker_, deadline_);
+  } else {
+    flight_ = std::move(pool.back());
+    pool.pop_back();
+    flight_->relay.Attach(worker_, deadline_);
+  }
+  const config::LimitsConfig& limits = listener_->config->limits;
+  flight_->buffer.max_size(limits.max_header_bytes + Relay::kBodyBufferBytes + kReadChunkBytes);
+}
+
 void Session::ReleaseIdleMemory() {
-  buffer_.shrink_to_fit();  // empty here: frees it
-  flight_.reset();
   stream_.Trim();
+  if (!flight_) return;
+  // Kept for another connection of this worker, with the capacity of buffers of the sizes
+  // most requests need; larger ones are given back to the allocator.
+  constexpr std::size_t kPooled = 64;
+  constexpr std::size_t kKeepBytes = 4096;
+  std::vector<std::unique_ptr<InFlight>>& pool = InFlightPool();
+  if (pool.size() >= kPooled) {
+    flight_.reset();
+    return;
+  }
+  InFlight& flight = *flight_;
+  flight.parser.reset();
+  flight.relay.Trim();
+  if (flight.buffer.capacity() > kReadChunkBytes) flight.buffer.shrink_to_fit();  // empty: frees
+  if (flight.head.capacity() > kKeepBytes) std::string().swap(flight.head);
+  if (flight.chunk_line.capacity() > kKeepBytes) std::string().swap(flight.chunk_line);
+  pool.push_back(std::move(flight_));
 }
 
 asio::awaitable<bool> Session::HandleRequest(ExchangeRecord& exchange) {

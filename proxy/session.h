@@ -77,6 +77,17 @@ class Session : public Downstream {
   // Between requests: moves to the newest config snapshot if a reload published one. False
   // when the reload removed this connection's listener (the connection then closes).
   bool FollowReload();
+  // What a request head that failed to arrive or to pass the codec's checks gets: a local
+  // reply (`status`, `reason`, and whether to linger because the client may still be
+  // sending), or a quiet close (the client went away). `status` unknown: the head is fine.
+  struct HeadCheck {
+    http::status status = http::status::unknown;
+    std::string_view reason;
+    bool linger = false;
+    bool quiet_close = false;
+  };
+  HeadCheck CheckHead(const error_code& ec, const RequestParser& parser,
+                      const config::LimitsConfig& limits) const;
   // Handles the parsed request head in flight_->parser; returns whether the connection may carry
   // another request.
   asio::awaitable<bool> HandleRequest(ExchangeRecord& exchange);
@@ -107,23 +118,27 @@ class Session : public Downstream {
   std::shared_ptr<std::atomic<int64_t>> open_connections_;
   prometheus::Gauge* connections_gauge_;
   Stream stream_;
-  beast::flat_buffer buffer_;
   Deadline deadline_;
   std::string client_address_;
   std::string sni_;
   std::string alpn_;
   ConnectionInfo connection_;  // views into the strings above and the TLS session
-  // What requests need, allocated when a request's first byte arrives and freed when the
-  // connection goes idle (so an idle connection holds none of it). Members rather than
-  // coroutine locals: it keeps coroutine frames small enough for Asio's per-thread frame cache.
+  // What requests need: taken when a connection has bytes to read and given back when it goes
+  // idle (so an idle connection holds none of it), to a small per-worker pool that keeps the
+  // buffers' capacity for the next connection. Members rather than coroutine locals: it keeps
+  // coroutine frames small enough for Asio's per-thread frame cache.
   struct InFlight {
     InFlight(Worker& worker, Deadline& deadline) : relay(worker, deadline) {}
+    beast::flat_buffer buffer;            // bytes read from the client, not yet parsed
     std::optional<RequestParser> parser;  // the current request's (one per request)
     ExchangeRecord exchange;
     std::string head;  // reused serialization buffer for response heads
     std::string chunk_line;
     Relay relay;
   };
+  // Takes an InFlight from this worker's pool (or makes one) for this connection.
+  void TakeInFlight();
+  static std::vector<std::unique_ptr<InFlight>>& InFlightPool();
   std::unique_ptr<InFlight> flight_;
   Framing response_framing_ = Framing::kNone;
   bool response_started_ = false;

@@ -43,15 +43,15 @@ Downstream::BodyPiece Session::TakeBody(std::span<char> into) {
   auto& request = parser.get();
   BodyPiece piece;
   while (!parser.is_done() && piece.bytes < into.size()) {
-    if (buffer_.size() == 0) {
+    if (flight_->buffer.size() == 0) {
       piece.need_read = true;
       break;
     }
     request.body().data = into.data() + piece.bytes;
     request.body().size = into.size() - piece.bytes;
     error_code ec;
-    std::size_t used = parser.put(buffer_.data(), ec);
-    buffer_.consume(used);
+    std::size_t used = parser.put(flight_->buffer.data(), ec);
+    flight_->buffer.consume(used);
     piece.bytes = into.size() - request.body().size;
     if (ec == http::error::need_buffer) break;
     if (ec == http::error::need_more || (!ec && used == 0)) {
@@ -68,15 +68,15 @@ Downstream::BodyPiece Session::TakeBody(std::span<char> into) {
 
 asio::awaitable<Downstream::ReadResult> Session::ReadBody() {
   // Beast's bound: a chunk-size line longer than the buffer is refused, not grown into.
-  std::size_t room = beast::read_size(buffer_, Relay::kBodyBufferBytes);
+  std::size_t room = beast::read_size(flight_->buffer, Relay::kBodyBufferBytes);
   if (room == 0) co_return ReadResult::kMalformed;
   deadline_.Arm(listener_->config->limits.idle_timeout, &stream_);
-  auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(room), use_nothrow);
+  auto [ec, n] = co_await stream_.async_read_some(flight_->buffer.prepare(room), use_nothrow);
   if (ec) {
     if (deadline_.expired()) co_return ReadResult::kTimeout;
     co_return IsQuietClose(ec) ? ReadResult::kClosed : ReadResult::kMalformed;
   }
-  buffer_.commit(n);
+  flight_->buffer.commit(n);
   co_return ReadResult::kOk;
 }
 

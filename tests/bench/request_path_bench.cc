@@ -56,7 +56,7 @@ void BM_RouterMatchLast(benchmark::State& state) {
   std::string path = std::string("/api/v").append(n).append("/items");
   for (auto _ : state) benchmark::DoNotOptimize(router.Match(host, path, "GET", headers));
 }
-BENCHMARK(BM_RouterMatchLast)->Arg(1)->Arg(10)->Arg(100)->Arg(10000);
+BENCHMARK(BM_RouterMatchLast)->Arg(1)->Arg(10)->Arg(16)->Arg(17)->Arg(100)->Arg(10000);
 
 // The headers filter on a typical CI request: the synchronous path is one virtual call.
 void BM_HeadersFilterChain(benchmark::State& state) {
