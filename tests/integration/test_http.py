@@ -218,6 +218,28 @@ class Pipelining(CiapTestCase):
         self.assertEqual(header_map(rs[1].json()["headers"])["x-request-id"], ["pipe-2"])
         self.assertEqual(rs[2].body, b"chunk 0\nchunk 1\nchunk 2\n")
 
+    def test_requests_in_separate_records_of_one_segment(self):
+        """Two TLS records arriving in one TCP segment: ciap reads ahead, so the second request
+        waits in OpenSSL's buffer while the socket is empty; it is answered without the client
+        sending anything more (a session that waited on the socket would hang here)."""
+        up = self.start_upstream()
+        p = self.proxy(upstream=up)
+        s = tls_socket(p.port())
+        self.addCleanup(s.close)
+        s.settimeout(5)
+        for round_ in range(3):  # also after the connection went idle in between
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+            for rid in (f"cork-{round_}-a", f"cork-{round_}-b"):
+                s.sendall(b"GET /echo HTTP/1.1\r\nHost: localhost\r\nX-Request-Id: %s\r\n\r\n"
+                          % rid.encode())  # one TLS record each
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
+            f = s.makefile("rb")
+            rs = [read_response(f) for _ in range(2)]
+            self.assertEqual([r.status for r in rs], [200, 200])
+            self.assertEqual([r.header("x-request-id") for r in rs],
+                             [f"cork-{round_}-a", f"cork-{round_}-b"])
+            time.sleep(0.3)
+
     def test_pipelined_posts_with_bodies(self):
         """Pipelined POSTs with Content-Length and chunked bodies are framed correctly."""
         up = self.start_upstream()
