@@ -12,6 +12,7 @@
 #include <array>
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 
 namespace ciap {
@@ -48,10 +49,10 @@ class Metrics {
   std::shared_ptr<prometheus::Registry> registry_;
 };
 
-// Counters by HTTP status code for one label set, filled lazily and lock-free: the first
-// request with a new code asks the family (which locks) and caches the pointer; every later
-// one is an array load. Family::Add returns the same metric for the same labels, so a race
-// between workers stores the same pointer twice.
+// Counters by HTTP status code for one label set, filled lazily: the first request with a new
+// code asks the family (under a lock) and caches the pointer in a slot; every later one finds
+// it with a few loads. Family::Add returns the same metric for the same labels, so a code seen
+// first by two workers at once still counts in one series.
 class StatusCounters {
  public:
   StatusCounters(prometheus::Family<prometheus::Counter>& family, prometheus::Labels labels)
@@ -59,21 +60,47 @@ class StatusCounters {
 
   void Increment(int status) {
     if (status < 100 || status > 599) status = 599;
-    auto& slot = by_code_[static_cast<std::size_t>(status - 100)];
-    prometheus::Counter* counter = slot.load(std::memory_order_acquire);
-    if (counter == nullptr) {
-      prometheus::Labels labels = labels_;
-      labels["code"] = std::to_string(status);
-      counter = &family_->Add(labels);
-      slot.store(counter, std::memory_order_release);
+    for (const Slot& slot : slots_) {
+      prometheus::Counter* counter = slot.counter.load(std::memory_order_acquire);
+      if (counter == nullptr) break;  // slots fill in order: the code is not here yet
+      if (slot.code.load(std::memory_order_relaxed) == status) {
+        counter->Increment();
+        return;
+      }
     }
-    counter->Increment();
+    Add(status).Increment();
   }
 
  private:
+  // A route sees a handful of status codes: a few slots, filled on first sight, stand in for
+  // a table of every code (which cost 4 KiB per route). Past them, the family's own lookup.
+  struct Slot {
+    std::atomic<int> code{0};
+    std::atomic<prometheus::Counter*> counter{nullptr};
+  };
+  static constexpr std::size_t kSlots = 8;
+
+  prometheus::Counter& Add(int status) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    prometheus::Labels labels = labels_;
+    labels["code"] = std::to_string(status);
+    prometheus::Counter& counter = family_->Add(labels);  // the same child for the same labels
+    for (Slot& slot : slots_) {
+      prometheus::Counter* taken = slot.counter.load(std::memory_order_relaxed);
+      if (taken != nullptr && slot.code.load(std::memory_order_relaxed) == status) break;
+      if (taken == nullptr) {
+        slot.code.store(status, std::memory_order_relaxed);
+        slot.counter.store(&counter, std::memory_order_release);
+        break;
+      }
+    }
+    return counter;
+  }
+
   prometheus::Family<prometheus::Counter>* family_;
   prometheus::Labels labels_;
-  std::array<std::atomic<prometheus::Counter*>, 500> by_code_{};
+  std::array<Slot, kSlots> slots_{};
+  std::mutex mutex_;
 };
 
 }  // namespace ciap
