@@ -46,7 +46,6 @@ bool IsRetrySafe(std::string_view method) {
 
 }  // namespace
 
-
 Relay::~Relay() = default;
 
 void Relay::Trim() {
@@ -63,7 +62,8 @@ void Relay::Trim() {
 std::span<char> Relay::BodyBuffer(std::optional<uint64_t> length) {
   // A body of known length gets what it needs (most are small); others the full buffer.
   std::size_t want = kBodyBufferBytes;
-  if (length && *length < want) want = (static_cast<std::size_t>(*length) + 1023) & ~std::size_t{1023};
+  if (length && *length < want)
+    want = (static_cast<std::size_t>(*length) + 1023) & ~std::size_t{1023};
   if (want == 0) return {};
   if (body_buffer_size_ < want) {
     body_buffer_ = std::make_unique_for_overwrite<char[]>(want);  // no zeroing: bytes land first

@@ -5,10 +5,10 @@
 
 #include <algorithm>
 #include <array>
-#include <span>
-#include <unordered_map>
 #include <boost/beast/core/string.hpp>
 #include <cctype>
+#include <span>
+#include <unordered_map>
 
 namespace ciap {
 namespace {
@@ -172,10 +172,9 @@ class PathTree {
 
     template <class Children>
     static auto LowerBound(Children& children, char c) {
-      return std::lower_bound(children.begin(), children.end(), c,
-                              [](const std::unique_ptr<Node>& n, char v) {
-                                return n->label.front() < v;
-                              });
+      return std::lower_bound(
+          children.begin(), children.end(), c,
+          [](const std::unique_ptr<Node>& n, char v) { return n->label.front() < v; });
     }
     Node* Find(char c) const {
       auto it = LowerBound(children, c);

@@ -252,8 +252,7 @@ asio::awaitable<bool> Session::Serve() {
     parser.body_limit(boost::none);  // bodies are streamed, never held whole
 
     deadline_.Arm(limits->header_timeout, &stream_);
-    auto [ec, n] =
-        co_await http::async_read_header(stream_, flight_->buffer, parser, use_nothrow);
+    auto [ec, n] = co_await http::async_read_header(stream_, flight_->buffer, parser, use_nothrow);
     const HeadCheck check = CheckHead(ec, parser, *limits);
     if (check.quiet_close) break;
     bool keep_alive = false;
@@ -400,7 +399,8 @@ asio::awaitable<bool> Session::HandleRequest(ExchangeRecord& exchange) {
                                client_keep_alive && body_done, &decision.headers());
   }
   exchange.reason = context.reason;
-  co_return co_await flight_->relay.Forward(*this, exchange, target->query, snapshot_, client_keep_alive);
+  co_return co_await flight_->relay.Forward(*this, exchange, target->query, snapshot_,
+                                            client_keep_alive);
 }
 
 asio::awaitable<bool> Session::Respond(
@@ -423,8 +423,7 @@ asio::awaitable<bool> Session::Respond(
   const bool http10 = flight_->parser && flight_->parser->get().version() < 11;
   std::string& head = flight_->head;
   head.clear();
-  AppendHttp1ReplyHead(head, status, body.size(), exchange.request_id, headers, keep_alive,
-                       http10);
+  AppendHttp1ReplyHead(head, status, body.size(), exchange.request_id, headers, keep_alive, http10);
   // A response to HEAD carries the body's length but not the body (RFC 9110 9.3.2).
   if (exchange.method != "HEAD") {
     head.append(body);

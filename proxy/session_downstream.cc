@@ -108,7 +108,7 @@ void Session::BuildResponseHead(const http::response_header<>& res, std::optiona
   flight_->head.push_back(' ');
   std::string_view reason_phrase = res.reason();
   flight_->head.append(reason_phrase.empty() ? std::string_view(http::obsolete_reason(res.result()))
-                                     : reason_phrase);
+                                             : reason_phrase);
   flight_->head.append("\r\n");
   bool upstream_sent_id = false;
   AppendEndToEndFields(flight_->head, res, [&](std::string_view name) {
@@ -140,8 +140,8 @@ asio::awaitable<bool> Session::WriteResponse(std::span<const char> data, bool la
   std::array<asio::const_buffer, 4> pieces;
   std::size_t count = 0;
   if (!response_started_) pieces[count++] = asio::buffer(flight_->head);
-  count = AppendBodyPiece(pieces, count, flight_->chunk_line, response_framing_ == Framing::kChunked, data,
-                          last);
+  count = AppendBodyPiece(pieces, count, flight_->chunk_line,
+                          response_framing_ == Framing::kChunked, data, last);
   deadline_.Arm(listener_->config->limits.idle_timeout, &stream_);
   if (co_await stream_.WriteAll(std::span(pieces.data(), count))) co_return false;
   response_started_ = true;

@@ -20,14 +20,14 @@ TEST(StatusCounters, OneSeriesPerCodeBeyondTheCachedSlots) {
   auto& family = prometheus::BuildCounter().Name("t_requests_total").Register(registry);
   StatusCounters counters(family, {{"route", "r"}});
   // More distinct codes than the counters cache, several times each, interleaved.
-  const std::vector<int> codes = {200, 404, 200, 503, 401, 403, 429, 502, 504, 500, 201, 418,
-                                  200, 99,  700, 404, 418, 200};
+  const std::vector<int> codes = {200, 404, 200, 503, 401, 403, 429, 502, 504,
+                                  500, 201, 418, 200, 99,  700, 404, 418, 200};
   for (int code : codes) counters.Increment(code);
   EXPECT_EQ(Value(family, "200"), 4);
   EXPECT_EQ(Value(family, "404"), 2);
   EXPECT_EQ(Value(family, "418"), 2);  // past the cached slots
   EXPECT_EQ(Value(family, "201"), 1);
-  EXPECT_EQ(Value(family, "599"), 2);  // out of range: counted as 599
+  EXPECT_EQ(Value(family, "599"), 2);                    // out of range: counted as 599
   EXPECT_EQ(family.Collect().at(0).metric.size(), 12u);  // 11 codes and 599
 }
 

@@ -103,16 +103,11 @@ TEST_F(RouterTest, HeaderConditionsAllHold) {
 // share bytes, regexes, no path, methods and header conditions; requests from the same
 // vocabulary plus near misses.
 TEST(RouterDifferential, PicksTheSameRouteAsFirstMatchInOrder) {
-  const std::vector<std::string> hosts = {"",
-                                          "a.example.com",
-                                          "B.example.com",
-                                          "*.example.com",
-                                          "*.b.example.com",
-                                          "*.com",
-                                          "x.b.example.com",
-                                          "example.com"};
+  const std::vector<std::string> hosts = {
+      "",      "a.example.com",   "B.example.com", "*.example.com", "*.b.example.com",
+      "*.com", "x.b.example.com", "example.com"};
   const std::vector<std::string> exact_paths = {"/", "/a", "/a/b", "/ab", "/a/b/c", "/api/v1/x"};
-  const std::vector<std::string> prefixes = {"/",   "/a",      "/a/",      "/ab",  "/a/b",
+  const std::vector<std::string> prefixes = {"/",      "/a",    "/a/",     "/ab",     "/a/b",
                                              "/a/b/c", "/api/", "/api/v1", "/api/v10"};
   const std::vector<std::string> regexes = {"/a/.*", "/api/v[0-9]+/.*", "/a(b)?", ".*c"};
   const std::vector<std::string> methods = {"GET", "PUT", "POST"};
@@ -120,8 +115,8 @@ TEST(RouterDifferential, PicksTheSameRouteAsFirstMatchInOrder) {
       "a.example.com", "b.example.com", "x.b.example.com", "y.x.b.example.com", "example.com",
       "com",           "other.org",     "ab.example.com",  "b.example.co",      ""};
   const std::vector<std::string> request_paths = {
-      "/", "/a", "/a/", "/a/b", "/a/b/c", "/a/b/c/d", "/ab", "/abc", "/api/v1/x", "/api/v10/y",
-      "/api/v2/z", "/b", "", "/api/", "/api/v1"};
+      "/",         "/a",         "/a/",       "/a/b", "/a/b/c", "/a/b/c/d", "/ab",    "/abc",
+      "/api/v1/x", "/api/v10/y", "/api/v2/z", "/b",   "",       "/api/",    "/api/v1"};
 
   std::mt19937 random(20261205);
   auto pick = [&](const std::vector<std::string>& from) {
