@@ -124,7 +124,7 @@ void Stream::Trim() {
 std::size_t Stream::TryReadSome(asio::mutable_buffer buffer, error_code& ec) {
   ec = {};
   if (ssl_ == nullptr) {
-    socket_.non_blocking(true, ec);
+    if (!socket_.non_blocking()) socket_.non_blocking(true, ec);  // an ioctl: once
     if (ec) return 0;
     return socket_.read_some(buffer, ec);
   }

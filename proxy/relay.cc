@@ -46,10 +46,14 @@ bool IsRetrySafe(std::string_view method) {
 
 }  // namespace
 
+Relay::Relay(Worker& worker, Deadline& deadline) : worker_(&worker), deadline_(&deadline) {}
 Relay::~Relay() = default;
 
 void Relay::Trim() {
   constexpr std::size_t kKeep = 4096;
+  // Every exchange gives its upstream connection back; one still held here would be a bug,
+  // and must not travel to another client connection.
+  if (upstream_ != nullptr) pool_->Discard(std::move(upstream_));
   response_.reset();
   if (body_buffer_size_ > kKeep) {
     body_buffer_.reset();

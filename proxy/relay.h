@@ -27,7 +27,7 @@ class Relay {
   static constexpr uint32_t kMaxUpstreamHeaderBytes = 64 * 1024;
 
   // `deadline` bounds every upstream step (the Downstream arms it for the client's).
-  Relay(Worker& worker, Deadline& deadline) : worker_(&worker), deadline_(&deadline) {}
+  Relay(Worker& worker, Deadline& deadline);
   // A relay kept for reuse serves another connection from now on.
   void Attach(Worker& worker, Deadline& deadline) {
     worker_ = &worker;
