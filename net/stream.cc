@@ -45,24 +45,25 @@ Step Failed(SSL* ssl, int result) {
   return step;
 }
 
-}  // namespace
-
-Step Read(SSL* ssl, void* data, std::size_t size) {
+// A read or write of `size` bytes: `call(&n)` is SSL_read_ex or SSL_write_ex.
+template <class Call>
+Step Transfer(SSL* ssl, std::size_t size, Call call) {
   if (size == 0) return {};
   std::size_t n = 0;
   errno = 0;
-  int result = SSL_read_ex(ssl, data, size, &n);
+  int result = call(&n);
   if (result == 1) return {Step::kDone, {}, n};
   return Failed(ssl, result);
 }
 
+}  // namespace
+
+Step Read(SSL* ssl, void* data, std::size_t size) {
+  return Transfer(ssl, size, [&](std::size_t* n) { return SSL_read_ex(ssl, data, size, n); });
+}
+
 Step Write(SSL* ssl, const void* data, std::size_t size) {
-  if (size == 0) return {};
-  std::size_t n = 0;
-  errno = 0;
-  int result = SSL_write_ex(ssl, data, size, &n);
-  if (result == 1) return {Step::kDone, {}, n};
-  return Failed(ssl, result);
+  return Transfer(ssl, size, [&](std::size_t* n) { return SSL_write_ex(ssl, data, size, n); });
 }
 
 Step Handshake(SSL* ssl) {

@@ -114,10 +114,6 @@ class Stream {
   // Sends TLS close_notify (without waiting for the peer's); a no-op on plain TCP.
   asio::awaitable<error_code> Shutdown();
 
-  // Whether TLS already holds bytes (decrypted or not) that a read returns without waiting
-  // for the socket.
-  bool HasBufferedInput() const { return ssl_ != nullptr && SSL_has_pending(ssl_) == 1; }
-
   // One read that does not wait: the bytes read, or 0 with `ec` set (would_block when
   // nothing has arrived yet).
   std::size_t TryReadSome(asio::mutable_buffer buffer, error_code& ec);

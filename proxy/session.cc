@@ -3,6 +3,7 @@
 #include "proxy/session.h"
 
 #include <array>
+#include <tuple>
 
 #include "net/log.h"
 #include "proxy/access_log.h"
@@ -223,21 +224,20 @@ asio::awaitable<bool> Session::Serve() {
     if (!flight_ || flight_->buffer.size() == 0) {
       if (!flight_) TakeInFlight();
       beast::flat_buffer& buffer = flight_->buffer;
+      error_code ec;
+      std::size_t n = 0;
       if (!readable_) {
         // A busy client has usually sent its next request by now: take it without waiting.
         // Otherwise wait for its first byte parked, without this coroutine (see Park).
-        error_code ec;
-        std::size_t n = stream_.TryReadSome(buffer.prepare(kReadChunkBytes), ec);
+        n = stream_.TryReadSome(buffer.prepare(kReadChunkBytes), ec);
         if (ec == asio::error::would_block) co_return true;
-        if (ec) break;
-        buffer.commit(n);
       } else {
         readable_ = false;
-        auto [ec, n] =
+        std::tie(ec, n) =
             co_await stream_.async_read_some(buffer.prepare(kReadChunkBytes), use_nothrow);
-        if (ec) break;
-        buffer.commit(n);
       }
+      if (ec) break;
+      buffer.commit(n);
     }
     // A reload applies from the next request on; in-flight ones finish on their snapshot.
     if (!first) {
