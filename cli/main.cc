@@ -89,6 +89,11 @@ int main(int argc, char** argv) {
       if (v == nullptr || !ParseDuration(v, &options.drain_timeout)) {
         return Usage("--drain-timeout needs a duration such as 30s or 500ms");
       }
+    } else if (arg == "--shutdown-delay") {
+      const char* v = value();
+      if (v == nullptr || !ParseDuration(v, &options.shutdown_delay)) {
+        return Usage("--shutdown-delay needs a duration such as 5s");
+      }
     } else if (command == "check" &&
                (arg == "--request" || arg == "--token-file" || arg == "--claims" ||
                 arg == "--provider" || arg == "--listener")) {

@@ -73,7 +73,7 @@ asio::awaitable<void> AdminServer::Serve(tcp::socket socket) {
       response.body() = "ok\n";
     } else if (target == "/ready") {
       std::string not_ready = services_.NotReady();
-      bool draining = shared_.draining.load();
+      bool draining = shared_.shutting_down.load() || shared_.draining.load();
       bool ready = ready_ && !draining && not_ready.empty();
       response.result(ready ? http::status::ok : http::status::service_unavailable);
       response.body() = ready                ? "ready\n"

@@ -113,6 +113,8 @@ class Server {
   void StartServing(const config::Config& config, const tcp::endpoint& admin);
   void Reload(bool forced, std::string_view trigger);
   void WaitForSignal();
+  // Stops accepting and lets open connections finish, up to the drain timeout; then exits.
+  void Drain(std::string_view signal_name);
   void PollDrain();
 
   RunOptions options_;
@@ -329,22 +331,38 @@ void Server::PollDrain() {
 void Server::WaitForSignal() {
   signals_->async_wait([this](error_code ec, int signal_number) {
     if (ec) return;
+    WaitForSignal();
     if (signal_number == SIGHUP) {
       Reload(/*forced=*/true, "SIGHUP");
-      WaitForSignal();
       return;
     }
-    if (shared_.draining.exchange(true)) return;
-    LogEvent(LogLevel::kInfo, "draining",
-             {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"},
-              {"connections", shared_.sessions.load()},
-              {"drain_timeout_ms", static_cast<int64_t>(options_.drain_timeout.count())}});
-    for (auto& worker : workers_) worker->StopAccepting();
-    watcher_->Stop();
-    drain_deadline_ = Deadline::Clock::now() + options_.drain_timeout;
-    PollDrain();
-    WaitForSignal();
+    std::string_view name = signal_number == SIGTERM ? "SIGTERM" : "SIGINT";
+    // A second signal during the shutdown delay cuts it short.
+    if (options_.shutdown_delay.count() > 0 && !shared_.shutting_down.exchange(true)) {
+      LogEvent(LogLevel::kInfo, "shutting down: /ready answers 503, listeners stay open",
+               {{"signal", name},
+                {"shutdown_delay_ms", static_cast<int64_t>(options_.shutdown_delay.count())}});
+      drain_timer_->expires_after(options_.shutdown_delay);
+      drain_timer_->async_wait([this, name](error_code ec) {
+        if (!ec) Drain(name);
+      });
+      return;
+    }
+    Drain(name);
   });
+}
+
+void Server::Drain(std::string_view signal_name) {
+  shared_.shutting_down.store(true);
+  if (shared_.draining.exchange(true)) return;
+  LogEvent(LogLevel::kInfo, "draining",
+           {{"signal", signal_name},
+            {"connections", shared_.sessions.load()},
+            {"drain_timeout_ms", static_cast<int64_t>(options_.drain_timeout.count())}});
+  for (auto& worker : workers_) worker->StopAccepting();
+  watcher_->Stop();
+  drain_deadline_ = Deadline::Clock::now() + options_.drain_timeout;
+  PollDrain();
 }
 
 void Server::StartServing(const config::Config& config, const tcp::endpoint& admin) {
@@ -377,8 +395,9 @@ void Server::StartServing(const config::Config& config, const tcp::endpoint& adm
 }
 
 int Server::Run() {
-  // SIGTERM/SIGINT: stop accepting, let in-flight requests finish (bounded), exit 0. SIGHUP:
-  // reload. Handled from the start, so that an early SIGHUP cannot kill the process.
+  // SIGTERM/SIGINT: after the shutdown delay (if any), stop accepting, let in-flight requests
+  // finish (bounded), exit 0. SIGHUP: reload. Handled from the start, so that an early SIGHUP
+  // cannot kill the process.
   signals_ = std::make_unique<asio::signal_set>(main_io_, SIGINT, SIGTERM, SIGHUP);
   drain_timer_ = std::make_unique<asio::steady_timer>(main_io_);
   auto config = config::LoadConfigFile(options_.config_path);

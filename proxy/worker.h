@@ -26,6 +26,9 @@ struct SharedState {
   // compares generations (cheap) before each request and loads the snapshot only on a change.
   std::atomic<std::shared_ptr<const Snapshot>> snapshot;
   std::atomic<uint64_t> generation{0};
+  // SIGTERM with a shutdown delay: /ready answers 503 while the listeners keep serving, so
+  // load balancers stop sending before anything is refused; `draining` follows the delay.
+  std::atomic<bool> shutting_down{false};
   std::atomic<bool> draining{false};
   std::atomic<int64_t> sessions{0};  // live downstream connections, all listeners
   Metrics* metrics = nullptr;

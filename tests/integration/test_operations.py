@@ -1,0 +1,103 @@
+"""Operations: a rolling update that drops nothing (--shutdown-delay), and what an operator sees."""
+import signal
+import threading
+import time
+import unittest
+
+from ciaptest import CiapTestCase, request
+
+
+class RolloutDrill(CiapTestCase):
+
+    def test_shutdown_delay_drops_nothing(self):
+        """A client opens a new TLS connection every 20 ms and, like a load balancer, stops only
+        once /ready has answered 503 for a while. SIGTERM with --shutdown-delay 3s: no connection
+        is refused or fails, /ready is 503 during the delay, a slow request in flight finishes,
+        and ciap exits 0 after the delay."""
+        up = self.start_upstream()
+        p = self.proxy(upstream=up, args=["--shutdown-delay", "3s", "--drain-timeout", "10s"])
+        stop = threading.Event()
+        results = []  # (monotonic time, status or error text)
+
+        def client():
+            while not stop.is_set():
+                t = time.monotonic()
+                try:
+                    results.append((t, request(p.port(), "GET", "/echo", timeout=5).status))
+                except Exception as e:  # noqa: BLE001 - every failure counts
+                    results.append((t, repr(e)))
+                time.sleep(max(0.0, 0.02 - (time.monotonic() - t)))
+
+        ready_states = []  # (monotonic time, /ready status)
+
+        def balancer():
+            # Endpoint controllers see readiness with some lag: keep sending 1 s past the first
+            # 503, then stop sending (the client thread is the traffic).
+            first_503 = None
+            while not stop.is_set():
+                try:
+                    status = p.admin_get("/ready", timeout=2)[0]
+                except OSError as e:
+                    status = repr(e)
+                ready_states.append((time.monotonic(), status))
+                if status == 503 and first_503 is None:
+                    first_503 = time.monotonic()
+                if first_503 is not None and time.monotonic() - first_503 >= 1.0:
+                    stop.set()
+                time.sleep(0.1)
+
+        slow = {}
+
+        def slow_request():
+            try:
+                slow["status"] = request(p.port(), "GET", "/delay/4000", timeout=20).status
+            except Exception as e:  # noqa: BLE001
+                slow["error"] = repr(e)
+
+        threads = [threading.Thread(target=f) for f in (client, balancer, slow_request)]
+        for t in threads:
+            t.start()
+        self.addCleanup(stop.set)
+        time.sleep(1.0)
+        self.assertTrue(up.wait_for(lambda u: u.request_count >= 10, 5))
+        self.assertEqual(p.admin_get("/ready")[0], 200)
+        sigterm_at = time.monotonic()
+        p.signal(signal.SIGTERM)
+        time.sleep(1.5)
+        self.assertEqual(p.admin_get("/ready")[0], 503, "/ready during the shutdown delay")
+        self.assertTrue(p.running(), "ciap exited during the shutdown delay")
+        rc = p.wait(20)
+        exited_at = time.monotonic()
+        stop.set()
+        for t in threads:
+            t.join(20)
+
+        failed = [r for r in results if r[1] != 200]
+        after = [r for r in results if r[0] > sigterm_at]
+        self.assertEqual(failed, [], f"{len(failed)} of {len(results)} connections failed")
+        self.assertGreaterEqual(len(after), 25, "the client kept connecting after SIGTERM")
+        self.assertEqual(slow.get("status"), 200, slow)
+        self.assertEqual(rc, 0, p.stderr_tail())
+        self.assertGreaterEqual(exited_at - sigterm_at, 3.0, "exited before the delay ended")
+        self.assertLess(exited_at - sigterm_at, 12)
+        self.assertTrue(any(s == 503 for t, s in ready_states if t > sigterm_at))
+        events = [e.get("msg") for e in p.events_named("shutting down: /ready answers 503, "
+                                                         "listeners stay open")]
+        self.assertEqual(len(events), 1, p.stderr_tail())
+
+    def test_second_signal_cuts_the_delay_short(self):
+        """SIGTERM starts a 30 s delay; a second SIGTERM drains at once and ciap exits 0."""
+        up = self.start_upstream()
+        p = self.proxy(upstream=up, args=["--shutdown-delay", "30s"])
+        p.signal(signal.SIGTERM)
+        time.sleep(0.5)
+        self.assertEqual(p.admin_get("/ready")[0], 503)
+        self.assertEqual(request(p.port(), "GET", "/echo").status, 200, "still serving")
+        t0 = time.monotonic()
+        p.signal(signal.SIGTERM)
+        self.assertEqual(p.wait(10), 0, p.stderr_tail())
+        self.assertLess(time.monotonic() - t0, 5)
+
+
+if __name__ == "__main__":
+    unittest.main()
