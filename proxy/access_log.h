@@ -7,6 +7,8 @@
 
 namespace ciap {
 
+struct Caller;
+
 struct AccessLogEntry {
   std::string_view request_id;
   std::string_view listener;
@@ -19,10 +21,12 @@ struct AccessLogEntry {
   double seconds = 0;
   std::string_view upstream;  // "-" when none was contacted
   std::string_view client;
-  std::string_view reason;  // why it passed or was refused; empty: none recorded
+  std::string_view reason;         // why it passed or was refused; empty: none recorded
+  const Caller* caller = nullptr;  // who, on an authenticated request
 };
 
-// Appends {"time":…,"type":"access",…} and a newline.
+// Appends {"time":…,"type":"access",…} and a newline. An authenticated request's line names
+// the caller: provider, subject, pipeline (or project), job_id and jti.
 void AppendAccessLine(std::string& out, const AccessLogEntry& entry);
 
 }  // namespace ciap

@@ -9,6 +9,7 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/status.hpp>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -19,6 +20,7 @@
 
 namespace ciap {
 
+struct Caller;
 struct RouteRuntime;
 struct UpstreamRuntime;
 
@@ -37,6 +39,7 @@ struct ExchangeRecord {
     upstream = nullptr;
     status = 0;
     reason = {};
+    caller.reset();
     bytes_in = bytes_out = 0;
   }
 
@@ -48,9 +51,10 @@ struct ExchangeRecord {
   const RouteRuntime* route = nullptr;
   const UpstreamRuntime* upstream = nullptr;
   int status = 0;
-  std::string_view reason;  // why it passed, was refused or failed
-  uint64_t bytes_in = 0;    // request body bytes sent on
-  uint64_t bytes_out = 0;   // response body bytes sent back
+  std::string_view reason;               // why it passed, was refused or failed
+  std::shared_ptr<const Caller> caller;  // who, once the identity filter established it
+  uint64_t bytes_in = 0;                 // request body bytes sent on
+  uint64_t bytes_out = 0;                // response body bytes sent back
 };
 
 // The client side of one exchange, after the decision path let the request through.

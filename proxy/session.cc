@@ -394,6 +394,7 @@ asio::awaitable<bool> Session::HandleRequest(ExchangeRecord& exchange) {
   if (decision.is_suspend()) {
     decision = co_await ResumeFilters(listener_->filters, filter_request, context, next);
   }
+  exchange.caller = std::move(context.caller);
   if (!decision.is_continue()) {
     co_return co_await Respond(exchange, decision.status(), decision.reason(),
                                client_keep_alive && body_done, &decision.headers());
@@ -481,6 +482,7 @@ void Session::Finish(ExchangeRecord& exchange) {
                                                                 : std::string_view("-"),
                        .client = client_address_,
                        .reason = exchange.reason,
+                       .caller = exchange.caller.get(),
                    });
   log.Commit();
 }

@@ -6,6 +6,7 @@
 
 #include <boost/json.hpp>
 
+#include "filters/api/audit.h"
 #include "filters/api/caller.h"
 #include "net/log.h"
 
@@ -218,48 +219,13 @@ Decision AccessFilter::OnRequest(Request& request, RequestContext& context) cons
 
   if (route.shadow) {
     (allowed ? route.shadow_allowed : route.shadow_denied)->Increment();
-    Audit(request, context, route, allowed ? "shadow_allow" : "shadow_deny", reason);
+    WriteAuditEvent(request, context, route.name, allowed ? "shadow_allow" : "shadow_deny", reason);
     return Decision::Continue();
   }
   (allowed ? route.allowed : route.denied)->Increment();
-  Audit(request, context, route, allowed ? "allow" : "deny", reason);
+  WriteAuditEvent(request, context, route.name, allowed ? "allow" : "deny", reason);
   if (allowed) return Decision::Continue();
   return Decision::Respond(boost::beast::http::status::forbidden, reason);
-}
-
-void AccessFilter::Audit(const Request& request, const RequestContext& context,
-                         const RoutePolicy& route, std::string_view decision,
-                         std::string_view reason) const {
-  if (context.log == nullptr || !context.log->enabled()) return;
-  const Caller& identity = *context.caller;
-  std::string& out = context.log->buffer();
-  auto field = [&out](std::string_view name, std::string_view value) {
-    AppendJsonField(out, name, value);
-  };
-  AppendLogLineStart(out, "audit");
-  field("request_id", context.request_id);
-  field("listener", context.listener);
-  field("route", route.name);
-  field("method", request.method);
-  field("path", request.path);
-  field("provider", identity.provider);
-  field("subject", identity.subject);
-  field("pipeline", identity.pipeline);
-  field("job_id", identity.job_id);
-  field("jti", identity.jti);
-  out.append(",\"groups\":[");
-  for (std::size_t i = 0; i < context.groups.size(); ++i) {
-    if (i > 0) out.push_back(',');
-    out.push_back('"');
-    AppendJsonEscaped(out, context.groups[i]);
-    out.push_back('"');
-  }
-  out.push_back(']');
-  field("decision", decision);
-  field("reason", reason);
-  field("config_hash", context.config_hash);
-  out.append("}\n");
-  context.log->Commit();
 }
 
 }  // namespace ciap::access

@@ -77,9 +77,6 @@ class AccessFilter : public Filter {
   };
   Verdict Decide(const RoutePolicy& route, const Caller& identity, Why* why) const;
 
-  void Audit(const Request& request, const RequestContext& context, const RoutePolicy& route,
-             std::string_view decision, std::string_view reason) const;
-
   // Every claim any group looks at, resolved once per request instead of once per condition
   // (50 groups of 10 conditions: ~3x faster).
   claims::ClaimSlots slots_;

@@ -4,6 +4,7 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/json.hpp>
 
+#include "filters/api/audit.h"
 #include "filters/api/caller.h"
 #include "filters/claims/claim_conditions.h"
 #include "filters/identity/token_cache.h"
@@ -127,7 +128,10 @@ std::expected<std::unique_ptr<Filter>, std::string> IdentityFilter::Create(
   for (const config::RouteConfig& route : listener.routes) {
     // Routes with group policy need an identity to decide on.
     bool authenticate = route.authenticate || !route.allow.empty() || !route.deny.empty();
-    filter->routes_.push_back({authenticate, route.forward_token});
+    // Routes with groups are audited by the access filter, which decides them; a route that
+    // only authenticates is decided here, so its successes are audited here too.
+    bool audit_success = authenticate && route.allow.empty() && route.deny.empty();
+    filter->routes_.push_back({authenticate, route.forward_token, audit_success});
   }
   auto& cache = filter->metrics_->token_cache;
   filter->cache_hit_ = &cache.Add({{"result", "hit"}});
@@ -160,6 +164,22 @@ Decision IdentityFilter::OnRequest(Request& request, RequestContext& context) co
   if (context.route_index >= routes_.size() || !routes_[context.route_index].authenticate) {
     return Decision::Continue();  // public route: the only way to skip authentication
   }
+  Decision decision = Check(request, context);
+  if (!decision.is_suspend()) Audit(request, context, decision);
+  return decision;
+}
+
+void IdentityFilter::Audit(const Request& request, const RequestContext& context,
+                           const Decision& decision) const {
+  std::string_view route = context.route != nullptr ? context.route->name : std::string_view();
+  if (!decision.is_continue()) {
+    WriteAuditEvent(request, context, route, "deny", decision.reason());
+  } else if (routes_[context.route_index].audit_success) {
+    WriteAuditEvent(request, context, route, "allow", context.reason);
+  }
+}
+
+Decision IdentityFilter::Check(Request& request, RequestContext& context) const {
   std::optional<Token> token = FindToken(request);
   if (!token) return Unauthenticated(nullptr, "missing_token", false);
 
@@ -187,7 +207,11 @@ asio::awaitable<Decision> IdentityFilter::OnRequestAsync(Request& request,
   std::optional<Token> token = FindToken(request);
   std::string_view reason = "missing_token";
   const Candidates* candidates = token ? ProvidersFor(token->value, &reason) : nullptr;
-  if (candidates == nullptr) co_return Unauthenticated(nullptr, reason, token.has_value());
+  if (candidates == nullptr) {
+    Decision decision = Unauthenticated(nullptr, reason, token.has_value());
+    Audit(request, context, decision);
+    co_return decision;
+  }
   auto executor = co_await asio::this_coro::executor;
   auto timer = std::make_shared<asio::steady_timer>(executor, kRefetchWaitBound);
   bool waiting = false;
@@ -196,7 +220,9 @@ asio::awaitable<Decision> IdentityFilter::OnRequestAsync(Request& request,
         [timer] { asio::post(timer->get_executor(), [timer] { timer->cancel(); }); });
   }
   if (waiting) co_await timer->async_wait(use_nothrow);
-  co_return Authenticate(request, context, *token, /*may_refetch=*/false);
+  Decision decision = Authenticate(request, context, *token, /*may_refetch=*/false);
+  Audit(request, context, decision);
+  co_return decision;
 }
 
 const IdentityFilter::Candidates* IdentityFilter::ProvidersFor(std::string_view token,

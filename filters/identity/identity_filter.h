@@ -45,6 +45,7 @@ class IdentityFilter : public Filter {
   struct Route {
     bool authenticate = false;
     bool forward_token = false;
+    bool audit_success = false;  // a route that only authenticates: its allows are audited here
   };
   // Where the token came from, so it can be removed before forwarding.
   struct Token {
@@ -54,6 +55,10 @@ class IdentityFilter : public Filter {
 
   IdentityFilter() = default;
   std::optional<Token> FindToken(const Request& request) const;
+  // OnRequest on a route that authenticates: the cache, then the full check.
+  Decision Check(Request& request, RequestContext& context) const;
+  // Every refusal is an audit event, and so is an allow on a route no group policy decides.
+  void Audit(const Request& request, const RequestContext& context, const Decision& decision) const;
   // The full check of a token not in the cache. `may_refetch`: an unknown kid suspends.
   Decision Authenticate(Request& request, RequestContext& context, const Token& token,
                         bool may_refetch) const;

@@ -6,7 +6,9 @@ jose (tests/idp/mint-vendor.mjs). Routes:
 - deploy:   allow [deployers] (all of: sub "pipeline:*", not job_id "blocked"), deny [evil]
             (organization_slug "evil"), identity headers upstream;
 - shadowed: allow [evil], mode shadow (decides, counts and audits, lets everything through);
-- teams:    allow ["corp:platform"] (a dynamic group from the teams claim).
+- teams:    allow ["corp:platform"] (a dynamic group from the teams claim);
+- authonly: authenticate: true (any valid token); public and public-fwd: public: true, the
+            second with forward_token.
 
 Checked: status codes and JSON reasons, what reaches the upstream (x-ciap-* headers, spoofed
 x-ciap-groups), the audit lines in the access-log file, ciap_authz_total, and that the caller's
@@ -45,12 +47,17 @@ ROUTES = [
      "allow": ["evil"], "mode": "shadow"},
     {"name": "teams", "match": {"path_prefix": "/teams/"}, "upstream": "app",
      "allow": ["corp:platform"]},
+    {"name": "authonly", "match": {"path_prefix": "/auth/"}, "upstream": "app",
+     "authenticate": True},
+    {"name": "public", "match": {"path_prefix": "/public/"}, "upstream": "app", "public": True},
+    {"name": "public-fwd", "match": {"path_prefix": "/public-fwd/"}, "upstream": "app",
+     "public": True, "forward_token": True},
 ]
 
 # name -> claims beyond iss/aud/iat/exp
 TOKENS = {
     "acme": {"sub": "pipeline:deploy", "organization_slug": "acme", "teams": ["platform"],
-             "job_id": "job-1"},
+             "job_id": "job-1", "pipeline_slug": "deploy-api", "jti": "jti-acme-1"},
     "evil": {"sub": "pipeline:x", "organization_slug": "evil", "teams": ["platform"],
              "job_id": "job-2"},
     "blocked": {"sub": "pipeline:deploy", "organization_slug": "acme", "teams": ["platform"],
@@ -250,6 +257,80 @@ class AccessPolicy(CiapTestCase):
                 self.assertEqual(r.json().get("reason"), "missing_token", r)
         time.sleep(0.1)
         self.assertEqual(self.up.request_count, 0)
+
+    def access_for(self, request_id, timeout=5.0):
+        found = []
+
+        def check():
+            found[:] = [r for r in self.log_lines() if r.get("type") == "access"
+                        and r.get("request_id") == request_id]
+            return bool(found)
+        self.assertTrue(wait_until(check, timeout, 0.05), f"no access line for {request_id!r}")
+        return found[0]
+
+    def test_access_line_names_the_caller(self):
+        """Every access line of an authenticated request names provider, subject, pipeline, job
+        id and jti, whichever filter decided (group policy or authenticate: true)."""
+        for path in ("/deploy/x", "/auth/x", "/teams/x"):
+            with self.subTest(path):
+                r = self.get(path, "acme")
+                self.assertEqual(r.status, 200, r)
+                line = self.access_for(r.header("x-request-id"))
+                who = {k: line.get(k) for k in ("provider", "subject", "pipeline", "job_id",
+                                                 "jti")}
+                self.assertEqual(who, {"provider": "corp", "subject": "pipeline:deploy",
+                                       "pipeline": "deploy-api", "job_id": "job-1",
+                                       "jti": "jti-acme-1"}, line)
+        r = self.get("/teams/x", "no_team")  # refused by policy: still attributable
+        self.assertEqual(r.status, 403, r)
+        self.assertEqual(self.access_for(r.json()["request_id"]).get("subject"),
+                         "pipeline:deploy")
+        r = self.get("/public/x")
+        line = self.access_for(r.header("x-request-id"))
+        self.assertNotIn("provider", line, "a public request has no caller")
+
+    def test_every_decision_on_authenticate_routes_is_audited(self):
+        """authenticate: true: an accepted token is an allow event, a missing, garbage or
+        unverifiable token a deny event with the refusal's reason; refusals on group routes
+        are audited too. Public routes decide nothing and are not audited."""
+        r = self.get("/auth/x", "acme")
+        self.assertEqual(r.status, 200, r)
+        a = self.audit_for(r.header("x-request-id"))
+        self.assertEqual((a["route"], a["decision"], a["reason"], a["provider"], a["subject"],
+                          a["pipeline"], a["job_id"], a["jti"]),
+                         ("authonly", "allow", "authenticated", "corp", "pipeline:deploy",
+                          "deploy-api", "job-1", "jti-acme-1"), a)
+        forged = self.tokens["acme"][:-4] + ("AAAA" if not self.tokens["acme"].endswith("AAAA")
+                                             else "BBBB")
+        cases = [("/auth/x", {}, "missing_token"),
+                 ("/auth/x", {"Authorization": "Bearer not-a-jwt"}, "malformed"),
+                 ("/auth/x", {"Authorization": f"Bearer {forged}"}, "bad_signature"),
+                 ("/deploy/x", {"Authorization": "Bearer not-a-jwt"}, "malformed")]
+        for path, headers, reason in cases:
+            with self.subTest(path=path, reason=reason):
+                r = self.get(path, headers=headers)
+                self.assertEqual(r.status, 401, r)
+                self.assertEqual(r.json()["reason"], reason, r)
+                a = self.audit_for(r.json()["request_id"])
+                self.assertEqual((a["decision"], a["reason"], a["provider"], a["subject"]),
+                                 ("deny", reason, "", ""), a)
+        r = self.get("/public/x", "acme")
+        self.assertEqual(r.status, 200, r)
+        rid = r.header("x-request-id")
+        self.access_for(rid)
+        self.assertEqual([x for x in self.log_lines() if x.get("type") == "audit"
+                          and x.get("request_id") == rid], [])
+
+    def test_public_route_never_forwards_the_token(self):
+        """A public route drops the caller's Authorization (and any other token header) unless
+        the route says forward_token: true."""
+        r = self.get("/public/x", "acme")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(header_values(self.up.last_request(), "authorization"), [])
+        r = self.get("/public-fwd/x", "acme")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(header_values(self.up.last_request(), "authorization"),
+                         [f"Bearer {self.tokens['acme']}"])
 
     def test_metrics_and_no_token_leak(self):
         """ciap_authz_total counts each decision; no token appears in the access log or /metrics."""
