@@ -2,9 +2,13 @@
 // (test a policy change before it ships) and for debugging a 403.
 #pragma once
 
+#include <boost/json/object.hpp>
+#include <optional>
 #include <string>
 
 namespace ciap {
+
+struct Verdict;
 
 struct CheckOptions {
   std::string config_path;
@@ -15,9 +19,15 @@ struct CheckOptions {
   bool anonymous = false;   // no credential at all
   std::string listener;     // default: the first listener
   bool json = false;
+  bool offline = false;  // read no file the config names: tokens are decided on their claims
 };
 
 // Prints the decision and its reasons; returns 0 allow, 1 deny, 2 error.
 int RunCheck(const CheckOptions& options);
+
+// Shared with `ciap test`: a file's text ("-": stdin) without trailing blanks.
+std::optional<std::string> ReadInputFile(const std::string& path);
+// {"decision","status","reason","route","provider","explanation":[{"step","detail"}]}
+boost::json::object VerdictJson(const Verdict& verdict);
 
 }  // namespace ciap

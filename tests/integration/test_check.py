@@ -31,7 +31,7 @@ CASES = [  # (name, path, claims overriding the demo token's) -> expected (decis
     ("not main branch", "/deploy/a", {"build_branch": "feature"}, ("deny", 403, "no_allowed_group")),
     ("deny wins", "/deploy/a", {"organization_slug": "evil-inc"}, ("deny", 403, "denied_group")),
     ("dot segments normalized", "/public/../deploy/a", {}, ("allow", 200, "allowed_group")),
-    ("shadow", "/shadow/a", {}, ("shadow-deny", 200, "no_allowed_group")),
+    ("shadow", "/shadow/a", {}, ("shadow_deny", 200, "no_allowed_group")),
     ("no route", "/nothing", {}, ("deny", 404, "no_route")),
     ("public", "/healthz", {}, ("allow", 200, "public_route")),
 ]
@@ -80,7 +80,7 @@ class Check(CiapTestCase):
                 code, out = self.check(path, "--claims", claims_file, "--provider", "corp")
                 self.assertEqual((out["decision"], out["status"], out["reason"]),
                                  (decision, status, reason), out)
-                self.assertEqual(code, 0 if decision in ("allow", "shadow-deny") else 1, out)
+                self.assertEqual(code, 0 if decision in ("allow", "shadow_deny") else 1, out)
 
     def test_explanation_names_the_claim(self):
         """A denial says which claim failed and why, in the human output."""

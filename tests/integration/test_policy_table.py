@@ -382,9 +382,9 @@ TABLE = [
       {"groups": ["developers"]}, method="PUT"),
     R("x-14", "GET artifacts: any authenticated caller, even a feature branch", "github",
       "/artifacts/a.tgz", 200, "authenticated", {"ref": "refs/heads/feature"}),
-    R("x-15", "shadow: a member passes", "github", "/shadow/x", 200, OK, decision="shadow-allow"),
-    R("x-16", "shadow: a non-member passes too (shadow-deny)", "github", "/shadow/x", 200, NO,
-      {"environment": "staging"}, decision="shadow-deny"),
+    R("x-15", "shadow: a member passes", "github", "/shadow/x", 200, OK, decision="shadow_allow"),
+    R("x-16", "shadow: a non-member passes too (shadow_deny)", "github", "/shadow/x", 200, NO,
+      {"environment": "staging"}, decision="shadow_deny"),
     R("x-17", "public route", "gitlab", "/healthz", 200, "public_route"),
     R("x-18", "no route: 404 before any policy", "github", "/nothing/here", 404, "no_route"),
     R("x-19", "dot segments are normalized before routing",
@@ -454,7 +454,7 @@ class PolicyTable(CiapTestCase):
     def check(self, row, *source):
         code, out = check_json(self.config_path,
                                f"{row['method']} http://ci.acme{row['path']}", *source)
-        passes = out["decision"] in ("allow", "shadow-allow", "shadow-deny")
+        passes = out["decision"] in ("allow", "shadow_allow", "shadow_deny")
         self.assertEqual(code, 0 if passes else 1, (row["id"], out))
         return out
 

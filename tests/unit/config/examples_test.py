@@ -163,7 +163,7 @@ CASES = [
      with_claims(GITLAB, pipeline_source="merge_request_event"), "deny", "denied_group"),
     ("gitlab.yaml", "gitlab", "staging_rule_in_shadow", "POST /deploy/staging/api",
      with_claims(GITLAB, environment="staging", environment_protected="false"),
-     "shadow-deny", "no_allowed_group"),
+     "shadow_deny", "no_allowed_group"),
 
     # GitHub Actions
     ("github-actions.yaml", "github", "production_deploy_on_push", "POST /deploy/api",
@@ -181,7 +181,7 @@ CASES = [
      with_claims(GITHUB, repository_owner="evil-org", repository_owner_id="66"), "deny",
      "bound_claims"),
     ("github-actions.yaml", "github", "self_hosted_upload_in_shadow", "PUT /packages/x.tgz",
-     with_claims(GITHUB, runner_environment="self-hosted"), "shadow-deny", "no_allowed_group"),
+     with_claims(GITHUB, runner_environment="self-hosted"), "shadow_deny", "no_allowed_group"),
 
     # Company IdP
     ("company-idp.yaml", "corp", "platform_admin_with_mfa", "POST /admin/drain",
