@@ -6,7 +6,9 @@
 #     -v "$PWD/tls:/etc/ciap/tls:ro" registry.acme.internal/platform/ciap:0.1.0
 #
 # The config must set admin.address: 0.0.0.0:9901 for the admin port to be reachable from outside
-# the container (the Helm chart does this itself).
+# the container (the Helm chart does this itself). ciap runs in / (the image sets no WORKDIR), and
+# relative paths in the config (cert_file, ca_file, jwks_file, ${secret:...}) resolve from there,
+# not from /etc/ciap: give the mounted files absolute paths, as above.
 ARG DEBIAN_IMAGE=debian:12-slim
 
 FROM ${DEBIAN_IMAGE} AS build
