@@ -78,8 +78,7 @@ json::value ToJson(const yaml::Node& node) {
   return json::string(text);
 }
 
-std::optional<std::string> ScalarOf(const yaml::Node& node, std::string_view key,
-                                    Errors& errors) {
+std::optional<std::string> ScalarOf(const yaml::Node& node, std::string_view key, Errors& errors) {
   if (node.IsScalar()) return node.Scalar();
   errors.Add(node, std::string(key) + ": expected a string");
   return std::nullopt;
@@ -98,8 +97,8 @@ Expectation ReadExpectation(const yaml::Node& node, Errors& errors) {
       expect.decision = ScalarOf(value, "expect.decision", errors);
       static constexpr std::string_view kDecisions[] = {"allow", "deny", "shadow_allow",
                                                         "shadow_deny"};
-      if (expect.decision && std::ranges::find(kDecisions, *expect.decision) ==
-                                 std::end(kDecisions)) {
+      if (expect.decision &&
+          std::ranges::find(kDecisions, *expect.decision) == std::end(kDecisions)) {
         errors.Add(value, "expect.decision: one of allow, deny, shadow_allow, shadow_deny");
       }
     } else if (key == "status") {
@@ -176,12 +175,17 @@ std::expected<std::vector<Case>, std::vector<std::string>> ReadCases(const std::
   auto text = ReadInputFile(path);
   if (!text) return std::unexpected(std::vector<std::string>{"cannot read " + path});
   std::unique_ptr<yaml::Document> document;
+  std::vector<YAML::Mark> starts;
   try {
-    document = yaml::Document::Parse(*text, nullptr);
+    document = yaml::Document::Parse(*text, &starts);
   } catch (const YAML::Exception& e) {
+    return std::unexpected(std::vector<std::string>{path + ":" + std::to_string(e.mark.line + 1) +
+                                                    ":" + std::to_string(e.mark.column + 1) +
+                                                    ": not valid YAML: " + e.msg});
+  }
+  if (starts.size() > 1) {
     return std::unexpected(std::vector<std::string>{
-        path + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
-        ": not valid YAML: " + e.msg});
+        path + ":" + std::to_string(starts[1].line + 1) + ": one YAML document per cases file"});
   }
   yaml::Node root = document->root();
   yaml::Node list;
@@ -275,7 +279,8 @@ int RunCaseTable(const CaseTableOptions& options) {
     } else {
       std::printf("FAIL  %s (%s): %s\n", c.name.c_str(), where.c_str(), problem.c_str());
       if (verdict) {
-        for (const std::string& line : verdict->explanation) std::printf("        %s\n", line.c_str());
+        for (const std::string& line : verdict->explanation)
+          std::printf("        %s\n", line.c_str());
       }
     }
   }

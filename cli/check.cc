@@ -38,20 +38,18 @@ json::array ExplanationJson(const std::vector<std::string>& lines) {
     if (colon == std::string::npos) {
       out.push_back(json::object{{"step", ""}, {"detail", line}});
     } else {
-      out.push_back(json::object{{"step", line.substr(0, colon)},
-                                 {"detail", line.substr(colon + 2)}});
+      out.push_back(
+          json::object{{"step", line.substr(0, colon)}, {"detail", line.substr(colon + 2)}});
     }
   }
   return out;
 }
 
 json::object VerdictJson(const Verdict& verdict) {
-  return json::object{{"decision", verdict.decision},
-                      {"status", verdict.status},
-                      {"reason", verdict.reason},
-                      {"route", verdict.route},
-                      {"provider", verdict.provider},
-                      {"explanation", ExplanationJson(verdict.explanation)}};
+  return json::object{
+      {"decision", verdict.decision}, {"status", verdict.status},
+      {"reason", verdict.reason},     {"route", verdict.route},
+      {"provider", verdict.provider}, {"explanation", ExplanationJson(verdict.explanation)}};
 }
 
 namespace {

@@ -120,8 +120,8 @@ struct Args {
 };
 
 // The flags each command accepts (those taking a value end in '=').
-constexpr std::string_view kRunFlags[] = {"-c=", "--config=", "--concurrency=",
-                                          "--drain-timeout=", "--shutdown-delay="};
+constexpr std::string_view kRunFlags[] = {
+    "-c=", "--config=", "--concurrency=", "--drain-timeout=", "--shutdown-delay="};
 constexpr std::string_view kValidateFlags[] = {"-c=", "--config=", "--offline", "--json"};
 constexpr std::string_view kCheckFlags[] = {
     "-c=",         "--config=",   "--request=", "--token-file=", "--claims=",
@@ -174,7 +174,8 @@ std::string Apply(std::string_view flag, const char* value, Args& args) {
 std::string Parse(std::string_view command, int argc, char** argv, Args& args) {
   std::span<const std::string_view> flags = FlagsOf(command);
   std::vector<std::string_view> names;
-  for (std::string_view f : flags) names.push_back(f.ends_with('=') ? f.substr(0, f.size() - 1) : f);
+  for (std::string_view f : flags)
+    names.push_back(f.ends_with('=') ? f.substr(0, f.size() - 1) : f);
   for (int i = 2; i < argc; ++i) {
     std::string_view arg = argv[i];
     if (arg == "--help" || arg == "-h") {

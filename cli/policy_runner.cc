@@ -69,7 +69,7 @@ std::string IssuerOf(const json::object& claims) {
 // provider's issuer and first audience and a lifetime; a claims set issued in the future (a
 // fixture meant to stay valid) is moved to be issued now. Says what it did.
 void CompleteClaims(json::object& claims, const config::IdentityProviderConfig* provider,
-                    Verdict& verdict) {
+                    bool issue_now, Verdict& verdict) {
   std::vector<std::string> filled;
   const int64_t now = Now();
   if (!claims.contains("iss") && provider != nullptr) {
@@ -85,7 +85,8 @@ void CompleteClaims(json::object& claims, const config::IdentityProviderConfig* 
     if (!claims.contains("iat")) claims["iat"] = now;
     filled.push_back("exp");
   } else if (const json::value* iat = claims.if_contains("iat");
-             iat && iat->is_number() && iat->to_number<double>() > static_cast<double>(now)) {
+             iat && iat->is_number() &&
+             (issue_now || iat->to_number<double>() > static_cast<double>(now))) {
     // Issued in the future: a fixture written to stay valid. Past times are kept, so that
     // expiry can be tested.
     const int64_t shift = now - static_cast<int64_t>(iat->to_number<double>());
@@ -94,14 +95,15 @@ void CompleteClaims(json::object& claims, const config::IdentityProviderConfig* 
       if (v != nullptr && v->is_number()) *v = static_cast<int64_t>(v->to_number<double>()) + shift;
     }
     if (shift != 0) {
-      verdict.Line("claims: issued in the future; times moved by " + std::to_string(shift) +
+      verdict.Line("claims: times moved by " + std::to_string(shift) +
                    " s so that the token is issued now (its lifetime kept)");
     }
   }
   if (filled.empty()) return;
   std::string names;
   for (const std::string& name : filled) names += (names.empty() ? "" : ", ") + name;
-  verdict.Line("claims: " + names + " filled in (not in the claims set; only the policy is checked)");
+  verdict.Line("claims: " + names +
+               " filled in (not in the claims set; only the policy is checked)");
 }
 
 }  // namespace
@@ -317,6 +319,7 @@ std::expected<Verdict, std::string> PolicyRunner::Decide(const PolicyCase& input
   fresh.source = PolicyCase::Source::kClaims;
   fresh.claims = std::move(*claims);
   fresh.claims_origin = "the token";
+  fresh.issue_now = true;
   auto policy = DecideOnce(fresh, /*allow_as_is=*/false);
   if (policy) {
     verdict->Line("policy: issued now, the same claims would get " + policy->decision + " (" +
@@ -350,7 +353,7 @@ std::expected<Verdict, std::string> PolicyRunner::DecideOnce(const PolicyCase& i
   } else if (input.source == PolicyCase::Source::kClaims) {
     json::object claims = input.claims;
     verdict.Line("caller: claims from " + input.claims_origin + " (signed by a stand-in key)");
-    CompleteClaims(claims, named, verdict);
+    CompleteClaims(claims, named, input.issue_now, verdict);
     auto token = SignStandIn(claims);
     if (!token) return std::unexpected(token.error());
     sent = Sent{true, std::move(*token), IssuerOf(claims)};
@@ -363,9 +366,10 @@ std::expected<Verdict, std::string> PolicyRunner::DecideOnce(const PolicyCase& i
     key_files = allow_as_is && !offline_ && claims && !candidates.empty();
     for (const auto* p : candidates) key_files = key_files && !p->jwks_file.empty();
     if (claims && !key_files) {
-      verdict.Line("token: signature not verified (" +
-                   std::string(offline_ ? "offline" : "the provider's keys are fetched at run time") +
-                   "); its claims are decided on");
+      verdict.Line(
+          "token: signature not verified (" +
+          std::string(offline_ ? "offline" : "the provider's keys are fetched at run time") +
+          "); its claims are decided on");
       auto token = SignStandIn(*claims);
       if (!token) return std::unexpected(token.error());
       sent.token = std::move(*token);

@@ -45,6 +45,7 @@ struct PolicyCase {
   enum class Source { kNone, kClaims, kToken } source = Source::kNone;
   boost::json::object claims;  // kClaims
   std::string claims_origin;   // where they came from, for the explanation
+  bool issue_now = false;      // move the claims' times to now whatever they are
   std::string token;           // kToken: a compact JWT (or anything a caller might send)
   std::string provider;        // optional: fills in iss/aud for claims
   std::string listener;        // optional: the first listener

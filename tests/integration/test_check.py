@@ -112,6 +112,32 @@ class Check(CiapTestCase):
                 got_code, out = self.check("/deploy/a", "--token-file", token_file)
                 self.assertEqual((got_code, out["decision"], out["reason"]), (code, decision, reason))
 
+    def test_expired_token_still_shows_the_policy(self):
+        """A real token past its expiry is refused (401 expired), and check still says what the
+        policy decides for its claims issued now."""
+        token_file = os.path.join(self.tmp, "old.jwt")
+        with open(token_file, "w") as f:
+            f.write(self.mint(exp=1000, iat=900, nbf=900))
+        code, out = self.check("/deploy/a", "--token-file", token_file)
+        self.assertEqual((code, out["decision"], out["status"], out["reason"]),
+                         (1, "deny", 401, "expired"))
+        policy = [e["detail"] for e in out["explanation"] if e["step"] == "policy"]
+        self.assertEqual(policy, ["issued now, the same claims would get allow (200 "
+                                  "allowed_group) on route deploy"], out["explanation"])
+
+    def test_token_from_stdin_and_json_errors(self):
+        """--token-file - reads stdin; with --json, errors are a JSON document on stdout."""
+        r = subprocess.run([os.environ.get("CIAP_BIN", "build/ciap"), "check", "-c",
+                            self.config_path, "--request", "GET http://ci.acme/deploy/a",
+                            "--token-file", "-", "--json"],
+                           input=self.mint() + "\n", capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(json.loads(r.stdout)["reason"], "allowed_group")
+        r = run_ciap("check", "-c", self.config_path, "--request", "GET http://ci.acme/deploy/a",
+                     "--claims", "/nonexistent", "--json")
+        self.assertEqual(r.returncode, 2)
+        self.assertEqual(json.loads(r.stdout), {"errors": ["cannot read /nonexistent"]})
+
     def test_errors_exit_2(self):
         """Bad invocations exit 2 with a message on stderr."""
         for args in (["--claims", "/nonexistent", "--provider", "corp"],
