@@ -160,6 +160,14 @@ checks.run('values.schema.json compiles (Ajv strict mode)', () => {
   validateValues = ajv.compile(readJson(VALUES_SCHEMA));
 });
 
+// The chart's README documents every value group (top-level key of values.yaml).
+checks.run('README.md names every top-level value', () => {
+  const readme = fs.readFileSync(path.join(CHART, 'README.md'), 'utf8');
+  const missing = Object.keys(defaults).filter((k) => !readme.includes(`\`${k}`));
+  assert(missing.length === 0, `not in helm/ciap/README.md: ${missing}`);
+  return `${Object.keys(defaults).length} values`;
+});
+
 // Templates only call named templates that exist (caught here even without go).
 checks.run('every include names a defined template', () => {
   const texts = listFiles(path.join(CHART, 'templates'), '')
