@@ -306,12 +306,6 @@ func sprigFuncs() template.FuncMap {
 			}
 			return cur, nil
 		},
-		"kindIs": func(kind string, v interface{}) bool {
-			if v == nil {
-				return kind == "invalid"
-			}
-			return reflect.TypeOf(v).Kind().String() == kind
-		},
 		// Helm's fromJson: a dict, or {"Error": message} when the text is not a JSON object.
 		"fromJson": func(s string) map[string]interface{} {
 			m := map[string]interface{}{}
