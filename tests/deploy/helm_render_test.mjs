@@ -112,7 +112,7 @@ checks.run('rollout: defaults give --shutdown-delay 5s, --drain-timeout 30s, gra
 });
 
 checks.run('rollout: the flags and the grace period follow shutdownDelay and drainTimeout', () => {
-  for (const [delay, drain, grace] of [['20s', '2m', 150], ['500ms', '1700ms', 13], ['0s', '1s', 11],
+  for (const [delay, drain, grace] of [['20s', '2m', 150], ['500ms', '1700ms', 13], ['1s', '0s', 11],
                                        ['90s', '45s', 145]]) {
     const g = gateway({ shutdownDelay: delay, drainTimeout: drain });
     eq(flag(g.container, '--shutdown-delay'), delay, `--shutdown-delay for ${delay}`);
@@ -121,11 +121,13 @@ checks.run('rollout: the flags and the grace period follow shutdownDelay and dra
   }
 });
 
-checks.run('rollout: empty durations drop the flags; the grace period counts ciap\'s 30 s default drain', () => {
-  const g = gateway({ shutdownDelay: '', drainTimeout: null });
-  eq(flag(g.container, '--shutdown-delay'), undefined, '--shutdown-delay');
-  eq(flag(g.container, '--drain-timeout'), undefined, '--drain-timeout');
-  eq(g.pod.terminationGracePeriodSeconds, 40, 'terminationGracePeriodSeconds');
+checks.run('rollout: empty durations and a zero delay drop the flags; the grace period counts ciap\'s 30 s default drain', () => {
+  for (const shutdownDelay of ['', '0s', '0ms']) {
+    const g = gateway({ shutdownDelay, drainTimeout: null });
+    eq(flag(g.container, '--shutdown-delay'), undefined, `--shutdown-delay for "${shutdownDelay}"`);
+    eq(flag(g.container, '--drain-timeout'), undefined, '--drain-timeout');
+    eq(g.pod.terminationGracePeriodSeconds, 40, 'terminationGracePeriodSeconds');
+  }
 });
 
 checks.run('rollout: a preStop sleep is rendered and added to the grace period', () => {
@@ -152,9 +154,9 @@ checks.run('rollout: a duration the chart cannot read fails naming the value', (
   renderFails({ drainTimeout: 'soon' }, /drainTimeout: "soon" is not a duration/);
 });
 
-checks.run('rollout: a sidecar takes sidecar.shutdownDelay (0s by default) and its NOTES give the minimum grace', () => {
+checks.run('rollout: a sidecar takes sidecar.shutdownDelay (0s by default: no flag) and its NOTES give the minimum grace', () => {
   const s = sidecar();
-  eq(flag(s.container, '--shutdown-delay'), '0s', '--shutdown-delay');
+  eq(flag(s.container, '--shutdown-delay'), undefined, '--shutdown-delay');
   eq(flag(s.container, '--drain-timeout'), '30s', '--drain-timeout');
   assert(/terminationGracePeriodSeconds must leave ciap 40 s to stop/.test(s.notes), s.notes);
   const lifecycle = { preStop: { sleep: { seconds: 2 } } };

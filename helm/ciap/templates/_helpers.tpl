@@ -317,9 +317,11 @@ args:
   - --concurrency
   - {{ .Values.concurrency | quote }}
   {{- end }}
-  {{- with include "ciap.shutdownDelay" . }}
+  {{- /* A zero delay is ciap's default: no flag, so that an image older than the flag runs too. */}}
+  {{- $delay := include "ciap.shutdownDelay" . }}
+  {{- if and $delay (ne (include "ciap.durationSeconds" (list "shutdownDelay" $delay)) "0") }}
   - --shutdown-delay
-  - {{ . | quote }}
+  - {{ $delay | quote }}
   {{- end }}
   {{- if .Values.drainTimeout }}
   - --drain-timeout
