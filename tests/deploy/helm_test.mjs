@@ -8,14 +8,19 @@
 // - when `go` is installed, tests/deploy/helmrender renders the templates with Go's
 //   text/template (Helm's engine) for the defaults and each example, in both modes: every
 //   manifest is YAML with the expected kinds, the pod runs non-root with a read-only root
-//   filesystem and no capabilities, probes hit /healthz and /ready on the admin port, every
-//   mount has its volume, the rendered ConfigMap is exactly the config that was validated,
-//   and the sidecar's worked example (agent-stack-k8s values) is what the chart prints.
+//   filesystem and no capabilities, probes ask /healthz and /ready of the admin listener, the
+//   container ports are the listeners' and the Service targets them, every mount has its
+//   volume, the rendered ConfigMap is exactly the config that was validated, and the sidecar's
+//   worked example (agent-stack-k8s values) is what the chart prints.
+// helm_render_test.mjs checks the chart's behaviours one by one (rollout, ports, NetworkPolicy,
+// admin exposure, extras).
 //
 // Usage: node helm_test.mjs PATH/TO/ciap
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import {
+  CHART, EXAMPLES, canonical, coalesce, defaults, haveGo, isMap, render, renderDocs, sidecarPatch,
+} from './chart.mjs';
 import {
   Checks, SOURCE_DIR, YAML, assert, ciapValidate, formatAjvErrors, listFiles, makePki, newAjv,
   readJson, readYaml, tmpDir,
@@ -28,9 +33,6 @@ if (!ciap) {
   process.exit(2);
 }
 
-const CHART = path.join(SOURCE_DIR, 'helm', 'ciap');
-const EXAMPLES = path.join(CHART, 'examples');
-const RENDERER = path.join(SOURCE_DIR, 'tests', 'deploy', 'helmrender', 'main.go');
 // Files the image has (Debian's ca-certificates): configs may name them without a mount.
 const IMAGE_FILES = ['/etc/ssl/certs/ca-certificates.crt'];
 const FILE_KEYS = new Set(['cert_file', 'key_file', 'ca_file', 'client_ca_file', 'jwks_file']);
@@ -38,41 +40,27 @@ const FILE_KEYS = new Set(['cert_file', 'key_file', 'ca_file', 'client_ca_file',
 const checks = new Checks();
 const tmp = tmpDir('ciap-helm-test-');
 const pki = makePki(tmp);
-const defaults = readYaml(path.join(CHART, 'values.yaml'));
 const ajv = newAjv();
 let validateValues;
 
-// Helm's coalescing of user values over the chart's: maps merge, anything else replaces, and
-// null deletes the key.
-function coalesce(base, over) {
-  if (over === undefined) return structuredClone(base);
-  if (!isMap(base) || !isMap(over)) return structuredClone(over);
-  const out = structuredClone(base);
-  for (const [k, v] of Object.entries(over)) {
-    if (v === null) delete out[k];
-    else out[k] = k in out ? coalesce(out[k], v) : structuredClone(v);
-  }
-  return out;
+// The admin listener's address as the chart works it out (ciap.admin in _helpers.tpl).
+function adminAddress(values) {
+  const configured = values.existingConfigMap ? undefined : values.config?.admin?.address;
+  if (configured) return configured;
+  const host = values.admin.bindAddress || (values.mode === 'sidecar' ? '127.0.0.1' : '0.0.0.0');
+  return `${host.includes(':') ? `[${host}]` : host}:${values.admin.port}`;
 }
 
-// JSON with sorted keys: equal for equal data, whatever the key order.
-function canonical(v) {
-  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  if (isMap(v)) {
-    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical(v[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(v);
-}
-
-function isMap(v) {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
+function isLoopback(address) {
+  const host = address.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+  return host.startsWith('127.') || host === 'localhost' || host === '::1';
 }
 
 // The config the chart renders: ciap.config in _helpers.tpl.
 function chartConfig(values) {
   const config = structuredClone(values.config);
   config.admin = config.admin || {};
-  if (!('address' in config.admin)) config.admin.address = `0.0.0.0:${values.admin.port}`;
+  if (!('address' in config.admin)) config.admin.address = adminAddress(values);
   return config;
 }
 
@@ -135,10 +123,6 @@ function materialize(config, root) {
   return walk(config);
 }
 
-function listenerPorts(config) {
-  return (config.listeners || []).map((l) => Number(String(l.address).split(':').pop()));
-}
-
 // `ciap validate` on a config as the pod would see it; env from the values' literal `env`.
 function validateConfig(name, values, configText) {
   const config = YAML.parse(configText);
@@ -146,11 +130,6 @@ function validateConfig(name, values, configText) {
   for (const [at, file] of configFiles(config)) {
     assert(IMAGE_FILES.includes(file) || mounts.some((m) => file.startsWith(`${m}/`)),
            `${at}: ${file} is in none of the mounted directories (${mounts.join(', ')})`);
-  }
-  const ports = listenerPorts(config);
-  for (const p of values.service.ports) {
-    assert(ports.includes(p.targetPort),
-           `service port ${p.name} targets ${p.targetPort}, which no listener binds (${ports})`);
   }
   const root = path.join(tmp, 'root', name);
   const file = path.join(root, 'ciap.yaml');
@@ -181,6 +160,14 @@ checks.run('values.schema.json compiles (Ajv strict mode)', () => {
   validateValues = ajv.compile(readJson(VALUES_SCHEMA));
 });
 
+// The chart's README documents every value group (top-level key of values.yaml).
+checks.run('README.md names every top-level value', () => {
+  const readme = fs.readFileSync(path.join(CHART, 'README.md'), 'utf8');
+  const missing = Object.keys(defaults).filter((k) => !readme.includes(`\`${k}`));
+  assert(missing.length === 0, `not in helm/ciap/README.md: ${missing}`);
+  return `${Object.keys(defaults).length} values`;
+});
+
 // Templates only call named templates that exist (caught here even without go).
 checks.run('every include names a defined template', () => {
   const texts = listFiles(path.join(CHART, 'templates'), '')
@@ -193,10 +180,11 @@ checks.run('every include names a defined template', () => {
 });
 
 const examples = listFiles(EXAMPLES, '.yaml').filter((f) => !/\..+\.yaml$/.test(path.basename(f)));
-// The defaults have a TLS listener and leave its Secret to the user (the chart refuses to render
-// without one): the default case names one.
-const cases = [['values.yaml (defaults)', { tls: { secretName: 'ciap-tls' } }], ...examples.map((f) => [
-  `examples/${path.basename(f)}`, readYaml(f)])];
+// The defaults leave the image and the TLS listener's Secret to the user (the chart refuses to
+// render without them): the default case names both.
+const cases = [['values.yaml (defaults)', {
+  image: { repository: 'registry.test/ciap' }, tls: { secretName: 'ciap-tls' },
+}], ...examples.map((f) => [`examples/${path.basename(f)}`, readYaml(f)])];
 
 for (const [name, user] of cases) {
   const values = coalesce(defaults, user);
@@ -227,22 +215,38 @@ checks.run('at least 8 broken values files', () => {
 });
 
 // ----- rendering -----
-const go = spawnSync('go', ['version'], { encoding: 'utf8' });
-if (go.status !== 0) {
+if (!haveGo()) {
   checks.skip('rendering the templates', '`go` is not installed (Debian: apt-get install golang-go)');
 } else {
   for (const [name, user] of cases) {
     for (const mode of ['gateway', 'sidecar']) {
-      const values = coalesce(defaults, { ...user, mode });
+      // A gateway's NetworkPolicy has no place in sidecar mode (helm_render_test checks that the
+      // chart refuses it there).
+      const values = coalesce(defaults, {
+        ...user, mode, ...(mode === 'sidecar' ? { networkPolicy: { enabled: false } } : {}),
+      });
+      const onlyLoopback = !values.existingConfigMap &&
+        values.config.listeners.every((l) => isLoopback(l.address));
+      if (mode === 'gateway' && onlyLoopback) {
+        // A sidecar's config binds loopback only: no Service could reach it.
+        checks.run(`render ${name} as ${mode} fails: no listener the Service can reach`, () => {
+          const r = render(values);
+          assert(/no listener in config is reachable from the Service/.test(r.error || ''),
+                 JSON.stringify(r.error));
+        });
+        continue;
+      }
       checks.run(`render ${name} as ${mode}`, () => checkRender(name, values));
     }
   }
   checks.run('render: a TLS listener without a certificate source fails with a message', () => {
-    const r = render(coalesce(defaults, {}));
+    const r = render(coalesce(defaults, { image: { repository: 'registry.test/ciap' } }));
     assert(/config has a TLS listener: set tls.secretName/.test(r.error || ''), JSON.stringify(r.error));
   });
-  checks.run('render: all optional resources (HPA, ServiceMonitor, PrometheusRule, dashboard, Certificate)', () => {
+  checks.run('render: all optional resources (HPA, ServiceMonitor, PrometheusRule, dashboard, Certificate, NetworkPolicy)', () => {
     const values = coalesce(defaults, {
+      image: { repository: 'registry.test/ciap' },
+      networkPolicy: { enabled: true },
       autoscaling: { enabled: true },
       tls: { certManager: { enabled: true, issuerRef: { name: 'ca' }, dnsNames: ['ciap.test'] } },
       metrics: { serviceMonitor: { enabled: true }, prometheusRule: { enabled: true },
@@ -251,7 +255,8 @@ if (go.status !== 0) {
     });
     const docs = checkRender('all-optional', values);
     const kinds = docs.map((d) => d.kind).sort();
-    for (const k of ['HorizontalPodAutoscaler', 'ServiceMonitor', 'PrometheusRule', 'Certificate']) {
+    for (const k of ['HorizontalPodAutoscaler', 'ServiceMonitor', 'PrometheusRule', 'Certificate',
+                     'NetworkPolicy']) {
       assert(kinds.includes(k), `no ${k} in ${kinds}`);
     }
     const deployment = docs.find((d) => d.kind === 'Deployment');
@@ -278,32 +283,9 @@ if (go.status !== 0) {
   });
 }
 
-function render(values) {
-  const chart = readYaml(path.join(CHART, 'Chart.yaml'));
-  const input = JSON.stringify({
-    values,
-    release: { Name: 'ci-proxy', Namespace: 'ci', Service: 'Helm', IsInstall: true },
-    chart: { Name: chart.name, Version: chart.version, AppVersion: chart.appVersion },
-  });
-  const r = spawnSync('go', ['run', RENDERER, CHART], {
-    input, encoding: 'utf8', timeout: 300000,
-    env: { ...process.env, GOFLAGS: '', GO111MODULE: 'auto', GOCACHE: path.join(tmp, 'gocache') },
-  });
-  assert(r.status === 0, `helmrender failed: ${r.stderr}`);
-  return JSON.parse(r.stdout);
-}
-
 function checkRender(name, values) {
-  const out = render(values);
-  assert(!out.error, `render error: ${out.error}`);
-  const docs = [];
-  for (const [file, text] of Object.entries(out.manifests)) {
-    for (const doc of YAML.parseAllDocuments(text)) {
-      assert(doc.errors.length === 0, `${file}: not YAML: ${doc.errors[0]?.message}\n${text}`);
-      const obj = doc.toJS();
-      if (obj) docs.push(obj);
-    }
-  }
+  const out = renderDocs(values);
+  const docs = out.docs;
   for (const d of docs) {
     assert(d.apiVersion && d.kind && d.metadata?.name, `incomplete manifest ${JSON.stringify(d)}`);
     assert(JSON.stringify(d).indexOf('<no value>') < 0, `${d.kind}: <no value>`);
@@ -329,13 +311,14 @@ function checkRender(name, values) {
     const service = docs.find((d) => d.kind === 'Service' && !d.metadata.name.endsWith('-admin'));
     const names = pod.containers[0].ports.map((p) => p.name);
     for (const p of service.spec.ports) assert(names.includes(p.targetPort), `targetPort ${p.targetPort}`);
-    assert(!service.spec.ports.some((p) => p.port === values.admin.port), 'admin port on the agents Service');
+    assert(!service.spec.ports.some((p) => p.targetPort === 'admin'), 'admin port on the agents Service');
+    assert(service.spec.ports.length === pod.containers[0].ports.filter((p) => p.name !== 'admin').length,
+           'the Service does not expose every listener port of the container');
   } else {
     for (const k of ['Deployment', 'Service', 'HorizontalPodAutoscaler', 'PodDisruptionBudget']) {
       assert(!kinds.includes(k), `sidecar mode rendered a ${k}`);
     }
-    const patch = YAML.parse(out.notes.slice(out.notes.indexOf('\n\n') + 2,
-                                             out.notes.lastIndexOf('\n\nJobs call')));
+    const patch = sidecarPatch(out.notes);
     const list = values.sidecar.native ? patch.initContainers : patch.containers;
     assert(list && list.length === 1, `patch has no ${values.sidecar.native ? 'initContainers' : 'containers'}`);
     if (values.sidecar.native) assert(list[0].restartPolicy === 'Always', 'native sidecar restartPolicy');
@@ -358,9 +341,25 @@ function checkContainer(c, pod, values) {
   assert(JSON.stringify(sc.capabilities.drop) === '["ALL"]', 'capabilities not dropped');
   assert(sc.runAsNonRoot === true, 'runAsNonRoot');
   assert(c.resources.requests.cpu && c.resources.requests.memory, 'resource requests');
-  assert(c.livenessProbe.httpGet.path === '/healthz' && c.livenessProbe.httpGet.port === 'admin', 'liveness');
-  assert(c.readinessProbe.httpGet.path === '/ready' && c.readinessProbe.httpGet.port === 'admin', 'readiness');
-  assert(c.ports.some((p) => p.name === 'admin' && p.containerPort === values.admin.port), 'admin port');
+  const admin = adminAddress(values);
+  const [host, port] = [admin.replace(/:\d+$/, '').replace(/^\[|\]$/g, ''), Number(admin.split(':').pop())];
+  const asks = (probe, urlPath) => (isLoopback(admin)
+    ? probe.exec?.command?.[2]?.includes(`/dev/tcp/${host}/${port} `) &&
+      probe.exec.command[2].includes(`GET ${urlPath} HTTP/1.0`) && !probe.httpGet
+    : probe.httpGet?.path === urlPath && probe.httpGet.port === 'admin' && !probe.exec);
+  assert(asks(c.livenessProbe, '/healthz'), `liveness ${JSON.stringify(c.livenessProbe)}`);
+  assert(asks(c.readinessProbe, '/ready'), `readiness ${JSON.stringify(c.readinessProbe)}`);
+  if (c.startupProbe) assert(asks(c.startupProbe, '/ready'), `startup ${JSON.stringify(c.startupProbe)}`);
+  const ports = c.ports || [];
+  assert(ports.some((p) => p.name === 'admin' && p.containerPort === port) === !isLoopback(admin),
+         `admin port ${JSON.stringify(ports)} for an admin listener on ${admin}`);
+  if (!values.existingConfigMap) {
+    const reachable = values.config.listeners.filter((l) => !isLoopback(l.address))
+      .map((l) => Number(l.address.split(':').pop())).sort();
+    const declared = ports.filter((p) => p.name !== 'admin').map((p) => p.containerPort).sort();
+    assert(canonical(declared) === canonical(reachable),
+           `container ports ${declared}, listeners reachable on the pod IP ${reachable}`);
+  }
   assert(c.args.join(' ').startsWith(`run -c ${values.configMountPath}/ciap.yaml`), `args ${c.args}`);
   const volumes = new Set(pod.volumes.map((v) => v.name));
   for (const m of c.volumeMounts) {

@@ -242,6 +242,78 @@ func sprigFuncs() template.FuncMap {
 			}
 			return r
 		},
+		// Regular expressions (sprig: Go's regexp; a bad pattern panics, as in sprig's Must forms).
+		"regexMatch": func(re, s string) bool { return regexp.MustCompile(re).MatchString(s) },
+		"regexFind":  func(re, s string) string { return regexp.MustCompile(re).FindString(s) },
+		"regexFindAll": func(re, s string, n int) []string {
+			return regexp.MustCompile(re).FindAllString(s, n)
+		},
+		"hasPrefix":  func(prefix, s string) bool { return strings.HasPrefix(s, prefix) },
+		"trimPrefix": func(prefix, s string) string { return strings.TrimPrefix(s, prefix) },
+		// Numbers: sprig's int/int64 arithmetic and float64 (…f) arithmetic; Helm hands values'
+		// numbers to templates as float64, so templates convert before comparing.
+		"atoi":    func(s string) int { n, _ := strconv.Atoi(s); return n },
+		"int":     func(v interface{}) int { return int(toInt64(v)) },
+		"float64": toFloat64,
+		"add": func(v ...interface{}) int64 {
+			var r int64
+			for _, x := range v {
+				r += toInt64(x)
+			}
+			return r
+		},
+		"addf": func(v ...interface{}) float64 {
+			var r float64
+			for _, x := range v {
+				r += toFloat64(x)
+			}
+			return r
+		},
+		"mulf": func(a interface{}, v ...interface{}) float64 {
+			r := toFloat64(a)
+			for _, x := range v {
+				r *= toFloat64(x)
+			}
+			return r
+		},
+		"ceil": func(v interface{}) float64 { return math.Ceil(toFloat64(v)) },
+		// Lists and maps.
+		"append": func(list interface{}, v interface{}) ([]interface{}, error) {
+			rv := reflect.ValueOf(list)
+			if list != nil && rv.Kind() != reflect.Slice {
+				return nil, fmt.Errorf("cannot push on type %T", list)
+			}
+			return append(toList(list), v), nil
+		},
+		"dig": func(ps ...interface{}) (interface{}, error) {
+			if len(ps) < 3 {
+				return nil, errors.New("dig needs at least three arguments")
+			}
+			m, ok := ps[len(ps)-1].(map[string]interface{})
+			if !ok {
+				return nil, fmt.Errorf("dig: last argument is %T, not a dict", ps[len(ps)-1])
+			}
+			def := ps[len(ps)-2]
+			var cur interface{} = m
+			for _, k := range ps[:len(ps)-2] {
+				cm, ok := cur.(map[string]interface{})
+				if !ok {
+					return def, nil
+				}
+				if cur, ok = cm[toString(k)]; !ok {
+					return def, nil
+				}
+			}
+			return cur, nil
+		},
+		// Helm's fromJson: a dict, or {"Error": message} when the text is not a JSON object.
+		"fromJson": func(s string) map[string]interface{} {
+			m := map[string]interface{}{}
+			if err := json.Unmarshal([]byte(s), &m); err != nil {
+				m["Error"] = err.Error()
+			}
+			return m
+		},
 		"toYaml": func(v interface{}) string {
 			var b strings.Builder
 			emitYaml(&b, v, 0, false)
@@ -298,6 +370,25 @@ func toInt64(v interface{}) int64 {
 	case string:
 		n, _ := strconv.ParseInt(x, 10, 64)
 		return n
+	}
+	return 0
+}
+
+func toFloat64(v interface{}) float64 {
+	switch x := v.(type) {
+	case float64:
+		return x
+	case int:
+		return float64(x)
+	case int64:
+		return float64(x)
+	case string:
+		f, _ := strconv.ParseFloat(x, 64)
+		return f
+	case bool:
+		if x {
+			return 1
+		}
 	}
 	return 0
 }
