@@ -281,13 +281,6 @@ Decision IdentityFilter::Authenticate(Request& request, RequestContext& context,
 Decision IdentityFilter::AuthenticateWith(const Provider& provider, Request& request,
                                           RequestContext& context, const Token& token,
                                           bool may_refetch) const {
-  std::shared_ptr<const jose::KeySet> keys = provider.keys->keys();
-  if (!keys) {
-    provider.counters.Fail("keys_unavailable");
-    return Decision::Respond(http::status::service_unavailable, "keys_unavailable")
-        .WithHeader("Retry-After", "5");
-  }
-
   // When the issuer was not read up front, a token of another issuer must still be refused as
   // such (and must not make us refetch our keys for its kid).
   auto foreign_issuer = [&]() -> std::optional<Decision> {
@@ -296,6 +289,16 @@ Decision IdentityFilter::AuthenticateWith(const Provider& provider, Request& req
     if (ProvidersFor(token.value, &peek_reason) != nullptr) return std::nullopt;
     return Unauthenticated(nullptr, peek_reason, true);
   };
+
+  // A token that is not even one of this issuer's is refused as such (401) whether or not the
+  // keys are loaded: a garbage token gets the same answer before and after the first fetch.
+  std::shared_ptr<const jose::KeySet> keys = provider.keys->keys();
+  if (!keys) {
+    if (auto refusal = foreign_issuer()) return std::move(*refusal);
+    provider.counters.Fail("keys_unavailable");
+    return Decision::Respond(http::status::service_unavailable, "keys_unavailable")
+        .WithHeader("Retry-After", "5");
+  }
 
   auto verified = jose::Verify(token.value, *keys, provider.algorithms);
   if (!verified) {

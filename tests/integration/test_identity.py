@@ -587,6 +587,12 @@ class KeyFetchRequests(IdentityAsserts, CiapTestCase):
         r = request(ciap.port(), "GET", "/echo", headers=bearer(token))
         self.assert_denied(r, "keys_unavailable", status=503, token=token)
         self.assertEqual(r.header("retry-after"), "5", r)
+        # A token that is not the issuer's (garbage, or another issuer's) is refused with 401
+        # as it will be once the keys are there: only the issuer's own tokens wait for keys.
+        garbage_tokens = (("bm90.bm90anNvbg.x", "unknown_issuer"), ("aaaa.b!bb.zzzzzzzz", "bad_base64"))
+        for garbage, reason in garbage_tokens:
+            r = request(ciap.port(), "GET", "/echo", headers=bearer(garbage))
+            self.assert_denied(r, reason, status=401, token=garbage)
         self.assertEqual(up.request_count, 0)
 
         # The IdP comes up: ciap retries (5 s backoff), turns ready and accepts the token.
@@ -596,6 +602,9 @@ class KeyFetchRequests(IdentityAsserts, CiapTestCase):
         log(f"keys loaded {took:.1f}s after the IdP came up")
         self.assert_accepted(request(ciap.port(), "GET", "/echo", headers=bearer(token)),
                              "corp", "late")
+        for garbage, reason in garbage_tokens:
+            r = request(ciap.port(), "GET", "/echo", headers=bearer(garbage))
+            self.assert_denied(r, reason, status=401, token=garbage)
 
 
 # ---------------------------------------------------------------------------------------------
