@@ -2,6 +2,9 @@
 // hand it to the decision path (decide.h), then to the relay (relay.cc).
 #include "proxy/session.h"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include <array>
 #include <tuple>
 
@@ -178,6 +181,19 @@ asio::awaitable<bool> Session::Handshake() {
     deadline_.Disarm();
     if (ec) {
       listener_->handshake_errors->Increment();
+      // OpenSSL recognizes a plain HTTP request where a ClientHello should be: say so in
+      // plain HTTP, as nginx does, instead of an empty reply the client cannot explain.
+      if (ec.category() == asio::error::get_ssl_category() &&
+          ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_HTTP_REQUEST) {
+        const std::string body =
+            LocalReplyBody(http::status::bad_request, "plain_http_on_tls_port", {});
+        const std::string reply =
+            "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
+            "Connection: close\r\nContent-Length: " +
+            std::to_string(body.size()) + "\r\n\r\n" + body;
+        error_code ignored;
+        asio::write(stream_.socket(), asio::buffer(reply), ignored);
+      }
       stream_.Close();
       co_return false;
     }

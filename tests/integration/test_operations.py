@@ -1,10 +1,11 @@
 """Operations: a rolling update that drops nothing (--shutdown-delay), and what an operator sees."""
+import json
 import signal
 import threading
 import time
 import unittest
 
-from ciaptest import CiapTestCase, request
+from ciaptest import CiapTestCase, curl, request
 
 
 class RolloutDrill(CiapTestCase):
@@ -97,6 +98,24 @@ class RolloutDrill(CiapTestCase):
         p.signal(signal.SIGTERM)
         self.assertEqual(p.wait(10), 0, p.stderr_tail())
         self.assertLess(time.monotonic() - t0, 5)
+
+
+class RoughEdges(CiapTestCase):
+
+    def test_plain_http_on_a_tls_port_is_told_so(self):
+        """A plain HTTP request to a TLS listener gets a 400 that says why, not an empty reply;
+        the listener goes on serving TLS."""
+        up = self.start_upstream()
+        p = self.proxy(upstream=up)
+        r = curl("-i", f"http://127.0.0.1:{p.port()}/echo")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = r.stdout.decode()
+        self.assertTrue(out.startswith("HTTP/1.1 400"), out)
+        body = json.loads(out.split("\r\n\r\n", 1)[1])
+        self.assertEqual((body["error"], body["reason"]), ("bad_request", "plain_http_on_tls_port"))
+        self.assertEqual(request(p.port(), "GET", "/echo").status, 200)
+        self.assertGreaterEqual(p.metrics().value("ciap_tls_handshake_errors_total",
+                                                  listener="agents"), 1)
 
 
 if __name__ == "__main__":
