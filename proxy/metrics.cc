@@ -3,6 +3,8 @@
 
 #include <prometheus/text_serializer.h>
 
+#include "proxy/process_metrics.h"
+
 namespace ciap {
 
 Metrics::Metrics() : Metrics(std::make_shared<prometheus::Registry>()) {}
@@ -74,7 +76,11 @@ const prometheus::Histogram::BucketBoundaries& Metrics::DurationBuckets() {
 
 std::string Metrics::Serialize() const {
   prometheus::TextSerializer serializer;
-  return serializer.Serialize(registry_->Collect());
+  std::vector<prometheus::MetricFamily> families = registry_->Collect();
+  for (prometheus::MetricFamily& family : CollectProcessMetrics()) {
+    families.push_back(std::move(family));
+  }
+  return serializer.Serialize(families);
 }
 
 }  // namespace ciap

@@ -117,6 +117,22 @@ class RoughEdges(CiapTestCase):
         self.assertGreaterEqual(p.metrics().value("ciap_tls_handshake_errors_total",
                                                   listener="agents"), 1)
 
+    def test_process_metrics(self):
+        """/metrics carries the standard process_* metrics, with values that match the process."""
+        up = self.start_upstream()
+        p = self.proxy(upstream=up)
+        m = p.metrics()
+        rss = m.value("process_resident_memory_bytes")
+        self.assertGreater(rss, 1 << 20)
+        self.assertLess(abs(rss - p.proc_status("VmRSS") * 1024), 64 << 20)
+        self.assertGreater(m.value("process_virtual_memory_bytes"), rss)
+        self.assertGreater(m.value("process_open_fds"), 3)
+        self.assertGreaterEqual(m.value("process_max_fds"), m.value("process_open_fds"))
+        self.assertGreater(m.value("process_cpu_seconds_total"), 0)
+        started = m.value("process_start_time_seconds")
+        self.assertLess(abs(started - time.time()), 120)
+        self.assertIn("# TYPE process_cpu_seconds_total counter", m.text)
+
 
 if __name__ == "__main__":
     unittest.main()
