@@ -129,6 +129,10 @@ class Server {
   std::unique_ptr<FileWatcher> watcher_;
   std::vector<std::string> watched_;
   uint64_t fingerprint_ = 0;
+  // The fingerprint of files that failed to load and get one more look after kSettle.
+  uint64_t settling_ = 0;
+  static constexpr std::chrono::milliseconds kSettle{2000};
+  std::unique_ptr<asio::steady_timer> settle_timer_;
   bool started_ = false;
   std::unique_ptr<asio::signal_set> signals_;
   std::unique_ptr<asio::steady_timer> drain_timer_;
@@ -291,11 +295,26 @@ void Server::Reload(bool forced, std::string_view trigger) {
     if (!applied) error = applied.error();
   }
   if (!error.empty()) {
+    // A file seen half-written (a copy in two steps, an editor's save) fails to load: look
+    // again once it has had time to settle, and report only what still fails then.
+    if (!forced && settling_ != fingerprint) {
+      settling_ = fingerprint;
+      LogEvent(LogLevel::kInfo, "config change does not load yet; checking again shortly",
+               {{"config", options_.config_path}, {"settle_ms", kSettle.count()}});
+      settle_timer_->expires_after(kSettle);
+      settle_timer_->async_wait([this](error_code ec) {
+        if (ec) return;
+        fingerprint_ = 0;  // look again even if nothing changed since
+        Reload(false, "file change");
+      });
+      return;
+    }
     metrics_.config_reloads.Add({{"result", "error"}}).Increment();
     LogEvent(LogLevel::kError, "config reload failed; keeping the running config",
              {{"trigger", trigger}, {"config", options_.config_path}, {"error", error}});
     return;
   }
+  settling_ = 0;
   watched_ = WatchedFiles(options_.config_path, **config);
   watcher_->Watch(watched_);
   fingerprint_ = Fingerprint(watched_);
@@ -400,6 +419,7 @@ int Server::Run() {
   // cannot kill the process.
   signals_ = std::make_unique<asio::signal_set>(main_io_, SIGINT, SIGTERM, SIGHUP);
   drain_timer_ = std::make_unique<asio::steady_timer>(main_io_);
+  settle_timer_ = std::make_unique<asio::steady_timer>(main_io_);
   auto config = config::LoadConfigFile(options_.config_path);
   if (!config) {
     for (const config::ConfigError& error : config.error()) {

@@ -108,6 +108,28 @@ class ReloadTest(CiapTestCase):
         self.assertTrue(wait_until(
             lambda: request(port, tls=False).header("X-Upstream") == "app", timeout=8))
 
+    def test_file_written_in_two_steps_is_one_clean_reload(self):
+        """A config written in place in two steps (half, a pause, the rest) is seen half-written
+        by the watcher: ciap looks again once it settles, so the change is one successful
+        reload and no failure is counted or logged as one."""
+        p = self.start(self.config([route("a", "app")]))
+        port = p.port("plain")
+        text = to_yaml(dict(self.config([route("a", "other")]),
+                            logging={"access_log": p.access_log_path}))
+        half = len(text) // 2
+        with open(p.config_path, "w") as f:
+            f.write(text[:half])
+            f.flush()
+            time.sleep(0.8)  # the watcher sees the half file
+            f.write(text[half:])
+        self.wait_reloads(p, "success", 1)
+        self.assertEqual(request(port, tls=False).header("X-Upstream"), "other")
+        time.sleep(2.5)  # past the settle time: the half file is not reported late either
+        self.assertEqual(reloads(p, "error"), 0, p.stderr_tail())
+        self.assertEqual(p.events_named("config reload failed; keeping the running config"), [])
+        self.assertTrue(p.events_named("config change does not load yet; checking again shortly"),
+                        p.stderr_tail())
+
     def test_invalid_config_keeps_the_running_one(self):
         p = self.start(self.config([route("a", "app")]))
         port = p.port("plain")
