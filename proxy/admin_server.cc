@@ -21,7 +21,10 @@ std::expected<tcp::endpoint, std::string> AdminServer::Listen(const config::Host
   if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
   if (!ec) acceptor_.bind(endpoint, ec);
   if (!ec) acceptor_.listen(64, ec);
-  if (ec) return std::unexpected("cannot listen on " + address.ToString() + ": " + ec.message());
+  if (ec) {
+    return std::unexpected("admin listener: cannot listen on " + address.ToString() +
+                           " (admin.address; 127.0.0.1:9901 when not set): " + ec.message());
+  }
   return acceptor_.local_endpoint();
 }
 
@@ -88,7 +91,7 @@ asio::awaitable<void> AdminServer::Serve(tcp::socket socket) {
       auto snapshot = shared_.snapshot.load();
       response.result(http::status::ok);
       response.set(http::field::content_type, "application/json");
-      response.body() = ConfigToJson(*snapshot->config);
+      response.body() = ConfigToJson(*snapshot->config, &in_force_);
     } else {
       response.result(http::status::not_found);
       response.body() = "not found (try /metrics /healthz /ready /config /jwks-status)\n";

@@ -8,6 +8,7 @@
 
 #include "config/config.h"
 #include "net/asio.h"
+#include "proxy/config_json.h"
 #include "proxy/metrics.h"
 #include "proxy/worker.h"
 
@@ -29,6 +30,8 @@ class AdminServer {
   // /ready answers 200 only after this is set (listeners bound), while not draining, and once
   // every filter service is ready (e.g. every identity provider has keys).
   void set_ready(bool ready) { ready_ = ready; }
+  // What the process runs with, for /config after a reload asks for other settings.
+  void set_process_settings(ProcessSettings settings) { in_force_ = std::move(settings); }
 
  private:
   asio::awaitable<void> AcceptLoop();
@@ -40,6 +43,7 @@ class AdminServer {
   tcp::acceptor acceptor_;
   std::atomic<bool> ready_{false};
   const FilterServices& services_;
+  ProcessSettings in_force_;
 };
 
 }  // namespace ciap

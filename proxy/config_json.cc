@@ -77,7 +77,7 @@ json::object Route(const config::RouteConfig& route) {
 
 }  // namespace
 
-std::string ConfigToJson(const config::Config& config) {
+std::string ConfigToJson(const config::Config& config, const ProcessSettings* in_force) {
   json::array upstreams;
   for (const auto& u : config.upstreams) {
     json::array endpoints;
@@ -152,6 +152,17 @@ std::string ConfigToJson(const config::Config& config) {
       {"upstreams", std::move(upstreams)},
       {"listeners", std::move(listeners)},
   };
+  if (in_force != nullptr) {
+    json::object pending;
+    const std::string address = config.admin.address.ToString();
+    if (address != in_force->admin_address) pending["admin.address"] = address;
+    if (config.logging.access_log != in_force->access_log) {
+      pending["logging.access_log"] = config.logging.access_log;
+    }
+    root["admin"] = json::object{{"address", in_force->admin_address}};
+    root["logging"] = json::object{{"access_log", in_force->access_log}};
+    if (!pending.empty()) root["pending_restart"] = std::move(pending);
+  }
   return json::serialize(root) + "\n";
 }
 

@@ -398,6 +398,7 @@ void Server::StartServing(const config::Config& config, const tcp::endpoint& adm
   admin_->Start();
   services_->Start();
   for (auto& worker : workers_) worker->Start();
+  admin_->set_process_settings({config.admin.address.ToString(), config.logging.access_log});
   admin_->set_ready(true);
 
   // Config changes: SIGHUP, or the config file (or a certificate it names) changing on disk.

@@ -15,7 +15,8 @@ import time
 import unittest
 
 from ciaptest import (Ciap, CiapTestCase, certs, conn, make_config, plain_listener, request,
-                      request_on, route, tls_listener, to_yaml, upstream_cfg, wait_until)
+                      request_on, route, run_ciap, tls_listener, to_yaml, upstream_cfg,
+                      wait_until, write_config)
 from test_identity import port_refuses
 
 
@@ -129,6 +130,36 @@ class ReloadTest(CiapTestCase):
         self.assertEqual(p.events_named("config reload failed; keeping the running config"), [])
         self.assertTrue(p.events_named("config change does not load yet; checking again shortly"),
                         p.stderr_tail())
+
+    def test_config_shows_the_admin_and_log_settings_in_force(self):
+        """A reload that asks for another admin address or access log cannot apply them without
+        a restart: /config shows what is in force and lists the file's wishes as pending."""
+        p = self.start(self.config([route("a", "app")]))
+        before = json.loads(p.admin_get("/config")[2])
+        self.assertNotIn("pending_restart", before)
+        cfg = self.config([route("a", "other")])
+        cfg["admin"] = {"address": "127.0.0.1:1"}
+        p.write(to_yaml(dict(cfg, logging={"access_log": "stdout"})))
+        self.wait_reloads(p, "success", 1)
+        after = json.loads(p.admin_get("/config")[2])
+        self.assertEqual(after["admin"], before["admin"])
+        self.assertEqual(after["logging"], {"access_log": p.access_log_path})
+        self.assertEqual(after["pending_restart"], {"admin.address": "127.0.0.1:1",
+                                                    "logging.access_log": "stdout"})
+        self.assertEqual(after["listeners"][0]["routes"][0]["upstream"], "other")
+
+    def test_admin_port_in_use_is_named(self):
+        blocker = socket.socket()
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        self.addCleanup(blocker.close)
+        cfg = self.config([route("a", "app")])
+        cfg["admin"] = {"address": f"127.0.0.1:{blocker.getsockname()[1]}"}
+        path = write_config(os.path.join(self.tmp, "busy.yaml"), cfg)
+        r = run_ciap("run", "-c", path, timeout=20)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("admin listener: cannot listen on 127.0.0.1:", r.stderr)
+        self.assertIn("admin.address", r.stderr)
 
     def test_invalid_config_keeps_the_running_one(self):
         p = self.start(self.config([route("a", "app")]))
