@@ -68,8 +68,7 @@ void IdentityService::Stop() {
 }
 
 std::string IdentityService::NotReady() const {
-  if (keys_ && !keys_->AllLoaded()) return "identity provider keys not loaded";
-  return {};
+  return keys_ ? keys_->ReadinessProblem() : std::string();
 }
 
 std::string IdentityService::AdminDocument() const {

@@ -195,11 +195,19 @@ void KeyManager::Stop() {
   for (const auto& provider : providers_) provider->state_->timer->cancel();
 }
 
-bool KeyManager::AllLoaded() const {
+std::string KeyManager::ReadinessProblem() const {
+  std::string waiting;
+  bool any_loaded = false;
   for (const auto& provider : providers_) {
-    if (!provider->keys()) return false;
+    if (provider->keys()) {
+      any_loaded = true;
+    } else if (provider->state_->failures < kReadinessFailures) {
+      waiting += (waiting.empty() ? "" : ", ") + provider->config().name;
+    }
   }
-  return true;
+  if (!waiting.empty()) return "identity provider keys not loaded yet: " + waiting;
+  if (!any_loaded && !providers_.empty()) return "no identity provider has keys";
+  return {};
 }
 
 asio::awaitable<void> KeyManager::RefreshLoop(std::shared_ptr<ProviderKeys> keep) {

@@ -100,8 +100,12 @@ class KeyManager {
 
   const ProviderSet& providers() const { return providers_; }
 
-  // Every provider has keys (for /ready).
-  bool AllLoaded() const;
+  // Why the proxy is not ready yet for key reasons, or empty. Every provider holds readiness
+  // back until it has keys or has failed kReadinessFailures fetches in a row (a normal start
+  // waits for every key set); then one IdP's outage no longer keeps the pod out of service for
+  // every other provider's callers, as long as some provider has keys. Main thread only.
+  std::string ReadinessProblem() const;
+  static constexpr int kReadinessFailures = 3;
   // /jwks-status: per provider, source, key ids, ignored keys, last fetch. Main thread only.
   std::string StatusJson() const;
 

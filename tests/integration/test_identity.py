@@ -565,6 +565,47 @@ class KeyFetchRequests(IdentityAsserts, CiapTestCase):
         self.assertEqual(hosts, [(p, f"127.0.0.1:{server.port}") for p, _ in hosts])
 
 
+    def test_one_idp_down_does_not_hold_readiness_for_the_others(self):
+        """Two providers, one IdP unreachable from the start: /ready waits for its first fetches
+        (a normal start waits for every key set), then turns 200 after three failed fetches
+        while the other provider has keys; its callers are served, the down provider's get 503."""
+        keys = mint({"keys": [{"name": "good"}, {"name": "down"}]})
+        jwks_file = os.path.join(self.tmp, "good.jwks.json")
+        with open(jwks_file, "w") as f:
+            json.dump(keys["jwks"]["good"], f)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            dead = s.getsockname()[1]
+        now = int(time.time())
+        minted = mint({"keys": [{"name": n, "private_jwk": keys["keys"][n]["private_jwk"]}
+                                for n in ("good", "down")],
+                       "tokens": [{"key": "good", "payload": {
+                           "iss": "https://good.example", "aud": "ciap-test", "sub": "ok",
+                           "iat": now, "exp": now + 600}},
+                                  {"key": "down", "payload": {
+                           "iss": f"https://127.0.0.1:{dead}", "aud": "ciap-test", "sub": "x",
+                           "iat": now, "exp": now + 600}}]})["tokens"]
+        good = dict(oidc_provider_cfg("https://good.example", name="good"), jwks_file=jwks_file)
+        del good["ca_file"]
+        down = dict(oidc_provider_cfg(f"https://127.0.0.1:{dead}", name="down"),
+                    jwks_uri=f"https://127.0.0.1:{dead}/jwks")
+        up = self.start_upstream()
+        t0 = time.monotonic()
+        ciap = self.start_ciap(identity_config(up, [good, down]),
+                               env={"CIAP_KEY_TIMING": "retry_min=1s,retry_max=2s"})
+        status, _, body = ciap.admin_get("/ready")
+        self.assertEqual(status, 503, body)
+        self.assertIn(b"down", body)
+        took = self.wait_ready(ciap, timeout=20)
+        self.assertGreaterEqual(ciap.metrics().value("ciap_jwks_fetch_total", provider="down",
+                                                     result="error"), 3)
+        log(f"ready {time.monotonic() - t0:.1f}s after start with one IdP down ({took:.1f}s wait)")
+        self.assert_accepted(request(ciap.port(), "GET", "/echo", headers=bearer(minted[0])),
+                             "good", "ok")
+        r = request(ciap.port(), "GET", "/echo", headers=bearer(minted[1]))
+        self.assert_denied(r, "keys_unavailable", status=503, token=minted[1])
+        self.assertFalse(self.jwks_status(ciap, "down")["loaded"])
+
     def test_keys_unavailable_until_the_idp_answers(self):
         keys = mint({"keys": [{"name": "idp"}]})
         with socket.socket() as s:  # a port nothing listens on (yet)
