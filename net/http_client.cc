@@ -1,11 +1,16 @@
 // See http_client.h.
 #include "net/http_client.h"
 
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <boost/beast/core/string.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
+#include <cstdlib>
+#include <optional>
+#include <tuple>
 
 #include "net/resolve.h"
 #include "net/tls.h"
@@ -50,10 +55,123 @@ ssl::context& SystemTrust() {
   return *context;
 }
 
+// An outbound proxy from the environment, as curl reads it: https_proxy/HTTPS_PROXY for https
+// URLs, http_proxy (lower case only: a CGI server sets HTTP_PROXY from a request header) for
+// http ones, and no_proxy/NO_PROXY: "*", or host names and domain suffixes (".corp" and
+// "corp" both match "idp.corp"), IP literals, comma-separated.
+struct Proxy {
+  std::string host;
+  std::string port;
+  std::string authorization;  // "Basic …" from the URL's user:password, or empty
+};
+
+std::optional<std::string> Env(std::initializer_list<const char*> names) {
+  for (const char* name : names) {
+    if (const char* value = std::getenv(name); value != nullptr && *value != '\0') return value;
+  }
+  return std::nullopt;
+}
+
+bool Bypassed(const std::string& host) {
+  auto list = Env({"no_proxy", "NO_PROXY"});
+  if (!list) return false;
+  std::string_view rest = *list;
+  while (!rest.empty()) {
+    std::size_t comma = rest.find(',');
+    std::string_view entry = rest.substr(0, comma);
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    while (!entry.empty() && entry.front() == ' ') entry.remove_prefix(1);
+    while (!entry.empty() && entry.back() == ' ') entry.remove_suffix(1);
+    if (entry.starts_with("*.")) entry.remove_prefix(1);
+    if (entry == "*") return true;
+    if (entry.starts_with(".")) entry.remove_prefix(1);
+    if (entry.empty()) continue;
+    if (boost::beast::iequals(host, entry)) return true;
+    if (host.size() > entry.size() && host[host.size() - entry.size() - 1] == '.' &&
+        boost::beast::iequals(std::string_view(host).substr(host.size() - entry.size()), entry)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::expected<std::optional<Proxy>, std::string> ProxyFor(const Target& target) {
+  auto url = target.https ? Env({"https_proxy", "HTTPS_PROXY"}) : Env({"http_proxy"});
+  if (!url || Bypassed(target.host)) return std::nullopt;
+  std::string text = url->find("://") == std::string::npos ? "http://" + *url : *url;
+  auto parsed = boost::urls::parse_uri(text);
+  if (!parsed || parsed->host().empty()) return std::unexpected("bad proxy URL in environment");
+  if (parsed->scheme() != "http") {
+    return std::unexpected(
+        "proxy URL scheme must be http (a TLS connection to the proxy is "
+        "not supported)");
+  }
+  Proxy proxy{std::string(parsed->host_address()),
+              parsed->has_port() ? std::string(parsed->port()) : "80", ""};
+  if (parsed->has_userinfo()) {
+    std::string credentials = std::string(parsed->user()) + ":" + std::string(parsed->password());
+    std::string encoded(4 * ((credentials.size() + 2) / 3) + 1, '\0');
+    int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(encoded.data()),
+                            reinterpret_cast<const unsigned char*>(credentials.data()),
+                            static_cast<int>(credentials.size()));
+    encoded.resize(static_cast<std::size_t>(n));
+    proxy.authorization = "Basic " + encoded;
+  }
+  return std::optional<Proxy>(std::move(proxy));
+}
+
+// A TCP connection to the target, or to the proxy: for https a CONNECT tunnel (the TLS
+// session is end to end, verified against the target), for http the proxy gets the request.
+asio::awaitable<std::expected<beast::tcp_stream, std::string>> Connect(
+    const asio::any_io_executor& executor, const Target& target, const std::optional<Proxy>& proxy,
+    std::chrono::steady_clock::time_point deadline) {
+  const std::string& host = proxy ? proxy->host : target.host;
+  const std::string& port = proxy ? proxy->port : target.port;
+  const std::string via = proxy ? "proxy " : "";
+  auto endpoints = co_await ResolveBefore(executor, host, port, deadline);
+  if (!endpoints) {
+    co_return std::unexpected("resolve " + via + host + ": " +
+                              DescribeResolveError(endpoints.error()));
+  }
+  beast::tcp_stream tcp(executor);
+  tcp.expires_at(deadline);
+  auto [connect_ec, endpoint] = co_await tcp.async_connect(*endpoints, use_nothrow);
+  if (connect_ec) {
+    co_return std::unexpected("connect to " + via + host + ":" + port + ": " +
+                              connect_ec.message());
+  }
+  if (!proxy || !target.https) co_return std::move(tcp);
+  std::string authority =
+      (target.host.find(':') != std::string::npos ? "[" + target.host + "]" : target.host) + ":" +
+      target.port;
+  http::request<http::empty_body> connect(http::verb::connect, authority, 11);
+  connect.set(http::field::host, authority);
+  if (!proxy->authorization.empty()) {
+    connect.set(http::field::proxy_authorization, proxy->authorization);
+  }
+  auto [write_ec, written] = co_await http::async_write(tcp, connect, use_nothrow);
+  beast::flat_buffer buffer;
+  http::response_parser<http::empty_body> parser;
+  parser.skip(true);  // a 2xx to CONNECT has no body: the tunnel starts after the head
+  error_code read_ec = write_ec;
+  if (!read_ec)
+    std::tie(read_ec, std::ignore) =
+        co_await http::async_read_header(tcp, buffer, parser, use_nothrow);
+  if (read_ec) co_return std::unexpected("proxy " + host + ": " + read_ec.message());
+  int status = parser.get().result_int();
+  if (status / 100 != 2) {
+    co_return std::unexpected("proxy " + host + " refused CONNECT to " + authority + ": " +
+                              std::to_string(status));
+  }
+  if (buffer.size() != 0) co_return std::unexpected("proxy " + host + " sent data early");
+  co_return std::move(tcp);
+}
+
 // One request/response on a fresh connection. Returns the response or an error sentence.
 template <class Stream>
 asio::awaitable<std::expected<http::response<http::string_body>, std::string>> Exchange(
-    Stream& stream, const Target& target, const HttpFetchOptions& options) {
+    Stream& stream, const Target& target, const HttpFetchOptions& options,
+    const Proxy* plain_proxy = nullptr) {
   http::request<http::empty_body> request(http::verb::get, target.path, 11);
   // RFC 9110 7.2: the port unless it is the scheme's default, and IPv6 literals in brackets.
   // IdPs build their discovery URLs (jwks_uri) from Host; a missing port sends us elsewhere.
@@ -61,6 +179,12 @@ asio::awaitable<std::expected<http::response<http::string_body>, std::string>> E
       target.host.find(':') != std::string::npos ? "[" + target.host + "]" : target.host;
   if (target.port != (target.https ? "443" : "80")) host += ":" + target.port;
   request.set(http::field::host, host);
+  if (plain_proxy != nullptr) {  // an http URL through a proxy: the absolute form (RFC 9112 3.2.2)
+    request.target("http://" + host + target.path);
+    if (!plain_proxy->authorization.empty()) {
+      request.set(http::field::proxy_authorization, plain_proxy->authorization);
+    }
+  }
   request.set(http::field::user_agent, "ciap/" CIAP_VERSION);
   request.set(http::field::accept, "application/json");
   request.set(http::field::connection, "close");
@@ -110,18 +234,11 @@ asio::awaitable<std::expected<HttpFetchResult, std::string>> HttpGet(std::string
       co_return std::unexpected("timeout fetching " + url);
     }
 
-    auto endpoints = co_await ResolveBefore(executor, target->host, target->port, deadline);
-    if (!endpoints) {
-      co_return std::unexpected("resolve " + target->host + ": " +
-                                DescribeResolveError(endpoints.error()));
-    }
-    beast::tcp_stream tcp(executor);
-    tcp.expires_at(deadline);
-    auto [connect_ec, endpoint] = co_await tcp.async_connect(*endpoints, use_nothrow);
-    if (connect_ec) {
-      co_return std::unexpected("connect to " + target->host + ":" + target->port + ": " +
-                                connect_ec.message());
-    }
+    auto proxy = ProxyFor(*target);
+    if (!proxy) co_return std::unexpected(proxy.error());
+    auto connected = co_await Connect(executor, *target, *proxy, deadline);
+    if (!connected) co_return std::unexpected(connected.error());
+    beast::tcp_stream tcp = std::move(*connected);
 
     std::expected<http::response<http::string_body>, std::string> response;
     if (target->https) {
@@ -142,7 +259,7 @@ asio::awaitable<std::expected<HttpFetchResult, std::string>> HttpGet(std::string
       }
       response = co_await Exchange(tls, *target, options);
     } else {
-      response = co_await Exchange(tcp, *target, options);
+      response = co_await Exchange(tcp, *target, options, *proxy ? &**proxy : nullptr);
     }
     if (!response) co_return std::unexpected(response.error());
 

@@ -291,6 +291,73 @@ SECURE_ROUTES = [
 ]
 
 
+class ConnectProxy:
+    """A forward proxy for HTTPS on 127.0.0.1: answers CONNECT (or refuses with `refuse`) and
+    relays bytes both ways; records each CONNECT target and Proxy-Authorization."""
+
+    def __init__(self, refuse=None):
+        self.refuse = refuse
+        self.tunnels = []  # (target, proxy-authorization or None)
+        self._lock = threading.Lock()
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def stop(self):
+        self.sock.close()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client):
+        with client:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = client.recv(4096)
+                if not chunk:
+                    return
+                head += chunk
+            lines = head.split(b"\r\n\r\n")[0].decode().split("\r\n")
+            method, target, _ = lines[0].split(" ")
+            auth = next((l.split(":", 1)[1].strip() for l in lines[1:]
+                         if l.lower().startswith("proxy-authorization:")), None)
+            with self._lock:
+                self.tunnels.append((target, auth))
+            if method != "CONNECT" or self.refuse:
+                client.sendall(f"HTTP/1.1 {self.refuse or 405} No\r\nContent-Length: 0\r\n\r\n"
+                               .encode())
+                return
+            host, port = target.rsplit(":", 1)
+            with socket.create_connection((host, int(port))) as upstream:
+                client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+
+                def pipe(a, b):
+                    try:
+                        while True:
+                            data = a.recv(65536)
+                            if not data:
+                                break
+                            b.sendall(data)
+                    except OSError:
+                        pass
+                    finally:
+                        try:
+                            b.shutdown(socket.SHUT_WR)
+                        except OSError:
+                            pass
+                t = threading.Thread(target=pipe, args=(upstream, client), daemon=True)
+                t.start()
+                pipe(client, upstream)
+                t.join(10)
+
+
 def identity_config(upstream, providers):
     cfg = make_config([upstream_cfg("app", upstream)], [tls_listener("agents", SECURE_ROUTES)])
     cfg["identity_providers"] = providers
@@ -564,6 +631,39 @@ class KeyFetchRequests(IdentityAsserts, CiapTestCase):
         self.assertEqual([p for p, _ in hosts], ["/.well-known/openid-configuration", "/jwks"])
         self.assertEqual(hosts, [(p, f"127.0.0.1:{server.port}") for p, _ in hosts])
 
+
+    def test_keys_fetched_through_https_proxy(self):
+        """HTTPS_PROXY: discovery and keys go through the proxy's CONNECT tunnel (TLS verified
+        end to end against the IdP), with the proxy's Basic credentials; NO_PROXY bypasses it;
+        a proxy that refuses is named in /jwks-status, without the credentials."""
+        keys = mint({"keys": [{"name": "idp"}]})
+        server = JwksServer(keys["jwks"]["idp"]).start()
+        self.addCleanup(server.stop)
+        up = self.start_upstream()
+        proxy = ConnectProxy()
+        self.addCleanup(proxy.stop)
+        env = {"HTTPS_PROXY": f"http://ciap:s3cret@127.0.0.1:{proxy.port}"}
+        ciap = self.start_ciap(identity_config(up, [oidc_provider_cfg(server.issuer)]), env=env)
+        self.wait_ready(ciap)
+        target = f"127.0.0.1:{server.port}"
+        self.assertGreaterEqual(len(proxy.tunnels), 2)  # discovery, then the key set
+        self.assertEqual(set(proxy.tunnels), {(target, "Basic Y2lhcDpzM2NyZXQ=")})
+
+        bypass = ConnectProxy()
+        self.addCleanup(bypass.stop)
+        env = {"HTTPS_PROXY": f"http://127.0.0.1:{bypass.port}", "NO_PROXY": "example.com,127.0.0.1"}
+        ciap2 = self.start_ciap(identity_config(up, [oidc_provider_cfg(server.issuer)]), env=env)
+        self.wait_ready(ciap2)
+        self.assertEqual(bypass.tunnels, [])
+
+        refusing = ConnectProxy(refuse=407)
+        self.addCleanup(refusing.stop)
+        env = {"HTTPS_PROXY": f"http://ciap:s3cret@127.0.0.1:{refusing.port}"}
+        ciap3 = self.start_ciap(identity_config(up, [oidc_provider_cfg(server.issuer)]), env=env)
+        self.assertTrue(wait_until(lambda: self.jwks_status(ciap3, "corp")["last_error"], 10))
+        error = self.jwks_status(ciap3, "corp")["last_error"]
+        self.assertIn(f"proxy 127.0.0.1 refused CONNECT to {target}: 407", error)
+        self.assertNotIn("s3cret", error + ciap3.stderr_tail(200))
 
     def test_one_idp_down_does_not_hold_readiness_for_the_others(self):
         """Two providers, one IdP unreachable from the start: /ready waits for its first fetches
