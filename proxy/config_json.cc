@@ -75,6 +75,20 @@ json::object Route(const config::RouteConfig& route) {
   };
 }
 
+// admin and logging as the process runs them; what the file asks for instead, pending.
+void ShowSettingsInForce(const config::Config& config, const ProcessSettings& in_force,
+                         json::object& root) {
+  json::object pending;
+  const std::string address = config.admin.address.ToString();
+  if (address != in_force.admin_address) pending["admin.address"] = address;
+  if (config.logging.access_log != in_force.access_log) {
+    pending["logging.access_log"] = config.logging.access_log;
+  }
+  root["admin"] = json::object{{"address", in_force.admin_address}};
+  root["logging"] = json::object{{"access_log", in_force.access_log}};
+  if (!pending.empty()) root["pending_restart"] = std::move(pending);
+}
+
 }  // namespace
 
 std::string ConfigToJson(const config::Config& config, const ProcessSettings* in_force) {
@@ -152,17 +166,7 @@ std::string ConfigToJson(const config::Config& config, const ProcessSettings* in
       {"upstreams", std::move(upstreams)},
       {"listeners", std::move(listeners)},
   };
-  if (in_force != nullptr) {
-    json::object pending;
-    const std::string address = config.admin.address.ToString();
-    if (address != in_force->admin_address) pending["admin.address"] = address;
-    if (config.logging.access_log != in_force->access_log) {
-      pending["logging.access_log"] = config.logging.access_log;
-    }
-    root["admin"] = json::object{{"address", in_force->admin_address}};
-    root["logging"] = json::object{{"access_log", in_force->access_log}};
-    if (!pending.empty()) root["pending_restart"] = std::move(pending);
-  }
+  if (in_force != nullptr) ShowSettingsInForce(config, *in_force, root);
   return json::serialize(root) + "\n";
 }
 
