@@ -60,7 +60,7 @@ Decision RouteRequest(const ListenerRuntime& listener, const RequestHead& head,
   out.route_index = route;
   // A public route skips authentication, but the caller's token is still a credential for
   // ciap, not for the upstream: it goes on only where the route says forward_token.
-  const config::RouteConfig& config = *listener.routes[static_cast<std::size_t>(route)].config;
+  const config::RouteConfig& config = listener.config->routes[static_cast<std::size_t>(route)];
   if (config.is_public && !config.forward_token) {
     headers.erase(http::field::authorization);
     for (const std::string& name : listener.credential_headers) headers.erase(name);

@@ -167,7 +167,7 @@ class Parity(CiapTestCase):
                 reason = access[rid].get("reason", "")
             decision = "allow" if status == 200 else "deny"
             if rid in audit and audit[rid]["decision"].startswith("shadow"):
-                decision = audit[rid]["decision"].replace("_", "-")
+                decision = audit[rid]["decision"]
             with self.subTest(credential=name, request=f"{method} {path}"):
                 self.assertEqual(predicted[i], (decision, status, reason))
             tally[decision] = tally.get(decision, 0) + 1
