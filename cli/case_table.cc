@@ -235,14 +235,7 @@ json::object ExpectationJson(const Expectation& expect) {
 }
 
 int FailUsage(const std::vector<std::string>& errors, bool as_json) {
-  if (as_json) {
-    json::array list;
-    for (const std::string& e : errors) list.emplace_back(e);
-    std::printf("%s\n", json::serialize(json::object{{"errors", std::move(list)}}).c_str());
-  } else {
-    for (const std::string& e : errors) std::fprintf(stderr, "ciap test: %s\n", e.c_str());
-  }
-  return 2;
+  return FailWith("test", errors, as_json);
 }
 
 }  // namespace

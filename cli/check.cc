@@ -52,18 +52,24 @@ json::object VerdictJson(const Verdict& verdict) {
       {"provider", verdict.provider}, {"explanation", ExplanationJson(verdict.explanation)}};
 }
 
-namespace {
-
-// Exit 2 with the problem: on stderr, or as {"error": …} on stdout for --json.
-int Fail(const std::vector<std::string>& errors, bool as_json) {
+int FailWith(std::string_view command, const std::vector<std::string>& errors, bool as_json) {
   if (as_json) {
     json::array list;
     for (const std::string& e : errors) list.emplace_back(e);
     std::printf("%s\n", json::serialize(json::object{{"errors", std::move(list)}}).c_str());
   } else {
-    for (const std::string& e : errors) std::fprintf(stderr, "ciap check: %s\n", e.c_str());
+    for (const std::string& e : errors) {
+      std::fprintf(stderr, "ciap %.*s: %s\n", static_cast<int>(command.size()), command.data(),
+                   e.c_str());
+    }
   }
   return 2;
+}
+
+namespace {
+
+int Fail(const std::vector<std::string>& errors, bool as_json) {
+  return FailWith("check", errors, as_json);
 }
 
 int Print(const Verdict& verdict, bool as_json) {

@@ -5,6 +5,8 @@
 #include <boost/json/object.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace ciap {
 
@@ -27,6 +29,9 @@ int RunCheck(const CheckOptions& options);
 
 // Shared with `ciap test`: a file's text ("-": stdin) without trailing blanks.
 std::optional<std::string> ReadInputFile(const std::string& path);
+// Exit code 2 with the problems: "ciap COMMAND: …" lines on stderr, or {"errors": […]} on
+// stdout for --json.
+int FailWith(std::string_view command, const std::vector<std::string>& errors, bool as_json);
 // {"decision","status","reason","route","provider","explanation":[{"step","detail"}]}
 boost::json::object VerdictJson(const Verdict& verdict);
 
