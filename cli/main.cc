@@ -2,13 +2,13 @@
 #include <openssl/opensslv.h>
 
 #include <boost/version.hpp>
-#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <string>
 #include <string_view>
 
 #include "cli/check.h"
+#include "config/duration.h"
 #include "config/loader.h"
 #include "proxy/server.h"
 
@@ -26,22 +26,6 @@ int Usage(const char* problem) {
   if (problem != nullptr) std::fprintf(stderr, "ciap: %s\n", problem);
   std::fputs(kUsage, stderr);
   return 2;
-}
-
-bool ParseDuration(std::string_view text, std::chrono::milliseconds* out) {
-  long long value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || value < 0) return false;
-  std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
-  if (unit == "ms")
-    *out = std::chrono::milliseconds(value);
-  else if (unit == "s")
-    *out = std::chrono::seconds(value);
-  else if (unit == "m")
-    *out = std::chrono::minutes(value);
-  else
-    return false;
-  return true;
 }
 
 int Validate(const std::string& path) {
@@ -86,9 +70,10 @@ int main(int argc, char** argv) {
       }
     } else if (arg == "--drain-timeout") {
       const char* v = value();
-      if (v == nullptr || !ParseDuration(v, &options.drain_timeout)) {
-        return Usage("--drain-timeout needs a duration such as 30s or 500ms");
-      }
+      if (v == nullptr) return Usage("--drain-timeout needs a duration such as 30s or 1m30s");
+      auto timeout = ciap::config::ParseDuration(v);  // the config file's durations
+      if (!timeout) return Usage(("--drain-timeout: " + timeout.error()).c_str());
+      options.drain_timeout = *timeout;
     } else if (command == "check" &&
                (arg == "--request" || arg == "--token-file" || arg == "--claims" ||
                 arg == "--provider" || arg == "--listener")) {

@@ -28,9 +28,6 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
          });
 }
 
-// Longer than a year is surely a typo, and bounding it keeps `now() + d` far from overflow.
-constexpr int64_t kMaxDurationMs = int64_t{365} * 24 * 3600 * 1000;
-
 size_t EditDistance(std::string_view a, std::string_view b) {
   std::vector<size_t> row(b.size() + 1);
   for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
@@ -48,42 +45,6 @@ size_t EditDistance(std::string_view a, std::string_view b) {
 }
 
 }  // namespace
-
-std::expected<Duration, std::string> ParseDuration(std::string_view text) {
-  const std::string kExpected = "expected a duration like 30s, 500ms, 5m or 1h";
-  size_t digits = 0;
-  while (digits < text.size() && IsDigit(text[digits])) ++digits;
-  if (digits == 0) return std::unexpected(kExpected + ", got '" + std::string(text) + "'");
-  if (digits == text.size()) return std::unexpected("durations need a unit: 30s, 500ms, 5m");
-  std::string_view unit = text.substr(digits);
-  if (unit[0] == ' ' || unit[0] == '\t') {
-    return std::unexpected(kExpected + " (no space between the number and the unit)");
-  }
-  if (unit[0] == '.') {
-    return std::unexpected("fractions are not supported; use a smaller unit (1500ms, not 1.5s)");
-  }
-  int64_t unit_ms = 0;
-  if (unit == "ms") {
-    unit_ms = 1;
-  } else if (unit == "s") {
-    unit_ms = 1000;
-  } else if (unit == "m") {
-    unit_ms = 60 * 1000;
-  } else if (unit == "h") {
-    unit_ms = 3600 * 1000;
-  } else {
-    return std::unexpected("unknown duration unit '" + std::string(unit) +
-                           "' (use ms, s, m or h: 30s, 500ms, 5m, 1h)");
-  }
-  int64_t value = 0;
-  for (size_t i = 0; i < digits; ++i) {
-    value = value * 10 + (text[i] - '0');
-    if (value * unit_ms > kMaxDurationMs) {
-      return std::unexpected("duration too long (at most 8760h, one year)");
-    }
-  }
-  return Duration(value * unit_ms);
-}
 
 bool IsIpLiteral(std::string_view host) {
   std::string h(host);

@@ -318,7 +318,7 @@ std::optional<double> Value::Number(double min, double max) const {
 }
 
 std::optional<Duration> Value::Dur(bool allow_zero) const {
-  if (!ExpectScalar("a duration like 30s, 500ms, 5m or 1h")) return std::nullopt;
+  if (!ExpectScalar("a duration like 30s, 500ms, 5m, 1h or 1h30m")) return std::nullopt;
   std::optional<Duration> d = Parse<Duration>(ParseDuration);
   if (d && d->count() == 0 && !allow_zero) {
     Error("must be greater than 0");

@@ -1,5 +1,5 @@
-// Tests of config/syntax: the scalar formats (durations, addresses, names, tokens) and of
-// HostPort::ToString.
+// Tests of config/syntax: the scalar formats (addresses, names, tokens) and of
+// HostPort::ToString. Durations: duration_test.cc.
 #include "config/syntax.h"
 
 #include <gtest/gtest.h>
@@ -12,26 +12,6 @@ namespace ciap::config {
 namespace {
 
 using std::chrono::milliseconds;
-
-TEST(SyntaxTest, ParseDurationUnits) {
-  EXPECT_EQ(ParseDuration("500ms"), milliseconds(500));
-  EXPECT_EQ(ParseDuration("30s"), milliseconds(30000));
-  EXPECT_EQ(ParseDuration("5m"), milliseconds(300000));
-  EXPECT_EQ(ParseDuration("1h"), milliseconds(3600000));
-  EXPECT_EQ(ParseDuration("0s"), milliseconds(0)) << "zero is the caller's decision";
-  EXPECT_EQ(ParseDuration("8760h"), milliseconds(int64_t{8760} * 3600000));
-}
-
-TEST(SyntaxTest, ParseDurationErrors) {
-  EXPECT_EQ(ParseDuration("30").error(), "durations need a unit: 30s, 500ms, 5m");
-  EXPECT_NE(ParseDuration("").error().find("expected a duration"), std::string::npos);
-  EXPECT_NE(ParseDuration("-1s").error().find("expected a duration"), std::string::npos);
-  EXPECT_NE(ParseDuration("1d").error().find("unknown duration unit 'd'"), std::string::npos);
-  EXPECT_NE(ParseDuration("1 s").error().find("no space"), std::string::npos);
-  EXPECT_NE(ParseDuration("1.5s").error().find("fractions"), std::string::npos);
-  EXPECT_NE(ParseDuration("8761h").error().find("too long"), std::string::npos);
-  EXPECT_NE(ParseDuration("99999999999999999999999s").error().find("too long"), std::string::npos);
-}
 
 TEST(SyntaxTest, ParseHostPortForms) {
   auto v4 = ParseHostPort("10.0.0.7:443", AddressUse::kUpstream);
