@@ -42,7 +42,7 @@ std::string Join(const std::vector<std::string>& items) {
 class SchemaReader {
  public:
   void Read(const Value& root, Config& config) {
-    std::optional<Map> top = root.AsMap(
+    std::optional<Map> top = root.AsMapWithExtensions(
         {"logging", "admin", "limits", "upstreams", "listeners", "identity_providers", "groups"});
     if (!top) return;
     if (auto v = top->Get("identity_providers")) {
@@ -52,7 +52,7 @@ class SchemaReader {
           ReadIdentityProvider(item, p, provider_names_);
           if (p.name.empty()) provider_names_complete_ = false;
           // A groups_claim with a bad value still counts: dynamic groups are not the problem.
-          if (!p.name.empty() && item.node().HasKey("groups_claim")) {
+          if (!p.name.empty() && (item.node().HasKey("groups_claim") || !p.groups_claim.empty())) {
             providers_with_groups_claim_.push_back(p.name);
           }
         }

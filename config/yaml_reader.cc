@@ -110,6 +110,120 @@ std::optional<std::pair<size_t, std::string>> FirstUnreadableCharacter(std::stri
   return std::nullopt;
 }
 
+// The first tab in the indentation of a line up to `last_line` (0-based), if any: where a
+// syntax error most likely comes from, which yaml-cpp reports in its own words ("end of map not
+// found", "illegal map value"). Indentation is the run of spaces, tabs and "- " sequence
+// indicators that starts a line.
+std::optional<YAML::Mark> TabInIndentation(std::string_view text, int last_line) {
+  int line = 0;
+  for (size_t start = 0; start < text.size() && line <= last_line; ++line) {
+    size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    for (size_t i = start; i < end; ++i) {
+      const char c = text[i];
+      const bool indicator = c == '-' && (i + 1 == end || text[i + 1] == ' ' || text[i + 1] == '\t');
+      if (c == '\t') {
+        YAML::Mark mark;
+        mark.pos = static_cast<int>(i);
+        mark.line = line;
+        mark.column = static_cast<int>(i - start);
+        return mark;
+      }
+      if (c != ' ' && !indicator) break;
+    }
+    start = end + 1;
+  }
+  return std::nullopt;
+}
+
+// Merge keys (`<<: *defaults`) may nest: a merged mapping may merge another. This bounds the
+// chain, and so a mapping that merges itself.
+constexpr int kMaxMergeDepth = 16;
+
+bool IsMergeKey(const Node& key) {
+  // A quoted "<<" is an ordinary key; yaml-cpp tags a plain scalar "?".
+  return key.IsScalar() && key.Scalar() == "<<" && key.Tag() == "?";
+}
+
+// A key of a mapping as keys are compared when merging: the scalar, or a claim path "[a, b]".
+std::string KeyText(const Node& key) {
+  if (key.IsScalar()) return key.Scalar();
+  std::string text = "[";
+  for (size_t i = 0; i < key.size(); ++i) {
+    text += (i > 0 ? ", " : "") + key.Item(i).Scalar();
+  }
+  return text + "]";
+}
+
+struct Pair {
+  Node key;
+  Node value;
+};
+
+// The pairs of `map` with its merge keys (`<<: *defaults`, `<<: [*a, *b]`) resolved, as YAML
+// defines them: the mapping's own pairs in order, then the pairs of each merged mapping that
+// the mapping does not set itself (of several merged mappings, the first wins). A merged
+// mapping may merge others in turn, up to kMaxMergeDepth.
+class MergeResolver {
+ public:
+  MergeResolver(Diagnostics& diagnostics, const std::string& path)
+      : diagnostics_(diagnostics), path_(path) {}
+
+  void Collect(const Node& map, int depth, std::vector<Pair>& out) {
+    const size_t first = out.size();
+    std::vector<std::pair<Node, Node>> merges;  // <<'s key (for errors) and value
+    for (size_t i = 0; i < map.size(); ++i) {
+      if (IsMergeKey(map.Key(i))) {
+        merges.emplace_back(map.Key(i), map.Value(i));
+      } else {
+        out.push_back({map.Key(i), map.Value(i)});
+      }
+    }
+    for (const auto& [key, source] : merges) {
+      std::vector<Node> maps;
+      for (size_t i = 0; source.IsSequence() && i < source.size(); ++i) {
+        maps.push_back(source.Item(i));
+      }
+      if (source.IsMap()) maps.push_back(source);
+      auto not_map = std::find_if(maps.begin(), maps.end(), [](const Node& n) { return !n.IsMap(); });
+      if (maps.empty() || not_map != maps.end()) {
+        diagnostics_.Add(key.Mark(), ChildPath(path_, "<<"),
+                         "a merge key takes a mapping or a list of mappings (<<: *defaults or "
+                         "<<: [*a, *b]), got " +
+                             (maps.empty() ? Describe(source) : Describe(*not_map)) +
+                             (source.IsSequence() ? " in the list" : ""));
+        continue;
+      }
+      for (const Node& merged : maps) {
+        if (depth + 1 > kMaxMergeDepth) {
+          if (!too_deep_) {
+            diagnostics_.Add(key.Mark(), ChildPath(path_, "<<"),
+                             "merge keys nest more than " + std::to_string(kMaxMergeDepth) +
+                                 " deep (does a mapping merge itself?)");
+          }
+          too_deep_ = true;
+        }
+        if (too_deep_) return;
+        std::vector<Pair> pairs;
+        Collect(merged, depth + 1, pairs);
+        for (Pair& pair : pairs) {
+          const std::string text = KeyText(pair.key);
+          bool present = false;
+          for (size_t k = first; k < out.size() && !present; ++k) {
+            present = KeyText(out[k].key) == text;
+          }
+          if (!present) out.push_back(std::move(pair));
+        }
+      }
+    }
+  }
+
+ private:
+  Diagnostics& diagnostics_;
+  const std::string& path_;
+  bool too_deep_ = false;
+};
+
 }  // namespace
 
 std::unique_ptr<Document> LoadSingleDocument(std::string_view text, Diagnostics& diagnostics) {
@@ -145,7 +259,13 @@ std::unique_ptr<Document> LoadSingleDocument(std::string_view text, Diagnostics&
     }
     return document;
   } catch (const YAML::Exception& e) {
-    diagnostics.Add(e.mark, "", "invalid YAML: " + e.msg);
+    if (auto tab = TabInIndentation(text, e.mark.is_null() ? INT32_MAX : e.mark.line)) {
+      diagnostics.Add(*tab, "",
+                      "invalid YAML: a tab in the indentation (YAML indents with spaces only; "
+                      "replace the tab with spaces)");
+    } else {
+      diagnostics.Add(e.mark, "", "invalid YAML: " + e.msg);
+    }
     return nullptr;
   }
 }
@@ -347,12 +467,18 @@ std::optional<Map> Value::AsMap(std::initializer_list<std::string_view> known_ke
   return ReadMap(&known);
 }
 
+std::optional<Map> Value::AsMapWithExtensions(
+    std::initializer_list<std::string_view> known_keys) const {
+  std::vector<std::string_view> known(known_keys);
+  return ReadMap(&known, /*path_keys=*/false, /*extensions=*/true);
+}
+
 std::optional<Map> Value::AsOpenMap() const { return ReadMap(nullptr); }
 
 std::optional<Map> Value::AsPathKeyedMap() const { return ReadMap(nullptr, /*path_keys=*/true); }
 
 std::optional<Map> Value::ReadMap(const std::vector<std::string_view>* known_keys,
-                                  bool path_keys) const {
+                                  bool path_keys, bool extensions) const {
   Map map(*this);
   if (node_.IsNull()) return map;
   if (!node_.IsMap()) {
@@ -361,9 +487,13 @@ std::optional<Map> Value::ReadMap(const std::vector<std::string_view>* known_key
     Error(std::move(message));
     return std::nullopt;
   }
+  std::vector<Pair> pairs;
+  MergeResolver(*diagnostics_, path_).Collect(node_, 0, pairs);
   std::map<std::string, int, std::less<>> first_line;
-  for (size_t pair = 0; pair < node_.size(); ++pair) {
-    const Node key = node_.Key(pair);
+  // Merged pairs never repeat a key (MergeResolver leaves those out): duplicates are written ones.
+  for (const Pair& pair : pairs) {
+    const Node& key = pair.key;
+    const Node& value = pair.value;
     std::vector<std::string> key_path;
     if (path_keys && key.IsSequence()) {
       std::string shown = "[";
@@ -388,7 +518,7 @@ std::optional<Map> Value::ReadMap(const std::vector<std::string_view>* known_key
         continue;
       }
       const std::string path = ChildPath(path_, shown);
-      map.Add({shown, key.Mark(), Value(diagnostics_, env_, node_.Value(pair), path, key.Mark()),
+      map.Add({shown, key.Mark(), Value(diagnostics_, env_, value, path, key.Mark()),
                std::move(key_path)});
       continue;
     }
@@ -397,6 +527,7 @@ std::optional<Map> Value::ReadMap(const std::vector<std::string_view>* known_key
       continue;
     }
     const std::string& name = key.Scalar();
+    if (extensions && name.starts_with("x-")) continue;
     const std::string path = ChildPath(path_, name);
     if (known_keys &&
         std::find(known_keys->begin(), known_keys->end(), name) == known_keys->end()) {
@@ -414,7 +545,7 @@ std::optional<Map> Value::ReadMap(const std::vector<std::string_view>* known_key
                         "duplicate key (first set on line " + std::to_string(seen->second) + ")");
       continue;
     }
-    map.Add({name, key.Mark(), Value(diagnostics_, env_, node_.Value(pair), path, key.Mark()), {}});
+    map.Add({name, key.Mark(), Value(diagnostics_, env_, value, path, key.Mark()), {}});
   }
   return map;
 }

@@ -102,6 +102,9 @@ class Value {
   // A mapping whose keys must all be in `known_keys`; `key:` with nothing after it reads as an
   // empty mapping. Unknown and duplicate keys are reported here (and left out of the Map).
   std::optional<Map> AsMap(std::initializer_list<std::string_view> known_keys) const;
+  // Like AsMap, and keys that start with "x-" are left out without an error: extension fields,
+  // a place for YAML anchors that merge keys and aliases use elsewhere (the top level).
+  std::optional<Map> AsMapWithExtensions(std::initializer_list<std::string_view> known_keys) const;
   // A mapping with free-form keys (request_headers.set); duplicates are still reported.
   std::optional<Map> AsOpenMap() const;
   // Like AsOpenMap, and a key may also be a sequence of names (`[a, b]: …`), read as a path
@@ -112,7 +115,7 @@ class Value {
   friend class Map;
 
   std::optional<Map> ReadMap(const std::vector<std::string_view>* known_keys,
-                             bool path_keys = false) const;
+                             bool path_keys = false, bool extensions = false) const;
   bool ExpectScalar(std::string_view what) const;
 
   Diagnostics* diagnostics_;
@@ -122,7 +125,8 @@ class Value {
   YAML::Mark fallback_mark_;
 };
 
-// A mapping with its keys checked. Lookups are by exact key.
+// A mapping with its keys checked. Lookups are by exact key. Merge keys (`<<: *defaults`) are
+// resolved: the mapping holds the merged keys it does not set itself, at their own positions.
 class Map {
  public:
   struct Entry {
