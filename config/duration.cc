@@ -23,8 +23,11 @@ struct Unit {
   int rank;  // larger units first
 };
 constexpr Unit kUnits[] = {
-    {"d", int64_t{24} * 3600 * 1000, 5}, {"h", 3600 * 1000, 4}, {"m", 60 * 1000, 3},
-    {"s", 1000, 2},                      {"ms", 1, 1},
+    {"d", int64_t{24} * 3600 * 1000, 5},
+    {"h", 3600 * 1000, 4},
+    {"m", 60 * 1000, 3},
+    {"s", 1000, 2},
+    {"ms", 1, 1},
 };
 
 const Unit* FindUnit(std::string_view name) {

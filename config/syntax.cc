@@ -81,9 +81,8 @@ std::string UrlInsteadOfHostPort(std::string_view text, AddressUse use) {
   std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
   std::string_view tail = rest.substr(authority.size());
   authority = authority.substr(authority.find('@') + 1);  // npos + 1 == 0: no user info
-  const bool has_port =
-      authority.starts_with('[') ? authority.find("]:") != std::string_view::npos
-                                 : authority.find(':') != std::string_view::npos;
+  const bool has_port = authority.starts_with('[') ? authority.find("]:") != std::string_view::npos
+                                                   : authority.find(':') != std::string_view::npos;
   std::string host_port(authority);
   if (!has_port) {
     host_port += scheme == "http" ? ":80" : scheme == "https" ? ":443" : ":PORT";
@@ -94,8 +93,9 @@ std::string UrlInsteadOfHostPort(std::string_view text, AddressUse use) {
   }
   std::string out = "endpoints are host:port, not URLs: write " + host_port;
   if (scheme == "https") {
-    out += ", and give the upstream tls: {} for HTTPS (verified against the system CAs; "
-           "tls.ca_file and tls.sni change that)";
+    out +=
+        ", and give the upstream tls: {} for HTTPS (verified against the system CAs; "
+        "tls.ca_file and tls.sni change that)";
   } else if (scheme == "http") {
     out += " (plain HTTP is the default: an upstream without tls:)";
   }

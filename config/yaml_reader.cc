@@ -12,16 +12,12 @@
 #include <tuple>
 
 #include "config/syntax.h"
+#include "config/yaml_merge.h"
 
 namespace ciap::config::yaml {
 namespace {
 
-std::string Describe(const Node& node) {
-  if (node.IsMap()) return "a mapping";
-  if (node.IsSequence()) return "a list";
-  if (node.IsNull()) return "nothing";
-  return "'" + node.Scalar() + "'";
-}
+std::string Describe(const Node& node) { return node.Describe(); }
 
 bool IsEnvNameStart(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; }
 bool IsEnvNameChar(char c) { return IsEnvNameStart(c) || (c >= '0' && c <= '9'); }
@@ -121,7 +117,8 @@ std::optional<YAML::Mark> TabInIndentation(std::string_view text, int last_line)
     if (end == std::string_view::npos) end = text.size();
     for (size_t i = start; i < end; ++i) {
       const char c = text[i];
-      const bool indicator = c == '-' && (i + 1 == end || text[i + 1] == ' ' || text[i + 1] == '\t');
+      const bool indicator =
+          c == '-' && (i + 1 == end || text[i + 1] == ' ' || text[i + 1] == '\t');
       if (c == '\t') {
         YAML::Mark mark;
         mark.pos = static_cast<int>(i);
@@ -135,94 +132,6 @@ std::optional<YAML::Mark> TabInIndentation(std::string_view text, int last_line)
   }
   return std::nullopt;
 }
-
-// Merge keys (`<<: *defaults`) may nest: a merged mapping may merge another. This bounds the
-// chain, and so a mapping that merges itself.
-constexpr int kMaxMergeDepth = 16;
-
-bool IsMergeKey(const Node& key) {
-  // A quoted "<<" is an ordinary key; yaml-cpp tags a plain scalar "?".
-  return key.IsScalar() && key.Scalar() == "<<" && key.Tag() == "?";
-}
-
-// A key of a mapping as keys are compared when merging: the scalar, or a claim path "[a, b]".
-std::string KeyText(const Node& key) {
-  if (key.IsScalar()) return key.Scalar();
-  std::string text = "[";
-  for (size_t i = 0; i < key.size(); ++i) {
-    text += (i > 0 ? ", " : "") + key.Item(i).Scalar();
-  }
-  return text + "]";
-}
-
-struct Pair {
-  Node key;
-  Node value;
-};
-
-// The pairs of `map` with its merge keys (`<<: *defaults`, `<<: [*a, *b]`) resolved, as YAML
-// defines them: the mapping's own pairs in order, then the pairs of each merged mapping that
-// the mapping does not set itself (of several merged mappings, the first wins). A merged
-// mapping may merge others in turn, up to kMaxMergeDepth.
-class MergeResolver {
- public:
-  MergeResolver(Diagnostics& diagnostics, const std::string& path)
-      : diagnostics_(diagnostics), path_(path) {}
-
-  void Collect(const Node& map, int depth, std::vector<Pair>& out) {
-    const size_t first = out.size();
-    std::vector<std::pair<Node, Node>> merges;  // <<'s key (for errors) and value
-    for (size_t i = 0; i < map.size(); ++i) {
-      if (IsMergeKey(map.Key(i))) {
-        merges.emplace_back(map.Key(i), map.Value(i));
-      } else {
-        out.push_back({map.Key(i), map.Value(i)});
-      }
-    }
-    for (const auto& [key, source] : merges) {
-      std::vector<Node> maps;
-      for (size_t i = 0; source.IsSequence() && i < source.size(); ++i) {
-        maps.push_back(source.Item(i));
-      }
-      if (source.IsMap()) maps.push_back(source);
-      auto not_map = std::find_if(maps.begin(), maps.end(), [](const Node& n) { return !n.IsMap(); });
-      if (maps.empty() || not_map != maps.end()) {
-        diagnostics_.Add(key.Mark(), ChildPath(path_, "<<"),
-                         "a merge key takes a mapping or a list of mappings (<<: *defaults or "
-                         "<<: [*a, *b]), got " +
-                             (maps.empty() ? Describe(source) : Describe(*not_map)) +
-                             (source.IsSequence() ? " in the list" : ""));
-        continue;
-      }
-      for (const Node& merged : maps) {
-        if (depth + 1 > kMaxMergeDepth) {
-          if (!too_deep_) {
-            diagnostics_.Add(key.Mark(), ChildPath(path_, "<<"),
-                             "merge keys nest more than " + std::to_string(kMaxMergeDepth) +
-                                 " deep (does a mapping merge itself?)");
-          }
-          too_deep_ = true;
-        }
-        if (too_deep_) return;
-        std::vector<Pair> pairs;
-        Collect(merged, depth + 1, pairs);
-        for (Pair& pair : pairs) {
-          const std::string text = KeyText(pair.key);
-          bool present = false;
-          for (size_t k = first; k < out.size() && !present; ++k) {
-            present = KeyText(out[k].key) == text;
-          }
-          if (!present) out.push_back(std::move(pair));
-        }
-      }
-    }
-  }
-
- private:
-  Diagnostics& diagnostics_;
-  const std::string& path_;
-  bool too_deep_ = false;
-};
 
 }  // namespace
 
@@ -477,8 +386,8 @@ std::optional<Map> Value::AsOpenMap() const { return ReadMap(nullptr); }
 
 std::optional<Map> Value::AsPathKeyedMap() const { return ReadMap(nullptr, /*path_keys=*/true); }
 
-std::optional<Map> Value::ReadMap(const std::vector<std::string_view>* known_keys,
-                                  bool path_keys, bool extensions) const {
+std::optional<Map> Value::ReadMap(const std::vector<std::string_view>* known_keys, bool path_keys,
+                                  bool extensions) const {
   Map map(*this);
   if (node_.IsNull()) return map;
   if (!node_.IsMap()) {
@@ -487,11 +396,9 @@ std::optional<Map> Value::ReadMap(const std::vector<std::string_view>* known_key
     Error(std::move(message));
     return std::nullopt;
   }
-  std::vector<Pair> pairs;
-  MergeResolver(*diagnostics_, path_).Collect(node_, 0, pairs);
   std::map<std::string, int, std::less<>> first_line;
-  // Merged pairs never repeat a key (MergeResolver leaves those out): duplicates are written ones.
-  for (const Pair& pair : pairs) {
+  // Merged pairs never repeat a key (merge keys leave those out): duplicates are written ones.
+  for (const KeyValue& pair : ResolveMergeKeys(node_, *diagnostics_, path_)) {
     const Node& key = pair.key;
     const Node& value = pair.value;
     std::vector<std::string> key_path;

@@ -127,7 +127,6 @@ listeners:
   EXPECT_EQ(listener.routes[1].match.methods, std::vector<std::string>{"GET"});
 }
 
-
 // A tab in the indentation is named as such, where it is, instead of yaml-cpp's words for what
 // it broke ("end of map not found", "illegal map value").
 TEST(YamlDocument, LoaderNamesATabInTheIndentation) {
@@ -200,17 +199,19 @@ TEST(YamlDocument, LoaderReportsMergeKeyMistakes) {
     }
     return out;
   };
-  const std::string listener = "listeners:\n  - { name: l, address: 127.0.0.1:0, plaintext: true, routes: [";
+  const std::string listener =
+      "listeners:\n  - { name: l, address: 127.0.0.1:0, plaintext: true, routes: [";
   // A key a merged mapping brings that does not belong is reported where it is written.
   EXPECT_NE(errors("x-r: &r { upstream: u, public: true, bogus: 1 }\nupstreams: [{ name: u, "
-                   "endpoints: [127.0.0.1:1] }]\n" + listener + "{ <<: *r, name: a }] }\n")
+                   "endpoints: [127.0.0.1:1] }]\n" +
+                   listener + "{ <<: *r, name: a }] }\n")
                 .find("t.yaml:1:38: listeners[0].routes[0].bogus: unknown key 'bogus'"),
             std::string::npos);
-  EXPECT_NE(errors("upstreams: [{ name: u, endpoints: [127.0.0.1:1], <<: 3 }]\n" + listener +
-                   "] }\n")
-                .find("t.yaml:1:50: upstreams[0].<<: a merge key takes a mapping or a list of "
-                      "mappings (<<: *defaults or <<: [*a, *b]), got '3'"),
-            std::string::npos);
+  EXPECT_NE(
+      errors("upstreams: [{ name: u, endpoints: [127.0.0.1:1], <<: 3 }]\n" + listener + "] }\n")
+          .find("t.yaml:1:50: upstreams[0].<<: a merge key takes a mapping or a list of "
+                "mappings (<<: *defaults or <<: [*a, *b]), got '3'"),
+      std::string::npos);
   EXPECT_NE(errors("x: &x { a: 1 }\nupstreams: [{ name: u, endpoints: [127.0.0.1:1], <<: [*x, "
                    "[]] }]\n")
                 .find("upstreams[0].<<: a merge key takes a mapping or a list of mappings (<<: "
@@ -226,8 +227,7 @@ TEST(YamlDocument, LoaderReportsMergeKeyMistakes) {
             std::string::npos);
   // Only the top level has extension fields.
   EXPECT_NE(errors("admin: { x-a: 1 }\n").find("admin.x-a: unknown key 'x-a'"), std::string::npos);
-  EXPECT_EQ(errors("x-anything: [1, {a: b}]\n" + listener + "] }\nx-more: 1\n")
-                .find("x-"),
+  EXPECT_EQ(errors("x-anything: [1, {a: b}]\n" + listener + "] }\nx-more: 1\n").find("x-"),
             std::string::npos);
 }
 
