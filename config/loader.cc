@@ -497,6 +497,16 @@ class SchemaReader {
   std::vector<ListenerAddress> listener_addresses_;
 };
 
+// The file's bytes; with ${NAME} substitutions, followed by each reference and its text, so that
+// the hash names the config in effect.
+std::string EffectiveHash(std::string_view text, const std::map<std::string, std::string>& used) {
+  if (used.empty()) return Sha256Hex(text);  // the file is the whole config: sha256sum agrees
+  std::string effective(text);
+  effective.push_back('\0');
+  for (const auto& [reference, value] : used) effective += reference + "=" + value + '\n';
+  return Sha256Hex(effective);
+}
+
 }  // namespace
 
 std::string ConfigError::ToString() const {
@@ -517,8 +527,9 @@ EnvLookup ProcessEnv() {
 
 std::expected<std::shared_ptr<const Config>, ConfigErrors> ParseConfig(std::string_view yaml_text,
                                                                        const std::string& file_name,
-                                                                       const EnvLookup& env) {
-  yaml::Diagnostics diagnostics(file_name);
+                                                                       const EnvLookup& env,
+                                                                       const LoadOptions& options) {
+  yaml::Diagnostics diagnostics(file_name, options);
   std::unique_ptr<yaml::Document> parsed = yaml::LoadSingleDocument(yaml_text, diagnostics);
   if (!parsed) return std::unexpected(diagnostics.Take());
   const yaml::Node root_node = parsed->root();
@@ -531,7 +542,6 @@ std::expected<std::shared_ptr<const Config>, ConfigErrors> ParseConfig(std::stri
 
   auto config = std::make_shared<Config>();
   config->source_path = file_name;
-  config->hash = Sha256Hex(yaml_text);
   const Value root(&diagnostics, &env, *document, "", document->Mark());
   if (!document->IsMap()) {
     root.Error("expected a mapping at the top level (logging, admin, upstreams, listeners)");
@@ -545,10 +555,13 @@ std::expected<std::shared_ptr<const Config>, ConfigErrors> ParseConfig(std::stri
     root.Error(std::string("internal error while reading the config: ") + e.what());
   }
   if (!diagnostics.empty()) return std::unexpected(diagnostics.Take());
+  config->hash = EffectiveHash(yaml_text, diagnostics.substitutions());
+  config->files = diagnostics.TakeFiles();
   return config;
 }
 
-std::expected<std::shared_ptr<const Config>, ConfigErrors> LoadConfigFile(const std::string& path) {
+std::expected<std::shared_ptr<const Config>, ConfigErrors> LoadConfigFile(
+    const std::string& path, const LoadOptions& options) {
   std::optional<std::string> problem = CheckReadableFile(path);
   std::ifstream in(path, std::ios::binary);
   if (problem || !in) {
@@ -559,7 +572,7 @@ std::expected<std::shared_ptr<const Config>, ConfigErrors> LoadConfigFile(const 
   }
   std::ostringstream bytes;
   bytes << in.rdbuf();
-  return ParseConfig(bytes.str(), path, ProcessEnv());
+  return ParseConfig(bytes.str(), path, ProcessEnv(), options);
 }
 
 }  // namespace ciap::config

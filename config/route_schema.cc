@@ -54,6 +54,28 @@ void ReadHeaderMatch(const Value& v, std::vector<HeaderMatch>& out) {
   if (!first) v.Error("needs exactly one of exact, regex, present");
 }
 
+// Records the files of the ${secret:PATH} references in a header value (and checks them, like
+// every file the config names). `$${` is a literal, as the headers filter reads it.
+bool NamesSecretFiles(const Value& v, std::string_view value) {
+  bool readable = true;
+  for (size_t i = 0; i < value.size();) {
+    if (value.substr(i).starts_with("$${")) {
+      i += 3;
+    } else if (value.substr(i).starts_with("${secret:")) {
+      const size_t start = i + 9;
+      const size_t close = value.find('}', start);
+      if (close == std::string_view::npos) break;  // the headers filter says what is wrong
+      if (close > start && !v.NamesFile(std::string(value.substr(start, close - start)))) {
+        readable = false;
+      }
+      i = close + 1;
+    } else {
+      ++i;
+    }
+  }
+  return readable;
+}
+
 }  // namespace
 
 void ReadRouteMatch(const Value& v, RouteMatch& match) {
@@ -150,7 +172,7 @@ void ReadRequestHeaders(const Value& v, RequestHeadersConfig& headers) {
         std::optional<std::string> value = entry.value.String(Refs::kKeepSecretAndClaim);
         if (value && value->find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
           entry.value.Error("header values must not contain CR, LF or NUL");
-        } else if (value) {
+        } else if (value && NamesSecretFiles(entry.value, *value)) {
           headers.set.push_back({entry.key, *value});
         }
       }

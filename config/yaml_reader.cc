@@ -189,6 +189,15 @@ void Diagnostics::Add(const YAML::Mark& mark, std::string key_path, std::string 
   errors_.push_back(std::move(error));
 }
 
+void Diagnostics::AddFile(std::string path, const YAML::Mark& mark, std::string key_path) {
+  FileReference file;
+  file.path = std::move(path);
+  file.key_path = std::move(key_path);
+  file.line = mark.is_null() ? 1 : mark.line + 1;
+  file.column = mark.is_null() ? 1 : mark.column + 1;
+  files_.push_back(std::move(file));
+}
+
 ConfigErrors Diagnostics::Take() {
   std::stable_sort(errors_.begin(), errors_.end(), [](const ConfigError& a, const ConfigError& b) {
     return std::tie(a.line, a.column) < std::tie(b.line, b.column);
@@ -196,8 +205,76 @@ ConfigErrors Diagnostics::Take() {
   return std::move(errors_);
 }
 
+namespace {
+
+// The text that replaces `${inner}`: the variable's value, or the default of ${NAME:-default}
+// when the variable is unset or empty. An empty value without a default is an error: a
+// variable that CI or a template left empty is as wrong as one left unset (bound_claims:
+// { organization_id: "${BK_ORG}" } would pin nothing); ${NAME:-} says empty is meant.
+std::expected<std::string, std::string> ResolveVariable(std::string_view inner,
+                                                        const EnvLookup& env) {
+  std::string_view name = inner;
+  std::optional<std::string_view> fallback;
+  if (size_t dash = inner.find(":-"); dash != std::string_view::npos) {
+    name = inner.substr(0, dash);
+    fallback = inner.substr(dash + 2);
+  }
+  if (name.empty() || !IsEnvNameStart(name[0]) ||
+      !std::all_of(name.begin(), name.end(), IsEnvNameChar)) {
+    return std::unexpected("'${" + std::string(inner) +
+                           "}' is not a valid environment variable reference (${NAME} or "
+                           "${NAME:-default}, NAME made of letters, digits and _; write $${ for "
+                           "a literal ${)");
+  }
+  const std::string variable(name);
+  std::optional<std::string> value = env ? env(variable) : std::nullopt;
+  if (value && FirstInvalidUtf8(*value)) {
+    return std::unexpected("environment variable " + variable + " is not valid UTF-8");
+  }
+  if (value && !value->empty()) return std::move(*value);
+  if (fallback) return std::string(*fallback);
+  if (!value) return std::unexpected("environment variable " + variable + " is not set");
+  return std::unexpected("environment variable " + variable + " is empty (set it, or write ${" +
+                         variable +
+                         ":-default} for a default, "
+                         "${" +
+                         variable + ":-} if empty is meant)");
+}
+
+// The ${secret:PATH} reference at text[at], kept for the proxy with ${NAME} references in PATH
+// substituted (${secret:${SECRETS_DIR}/token}), and the offset after it.
+std::expected<std::pair<std::string, size_t>, std::string> SecretReference(
+    std::string_view text, size_t at, const EnvLookup& env,
+    std::map<std::string, std::string>* used) {
+  std::string path;
+  size_t i = at + 9;  // after "${secret:"
+  while (i < text.size() && text[i] != '}') {
+    if (!text.substr(i).starts_with("${")) {
+      path.push_back(text[i++]);
+      continue;
+    }
+    const size_t close = text.find('}', i + 2);
+    if (close == std::string_view::npos) break;
+    std::expected<std::string, std::string> value =
+        ResolveVariable(text.substr(i + 2, close - i - 2), env);
+    if (!value) return std::unexpected(value.error());
+    if (value->find('}') != std::string::npos) {
+      return std::unexpected("the ${secret:} path would contain '}' from " +
+                             std::string(text.substr(i, close + 1 - i)));
+    }
+    if (used != nullptr) (*used)[std::string(text.substr(i, close + 1 - i))] = *value;
+    path += *value;
+    i = close + 1;
+  }
+  if (i == text.size()) return std::unexpected("unterminated ${ (write $${ for a literal ${)");
+  return std::pair{"${secret:" + path + "}", i + 1};
+}
+
+}  // namespace
+
 std::expected<std::string, std::string> SubstituteEnv(std::string_view text, const EnvLookup& env,
-                                                      Refs refs) {
+                                                      Refs refs,
+                                                      std::map<std::string, std::string>* used) {
   const bool keep_refs = refs == Refs::kKeepSecretAndClaim;
   std::string out;
   out.reserve(text.size());
@@ -224,22 +301,20 @@ std::expected<std::string, std::string> SubstituteEnv(std::string_view text, con
         return std::unexpected("${" + std::string(kind) +
                                ":} is only allowed in request_headers.set values");
       }
+      if (inner.starts_with("secret:")) {
+        auto reference = SecretReference(text, i, env, used);
+        if (!reference) return std::unexpected(reference.error());
+        out += reference->first;
+        i = reference->second;
+        continue;
+      }
       out += text.substr(i, close + 1 - i);
       i = close + 1;
       continue;
     }
-    if (inner.empty() || !IsEnvNameStart(inner[0]) ||
-        !std::all_of(inner.begin(), inner.end(), IsEnvNameChar)) {
-      return std::unexpected("'${" + std::string(inner) +
-                             "}' is not a valid environment variable reference (${NAME}, NAME "
-                             "made of letters, digits and _; write $${ for a literal ${)");
-    }
-    std::optional<std::string> value = env ? env(std::string(inner)) : std::nullopt;
-    if (!value)
-      return std::unexpected("environment variable " + std::string(inner) + " is not set");
-    if (FirstInvalidUtf8(*value)) {
-      return std::unexpected("environment variable " + std::string(inner) + " is not valid UTF-8");
-    }
+    std::expected<std::string, std::string> value = ResolveVariable(inner, env);
+    if (!value) return std::unexpected(value.error());
+    if (used != nullptr) (*used)[std::string(text.substr(i, close + 1 - i))] = *value;
     out += *value;
     i = close + 1;
   }
@@ -277,7 +352,8 @@ bool Value::ExpectScalar(std::string_view what) const {
 
 std::optional<std::string> Value::String(Refs refs) const {
   if (!ExpectScalar("a string")) return std::nullopt;
-  std::expected<std::string, std::string> text = SubstituteEnv(node_.Scalar(), *env_, refs);
+  std::expected<std::string, std::string> text =
+      SubstituteEnv(node_.Scalar(), *env_, refs, &diagnostics_->substitutions());
   if (!text) {
     Error(text.error());
     return std::nullopt;
@@ -292,6 +368,22 @@ std::optional<std::string> Value::NonEmptyString() const {
     return std::nullopt;
   }
   return text;
+}
+
+std::optional<std::string> Value::File() const {
+  std::optional<std::string> path = NonEmptyString();
+  if (!path || !NamesFile(*path)) return std::nullopt;
+  return path;
+}
+
+bool Value::NamesFile(const std::string& path) const {
+  diagnostics_->AddFile(path, mark(), path_);
+  if (diagnostics_->options().offline) return true;
+  if (std::optional<std::string> problem = CheckReadableFile(path)) {
+    Error(*problem);
+    return false;
+  }
+  return true;
 }
 
 std::optional<bool> Value::Bool() const {
