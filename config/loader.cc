@@ -41,6 +41,8 @@ std::string Join(const std::vector<std::string>& items) {
 // document is read, so the order of sections in the file does not matter.
 class SchemaReader {
  public:
+  explicit SchemaReader(const yaml::Diagnostics& diagnostics) : diagnostics_(diagnostics) {}
+
   void Read(const Value& root, Config& config) {
     std::optional<Map> top = root.AsMapWithExtensions(
         {"logging", "admin", "limits", "upstreams", "listeners", "identity_providers", "groups"});
@@ -209,7 +211,10 @@ class SchemaReader {
       if (auto items = routes->List()) {
         if (items->empty()) routes->Error("needs at least one route");
         NameSet route_names("route");
+        const std::size_t errors = diagnostics_.size();
         for (const Value& item : *items) ReadRoute(item, l.routes.emplace_back(), route_names);
+        // A route read with errors may look broader than it is meant to be.
+        if (diagnostics_.size() == errors) ReportShadowedRoutes(*items, l.routes);
       }
     }
     if (filters) CheckFilterChain(*filters, l);
@@ -482,6 +487,7 @@ class SchemaReader {
     std::string listener;
   };
 
+  const yaml::Diagnostics& diagnostics_;
   NameSet upstream_names_{"upstream"};
   NameSet provider_names_{"identity provider"};
   NameSet group_names_{"group"};
@@ -548,7 +554,7 @@ std::expected<std::shared_ptr<const Config>, ConfigErrors> ParseConfig(std::stri
     return std::unexpected(diagnostics.Take());
   }
   try {
-    SchemaReader().Read(root, *config);
+    SchemaReader(diagnostics).Read(root, *config);
   } catch (const std::exception& e) {
     // The reader checks node types before converting, so this is a bug; still, a config error
     // beats a crash of the control plane on reload.

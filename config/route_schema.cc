@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cmath>
 
+#include "config/route_shadowing.h"
 #include "config/syntax.h"
 #include "config/value_readers.h"
 
@@ -194,6 +195,20 @@ void ReadRequestHeaders(const Value& v, RequestHeadersConfig& headers) {
     if (std::optional<bool> b = identity->Bool()) headers.identity = *b;
   }
 }
+void ReportShadowedRoutes(const std::vector<yaml::Value>& items,
+                          const std::vector<RouteConfig>& routes) {
+  // A full shadow is an error, not a warning: the route is dead config, and whoever wrote it
+  // meant its requests to go somewhere (or to be allowed or denied by its rules) that they do not.
+  for (const ShadowedRoute& s : FindShadowedRoutes(routes)) {
+    const std::string& by = routes[s.by].name;
+    items[s.route].Error("can never match: route '" + by + "' (line " +
+                         std::to_string(items[s.by].mark().line + 1) +
+                         ") comes first and matches every request this route matches (the "
+                         "first matching route wins); move this route above '" +
+                         by + "', or narrow '" + by + "'");
+  }
+}
+
 void ReadRateLimit(const yaml::Map::Entry& entry, RouteConfig& r) {
   std::optional<yaml::Map> m = entry.value.AsMap({"per", "requests_per_second", "burst"});
   if (!m) return;

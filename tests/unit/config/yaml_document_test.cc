@@ -115,7 +115,7 @@ listeners:
         upstream: u
         public: true
       - name: b
-        match: *team
+        match: { <<: *team, methods: [PUT] }
         upstream: u
         public: true
 )",
@@ -124,7 +124,8 @@ listeners:
   const ListenerConfig& listener = (*result)->listeners[0];
   ASSERT_EQ(listener.routes.size(), 2u);
   EXPECT_EQ(listener.routes[1].match.path_prefix, "/team/");
-  EXPECT_EQ(listener.routes[1].match.methods, std::vector<std::string>{"GET"});
+  EXPECT_EQ(listener.routes[0].match.methods, std::vector<std::string>{"GET"});
+  EXPECT_EQ(listener.routes[1].match.methods, std::vector<std::string>{"PUT"});
 }
 
 // A tab in the indentation is named as such, where it is, instead of yaml-cpp's words for what
