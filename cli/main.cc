@@ -8,8 +8,8 @@
 #include <string_view>
 
 #include "cli/check.h"
+#include "cli/validate.h"
 #include "config/duration.h"
-#include "config/loader.h"
 #include "proxy/server.h"
 
 namespace {
@@ -17,7 +17,7 @@ namespace {
 constexpr char kUsage[] =
     "usage:\n"
     "  ciap run      -c ciap.yaml [--concurrency N] [--drain-timeout 30s]\n"
-    "  ciap validate -c ciap.yaml\n"
+    "  ciap validate -c ciap.yaml [--offline] [--json]\n"
     "  ciap check    -c ciap.yaml --request \"METHOD URL\" (--token-file T | --claims F "
     "[--provider P] | --anonymous)\n"
     "  ciap version\n";
@@ -26,17 +26,6 @@ int Usage(const char* problem) {
   if (problem != nullptr) std::fprintf(stderr, "ciap: %s\n", problem);
   std::fputs(kUsage, stderr);
   return 2;
-}
-
-int Validate(const std::string& path) {
-  auto config = ciap::config::LoadConfigFile(path);
-  if (!config) {
-    for (const auto& error : config.error()) std::fprintf(stderr, "%s\n", error.ToString().c_str());
-    return 1;
-  }
-  std::printf("%s: valid (%zu listeners, %zu upstreams, sha256 %s)\n", path.c_str(),
-              (*config)->listeners.size(), (*config)->upstreams.size(), (*config)->hash.c_str());
-  return 0;
 }
 
 }  // namespace
@@ -56,6 +45,7 @@ int main(int argc, char** argv) {
 
   ciap::RunOptions options;
   ciap::CheckOptions check;
+  ciap::ValidateOptions validate;
   for (int i = 2; i < argc; ++i) {
     std::string_view arg = argv[i];
     auto value = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
@@ -86,6 +76,8 @@ int main(int argc, char** argv) {
       if (arg == "--listener") check.listener = v;
     } else if (command == "check" && arg == "--json") {
       check.json = true;
+    } else if (command == "validate" && (arg == "--offline" || arg == "--json")) {
+      (arg == "--json" ? validate.json : validate.offline) = true;
     } else if (command == "check" && arg == "--anonymous") {
       check.anonymous = true;
     } else {
@@ -95,7 +87,10 @@ int main(int argc, char** argv) {
   }
   if (options.config_path.empty()) return Usage("-c ciap.yaml is required");
 
-  if (command == "validate") return Validate(options.config_path);
+  if (command == "validate") {
+    validate.config_path = options.config_path;
+    return ciap::RunValidate(validate);
+  }
   if (command == "run") return ciap::RunServer(options);
   if (command == "check") {
     check.config_path = options.config_path;
