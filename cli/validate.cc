@@ -112,9 +112,14 @@ void PrintText(const ValidateOptions& options, const Verdict& verdict) {
   }
   if (!verdict.errors.empty()) return;
   const config::Config& config = *verdict.config;
-  std::printf("%s: valid%s (%zu listeners, %zu upstreams, sha256 %s)\n",
-              options.config_path.c_str(), options.offline ? " offline: files not opened" : "",
-              config.listeners.size(), config.upstreams.size(), config.hash.c_str());
+  std::string files;
+  if (options.offline)
+    files = "; the " + std::to_string(config.files.size()) +
+            " files it names "
+            "were not opened";
+  std::printf("%s: valid%s (%zu listeners, %zu upstreams, sha256 %s%s)\n",
+              options.config_path.c_str(), options.offline ? " offline" : "",
+              config.listeners.size(), config.upstreams.size(), config.hash.c_str(), files.c_str());
 }
 
 void PrintJson(const ValidateOptions& options, const Verdict& verdict) {
@@ -125,9 +130,14 @@ void PrintJson(const ValidateOptions& options, const Verdict& verdict) {
   if (!verdict.errors.empty()) {
     json::array errors;
     for (const config::ConfigError& e : verdict.errors) {
-      json::object error{{"file", e.file}, {"key_path", e.key_path}, {"message", e.message}};
-      error["line"] = e.line > 0 ? json::value(e.line) : json::value(nullptr);
-      error["column"] = e.line > 0 ? json::value(e.column) : json::value(nullptr);
+      // Errors about the whole file (it cannot be read, the access log) have no position.
+      const json::value line = e.line > 0 ? json::value(e.line) : json::value(nullptr);
+      const json::value column = e.line > 0 ? json::value(e.column) : json::value(nullptr);
+      json::object error{{"file", e.file},
+                         {"line", line},
+                         {"column", column},
+                         {"key_path", e.key_path},
+                         {"message", e.message}};
       errors.push_back(std::move(error));
     }
     out["errors"] = std::move(errors);
