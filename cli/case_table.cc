@@ -241,7 +241,8 @@ int FailUsage(const std::vector<std::string>& errors, bool as_json) {
 }  // namespace
 
 int RunCaseTable(const CaseTableOptions& options) {
-  auto loaded = config::LoadConfigFile(options.config_path);
+  auto loaded =
+      config::LoadConfigFile(options.config_path, config::LoadOptions{.offline = options.offline});
   if (!loaded) {
     std::vector<std::string> errors;
     for (const auto& error : loaded.error()) errors.push_back(error.ToString());

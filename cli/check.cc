@@ -112,7 +112,8 @@ std::expected<PolicyCase, std::string> CaseFromOptions(const CheckOptions& optio
 }  // namespace
 
 int RunCheck(const CheckOptions& options) {
-  auto loaded = config::LoadConfigFile(options.config_path);
+  auto loaded =
+      config::LoadConfigFile(options.config_path, config::LoadOptions{.offline = options.offline});
   if (!loaded) {
     std::vector<std::string> errors;
     for (const auto& error : loaded.error()) errors.push_back(error.ToString());

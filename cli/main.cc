@@ -12,7 +12,8 @@
 
 #include "cli/case_table.h"
 #include "cli/check.h"
-#include "config/loader.h"
+#include "cli/validate.h"
+#include "config/duration.h"
 #include "proxy/server.h"
 
 namespace {
@@ -84,33 +85,6 @@ std::string Suggest(std::string_view typed, std::span<const std::string_view> kn
   return best.empty() ? std::string() : " (did you mean " + std::string(best) + "?)";
 }
 
-bool ParseDuration(std::string_view text, std::chrono::milliseconds* out) {
-  long long value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || value < 0) return false;
-  std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
-  if (unit == "ms")
-    *out = std::chrono::milliseconds(value);
-  else if (unit == "s")
-    *out = std::chrono::seconds(value);
-  else if (unit == "m")
-    *out = std::chrono::minutes(value);
-  else
-    return false;
-  return true;
-}
-
-int Validate(const std::string& path) {
-  auto config = ciap::config::LoadConfigFile(path);
-  if (!config) {
-    for (const auto& error : config.error()) std::fprintf(stderr, "%s\n", error.ToString().c_str());
-    return 1;
-  }
-  std::printf("%s: valid (%zu listeners, %zu upstreams, sha256 %s)\n", path.c_str(),
-              (*config)->listeners.size(), (*config)->upstreams.size(), (*config)->hash.c_str());
-  return 0;
-}
-
 // Everything any command takes; each command accepts only its own flags.
 struct Args {
   ciap::RunOptions run;
@@ -149,7 +123,9 @@ std::string Apply(std::string_view flag, const char* value, Args& args) {
     args.run.concurrency = n;
   } else if (flag == "--drain-timeout" || flag == "--shutdown-delay") {
     auto* into = flag == "--drain-timeout" ? &args.run.drain_timeout : &args.run.shutdown_delay;
-    if (!ParseDuration(v, into)) return std::string(flag) + " needs a duration such as 5s";
+    auto duration = ciap::config::ParseDuration(v);  // the config file's durations
+    if (!duration) return std::string(flag) + ": " + duration.error();
+    *into = *duration;
   } else if (flag == "--request") {
     args.check.request = v;
   } else if (flag == "--token-file") {
@@ -247,7 +223,10 @@ int main(int argc, char** argv) {
                               : "unexpected argument '" + args.positional.back() + "'");
   }
 
-  if (command == "validate") return Validate(config);
+  if (command == "validate") {
+    return ciap::RunValidate(
+        {.config_path = config, .offline = args.check.offline, .json = args.check.json});
+  }
   if (command == "run") return ciap::RunServer(args.run);
   if (command == "test") {
     return ciap::RunCaseTable({.config_path = config,

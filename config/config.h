@@ -226,9 +226,22 @@ struct GlobalLimitsConfig {
   uint32_t max_connections = 50000;  // downstream connections, all listeners together
 };
 
+// A file the config names (a certificate, key, CA, jwks_file, ${secret:} file) and where: for
+// errors found when the file is loaded, after the config (ciap validate, ciap run).
+struct FileReference {
+  std::string path;      // as written, after ${NAME} substitution
+  std::string key_path;  // "listeners[0].tls.certificates[0].key_file"
+  int line = 0;          // 1-based
+  int column = 0;
+};
+
 struct Config {
   std::string source_path;  // the file it was read from
-  std::string hash;         // hex SHA-256 of the file's bytes
+  // Hex SHA-256 of the effective config: the file's bytes, and, when it uses ${NAME}
+  // substitutions, each reference with the text it became (the same file with other variables
+  // is another config). ${secret:} contents are read per request and are never part of it.
+  std::string hash;
+  std::vector<FileReference> files;  // in the order the loader read them
   LoggingConfig logging;
   AdminConfig admin;
   GlobalLimitsConfig limits;

@@ -41,8 +41,10 @@ std::string Join(const std::vector<std::string>& items) {
 // document is read, so the order of sections in the file does not matter.
 class SchemaReader {
  public:
+  explicit SchemaReader(const yaml::Diagnostics& diagnostics) : diagnostics_(diagnostics) {}
+
   void Read(const Value& root, Config& config) {
-    std::optional<Map> top = root.AsMap(
+    std::optional<Map> top = root.AsMapWithExtensions(
         {"logging", "admin", "limits", "upstreams", "listeners", "identity_providers", "groups"});
     if (!top) return;
     if (auto v = top->Get("identity_providers")) {
@@ -52,7 +54,7 @@ class SchemaReader {
           ReadIdentityProvider(item, p, provider_names_);
           if (p.name.empty()) provider_names_complete_ = false;
           // A groups_claim with a bad value still counts: dynamic groups are not the problem.
-          if (!p.name.empty() && item.node().HasKey("groups_claim")) {
+          if (!p.name.empty() && (item.node().HasKey("groups_claim") || !p.groups_claim.empty())) {
             providers_with_groups_claim_.push_back(p.name);
           }
         }
@@ -209,7 +211,10 @@ class SchemaReader {
       if (auto items = routes->List()) {
         if (items->empty()) routes->Error("needs at least one route");
         NameSet route_names("route");
+        const std::size_t errors = diagnostics_.size();
         for (const Value& item : *items) ReadRoute(item, l.routes.emplace_back(), route_names);
+        // A route read with errors may look broader than it is meant to be.
+        if (diagnostics_.size() == errors) ReportShadowedRoutes(*items, l.routes);
       }
     }
     if (filters) CheckFilterChain(*filters, l);
@@ -482,6 +487,7 @@ class SchemaReader {
     std::string listener;
   };
 
+  const yaml::Diagnostics& diagnostics_;
   NameSet upstream_names_{"upstream"};
   NameSet provider_names_{"identity provider"};
   NameSet group_names_{"group"};
@@ -496,6 +502,16 @@ class SchemaReader {
   std::vector<std::pair<std::string, Value>> upstream_references_;
   std::vector<ListenerAddress> listener_addresses_;
 };
+
+// The file's bytes; with ${NAME} substitutions, followed by each reference and its text, so that
+// the hash names the config in effect.
+std::string EffectiveHash(std::string_view text, const std::map<std::string, std::string>& used) {
+  if (used.empty()) return Sha256Hex(text);  // the file is the whole config: sha256sum agrees
+  std::string effective(text);
+  effective.push_back('\0');
+  for (const auto& [reference, value] : used) effective += reference + "=" + value + '\n';
+  return Sha256Hex(effective);
+}
 
 }  // namespace
 
@@ -517,8 +533,9 @@ EnvLookup ProcessEnv() {
 
 std::expected<std::shared_ptr<const Config>, ConfigErrors> ParseConfig(std::string_view yaml_text,
                                                                        const std::string& file_name,
-                                                                       const EnvLookup& env) {
-  yaml::Diagnostics diagnostics(file_name);
+                                                                       const EnvLookup& env,
+                                                                       const LoadOptions& options) {
+  yaml::Diagnostics diagnostics(file_name, options);
   std::unique_ptr<yaml::Document> parsed = yaml::LoadSingleDocument(yaml_text, diagnostics);
   if (!parsed) return std::unexpected(diagnostics.Take());
   const yaml::Node root_node = parsed->root();
@@ -531,24 +548,26 @@ std::expected<std::shared_ptr<const Config>, ConfigErrors> ParseConfig(std::stri
 
   auto config = std::make_shared<Config>();
   config->source_path = file_name;
-  config->hash = Sha256Hex(yaml_text);
   const Value root(&diagnostics, &env, *document, "", document->Mark());
   if (!document->IsMap()) {
     root.Error("expected a mapping at the top level (logging, admin, upstreams, listeners)");
     return std::unexpected(diagnostics.Take());
   }
   try {
-    SchemaReader().Read(root, *config);
+    SchemaReader(diagnostics).Read(root, *config);
   } catch (const std::exception& e) {
     // The reader checks node types before converting, so this is a bug; still, a config error
     // beats a crash of the control plane on reload.
     root.Error(std::string("internal error while reading the config: ") + e.what());
   }
   if (!diagnostics.empty()) return std::unexpected(diagnostics.Take());
+  config->hash = EffectiveHash(yaml_text, diagnostics.substitutions());
+  config->files = diagnostics.TakeFiles();
   return config;
 }
 
-std::expected<std::shared_ptr<const Config>, ConfigErrors> LoadConfigFile(const std::string& path) {
+std::expected<std::shared_ptr<const Config>, ConfigErrors> LoadConfigFile(
+    const std::string& path, const LoadOptions& options) {
   std::optional<std::string> problem = CheckReadableFile(path);
   std::ifstream in(path, std::ios::binary);
   if (problem || !in) {
@@ -559,7 +578,7 @@ std::expected<std::shared_ptr<const Config>, ConfigErrors> LoadConfigFile(const 
   }
   std::ostringstream bytes;
   bytes << in.rdbuf();
-  return ParseConfig(bytes.str(), path, ProcessEnv());
+  return ParseConfig(bytes.str(), path, ProcessEnv(), options);
 }
 
 }  // namespace ciap::config

@@ -28,6 +28,14 @@ struct ConfigError {
 
 using ConfigErrors = std::vector<ConfigError>;
 
+// How a config file is loaded.
+struct LoadOptions {
+  // The config alone: the files it names (certificates, keys, CAs, jwks_file, ${secret:}
+  // files) are recorded but not opened, for a config repository's CI where they do not exist.
+  // Everything else is checked as always (syntax, types, references, regexes, ${NAME}).
+  bool offline = false;
+};
+
 // Looks up an environment variable for ${NAME} substitution; nullopt when unset.
 using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
 
@@ -36,11 +44,12 @@ EnvLookup ProcessEnv();
 
 // Parses and validates YAML text. `file_name` is only used in error messages and
 // `Config::source_path`. Returns every error found, not just the first.
-std::expected<std::shared_ptr<const Config>, ConfigErrors> ParseConfig(std::string_view yaml_text,
-                                                                       const std::string& file_name,
-                                                                       const EnvLookup& env);
+std::expected<std::shared_ptr<const Config>, ConfigErrors> ParseConfig(
+    std::string_view yaml_text, const std::string& file_name, const EnvLookup& env,
+    const LoadOptions& options = {});
 
 // Reads `path` and calls ParseConfig with the process environment.
-std::expected<std::shared_ptr<const Config>, ConfigErrors> LoadConfigFile(const std::string& path);
+std::expected<std::shared_ptr<const Config>, ConfigErrors> LoadConfigFile(
+    const std::string& path, const LoadOptions& options = {});
 
 }  // namespace ciap::config

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cmath>
 
+#include "config/route_shadowing.h"
 #include "config/syntax.h"
 #include "config/value_readers.h"
 
@@ -52,6 +53,28 @@ void ReadHeaderMatch(const Value& v, std::vector<HeaderMatch>& out) {
     if (entry.key == "present") h.present = entry.value.Bool();
   }
   if (!first) v.Error("needs exactly one of exact, regex, present");
+}
+
+// Records the files of the ${secret:PATH} references in a header value (and checks them, like
+// every file the config names). `$${` is a literal, as the headers filter reads it.
+bool NamesSecretFiles(const Value& v, std::string_view value) {
+  bool readable = true;
+  for (size_t i = 0; i < value.size();) {
+    if (value.substr(i).starts_with("$${")) {
+      i += 3;
+    } else if (value.substr(i).starts_with("${secret:")) {
+      const size_t start = i + 9;
+      const size_t close = value.find('}', start);
+      if (close == std::string_view::npos) break;  // the headers filter says what is wrong
+      if (close > start && !v.NamesFile(std::string(value.substr(start, close - start)))) {
+        readable = false;
+      }
+      i = close + 1;
+    } else {
+      ++i;
+    }
+  }
+  return readable;
 }
 
 }  // namespace
@@ -150,7 +173,7 @@ void ReadRequestHeaders(const Value& v, RequestHeadersConfig& headers) {
         std::optional<std::string> value = entry.value.String(Refs::kKeepSecretAndClaim);
         if (value && value->find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
           entry.value.Error("header values must not contain CR, LF or NUL");
-        } else if (value) {
+        } else if (value && NamesSecretFiles(entry.value, *value)) {
           headers.set.push_back({entry.key, *value});
         }
       }
@@ -172,6 +195,20 @@ void ReadRequestHeaders(const Value& v, RequestHeadersConfig& headers) {
     if (std::optional<bool> b = identity->Bool()) headers.identity = *b;
   }
 }
+void ReportShadowedRoutes(const std::vector<yaml::Value>& items,
+                          const std::vector<RouteConfig>& routes) {
+  // A full shadow is an error, not a warning: the route is dead config, and whoever wrote it
+  // meant its requests to go somewhere (or to be allowed or denied by its rules) that they do not.
+  for (const ShadowedRoute& s : FindShadowedRoutes(routes)) {
+    const std::string& by = routes[s.by].name;
+    items[s.route].Error("can never match: route '" + by + "' (line " +
+                         std::to_string(items[s.by].mark().line + 1) +
+                         ") comes first and matches every request this route matches (the "
+                         "first matching route wins); move this route above '" +
+                         by + "', or narrow '" + by + "'");
+  }
+}
+
 void ReadRateLimit(const yaml::Map::Entry& entry, RouteConfig& r) {
   std::optional<yaml::Map> m = entry.value.AsMap({"per", "requests_per_second", "burst"});
   if (!m) return;

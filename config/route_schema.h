@@ -14,6 +14,11 @@ void ReadRouteMatch(const yaml::Value& v, RouteMatch& match);
 // `request_headers:` of a route: set (in file order), remove, identity.
 void ReadRequestHeaders(const yaml::Value& v, RequestHeadersConfig& headers);
 
+// Reports each route of a listener that can never be chosen (route_shadowing.h) at the route:
+// `items` are the routes as read, `routes` what they became (read without errors).
+void ReportShadowedRoutes(const std::vector<yaml::Value>& items,
+                          const std::vector<RouteConfig>& routes);
+
 // `rate_limit:` of a route (`per`, `requests_per_second`, `burst`); set only when valid. A
 // public route has no caller, so it may limit per client or per route only.
 void ReadRateLimit(const yaml::Map::Entry& entry, RouteConfig& r);

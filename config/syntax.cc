@@ -28,9 +28,6 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
          });
 }
 
-// Longer than a year is surely a typo, and bounding it keeps `now() + d` far from overflow.
-constexpr int64_t kMaxDurationMs = int64_t{365} * 24 * 3600 * 1000;
-
 size_t EditDistance(std::string_view a, std::string_view b) {
   std::vector<size_t> row(b.size() + 1);
   for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
@@ -48,42 +45,6 @@ size_t EditDistance(std::string_view a, std::string_view b) {
 }
 
 }  // namespace
-
-std::expected<Duration, std::string> ParseDuration(std::string_view text) {
-  const std::string kExpected = "expected a duration like 30s, 500ms, 5m or 1h";
-  size_t digits = 0;
-  while (digits < text.size() && IsDigit(text[digits])) ++digits;
-  if (digits == 0) return std::unexpected(kExpected + ", got '" + std::string(text) + "'");
-  if (digits == text.size()) return std::unexpected("durations need a unit: 30s, 500ms, 5m");
-  std::string_view unit = text.substr(digits);
-  if (unit[0] == ' ' || unit[0] == '\t') {
-    return std::unexpected(kExpected + " (no space between the number and the unit)");
-  }
-  if (unit[0] == '.') {
-    return std::unexpected("fractions are not supported; use a smaller unit (1500ms, not 1.5s)");
-  }
-  int64_t unit_ms = 0;
-  if (unit == "ms") {
-    unit_ms = 1;
-  } else if (unit == "s") {
-    unit_ms = 1000;
-  } else if (unit == "m") {
-    unit_ms = 60 * 1000;
-  } else if (unit == "h") {
-    unit_ms = 3600 * 1000;
-  } else {
-    return std::unexpected("unknown duration unit '" + std::string(unit) +
-                           "' (use ms, s, m or h: 30s, 500ms, 5m, 1h)");
-  }
-  int64_t value = 0;
-  for (size_t i = 0; i < digits; ++i) {
-    value = value * 10 + (text[i] - '0');
-    if (value * unit_ms > kMaxDurationMs) {
-      return std::unexpected("duration too long (at most 8760h, one year)");
-    }
-  }
-  return Duration(value * unit_ms);
-}
 
 bool IsIpLiteral(std::string_view host) {
   std::string h(host);
@@ -109,7 +70,47 @@ bool IsDnsName(std::string_view name) {
   }
 }
 
+namespace {
+
+// What to write instead of a URL where host:port is expected ("https://artifacts.internal/x").
+std::string UrlInsteadOfHostPort(std::string_view text, AddressUse use) {
+  const size_t scheme_end = text.find("://");
+  std::string scheme;
+  for (char c : text.substr(0, scheme_end)) scheme.push_back(ToLower(c));
+  std::string_view rest = text.substr(scheme_end + 3);
+  std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
+  std::string_view tail = rest.substr(authority.size());
+  authority = authority.substr(authority.find('@') + 1);  // npos + 1 == 0: no user info
+  const bool has_port = authority.starts_with('[') ? authority.find("]:") != std::string_view::npos
+                                                   : authority.find(':') != std::string_view::npos;
+  std::string host_port(authority);
+  if (!has_port) {
+    host_port += scheme == "http" ? ":80" : scheme == "https" ? ":443" : ":PORT";
+  }
+  if (use == AddressUse::kListen) {
+    return "a listen address is host:port, not a URL: write " + host_port +
+           " (TLS is set by the listener's tls:, or plaintext: true)";
+  }
+  std::string out = "endpoints are host:port, not URLs: write " + host_port;
+  if (scheme == "https") {
+    out +=
+        ", and give the upstream tls: {} for HTTPS (verified against the system CAs; "
+        "tls.ca_file and tls.sni change that)";
+  } else if (scheme == "http") {
+    out += " (plain HTTP is the default: an upstream without tls:)";
+  }
+  if (!tail.empty() && tail != "/") {
+    out += "; the path is not part of an endpoint (ciap forwards each request's own path)";
+  }
+  return out;
+}
+
+}  // namespace
+
 std::expected<HostPort, std::string> ParseHostPort(std::string_view text, AddressUse use) {
+  if (text.find("://") != std::string_view::npos) {
+    return std::unexpected(UrlInsteadOfHostPort(text, use));
+  }
   const bool listen = use == AddressUse::kListen;
   const std::string example = listen ? "0.0.0.0:8443, 127.0.0.1:0 or [::1]:8443"
                                      : "10.0.0.7:443, artifacts.internal:443 or [fd00::7]:443";
@@ -142,6 +143,11 @@ std::expected<HostPort, std::string> ParseHostPort(std::string_view text, Addres
   const uint32_t min_port = listen ? 0 : 1;
   const std::string port_range = listen ? "0-65535" : "1-65535";
   uint32_t port_value = 0;
+  if (const size_t slash = port.find('/'); slash != std::string_view::npos && slash > 0) {
+    return std::unexpected("a path is not part of host:port: write " +
+                           std::string(text.substr(0, text.size() - port.size() + slash)) +
+                           (listen ? "" : " (ciap forwards each request's own path)"));
+  }
   if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), IsDigit)) {
     return std::unexpected("port must be a number " + port_range + ", got '" + std::string(port) +
                            "'");

@@ -1,6 +1,7 @@
-// Parsers and checks for the scalar formats of the config file (durations, host:port, names,
-// header tokens, file paths). Pure functions: they return the parsed value or a human message
-// saying what was expected, and know nothing about YAML, marks or key paths.
+// Parsers and checks for the scalar formats of the config file (host:port, names, header
+// tokens, file paths; durations are in duration.h). Pure functions: they return the parsed
+// value or a human message saying what was expected, and know nothing about YAML, marks or key
+// paths.
 #pragma once
 
 #include <cstdint>
@@ -11,12 +12,9 @@
 #include <string_view>
 
 #include "config/config.h"
+#include "config/duration.h"  // ParseDuration, used beside these parsers
 
 namespace ciap::config {
-
-// "500ms", "30s", "5m", "1h": an integer and a unit. A bare number is an error because its unit
-// would be a guess. Zero is returned as zero; callers decide whether it is allowed.
-std::expected<Duration, std::string> ParseDuration(std::string_view text);
 
 enum class AddressUse {
   kListen,    // listener or admin: IP literal or localhost; port 0 lets the OS pick

@@ -7,15 +7,7 @@
 
 namespace ciap::config {
 
-std::optional<std::string> ReadFile(const yaml::Value& v) {
-  std::optional<std::string> path = v.NonEmptyString();
-  if (!path) return std::nullopt;
-  if (std::optional<std::string> problem = CheckReadableFile(*path)) {
-    v.Error(*problem);
-    return std::nullopt;
-  }
-  return path;
-}
+std::optional<std::string> ReadFile(const yaml::Value& v) { return v.File(); }
 
 std::optional<std::string> ReadRegex(const yaml::Value& v) {
   std::optional<std::string> pattern = v.String();

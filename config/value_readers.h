@@ -9,7 +9,8 @@
 
 namespace ciap::config {
 
-// A non-empty path to a readable file (checked now, so `ciap validate` catches it).
+// A non-empty path to a readable file (checked now, so `ciap validate` catches it, unless the
+// load is offline), recorded in Config::files.
 std::optional<std::string> ReadFile(const yaml::Value& v);
 
 // A pattern RE2 accepts. Compiled here only to check it: a pattern RE2 rejects must fail

@@ -168,6 +168,13 @@ Node Node::Item(std::size_t i) const { return Child(i); }
 Node Node::Key(std::size_t i) const { return Child(2 * i); }
 Node Node::Value(std::size_t i) const { return Child(2 * i + 1); }
 
+std::string Node::Describe() const {
+  if (IsMap()) return "a mapping";
+  if (IsSequence()) return "a list";
+  if (IsNull()) return "nothing";
+  return "'" + Scalar() + "'";
+}
+
 bool Node::HasKey(std::string_view key) const {
   if (!IsMap()) return false;
   for (std::size_t i = 0; i < size(); ++i) {

@@ -41,6 +41,8 @@ class Node {
   // Key and value of pair `i` of a mapping, in document order (duplicate keys included).
   Node Key(std::size_t i) const;
   Node Value(std::size_t i) const;
+  // What the node is, for messages: "a mapping", "a list", "nothing" or the quoted scalar.
+  std::string Describe() const;
   // Whether a mapping has a pair whose key is the scalar `key`.
   bool HasKey(std::string_view key) const;
 

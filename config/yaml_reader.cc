@@ -12,16 +12,12 @@
 #include <tuple>
 
 #include "config/syntax.h"
+#include "config/yaml_merge.h"
 
 namespace ciap::config::yaml {
 namespace {
 
-std::string Describe(const Node& node) {
-  if (node.IsMap()) return "a mapping";
-  if (node.IsSequence()) return "a list";
-  if (node.IsNull()) return "nothing";
-  return "'" + node.Scalar() + "'";
-}
+std::string Describe(const Node& node) { return node.Describe(); }
 
 bool IsEnvNameStart(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; }
 bool IsEnvNameChar(char c) { return IsEnvNameStart(c) || (c >= '0' && c <= '9'); }
@@ -110,6 +106,33 @@ std::optional<std::pair<size_t, std::string>> FirstUnreadableCharacter(std::stri
   return std::nullopt;
 }
 
+// The first tab in the indentation of a line up to `last_line` (0-based), if any: where a
+// syntax error most likely comes from, which yaml-cpp reports in its own words ("end of map not
+// found", "illegal map value"). Indentation is the run of spaces, tabs and "- " sequence
+// indicators that starts a line.
+std::optional<YAML::Mark> TabInIndentation(std::string_view text, int last_line) {
+  int line = 0;
+  for (size_t start = 0; start < text.size() && line <= last_line; ++line) {
+    size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    for (size_t i = start; i < end; ++i) {
+      const char c = text[i];
+      const bool indicator =
+          c == '-' && (i + 1 == end || text[i + 1] == ' ' || text[i + 1] == '\t');
+      if (c == '\t') {
+        YAML::Mark mark;
+        mark.pos = static_cast<int>(i);
+        mark.line = line;
+        mark.column = static_cast<int>(i - start);
+        return mark;
+      }
+      if (c != ' ' && !indicator) break;
+    }
+    start = end + 1;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::unique_ptr<Document> LoadSingleDocument(std::string_view text, Diagnostics& diagnostics) {
@@ -145,7 +168,13 @@ std::unique_ptr<Document> LoadSingleDocument(std::string_view text, Diagnostics&
     }
     return document;
   } catch (const YAML::Exception& e) {
-    diagnostics.Add(e.mark, "", "invalid YAML: " + e.msg);
+    if (auto tab = TabInIndentation(text, e.mark.is_null() ? INT32_MAX : e.mark.line)) {
+      diagnostics.Add(*tab, "",
+                      "invalid YAML: a tab in the indentation (YAML indents with spaces only; "
+                      "replace the tab with spaces)");
+    } else {
+      diagnostics.Add(e.mark, "", "invalid YAML: " + e.msg);
+    }
     return nullptr;
   }
 }
@@ -160,6 +189,15 @@ void Diagnostics::Add(const YAML::Mark& mark, std::string key_path, std::string 
   errors_.push_back(std::move(error));
 }
 
+void Diagnostics::AddFile(std::string path, const YAML::Mark& mark, std::string key_path) {
+  FileReference file;
+  file.path = std::move(path);
+  file.key_path = std::move(key_path);
+  file.line = mark.is_null() ? 1 : mark.line + 1;
+  file.column = mark.is_null() ? 1 : mark.column + 1;
+  files_.push_back(std::move(file));
+}
+
 ConfigErrors Diagnostics::Take() {
   std::stable_sort(errors_.begin(), errors_.end(), [](const ConfigError& a, const ConfigError& b) {
     return std::tie(a.line, a.column) < std::tie(b.line, b.column);
@@ -167,8 +205,76 @@ ConfigErrors Diagnostics::Take() {
   return std::move(errors_);
 }
 
+namespace {
+
+// The text that replaces `${inner}`: the variable's value, or the default of ${NAME:-default}
+// when the variable is unset or empty. An empty value without a default is an error: a
+// variable that CI or a template left empty is as wrong as one left unset (bound_claims:
+// { organization_id: "${BK_ORG}" } would pin nothing); ${NAME:-} says empty is meant.
+std::expected<std::string, std::string> ResolveVariable(std::string_view inner,
+                                                        const EnvLookup& env) {
+  std::string_view name = inner;
+  std::optional<std::string_view> fallback;
+  if (size_t dash = inner.find(":-"); dash != std::string_view::npos) {
+    name = inner.substr(0, dash);
+    fallback = inner.substr(dash + 2);
+  }
+  if (name.empty() || !IsEnvNameStart(name[0]) ||
+      !std::all_of(name.begin(), name.end(), IsEnvNameChar)) {
+    return std::unexpected("'${" + std::string(inner) +
+                           "}' is not a valid environment variable reference (${NAME} or "
+                           "${NAME:-default}, NAME made of letters, digits and _; write $${ for "
+                           "a literal ${)");
+  }
+  const std::string variable(name);
+  std::optional<std::string> value = env ? env(variable) : std::nullopt;
+  if (value && FirstInvalidUtf8(*value)) {
+    return std::unexpected("environment variable " + variable + " is not valid UTF-8");
+  }
+  if (value && !value->empty()) return std::move(*value);
+  if (fallback) return std::string(*fallback);
+  if (!value) return std::unexpected("environment variable " + variable + " is not set");
+  return std::unexpected("environment variable " + variable + " is empty (set it, or write ${" +
+                         variable +
+                         ":-default} for a default, "
+                         "${" +
+                         variable + ":-} if empty is meant)");
+}
+
+// The ${secret:PATH} reference at text[at], kept for the proxy with ${NAME} references in PATH
+// substituted (${secret:${SECRETS_DIR}/token}), and the offset after it.
+std::expected<std::pair<std::string, size_t>, std::string> SecretReference(
+    std::string_view text, size_t at, const EnvLookup& env,
+    std::map<std::string, std::string>* used) {
+  std::string path;
+  size_t i = at + 9;  // after "${secret:"
+  while (i < text.size() && text[i] != '}') {
+    if (!text.substr(i).starts_with("${")) {
+      path.push_back(text[i++]);
+      continue;
+    }
+    const size_t close = text.find('}', i + 2);
+    if (close == std::string_view::npos) break;
+    std::expected<std::string, std::string> value =
+        ResolveVariable(text.substr(i + 2, close - i - 2), env);
+    if (!value) return std::unexpected(value.error());
+    if (value->find('}') != std::string::npos) {
+      return std::unexpected("the ${secret:} path would contain '}' from " +
+                             std::string(text.substr(i, close + 1 - i)));
+    }
+    if (used != nullptr) (*used)[std::string(text.substr(i, close + 1 - i))] = *value;
+    path += *value;
+    i = close + 1;
+  }
+  if (i == text.size()) return std::unexpected("unterminated ${ (write $${ for a literal ${)");
+  return std::pair{"${secret:" + path + "}", i + 1};
+}
+
+}  // namespace
+
 std::expected<std::string, std::string> SubstituteEnv(std::string_view text, const EnvLookup& env,
-                                                      Refs refs) {
+                                                      Refs refs,
+                                                      std::map<std::string, std::string>* used) {
   const bool keep_refs = refs == Refs::kKeepSecretAndClaim;
   std::string out;
   out.reserve(text.size());
@@ -195,22 +301,20 @@ std::expected<std::string, std::string> SubstituteEnv(std::string_view text, con
         return std::unexpected("${" + std::string(kind) +
                                ":} is only allowed in request_headers.set values");
       }
+      if (inner.starts_with("secret:")) {
+        auto reference = SecretReference(text, i, env, used);
+        if (!reference) return std::unexpected(reference.error());
+        out += reference->first;
+        i = reference->second;
+        continue;
+      }
       out += text.substr(i, close + 1 - i);
       i = close + 1;
       continue;
     }
-    if (inner.empty() || !IsEnvNameStart(inner[0]) ||
-        !std::all_of(inner.begin(), inner.end(), IsEnvNameChar)) {
-      return std::unexpected("'${" + std::string(inner) +
-                             "}' is not a valid environment variable reference (${NAME}, NAME "
-                             "made of letters, digits and _; write $${ for a literal ${)");
-    }
-    std::optional<std::string> value = env ? env(std::string(inner)) : std::nullopt;
-    if (!value)
-      return std::unexpected("environment variable " + std::string(inner) + " is not set");
-    if (FirstInvalidUtf8(*value)) {
-      return std::unexpected("environment variable " + std::string(inner) + " is not valid UTF-8");
-    }
+    std::expected<std::string, std::string> value = ResolveVariable(inner, env);
+    if (!value) return std::unexpected(value.error());
+    if (used != nullptr) (*used)[std::string(text.substr(i, close + 1 - i))] = *value;
     out += *value;
     i = close + 1;
   }
@@ -248,7 +352,8 @@ bool Value::ExpectScalar(std::string_view what) const {
 
 std::optional<std::string> Value::String(Refs refs) const {
   if (!ExpectScalar("a string")) return std::nullopt;
-  std::expected<std::string, std::string> text = SubstituteEnv(node_.Scalar(), *env_, refs);
+  std::expected<std::string, std::string> text =
+      SubstituteEnv(node_.Scalar(), *env_, refs, &diagnostics_->substitutions());
   if (!text) {
     Error(text.error());
     return std::nullopt;
@@ -263,6 +368,22 @@ std::optional<std::string> Value::NonEmptyString() const {
     return std::nullopt;
   }
   return text;
+}
+
+std::optional<std::string> Value::File() const {
+  std::optional<std::string> path = NonEmptyString();
+  if (!path || !NamesFile(*path)) return std::nullopt;
+  return path;
+}
+
+bool Value::NamesFile(const std::string& path) const {
+  diagnostics_->AddFile(path, mark(), path_);
+  if (diagnostics_->options().offline) return true;
+  if (std::optional<std::string> problem = CheckReadableFile(path)) {
+    Error(*problem);
+    return false;
+  }
+  return true;
 }
 
 std::optional<bool> Value::Bool() const {
@@ -318,7 +439,7 @@ std::optional<double> Value::Number(double min, double max) const {
 }
 
 std::optional<Duration> Value::Dur(bool allow_zero) const {
-  if (!ExpectScalar("a duration like 30s, 500ms, 5m or 1h")) return std::nullopt;
+  if (!ExpectScalar("a duration like 30s, 500ms, 5m, 1h or 1h30m")) return std::nullopt;
   std::optional<Duration> d = Parse<Duration>(ParseDuration);
   if (d && d->count() == 0 && !allow_zero) {
     Error("must be greater than 0");
@@ -347,12 +468,18 @@ std::optional<Map> Value::AsMap(std::initializer_list<std::string_view> known_ke
   return ReadMap(&known);
 }
 
+std::optional<Map> Value::AsMapWithExtensions(
+    std::initializer_list<std::string_view> known_keys) const {
+  std::vector<std::string_view> known(known_keys);
+  return ReadMap(&known, /*path_keys=*/false, /*extensions=*/true);
+}
+
 std::optional<Map> Value::AsOpenMap() const { return ReadMap(nullptr); }
 
 std::optional<Map> Value::AsPathKeyedMap() const { return ReadMap(nullptr, /*path_keys=*/true); }
 
-std::optional<Map> Value::ReadMap(const std::vector<std::string_view>* known_keys,
-                                  bool path_keys) const {
+std::optional<Map> Value::ReadMap(const std::vector<std::string_view>* known_keys, bool path_keys,
+                                  bool extensions) const {
   Map map(*this);
   if (node_.IsNull()) return map;
   if (!node_.IsMap()) {
@@ -362,8 +489,10 @@ std::optional<Map> Value::ReadMap(const std::vector<std::string_view>* known_key
     return std::nullopt;
   }
   std::map<std::string, int, std::less<>> first_line;
-  for (size_t pair = 0; pair < node_.size(); ++pair) {
-    const Node key = node_.Key(pair);
+  // Merged pairs never repeat a key (merge keys leave those out): duplicates are written ones.
+  for (const KeyValue& pair : ResolveMergeKeys(node_, *diagnostics_, path_)) {
+    const Node& key = pair.key;
+    const Node& value = pair.value;
     std::vector<std::string> key_path;
     if (path_keys && key.IsSequence()) {
       std::string shown = "[";
@@ -388,7 +517,7 @@ std::optional<Map> Value::ReadMap(const std::vector<std::string_view>* known_key
         continue;
       }
       const std::string path = ChildPath(path_, shown);
-      map.Add({shown, key.Mark(), Value(diagnostics_, env_, node_.Value(pair), path, key.Mark()),
+      map.Add({shown, key.Mark(), Value(diagnostics_, env_, value, path, key.Mark()),
                std::move(key_path)});
       continue;
     }
@@ -397,6 +526,7 @@ std::optional<Map> Value::ReadMap(const std::vector<std::string_view>* known_key
       continue;
     }
     const std::string& name = key.Scalar();
+    if (extensions && name.starts_with("x-")) continue;
     const std::string path = ChildPath(path_, name);
     if (known_keys &&
         std::find(known_keys->begin(), known_keys->end(), name) == known_keys->end()) {
@@ -414,7 +544,7 @@ std::optional<Map> Value::ReadMap(const std::vector<std::string_view>* known_key
                         "duplicate key (first set on line " + std::to_string(seen->second) + ")");
       continue;
     }
-    map.Add({name, key.Mark(), Value(diagnostics_, env_, node_.Value(pair), path, key.Mark()), {}});
+    map.Add({name, key.Mark(), Value(diagnostics_, env_, value, path, key.Mark()), {}});
   }
   return map;
 }

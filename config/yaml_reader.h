@@ -14,6 +14,7 @@
 #include <expected>
 #include <functional>
 #include <initializer_list>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,20 +26,33 @@
 
 namespace ciap::config::yaml {
 
-// Collects the errors of one file.
+// What reading one file collects besides the values: its errors, the files it names and the
+// ${NAME} substitutions it made; and how it is read (LoadOptions).
 class Diagnostics {
  public:
-  explicit Diagnostics(std::string file) : file_(std::move(file)) {}
+  explicit Diagnostics(std::string file, LoadOptions options = {})
+      : file_(std::move(file)), options_(options) {}
 
   // `mark` is yaml-cpp's 0-based position; a null mark is reported as 1:1.
   void Add(const YAML::Mark& mark, std::string key_path, std::string message);
   bool empty() const { return errors_.empty(); }
+  std::size_t size() const { return errors_.size(); }
   // The errors in file order: the schema is read section by section, not top to bottom.
   ConfigErrors Take();
 
+  const LoadOptions& options() const { return options_; }
+  // A file the config names, written at `mark` under `key_path` (Config::files).
+  void AddFile(std::string path, const YAML::Mark& mark, std::string key_path);
+  std::vector<FileReference> TakeFiles() { return std::move(files_); }
+  // Each ${NAME} reference as written ("${NAME}", "${NAME:-x}") and the text it became.
+  std::map<std::string, std::string>& substitutions() { return substitutions_; }
+
  private:
   std::string file_;
+  LoadOptions options_;
   ConfigErrors errors_;
+  std::vector<FileReference> files_;
+  std::map<std::string, std::string> substitutions_;
 };
 
 // Parses `text` as one YAML document; an empty file gives a document whose root is null. A
@@ -50,9 +64,12 @@ std::unique_ptr<Document> LoadSingleDocument(std::string_view text, Diagnostics&
 // which that later expansion has to honour as well); everywhere else they are an error.
 enum class Refs { kEnvOnly, kKeepSecretAndClaim };
 
-// Replaces ${NAME} with the variable's value and `$${` with `${`. Returns the reason on failure.
-std::expected<std::string, std::string> SubstituteEnv(std::string_view text, const EnvLookup& env,
-                                                      Refs refs);
+// Replaces ${NAME} with the variable's value and `$${` with `${`; ${NAME:-default} gives the
+// default when NAME is unset or empty, and an empty NAME without a default is an error. Returns
+// the reason on failure. `used`, when given, gets each reference as written and its text.
+std::expected<std::string, std::string> SubstituteEnv(
+    std::string_view text, const EnvLookup& env, Refs refs,
+    std::map<std::string, std::string>* used = nullptr);
 
 class Map;
 
@@ -77,6 +94,12 @@ class Value {
   std::optional<std::string> String(Refs refs = Refs::kEnvOnly) const;
   // A scalar that must not be empty.
   std::optional<std::string> NonEmptyString() const;
+  // A non-empty path of a file the config names: recorded (Config::files) and, unless the load
+  // is offline, checked to be a file this process can read.
+  std::optional<std::string> File() const;
+  // Records `path`, named in this value (a ${secret:PATH} reference), like File(); reports an
+  // unreadable file here. Returns whether it is readable (or the load is offline).
+  bool NamesFile(const std::string& path) const;
   std::optional<bool> Bool() const;  // exactly `true` or `false`
   std::optional<uint64_t> UInt(uint64_t min, uint64_t max) const;
   // A decimal number (`0.5`, `20`) within [min, max].
@@ -102,6 +125,9 @@ class Value {
   // A mapping whose keys must all be in `known_keys`; `key:` with nothing after it reads as an
   // empty mapping. Unknown and duplicate keys are reported here (and left out of the Map).
   std::optional<Map> AsMap(std::initializer_list<std::string_view> known_keys) const;
+  // Like AsMap, and keys that start with "x-" are left out without an error: extension fields,
+  // a place for YAML anchors that merge keys and aliases use elsewhere (the top level).
+  std::optional<Map> AsMapWithExtensions(std::initializer_list<std::string_view> known_keys) const;
   // A mapping with free-form keys (request_headers.set); duplicates are still reported.
   std::optional<Map> AsOpenMap() const;
   // Like AsOpenMap, and a key may also be a sequence of names (`[a, b]: …`), read as a path
@@ -112,7 +138,7 @@ class Value {
   friend class Map;
 
   std::optional<Map> ReadMap(const std::vector<std::string_view>* known_keys,
-                             bool path_keys = false) const;
+                             bool path_keys = false, bool extensions = false) const;
   bool ExpectScalar(std::string_view what) const;
 
   Diagnostics* diagnostics_;
@@ -122,7 +148,8 @@ class Value {
   YAML::Mark fallback_mark_;
 };
 
-// A mapping with its keys checked. Lookups are by exact key.
+// A mapping with its keys checked. Lookups are by exact key. Merge keys (`<<: *defaults`) are
+// resolved: the mapping holds the merged keys it does not set itself, at their own positions.
 class Map {
  public:
   struct Entry {

@@ -2,11 +2,13 @@
 #include "net/tls.h"
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
 #include <algorithm>
 #include <cctype>
+#include <fstream>
 
 namespace ciap {
 namespace {
@@ -66,6 +68,76 @@ bool NameMatches(std::string_view pattern, std::string_view host) {
   return pattern == host;
 }
 
+// OpenSSL asks for the passphrase of an encrypted key on the terminal: a proxy has no one to ask,
+// and must not hang at startup or on reload. Without a passphrase the load fails, and says why.
+int NoPassphrase(char*, int, int, void*) { return 0; }
+
+// Why loading `file` (what: "certificate", "private key", ...) failed: the common cases in
+// words, else OpenSSL's own. Clears the error queue.
+std::string PemProblem(const std::string& file, std::string_view what) {
+  std::string words;
+  std::string raw;
+  while (unsigned long code = ERR_get_error()) {
+    const int lib = ERR_GET_LIB(code);
+    const int reason = ERR_GET_REASON(code);
+    if (words.empty() && lib == ERR_LIB_PEM && reason == PEM_R_NO_START_LINE) {
+      words = "no PEM " + std::string(what) + " in it (empty, or not PEM)";
+    } else if (words.empty() && lib == ERR_LIB_X509 &&
+               reason == X509_R_NO_CERTIFICATE_OR_CRL_FOUND) {
+      words = "no PEM " + std::string(what) + " in it (empty, or not PEM)";
+    } else if (words.empty() && lib == ERR_LIB_OSSL_DECODER && reason == ERR_R_UNSUPPORTED) {
+      words = "no PEM " + std::string(what) + " OpenSSL can read in it (empty, or not PEM)";
+    }
+    char buf[256];
+    ERR_error_string_n(code, buf, sizeof buf);
+    raw += (raw.empty() ? "" : "; ") + std::string(buf);
+  }
+  if (words.empty()) words = raw.empty() ? "unknown TLS error" : raw;
+  return file + ": " + words;
+}
+
+// Whether a PEM file holds an encrypted key (PKCS#8 or the traditional Proc-Type header).
+bool IsEncryptedPem(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::string head(16384, '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<std::size_t>(in.gcount()));
+  return head.find("ENCRYPTED") != std::string::npos;
+}
+
+// Whether the last error is a private key that does not belong to the certificate loaded.
+bool KeyMismatch() {
+  const unsigned long code = ERR_peek_last_error();
+  return ERR_GET_LIB(code) == ERR_LIB_X509 && ERR_GET_REASON(code) == X509_R_KEY_VALUES_MISMATCH;
+}
+
+// Loads a certificate chain and its key into `ctx`; the error names the files.
+std::expected<void, std::string> UseCertificate(SSL_CTX* ctx, const std::string& cert_file,
+                                                const std::string& key_file) {
+  SSL_CTX_set_default_passwd_cb(ctx, &NoPassphrase);
+  if (SSL_CTX_use_certificate_chain_file(ctx, cert_file.c_str()) != 1) {
+    return std::unexpected("cannot load certificate " + PemProblem(cert_file, "certificate"));
+  }
+  if (SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    if (KeyMismatch()) {
+      ERR_clear_error();
+      return std::unexpected(key_file + " does not match certificate " + cert_file);
+    }
+    if (IsEncryptedPem(key_file)) {
+      ERR_clear_error();
+      return std::unexpected("cannot load private key " + key_file +
+                             ": it is encrypted (ciap reads unencrypted PEM keys; decrypt it "
+                             "with openssl pkey -in KEY -out PLAIN_KEY)");
+    }
+    return std::unexpected("cannot load private key " + PemProblem(key_file, "private key"));
+  }
+  if (SSL_CTX_check_private_key(ctx) != 1) {
+    ERR_clear_error();
+    return std::unexpected(key_file + " does not match certificate " + cert_file);
+  }
+  return {};
+}
+
 }  // namespace
 
 std::string OpenSslErrors() {
@@ -90,27 +162,23 @@ std::expected<std::unique_ptr<ServerTls>, std::string> ServerTls::Create(
         ctx, config.min_version == config::TlsVersion::kTls13 ? TLS1_3_VERSION : TLS1_2_VERSION);
     SSL_CTX_set_options(
         ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
-    if (SSL_CTX_use_certificate_chain_file(ctx, cert_config.cert_file.c_str()) != 1) {
-      return std::unexpected("cannot load certificate " + cert_config.cert_file + ": " +
-                             OpenSslErrors());
-    }
-    if (SSL_CTX_use_PrivateKey_file(ctx, cert_config.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
-      return std::unexpected("cannot load private key " + cert_config.key_file + ": " +
-                             OpenSslErrors());
-    }
-    if (SSL_CTX_check_private_key(ctx) != 1) {
-      return std::unexpected("private key " + cert_config.key_file + " does not match " +
-                             cert_config.cert_file);
+    if (auto used = UseCertificate(ctx, cert_config.cert_file, cert_config.key_file); !used) {
+      return std::unexpected(used.error());
     }
     SSL_CTX_set_alpn_select_cb(ctx, &OnAlpnSelect, nullptr);
     SSL_CTX_set_tlsext_servername_callback(ctx, &ServerTls::OnServerName);
     SSL_CTX_set_tlsext_servername_arg(ctx, tls.get());
     if (!config.client_ca_file.empty()) {
       if (SSL_CTX_load_verify_locations(ctx, config.client_ca_file.c_str(), nullptr) != 1) {
-        return std::unexpected("cannot load client CA " + config.client_ca_file + ": " +
-                               OpenSslErrors());
+        return std::unexpected("cannot load client CA " +
+                               PemProblem(config.client_ca_file, "certificate"));
       }
-      SSL_CTX_set_client_CA_list(ctx, SSL_load_client_CA_file(config.client_ca_file.c_str()));
+      STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(config.client_ca_file.c_str());
+      if (names == nullptr) {
+        return std::unexpected("cannot load client CA " +
+                               PemProblem(config.client_ca_file, "certificate"));
+      }
+      SSL_CTX_set_client_CA_list(ctx, names);
       int mode = SSL_VERIFY_NONE;
       if (config.client_auth == config::ClientAuth::kOptional) mode = SSL_VERIFY_PEER;
       if (config.client_auth == config::ClientAuth::kRequire) {
@@ -162,13 +230,11 @@ std::expected<std::unique_ptr<ssl::context>, std::string> CreateUpstreamTlsConte
       return std::unexpected("cannot load the system trust store: " + OpenSslErrors());
     }
   } else if (SSL_CTX_load_verify_locations(ctx, config.ca_file.c_str(), nullptr) != 1) {
-    return std::unexpected("cannot load CA " + config.ca_file + ": " + OpenSslErrors());
+    return std::unexpected("cannot load CA " + PemProblem(config.ca_file, "certificate"));
   }
   if (!config.cert_file.empty()) {
-    if (SSL_CTX_use_certificate_chain_file(ctx, config.cert_file.c_str()) != 1 ||
-        SSL_CTX_use_PrivateKey_file(ctx, config.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
-      return std::unexpected("cannot load client certificate " + config.cert_file + ": " +
-                             OpenSslErrors());
+    if (auto used = UseCertificate(ctx, config.cert_file, config.key_file); !used) {
+      return std::unexpected("client certificate: " + used.error());
     }
   }
   static constexpr unsigned char kAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};

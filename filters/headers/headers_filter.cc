@@ -95,8 +95,8 @@ std::expected<std::unique_ptr<Filter>, std::string> HeadersFilter::Create(
     for (const config::HeaderValue& header : route.request_headers.set) {
       auto parts = ParseValue(header.value, secrets);
       if (!parts) {
-        return std::unexpected("route " + route.name + ", header " + header.name + ": " +
-                               parts.error());
+        return std::unexpected("listener " + listener.name + ", route " + route.name + ", header " +
+                               header.name + ": " + parts.error());
       }
       ops.set.push_back(SetHeader{header.name, std::move(*parts)});
     }

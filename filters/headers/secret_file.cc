@@ -36,6 +36,11 @@ bool SecretFile::ReadIfChanged(std::string* error) {
     *error = "cannot read secret " + path_ + ": " + std::strerror(errno);
     return false;
   }
+  if (!S_ISREG(st.st_mode)) {
+    *error = "cannot read secret " + path_ + ": " +
+             (S_ISDIR(st.st_mode) ? std::strerror(EISDIR) : "not a regular file");
+    return false;
+  }
   int64_t mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
   if (value_.load() && st.st_ino == inode_ && st.st_size == size_ && mtime_ns == mtime_ns_) {
     return true;
@@ -45,14 +50,20 @@ bool SecretFile::ReadIfChanged(std::string* error) {
     return false;
   }
   std::ifstream in(path_, std::ios::binary);
-  std::stringstream contents;
-  contents << in.rdbuf();
   if (!in) {
-    *error = "cannot read secret " + path_;
+    *error = "cannot read secret " + path_ + ": " + std::strerror(errno);
     return false;
   }
+  std::stringstream contents;
+  contents << in.rdbuf();
   std::string value = contents.str();
   while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
+  // An empty credential is never the one meant (a file truncated while it is rewritten, a
+  // Secret without the key): inject nothing rather than "Bearer ".
+  if (value.empty()) {
+    *error = "secret " + path_ + " is empty";
+    return false;
+  }
   for (char c : value) {
     // A header value must not be able to end its line or carry NUL.
     if (c == '\r' || c == '\n' || c == '\0') {

@@ -20,7 +20,8 @@ class SecretFile {
 
   // Loads the file now; an error names the file and the reason (never the content).
   bool Load(std::string* error);
-  // The current value (trailing newlines removed), or null when the file became unusable.
+  // The current value (trailing newlines removed), or null when the file became unusable
+  // (missing, unreadable, empty, too large, or holding a line break).
   std::shared_ptr<const std::string> Value();
 
   const std::string& path() const { return path_; }

@@ -27,7 +27,9 @@ std::expected<std::shared_ptr<const PreparedState>, std::string> IdentityService
   auto state = std::make_shared<IdentityState>();
   state->metrics = metrics_.get();
   if (keys_) {
-    state->providers = keys_->Prepare(config);
+    auto providers = keys_->Prepare(config);
+    if (!providers) return std::unexpected(providers.error());
+    state->providers = std::move(*providers);
   } else {
     auto providers = OfflineProviders(config);
     if (!providers) return std::unexpected(providers.error());
@@ -47,7 +49,7 @@ std::expected<ProviderSet, std::string> IdentityService::OfflineProviders(
     if (offline_.key_files && !provider.jwks_file.empty()) {
       auto parsed = LoadKeyFile(provider.jwks_file);
       if (!parsed)
-        return std::unexpected("provider " + provider.name + ", jwks_file: " + parsed.error());
+        return std::unexpected("provider " + provider.name + ", jwks_file " + parsed.error());
       keys = *parsed;
     }
     providers.push_back(ProviderKeys::Fixed(provider, std::move(keys)));

@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -117,27 +119,32 @@ std::string ReadWholeFile(const std::string& path) {
 }  // namespace
 
 // (Re)builds the TLS context for fetching keys when the provider's ca_file changed.
-bool KeyManager::LoadCa(const config::IdentityProviderConfig& provider, ProviderState& state) {
+std::expected<bool, std::string> KeyManager::LoadCa(const config::IdentityProviderConfig& provider,
+                                                    ProviderState& state) {
   if (provider.ca_file.empty()) return false;
   std::string contents = ReadWholeFile(provider.ca_file);
   if (state.tls && contents == state.ca_contents) return false;
   auto tls = CreateFetchTlsContext(provider.ca_file);
-  if (!tls) {
-    state.last_error = tls.error();  // the loader checked the file; report, don't crash
-    return false;
-  }
+  if (!tls) return std::unexpected("provider " + provider.name + ": " + tls.error());
   state.tls = std::move(*tls);
   state.ca_contents = std::move(contents);
   return true;
 }
 
-std::shared_ptr<ProviderKeys> KeyManager::MakeProvider(
+std::expected<std::shared_ptr<ProviderKeys>, std::string> KeyManager::MakeProvider(
     const config::IdentityProviderConfig& provider) {
+  // What the refresh loop will read, read now: a config whose key file or CA cannot be used is
+  // refused (ciap validate says so too) instead of starting a provider that never gets keys.
+  if (!provider.jwks_file.empty()) {
+    if (auto keys = LoadKeyFile(provider.jwks_file); !keys) {
+      return std::unexpected("provider " + provider.name + ", jwks_file " + keys.error());
+    }
+  }
   auto keys = std::make_shared<ProviderKeys>(provider);
   keys->unknown_kid_interval_ = timing_.unknown_kid_interval;
   auto state = std::make_shared<ProviderState>();
   state->timer = std::make_unique<asio::steady_timer>(io_);
-  LoadCa(provider, *state);
+  if (auto ca = LoadCa(provider, *state); !ca) return std::unexpected(ca.error());
   state->fetch_success =
       &metrics_.jwks_fetches.Add({{"provider", provider.name}, {"result", "success"}});
   state->fetch_error =
@@ -150,7 +157,7 @@ std::shared_ptr<ProviderKeys> KeyManager::MakeProvider(
   return keys;
 }
 
-ProviderSet KeyManager::Prepare(const config::Config& config) {
+std::expected<ProviderSet, std::string> KeyManager::Prepare(const config::Config& config) {
   ProviderSet set;
   std::vector<bool> taken(providers_.size(), false);
   for (const config::IdentityProviderConfig& provider : config.identity_providers) {
@@ -163,10 +170,17 @@ ProviderSet KeyManager::Prepare(const config::Config& config) {
         taken[i] = true;
         reused = providers_[i];
         // A rotated IdP CA: fetch with it now rather than at the next refresh or retry.
-        if (LoadCa(provider, *reused->state_)) reused->state_->timer->cancel();
+        auto ca = LoadCa(provider, *reused->state_);
+        if (!ca) return std::unexpected(ca.error());
+        if (*ca) reused->state_->timer->cancel();
       }
     }
-    set.push_back(reused ? std::move(reused) : MakeProvider(provider));
+    if (!reused) {
+      auto made = MakeProvider(provider);
+      if (!made) return std::unexpected(made.error());
+      reused = std::move(*made);
+    }
+    set.push_back(std::move(reused));
   }
   return set;
 }
@@ -262,10 +276,22 @@ std::chrono::seconds KeyManager::Failed(ProviderKeys& provider, const std::strin
 std::expected<std::shared_ptr<const jose::KeySet>, std::string> LoadKeyFile(
     const std::string& path) {
   std::ifstream in(path, std::ios::binary);
+  if (!in) return std::unexpected("cannot read " + path + ": " + std::strerror(errno));
   std::stringstream contents;
   contents << in.rdbuf();
-  if (!in) return std::unexpected("cannot read " + path);
-  return jose::KeySet::Parse(contents.str());
+  auto keys = jose::KeySet::Parse(contents.str());
+  if (!keys) return std::unexpected(path + ": " + keys.error());
+  if ((*keys)->keys().empty()) {
+    // As for a fetched key set: a file without a usable key would accept no token at all.
+    std::string why;
+    for (const jose::IgnoredKey& key : (*keys)->ignored()) {
+      if (why.size() > 200) break;
+      why += (why.empty() ? " (" : "; ") + std::string("key ") + std::to_string(key.index) +
+             (key.kid.empty() ? "" : " (kid " + key.kid + ")") + ": " + key.reason;
+    }
+    return std::unexpected(path + " has no usable keys" + (why.empty() ? "" : why + ")"));
+  }
+  return keys;
 }
 
 std::chrono::seconds KeyManager::LoadFile(ProviderKeys& provider) {

@@ -89,7 +89,8 @@ class KeyManager {
 
   // The providers for `config`: a running provider with the same name and key source (issuer,
   // jwks_uri, jwks_file, ca_file) is reused, keys and all; the others are new and idle.
-  ProviderSet Prepare(const config::Config& config);
+  // An error (a provider's jwks_file or ca_file that cannot be used) refuses the config.
+  std::expected<ProviderSet, std::string> Prepare(const config::Config& config);
   // Makes `providers` (from Prepare) the running set: starts the new ones' refresh loops (once
   // Start() was called) and stops the loops of the providers left out. A stopped provider's
   // last keys stay readable by whoever still holds it.
@@ -121,9 +122,11 @@ class KeyManager {
   std::chrono::seconds Failed(ProviderKeys& provider, const std::string& error);
   void Publish(ProviderKeys& provider, std::shared_ptr<const jose::KeySet> keys,
                const std::string& source);
-  std::shared_ptr<ProviderKeys> MakeProvider(const config::IdentityProviderConfig& config);
-  // Whether the TLS context changed.
-  static bool LoadCa(const config::IdentityProviderConfig& provider, ProviderState& state);
+  std::expected<std::shared_ptr<ProviderKeys>, std::string> MakeProvider(
+      const config::IdentityProviderConfig& config);
+  // Whether the TLS context changed, or why the ca_file cannot be used.
+  static std::expected<bool, std::string> LoadCa(const config::IdentityProviderConfig& provider,
+                                                 ProviderState& state);
 
   asio::io_context& io_;
   IdentityMetrics& metrics_;
@@ -133,7 +136,8 @@ class KeyManager {
   bool stopped_ = false;
 };
 
-// A JWKS document from a local file (jwks_file); an error names the file or the problem.
+// A JWKS document from a local file (jwks_file) with at least one usable key; an error names
+// the file and the problem.
 std::expected<std::shared_ptr<const jose::KeySet>, std::string> LoadKeyFile(
     const std::string& path);
 

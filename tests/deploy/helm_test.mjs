@@ -90,7 +90,8 @@ function configFiles(node, where = '', out = []) {
 }
 
 // The config with each mounted file replaced by a stand-in under `root` (certificates and keys
-// from the test PKI, a real JWKS, placeholders for secrets), for `ciap validate` to check.
+// from the test PKI, a real JWKS, placeholders for secrets and ${secret:} files), for `ciap
+// validate` to check.
 function materialize(config, root) {
   const standIn = (file) => {
     const base = path.basename(file);
@@ -117,6 +118,15 @@ function materialize(config, root) {
         }
       }
       return out;
+    }
+    if (typeof node === 'string') {
+      // ${secret:/path} header values: ciap validate reads those files as run does.
+      return node.replace(/\$\{secret:([^}]+)\}/g, (_, file) => {
+        const dest = path.join(root, file);
+        fs.mkdirSync(path.dirname(dest), { recursive: true });
+        fs.writeFileSync(dest, 'stand-in-token\n');
+        return `\${secret:${dest}}`;
+      });
     }
     return node;
   };

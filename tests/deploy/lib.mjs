@@ -58,6 +58,7 @@ export function makePki(tmp) {
   execFileSync(path.join(SOURCE_DIR, 'scripts', 'gen-certs'), [tls], { stdio: 'ignore' });
   fs.copyFileSync(path.join(tls, 'server.crt'), path.join(tls, 'tls.crt'));
   fs.copyFileSync(path.join(tls, 'server.key'), path.join(tls, 'tls.key'));
+  fs.writeFileSync(path.join(tls, 'token'), 'a-deploy-test-token\n');  // for ${secret:} values
   const demo = path.join(tmp, 'demo');
   fs.cpSync(tls, path.join(demo, 'certs'), { recursive: true });
   execFileSync('python3', [path.join(SOURCE_DIR, 'scripts', 'demo-token'), '--dir',

@@ -352,7 +352,8 @@ class ReloadTest(CiapTestCase):
         accepted = self.up.accepted
         cfg = self.config([route("a", "app")])
         cfg["listeners"][0]["address"] = f"127.0.0.1:{port}"
-        cfg["listeners"][0]["routes"].append(route("new", "other", match={"path": "/new"}))
+        # Before the catch-all "a": after it, the route could never match (a config error).
+        cfg["listeners"][0]["routes"].insert(0, route("new", "other", match={"path": "/new"}))
         p.write(cfg)
         self.wait_reloads(p, "success", 1)
         time.sleep(0.3)  # a worker tick hands idle connections to the new pool

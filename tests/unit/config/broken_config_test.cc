@@ -148,8 +148,8 @@ const std::vector<BrokenCase>& Cases() {
        "listeners[0].routes[0].timeout", "durations need a unit: 30s, 500ms, 5m"},
       {"ZeroDuration", PlainListener("        public: true\n        timeout: 0s\n"), 10, 18,
        "listeners[0].routes[0].timeout", "must be greater than 0"},
-      {"FractionalDuration", PlainListener("        public: true\n        timeout: 1.5s\n"), 10, 18,
-       "listeners[0].routes[0].timeout", "fractions are not supported"},
+      {"FractionalMillisecond", PlainListener("        public: true\n        timeout: 1.5ms\n"), 10,
+       18, "listeners[0].routes[0].timeout", "'1.5ms' is not a whole number of milliseconds"},
       {"AddressWithoutPort",
        "admin: { address: localhost }\n" + PlainListener("        public: true\n"), 1, 19,
        "admin.address", "expected host:port"},
@@ -583,8 +583,8 @@ const std::vector<BrokenCase>& Cases() {
       {"IdentityFilterMissing",
        ListenerWithProvider(
            "    filters: [headers]\n    routes:\n      - { name: pub, upstream: u, "
-           "public: true }\n      - { name: ci, upstream: u, authenticate: true "
-           "}\n"),
+           "public: true, match: { path: /healthz } }\n      - { name: ci, upstream: u, "
+           "authenticate: true }\n"),
        7, 14, "listeners[0].filters",
        "must include identity: route 'ci' has authenticate: true, and without the identity filter "
        "its requests would never be authenticated"},

@@ -23,7 +23,8 @@ namespace fs = std::filesystem;
 EnvLookup FixtureEnv() {
   return testing::FakeEnv({{"CIAP_TEST_CERTS", testing::CertDir()},
                            {"CIAP_FIXTURE_UPSTREAM", "127.0.0.1:9000"},
-                           {"CIAP_FIXTURE_TIMEOUT", "45s"}});
+                           {"CIAP_FIXTURE_TIMEOUT", "45s"},
+                           {"CIAP_FIXTURE_EMPTY", ""}});
 }
 
 std::vector<fs::path> Fixtures(const std::string& kind) {

@@ -183,15 +183,18 @@ TEST(GroupConfigTest, ManyLeavesUpToTheLimitAreAccepted) {
 TEST(GroupConfigTest, RoutePolicyIsParsed) {
   auto c = WithListener(R"(    routes:
       - name: uploads
+        match: { path_prefix: /releases/ }
         upstream: u
         allow: [release-pipelines, "corp:release-managers"]
         deny: [corp:contractors]
         mode: shadow
       - name: admin
+        match: { path_prefix: /admin/ }
         upstream: u
         allow: [platform-admins]
         mode: enforce
       - name: any-token
+        match: { path_prefix: /api/ }
         upstream: u
         authenticate: true
         deny: [any-corp]

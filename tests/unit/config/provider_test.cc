@@ -24,7 +24,7 @@ listeners:
     address: 127.0.0.1:0
     plaintext: true
     routes:
-      - { name: ci, upstream: u, authenticate: true }
+      - { name: ci, upstream: u, authenticate: true, match: { path_prefix: /ci/ } }
       - { name: health, upstream: u, public: true, match: { path: /healthz } }
 )";
 

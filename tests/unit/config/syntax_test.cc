@@ -1,5 +1,5 @@
-// Tests of config/syntax: the scalar formats (durations, addresses, names, tokens) and of
-// HostPort::ToString.
+// Tests of config/syntax: the scalar formats (addresses, names, tokens) and of
+// HostPort::ToString. Durations: duration_test.cc.
 #include "config/syntax.h"
 
 #include <gtest/gtest.h>
@@ -12,26 +12,6 @@ namespace ciap::config {
 namespace {
 
 using std::chrono::milliseconds;
-
-TEST(SyntaxTest, ParseDurationUnits) {
-  EXPECT_EQ(ParseDuration("500ms"), milliseconds(500));
-  EXPECT_EQ(ParseDuration("30s"), milliseconds(30000));
-  EXPECT_EQ(ParseDuration("5m"), milliseconds(300000));
-  EXPECT_EQ(ParseDuration("1h"), milliseconds(3600000));
-  EXPECT_EQ(ParseDuration("0s"), milliseconds(0)) << "zero is the caller's decision";
-  EXPECT_EQ(ParseDuration("8760h"), milliseconds(int64_t{8760} * 3600000));
-}
-
-TEST(SyntaxTest, ParseDurationErrors) {
-  EXPECT_EQ(ParseDuration("30").error(), "durations need a unit: 30s, 500ms, 5m");
-  EXPECT_NE(ParseDuration("").error().find("expected a duration"), std::string::npos);
-  EXPECT_NE(ParseDuration("-1s").error().find("expected a duration"), std::string::npos);
-  EXPECT_NE(ParseDuration("1d").error().find("unknown duration unit 'd'"), std::string::npos);
-  EXPECT_NE(ParseDuration("1 s").error().find("no space"), std::string::npos);
-  EXPECT_NE(ParseDuration("1.5s").error().find("fractions"), std::string::npos);
-  EXPECT_NE(ParseDuration("8761h").error().find("too long"), std::string::npos);
-  EXPECT_NE(ParseDuration("99999999999999999999999s").error().find("too long"), std::string::npos);
-}
 
 TEST(SyntaxTest, ParseHostPortForms) {
   auto v4 = ParseHostPort("10.0.0.7:443", AddressUse::kUpstream);
@@ -81,6 +61,38 @@ TEST(SyntaxTest, ParseHostPortErrors) {
   EXPECT_NE(ParseHostPort("bad host:80", AddressUse::kUpstream).error().find("not a valid host"),
             std::string::npos);
   EXPECT_FALSE(ParseHostPort("-a.internal:80", AddressUse::kUpstream).has_value());
+}
+
+// A URL where host:port belongs says what to write instead (the README's upstream form).
+TEST(SyntaxTest, ParseHostPortExplainsUrls) {
+  auto error = [](std::string_view text, AddressUse use = AddressUse::kUpstream) {
+    auto result = ParseHostPort(text, use);
+    EXPECT_FALSE(result.has_value()) << text;
+    return result ? std::string() : result.error();
+  };
+  EXPECT_EQ(error("https://artifacts.acme.internal"),
+            "endpoints are host:port, not URLs: write artifacts.acme.internal:443, and give the "
+            "upstream tls: {} for HTTPS (verified against the system CAs; tls.ca_file and tls.sni "
+            "change that)");
+  EXPECT_EQ(error("HTTP://10.0.0.7"),
+            "endpoints are host:port, not URLs: write 10.0.0.7:80 (plain HTTP is the default: an "
+            "upstream without tls:)");
+  EXPECT_NE(error("https://a.internal:8443/api/v1").find("write a.internal:8443, and give"),
+            std::string::npos);
+  EXPECT_NE(error("https://a.internal/api").find("the path is not part of an endpoint"),
+            std::string::npos);
+  EXPECT_EQ(error("https://a.internal/").find("the path"), std::string::npos)
+      << "a bare / is no path to warn about";
+  EXPECT_NE(error("https://[fd00::7]/").find("write [fd00::7]:443,"), std::string::npos);
+  EXPECT_NE(error("https://user:pw@a.internal").find("write a.internal:443,"), std::string::npos)
+      << "user info is dropped from the suggestion";
+  EXPECT_EQ(error("grpc://a.internal"), "endpoints are host:port, not URLs: write a.internal:PORT");
+  EXPECT_EQ(error("https://0.0.0.0:8443", AddressUse::kListen),
+            "a listen address is host:port, not a URL: write 0.0.0.0:8443 (TLS is set by the "
+            "listener's tls:, or plaintext: true)");
+  EXPECT_EQ(error("a.internal:443/api"),
+            "a path is not part of host:port: write a.internal:443 (ciap forwards each "
+            "request's own path)");
 }
 
 TEST(SyntaxTest, DnsNames) {

@@ -16,6 +16,7 @@ struct TempDir {
                              "server.crt", "server.key", "a.crt", "a.key"}) {
       std::ofstream(std::filesystem::path(path) / name) << "not parsed by the loader\n";
     }
+    std::ofstream(std::filesystem::path(path) / "token") << "a-secret-token\n";  // ${secret:}
   }
   ~TempDir() {
     std::error_code ignored;

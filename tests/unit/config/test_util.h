@@ -16,7 +16,8 @@ namespace ciap::config::testing {
 EnvLookup FakeEnv(std::map<std::string, std::string> vars = {});
 
 // A temporary directory holding tls.crt/key, server.crt/key, a.crt/key, client.crt/key and
-// ca.crt (placeholder contents), created on first use and removed when the test program exits.
+// ca.crt (placeholder contents) and a one-line `token` for ${secret:} references, created on
+// first use and removed when the test program exits.
 const std::string& CertDir();
 
 }  // namespace ciap::config::testing

@@ -29,6 +29,7 @@ MIN_BROKEN_FIXTURES = 20
 FIXTURE_ENV = {
     "CIAP_FIXTURE_UPSTREAM": "127.0.0.1:9000",
     "CIAP_FIXTURE_TIMEOUT": "45s",
+    "CIAP_FIXTURE_EMPTY": "",
 }
 UNSET_ENV = ["CIAP_FIXTURE_UNSET_HOST"]
 
@@ -56,6 +57,9 @@ class ValidateCliTest(unittest.TestCase):
         gen_certs = pathlib.Path(FIXTURES).resolve().parents[2] / "scripts" / "gen-certs"
         subprocess.run([str(gen_certs), cls.certs_dir], check=True, timeout=120,
                        stdout=subprocess.DEVNULL)
+        # What ${secret:${CIAP_TEST_CERTS}/token} references read (validate loads them too).
+        with open(os.path.join(cls.certs_dir, "token"), "w") as f:
+            f.write("a-fixture-token\n")
         cls.env = dict(os.environ)
         cls.env.update(FIXTURE_ENV)
         cls.env["CIAP_TEST_CERTS"] = cls.certs_dir

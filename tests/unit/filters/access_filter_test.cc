@@ -22,8 +22,8 @@ listeners:
     address: 127.0.0.1:0
     plaintext: true
     routes:
-      - { name: deploy, upstream: u, allow: [deployers, "corp:platform"], deny: [evil] }
-      - { name: shadow, upstream: u, allow: [deployers], mode: shadow }
+      - { name: deploy, upstream: u, allow: [deployers, "corp:platform"], deny: [evil], match: { path_prefix: /deploy/ } }
+      - { name: shadow, upstream: u, allow: [deployers], mode: shadow, match: { path_prefix: /shadow/ } }
       - { name: any, upstream: u, authenticate: true }
 )";
 

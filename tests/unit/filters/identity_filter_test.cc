@@ -27,8 +27,8 @@ listeners:
     address: 127.0.0.1:0
     plaintext: true
     routes:
-      - { name: any, upstream: u, authenticate: true }
-      - { name: fwd, upstream: u, authenticate: true, forward_token: true }
+      - { name: any, upstream: u, authenticate: true, match: { path_prefix: /any/ } }
+      - { name: fwd, upstream: u, authenticate: true, forward_token: true, match: { path_prefix: /fwd/ } }
       - { name: open, upstream: u, public: true }
 )";
 
