@@ -31,7 +31,10 @@ struct LoggingConfig {
   std::string access_log = "stdout";
 };
 
+// The admin listener (/metrics, /healthz, /ready, /config, /jwks-status): on unless
+// `enabled: false` (then nothing scrapes or probes ciap: for a process something else watches).
 struct AdminConfig {
+  bool enabled = true;
   HostPort address{"127.0.0.1", 9901};
 };
 

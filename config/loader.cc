@@ -77,8 +77,10 @@ class SchemaReader {
       }
     }
     if (auto v = top->Get("admin")) {
-      if (auto m = v->AsMap({"address"})) {
+      if (auto m = v->AsMap({"address", "enabled"})) {
+        if (auto enabled = m->Get("enabled")) config.admin.enabled = enabled->Bool().value_or(true);
         if (auto address = m->Get("address")) {
+          if (!config.admin.enabled) address->Error("the admin listener is off (enabled: false)");
           Assign(config.admin.address, ReadAddress(*address, AddressUse::kListen));
         }
       }
@@ -472,7 +474,8 @@ class SchemaReader {
         }
       }
       const HostPort& admin = config.admin.address;
-      if (owner.empty() && admin.host == a.address.host && admin.port == a.address.port) {
+      if (owner.empty() && config.admin.enabled && admin.host == a.address.host &&
+          admin.port == a.address.port) {
         owner = "the admin endpoint (admin.address)";
       }
       if (!owner.empty()) {

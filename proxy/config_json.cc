@@ -84,7 +84,7 @@ void ShowSettingsInForce(const config::Config& config, const ProcessSettings& in
   if (config.logging.access_log != in_force.access_log) {
     pending["logging.access_log"] = config.logging.access_log;
   }
-  root["admin"] = json::object{{"address", in_force.admin_address}};
+  root["admin"] = json::object{{"enabled", true}, {"address", in_force.admin_address}};
   root["logging"] = json::object{{"access_log", in_force.access_log}};
   if (!pending.empty()) root["pending_restart"] = std::move(pending);
 }
@@ -160,7 +160,8 @@ std::string ConfigToJson(const config::Config& config, const ProcessSettings* in
       {"source", config.source_path},
       {"hash", config.hash},
       {"logging", json::object{{"access_log", config.logging.access_log}}},
-      {"admin", json::object{{"address", config.admin.address.ToString()}}},
+      {"admin", json::object{{"enabled", config.admin.enabled},
+                             {"address", config.admin.address.ToString()}}},
       {"identity_providers", std::move(providers)},
       {"groups", std::move(groups)},
       {"upstreams", std::move(upstreams)},

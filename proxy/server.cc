@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "config/loader.h"
+#include "config/located_error.h"
 #include "config/syntax.h"
 #include "filters/registry.h"
 #include "net/file_watcher.h"
@@ -110,7 +111,7 @@ class Server {
   void MoveSockets(std::vector<Plan>& plans);
   // With the first config applied and the admin port bound: logs the listeners, starts the
   // workers, services and admin server, and watches the config's files.
-  void StartServing(const config::Config& config, const tcp::endpoint& admin);
+  void StartServing(const config::Config& config, const std::optional<tcp::endpoint>& admin);
   void Reload(bool forced, std::string_view trigger);
   void WaitForSignal();
   // Stops accepting and lets open connections finish, up to the drain timeout; then exits.
@@ -292,7 +293,7 @@ void Server::Reload(bool forced, std::string_view trigger) {
                "admin.address and logging.access_log changes take effect at the next restart");
     }
     auto applied = Apply(*config);
-    if (!applied) error = applied.error();
+    if (!applied) error = config::LocateError(**config, applied.error()).ToString();
   }
   if (!error.empty()) {
     // A file seen half-written (a copy in two steps, an editor's save) fails to load: look
@@ -336,7 +337,7 @@ void Server::PollDrain() {
         LogEvent(LogLevel::kWarning, "drain timeout; closing remaining connections",
                  {{"connections", shared_.sessions.load()}});
       }
-      admin_->Stop();
+      if (admin_) admin_->Stop();
       services_->Stop();
       watcher_->Stop();
       signals_->cancel();
@@ -384,7 +385,7 @@ void Server::Drain(std::string_view signal_name) {
   PollDrain();
 }
 
-void Server::StartServing(const config::Config& config, const tcp::endpoint& admin) {
+void Server::StartServing(const config::Config& config, const std::optional<tcp::endpoint>& admin) {
   // Only now, with every socket bound, do the listeners count as ready.
   for (const Binding& binding : bindings_) {
     LogEvent(LogLevel::kInfo, "listener ready",
@@ -392,14 +393,20 @@ void Server::StartServing(const config::Config& config, const tcp::endpoint& adm
               {"address", EndpointString(*ListenAddress(binding.address), binding.port)},
               {"tls", config.listeners[&binding - bindings_.data()].tls ? "on" : "off"}});
   }
-  LogEvent(LogLevel::kInfo, "admin ready",
-           {{"address", EndpointString(admin.address(), admin.port())}});
+  if (admin) {
+    LogEvent(LogLevel::kInfo, "admin ready",
+             {{"address", EndpointString(admin->address(), admin->port())}});
+  } else {
+    LogEvent(LogLevel::kInfo, "admin listener off (admin.enabled: false)");
+  }
   started_ = true;
-  admin_->Start();
+  if (admin_) admin_->Start();
   services_->Start();
   for (auto& worker : workers_) worker->Start();
-  admin_->set_process_settings({config.admin.address.ToString(), config.logging.access_log});
-  admin_->set_ready(true);
+  if (admin_) {
+    admin_->set_process_settings({config.admin.address.ToString(), config.logging.access_log});
+    admin_->set_ready(true);
+  }
 
   // Config changes: SIGHUP, or the config file (or a certificate it names) changing on disk.
   watcher_ = std::make_unique<FileWatcher>(main_io_, [this] { Reload(false, "file change"); });
@@ -448,17 +455,22 @@ int Server::Run() {
   services_ = std::make_unique<FilterServices>(
       FilterRegistry(), ServiceEnv{.io = &main_io_, .metrics = &metrics_.registry()});
   if (auto applied = Apply(*config); !applied) {
-    LogEvent(LogLevel::kError, "cannot start", {{"error", applied.error()}});
+    LogEvent(LogLevel::kError, "cannot start",
+             {{"error", config::LocateError(**config, applied.error()).ToString()}});
     return 1;
   }
 
-  admin_ = std::make_unique<AdminServer>(main_io_, metrics_, shared_, *services_);
-  auto admin_endpoint = admin_->Listen((*config)->admin.address);
-  if (!admin_endpoint) {
-    LogEvent(LogLevel::kError, "cannot start", {{"error", admin_endpoint.error()}});
-    return 1;
+  std::optional<tcp::endpoint> admin_endpoint;
+  if ((*config)->admin.enabled) {
+    admin_ = std::make_unique<AdminServer>(main_io_, metrics_, shared_, *services_);
+    auto listening = admin_->Listen((*config)->admin.address);
+    if (!listening) {
+      LogEvent(LogLevel::kError, "cannot start", {{"error", listening.error()}});
+      return 1;
+    }
+    admin_endpoint = *listening;
   }
-  StartServing(**config, *admin_endpoint);
+  StartServing(**config, admin_endpoint);
   WaitForSignal();
   main_io_.run();
 

@@ -59,7 +59,7 @@ class CaseTables(CiapTestCase):
         fails = [l for l in r.stdout.splitlines() if l.startswith("FAIL")]
         self.assertEqual(len(fails), 1, r.stdout)
         self.assertIn(name, fails[0])
-        self.assertIn(f"{broken}:{line - 1}", fails[0])  # the case starts on the line before
+        self.assertIn(f"{broken}:{line}", fails[0])  # the line the case starts on
         self.assertIn("expected decision allow, got deny", fails[0])
         self.assertRegex(r.stdout, r"(\d+) cases: \d+ passed, 1 failed")
 
@@ -69,7 +69,8 @@ class CaseTables(CiapTestCase):
         doc = json.loads(r.stdout)
         failed = [c for c in doc["cases"] if not c["passed"]]
         self.assertEqual([c["name"] for c in failed], [name])
-        self.assertEqual(failed[0]["expect"], {"decision": "allow", "status": 200})
+        self.assertEqual(failed[0]["expect"], {"decision": "allow", "status": 200,
+                                               "reason": "bound_claims"})
         self.assertEqual((failed[0]["got"]["decision"], failed[0]["got"]["reason"]),
                          ("deny", "bound_claims"))
         self.assertEqual(doc["failed"], 1)

@@ -1,11 +1,13 @@
 """Operations: a rolling update that drops nothing (--shutdown-delay), and what an operator sees."""
 import json
+import os
 import signal
 import threading
 import time
 import unittest
 
-from ciaptest import CiapTestCase, curl, request
+from ciaptest import (CiapTestCase, curl, make_config, request, route, run_ciap, tls_listener,
+                      upstream_cfg, write_config)
 
 
 class RolloutDrill(CiapTestCase):
@@ -132,6 +134,22 @@ class RoughEdges(CiapTestCase):
         started = m.value("process_start_time_seconds")
         self.assertLess(abs(started - time.time()), 120)
         self.assertIn("# TYPE process_cpu_seconds_total counter", m.text)
+
+    def test_admin_listener_off(self):
+        """admin: {enabled: false} runs without an admin listener (said at startup); an address
+        beside it is a config error."""
+        up = self.start_upstream()
+        cfg = make_config([upstream_cfg("app", up)], [tls_listener("agents", [route("all")])])
+        cfg["admin"] = {"enabled": False}
+        p = self.start_ciap(cfg)
+        self.assertIsNone(p.event("admin ready"))
+        self.assertTrue(p.event("admin listener off (admin.enabled: false)"), p.stderr_tail())
+        self.assertEqual(request(p.port(), "GET", "/echo").status, 200)
+        cfg["admin"] = {"enabled": False, "address": "127.0.0.1:0"}
+        path = write_config(os.path.join(self.tmp, "both.yaml"), cfg)
+        r = run_ciap("validate", "-c", path, "--offline")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("admin.address: the admin listener is off (enabled: false)", r.stderr)
 
 
 if __name__ == "__main__":
