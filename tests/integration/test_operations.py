@@ -6,7 +6,7 @@ import threading
 import time
 import unittest
 
-from ciaptest import (CiapTestCase, curl, make_config, request, route, run_ciap, tls_listener,
+from ciaptest import (CiapTestCase, curl, log, make_config, request, route, run_ciap, tls_listener,
                       upstream_cfg, write_config)
 
 
@@ -77,6 +77,8 @@ class RolloutDrill(CiapTestCase):
 
         failed = [r for r in results if r[1] != 200]
         after = [r for r in results if r[0] > sigterm_at]
+        log(f"rollout drill: {len(results)} connections, {len(after)} after SIGTERM, "
+            f"{len(failed)} failed; exit {exited_at - sigterm_at:.2f}s after SIGTERM")
         self.assertEqual(failed, [], f"{len(failed)} of {len(results)} connections failed")
         self.assertGreaterEqual(len(after), 25, "the client kept connecting after SIGTERM")
         self.assertEqual(slow.get("status"), 200, slow)
