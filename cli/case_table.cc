@@ -135,8 +135,11 @@ std::optional<Case> ReadCase(const yaml::Node& node, const std::filesystem::path
     } else if (key == "request") {
       c.input.request = ScalarOf(value, key, errors).value_or("");
     } else if (key == "claims") {
-      if (!value.IsMap()) errors.Add(value, "claims: a map of claim names to values");
       c.input.source = PolicyCase::Source::kClaims;
+      if (!value.IsMap()) {
+        errors.Add(value, "claims: a map of claim names to values");
+        continue;
+      }
       c.input.claims = ToJson(value).as_object();
       c.input.claims_origin = "the case";
     } else if (key == "token_file") {

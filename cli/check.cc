@@ -88,6 +88,9 @@ std::expected<PolicyCase, std::string> CaseFromOptions(const CheckOptions& optio
   input.request = options.request;
   input.provider = options.provider;
   input.listener = options.listener;
+  const int sources = (options.anonymous ? 1 : 0) + (options.claims_file.empty() ? 0 : 1) +
+                      (options.token_file.empty() ? 0 : 1);
+  if (sources > 1) return std::unexpected("give one of --token-file, --claims and --anonymous");
   if (options.anonymous) return input;
   if (!options.claims_file.empty()) {
     auto text = ReadInputFile(options.claims_file);

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -162,7 +163,7 @@ std::string Parse(std::string_view command, int argc, char** argv, Args& args) {
       args.positional.emplace_back(arg);
       continue;
     }
-    std::string_view value_inline;
+    std::optional<std::string_view> value_inline;  // --flag=value
     if (std::size_t eq = arg.find('='); eq != std::string_view::npos && arg.starts_with("--")) {
       value_inline = arg.substr(eq + 1);
       arg = arg.substr(0, eq);
@@ -170,11 +171,13 @@ std::string Parse(std::string_view command, int argc, char** argv, Args& args) {
     auto known = std::ranges::find(names, arg);
     if (known == names.end()) return "unknown flag " + std::string(arg) + Suggest(arg, names);
     bool takes_value = flags[static_cast<std::size_t>(known - names.begin())].ends_with('=');
-    std::string value(value_inline);
-    if (takes_value && value_inline.empty()) {
+    if (!takes_value && value_inline) return std::string(arg) + " takes no value";
+    std::string value(value_inline.value_or(""));
+    if (takes_value && !value_inline) {
       if (i + 1 >= argc) return std::string(arg) + " needs a value";
       value = argv[++i];
     }
+    if (takes_value && value.empty()) return std::string(arg) + " needs a value";
     std::string problem = Apply(arg, takes_value ? value.c_str() : nullptr, args);
     if (!problem.empty()) return problem;
   }

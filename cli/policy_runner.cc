@@ -1,13 +1,14 @@
 // See policy_runner.h.
 #include "cli/policy_runner.h"
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 #include <chrono>
+#include <exception>
 
 #include "filters/api/caller.h"
 #include "filters/registry.h"
@@ -65,6 +66,32 @@ std::string IssuerOf(const json::object& claims) {
   return iss != nullptr && iss->is_string() ? std::string(iss->as_string()) : std::string();
 }
 
+// A NumericDate claim as whole seconds, clamped to a sane range (a claim of 1e300 must not
+// overflow the cast); nullopt when absent or not a number.
+std::optional<int64_t> Seconds(const json::object& claims, std::string_view name) {
+  const json::value* v = claims.if_contains(name);
+  if (v == nullptr || !v->is_number()) return std::nullopt;
+  constexpr double kLimit = 1e15;  // ~31 million years
+  return static_cast<int64_t>(std::clamp(v->to_number<double>(), -kLimit, kLimit));
+}
+
+// Moves iat, nbf and exp by the same amount so that the token starts now: from iat, else nbf,
+// else (when it must) a minute before exp. Returns the shift (0: nothing moved).
+int64_t IssueNow(json::object& claims, int64_t now, bool must) {
+  std::optional<int64_t> start = Seconds(claims, "iat");
+  if (!start) start = Seconds(claims, "nbf");
+  std::optional<int64_t> exp = Seconds(claims, "exp");
+  if (!start && must && exp) start = *exp - 60;
+  // Issued in the future: a fixture written to stay valid. Past times are kept unless the
+  // caller must (an expired real token, to show the policy), so that expiry can be tested.
+  if (!start || (!must && *start <= now)) return 0;
+  const int64_t shift = now - *start;
+  for (const char* name : {"iat", "nbf", "exp"}) {
+    if (std::optional<int64_t> t = Seconds(claims, name)) claims[name] = *t + shift;
+  }
+  return shift;
+}
+
 // Claims written by hand may leave out what only the token machinery cares about: fill in the
 // provider's issuer and first audience and a lifetime; a claims set issued in the future (a
 // fixture meant to stay valid) is moved to be issued now. Says what it did.
@@ -82,22 +109,11 @@ void CompleteClaims(json::object& claims, const config::IdentityProviderConfig* 
   }
   if (!claims.contains("exp")) {
     claims["exp"] = now + 60;
-    if (!claims.contains("iat")) claims["iat"] = now;
+    claims["iat"] = now;  // an old iat with a fresh exp would read as a long lifetime
     filled.push_back("exp");
-  } else if (const json::value* iat = claims.if_contains("iat");
-             iat && iat->is_number() &&
-             (issue_now || iat->to_number<double>() > static_cast<double>(now))) {
-    // Issued in the future: a fixture written to stay valid. Past times are kept, so that
-    // expiry can be tested.
-    const int64_t shift = now - static_cast<int64_t>(iat->to_number<double>());
-    for (const char* name : {"iat", "nbf", "exp"}) {
-      json::value* v = claims.if_contains(name);
-      if (v != nullptr && v->is_number()) *v = static_cast<int64_t>(v->to_number<double>()) + shift;
-    }
-    if (shift != 0) {
-      verdict.Line("claims: times moved by " + std::to_string(shift) +
-                   " s so that the token is issued now (its lifetime kept)");
-    }
+  } else if (int64_t shift = IssueNow(claims, now, issue_now); shift != 0) {
+    verdict.Line("claims: times moved by " + std::to_string(shift) +
+                 " s so that the token is issued now (its lifetime kept)");
   }
   if (filled.empty()) return;
   std::string names;
@@ -256,7 +272,10 @@ void RunPath(const ListenerRuntime& listener, const ParsedRequest& request,
               co_await ResumeFilters(listener.filters, filter_request, out.context, next);
         }
       },
-      asio::detached);
+      // An exception must not leave a half-made decision standing (it would read as allow).
+      [](std::exception_ptr e) {
+        if (e) std::rethrow_exception(e);
+      });
   io.run();
 }
 

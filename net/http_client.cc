@@ -87,6 +87,9 @@ bool Bypassed(const std::string& host) {
     if (entry.starts_with(".")) entry.remove_prefix(1);
     if (entry.empty()) continue;
     if (boost::beast::iequals(host, entry)) return true;
+    error_code not_ip;
+    asio::ip::make_address(host, not_ip);
+    if (!not_ip) continue;  // an IP literal matches only itself (as curl; no CIDR)
     if (host.size() > entry.size() && host[host.size() - entry.size() - 1] == '.' &&
         boost::beast::iequals(std::string_view(host).substr(host.size() - entry.size()), entry)) {
       return true;

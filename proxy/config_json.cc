@@ -81,6 +81,7 @@ void ShowSettingsInForce(const config::Config& config, const ProcessSettings& in
   json::object pending;
   const std::string address = config.admin.address.ToString();
   if (address != in_force.admin_address) pending["admin.address"] = address;
+  if (!config.admin.enabled) pending["admin.enabled"] = false;
   if (config.logging.access_log != in_force.access_log) {
     pending["logging.access_log"] = config.logging.access_log;
   }

@@ -277,6 +277,10 @@ void Server::Reload(bool forced, std::string_view trigger) {
   if (!forced && fingerprint == fingerprint_) return;
   fingerprint_ = fingerprint;  // a broken file is reported once, not at every poll
 
+  if (forced) {
+    settle_timer_->cancel();
+    settling_ = 0;
+  }
   std::string error;
   auto config = config::LoadConfigFile(options_.config_path);
   if (!config) {
@@ -288,9 +292,10 @@ void Server::Reload(bool forced, std::string_view trigger) {
     std::shared_ptr<const Snapshot> running = shared_.snapshot.load();
     const config::Config& old = *running->config;
     if (!((*config)->admin.address == old.admin.address) ||
+        (*config)->admin.enabled != old.admin.enabled ||
         (*config)->logging.access_log != old.logging.access_log) {
       LogEvent(LogLevel::kWarning,
-               "admin.address and logging.access_log changes take effect at the next restart");
+               "admin and logging.access_log changes take effect at the next restart");
     }
     auto applied = Apply(*config);
     if (!applied) error = config::LocateError(**config, applied.error()).ToString();
@@ -304,7 +309,7 @@ void Server::Reload(bool forced, std::string_view trigger) {
                {{"config", options_.config_path}, {"settle_ms", kSettle.count()}});
       settle_timer_->expires_after(kSettle);
       settle_timer_->async_wait([this](error_code ec) {
-        if (ec) return;
+        if (ec || settling_ == 0) return;
         fingerprint_ = 0;  // look again even if nothing changed since
         Reload(false, "file change");
       });
@@ -315,7 +320,8 @@ void Server::Reload(bool forced, std::string_view trigger) {
              {{"trigger", trigger}, {"config", options_.config_path}, {"error", error}});
     return;
   }
-  settling_ = 0;
+  settling_ = 0;  // a second look pending for an earlier, half-written state is moot now
+  settle_timer_->cancel();
   watched_ = WatchedFiles(options_.config_path, **config);
   watcher_->Watch(watched_);
   fingerprint_ = Fingerprint(watched_);

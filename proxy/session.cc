@@ -183,8 +183,9 @@ asio::awaitable<bool> Session::Handshake() {
       listener_->handshake_errors->Increment();
       // OpenSSL recognizes a plain HTTP request where a ClientHello should be: say so in
       // plain HTTP, as nginx does, instead of an empty reply the client cannot explain.
-      if (ec.category() == asio::error::get_ssl_category() &&
-          ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_HTTP_REQUEST) {
+      const auto code = static_cast<unsigned long>(ec.value());  // NOLINT(runtime/int)
+      if (ec.category() == asio::error::get_ssl_category() && ERR_GET_LIB(code) == ERR_LIB_SSL &&
+          ERR_GET_REASON(code) == SSL_R_HTTP_REQUEST) {
         const std::string body =
             LocalReplyBody(http::status::bad_request, "plain_http_on_tls_port", {});
         const std::string reply =

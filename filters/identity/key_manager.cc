@@ -219,8 +219,11 @@ std::string KeyManager::ReadinessProblem() const {
       waiting += (waiting.empty() ? "" : ", ") + provider->config().name;
     }
   }
-  if (!waiting.empty()) return "identity provider keys not loaded yet: " + waiting;
+  // Once ready, a provider a reload adds does not take every replica out of service while
+  // its first fetches run (all pods get the new config at once): only "no keys at all" does.
+  if (!waiting.empty() && !was_ready_) return "identity provider keys not loaded yet: " + waiting;
   if (!any_loaded && !providers_.empty()) return "no identity provider has keys";
+  was_ready_ = true;
   return {};
 }
 

@@ -111,6 +111,7 @@ class KeyManager {
   std::string StatusJson() const;
 
  private:
+  mutable bool was_ready_ = false;  // ReadinessProblem found nothing once (main thread)
   asio::awaitable<void> RefreshLoop(std::shared_ptr<ProviderKeys> provider);
   // One load or refresh; returns when to try next.
   asio::awaitable<std::chrono::seconds> LoadOnce(ProviderKeys& provider);

@@ -88,6 +88,8 @@ class CaseTables(CiapTestCase):
             "    expect: { status: 401 }\n":
                 ":3:17: token_file: cannot read",
             "cases: []\n": ":1:1: cases: required",
+            "cases:\n  - request: GET https://x/\n    claims: [a, b]\n    expect: { status: 401 }\n":
+                ":3:13: claims: a map of claim names to values",
         }
         for text, where in bad.items():
             with self.subTest(where):
@@ -109,6 +111,11 @@ class CaseTables(CiapTestCase):
             r = run_ciap(command, "--help")
             self.assertEqual(r.returncode, 0, (command, r.stderr))
             self.assertIn(f"ciap {command}", r.stdout)
+        for args, problem in ((["--json=yes"], "--json takes no value"),
+                              (["--config="], "--config needs a value")):
+            r = run_ciap("validate", "-c", "x.yaml", *args)
+            self.assertEqual(r.returncode, 2)
+            self.assertIn(problem, r.stderr)
         r = run_ciap("validate", "-c", "x.yaml", "--ofline")
         self.assertEqual(r.returncode, 2)
         self.assertIn("unknown flag --ofline (did you mean --offline?)", r.stderr)

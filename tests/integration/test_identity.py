@@ -36,7 +36,7 @@ import urllib.request
 import uuid
 
 from ciaptest import (SOURCE_DIR, Ciap, CiapTestCase, Upstream, certs, conn, log, make_config,
-                      request, request_on, tls_listener, upstream_cfg, wait_until)
+                      request, request_on, tls_listener, to_yaml, upstream_cfg, wait_until)
 
 IDP_DIR = os.path.join(SOURCE_DIR, "tests", "idp")
 NODE = shutil.which("node")
@@ -705,6 +705,17 @@ class KeyFetchRequests(IdentityAsserts, CiapTestCase):
         r = request(ciap.port(), "GET", "/echo", headers=bearer(minted[1]))
         self.assert_denied(r, "keys_unavailable", status=503, token=minted[1])
         self.assertFalse(self.jwks_status(ciap, "down")["loaded"])
+
+        # Every replica gets a reload at once: a provider it adds must not take them all out
+        # of service while its first fetches run.
+        cfg = identity_config(up, [good, down, dict(down, name="added")])
+        cfg["logging"] = {"access_log": ciap.access_log_path}
+        with open(ciap.config_path, "w") as f:
+            f.write(to_yaml(cfg))
+        ciap.signal(signal.SIGHUP)
+        self.assertTrue(wait_until(lambda: ciap.event("config reloaded"), 10), ciap.stderr_tail())
+        self.assertTrue(wait_until(lambda: self.jwks_status(ciap, "added") is not None, 5))
+        self.assertEqual(ciap.admin_get("/ready")[0], 200)
 
     def test_keys_unavailable_until_the_idp_answers(self):
         keys = mint({"keys": [{"name": "idp"}]})

@@ -127,6 +127,7 @@ class ReloadTest(CiapTestCase):
         self.assertEqual(request(port, tls=False).header("X-Upstream"), "other")
         time.sleep(2.5)  # past the settle time: the half file is not reported late either
         self.assertEqual(reloads(p, "error"), 0, p.stderr_tail())
+        self.assertEqual(reloads(p, "success"), 1, "the second look ran a second reload")
         self.assertEqual(p.events_named("config reload failed; keeping the running config"), [])
         self.assertTrue(p.events_named("config change does not load yet; checking again shortly"),
                         p.stderr_tail())
