@@ -13,7 +13,6 @@
 
 #include "cli/check.h"
 #include "cli/policy_runner.h"
-#include "config/loader.h"
 #include "config/yaml_document.h"
 
 namespace ciap {
@@ -244,13 +243,8 @@ int FailUsage(const std::vector<std::string>& errors, bool as_json) {
 }  // namespace
 
 int RunCaseTable(const CaseTableOptions& options) {
-  auto loaded =
-      config::LoadConfigFile(options.config_path, config::LoadOptions{.offline = options.offline});
-  if (!loaded) {
-    std::vector<std::string> errors;
-    for (const auto& error : loaded.error()) errors.push_back(error.ToString());
-    return FailUsage(errors, options.json);
-  }
+  auto loaded = LoadForDecisions(options.config_path, options.offline);
+  if (!loaded) return FailUsage(loaded.error(), options.json);
   auto cases = ReadCases(options.cases_path);
   if (!cases) return FailUsage(cases.error(), options.json);
   auto runner = PolicyRunner::Create(*loaded, options.offline);

@@ -52,6 +52,15 @@ json::object VerdictJson(const Verdict& verdict) {
       {"provider", verdict.provider}, {"explanation", ExplanationJson(verdict.explanation)}};
 }
 
+std::expected<std::shared_ptr<const config::Config>, std::vector<std::string>> LoadForDecisions(
+    const std::string& path, bool offline) {
+  auto loaded = config::LoadConfigFile(path, config::LoadOptions{.offline = offline});
+  if (loaded) return *loaded;
+  std::vector<std::string> errors;
+  for (const auto& error : loaded.error()) errors.push_back(error.ToString());
+  return std::unexpected(std::move(errors));
+}
+
 int FailWith(std::string_view command, const std::vector<std::string>& errors, bool as_json) {
   if (as_json) {
     json::array list;
@@ -115,16 +124,13 @@ std::expected<PolicyCase, std::string> CaseFromOptions(const CheckOptions& optio
 }  // namespace
 
 int RunCheck(const CheckOptions& options) {
-  auto loaded =
-      config::LoadConfigFile(options.config_path, config::LoadOptions{.offline = options.offline});
+  auto loaded = LoadForDecisions(options.config_path, options.offline);
   if (!loaded) {
-    std::vector<std::string> errors;
-    for (const auto& error : loaded.error()) errors.push_back(error.ToString());
     if (!options.json) {
-      for (const std::string& e : errors) std::fprintf(stderr, "%s\n", e.c_str());
+      for (const std::string& e : loaded.error()) std::fprintf(stderr, "%s\n", e.c_str());
       return 2;
     }
-    return Fail(errors, true);
+    return Fail(loaded.error(), true);
   }
   auto input = CaseFromOptions(options);
   if (!input) return Fail({input.error()}, options.json);

@@ -3,10 +3,14 @@
 #pragma once
 
 #include <boost/json/object.hpp>
+#include <expected>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "config/config.h"
 
 namespace ciap {
 
@@ -29,6 +33,9 @@ int RunCheck(const CheckOptions& options);
 
 // Shared with `ciap test`: a file's text ("-": stdin) without trailing blanks.
 std::optional<std::string> ReadInputFile(const std::string& path);
+// The config for check and test (`offline`: no file it names is opened); the errors as lines.
+std::expected<std::shared_ptr<const config::Config>, std::vector<std::string>> LoadForDecisions(
+    const std::string& path, bool offline);
 // Exit code 2 with the problems: "ciap COMMAND: …" lines on stderr, or {"errors": […]} on
 // stdout for --json.
 int FailWith(std::string_view command, const std::vector<std::string>& errors, bool as_json);

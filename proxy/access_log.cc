@@ -3,7 +3,7 @@
 
 #include <cstdio>
 
-#include "filters/api/caller.h"
+#include "filters/api/audit.h"
 #include "net/log.h"
 
 namespace ciap {
@@ -30,13 +30,7 @@ void AppendAccessLine(std::string& out, const AccessLogEntry& entry) {
   field("upstream", entry.upstream);
   field("client", entry.client);
   if (!entry.reason.empty()) field("reason", entry.reason);
-  if (const Caller* who = entry.caller) {
-    field("provider", who->provider);
-    field("subject", who->subject);
-    field("pipeline", who->pipeline);
-    field("job_id", who->job_id);
-    field("jti", who->jti);
-  }
+  if (entry.caller != nullptr) AppendCallerFields(out, *entry.caller);
   out.append("}\n");
 }
 

@@ -7,6 +7,14 @@
 
 namespace ciap {
 
+void AppendCallerFields(std::string& out, const Caller& who) {
+  AppendJsonField(out, "provider", who.provider);
+  AppendJsonField(out, "subject", who.subject);
+  AppendJsonField(out, "pipeline", who.pipeline);
+  AppendJsonField(out, "job_id", who.job_id);
+  AppendJsonField(out, "jti", who.jti);
+}
+
 void WriteAuditEvent(const Request& request, const RequestContext& context,
                      std::string_view route_name, std::string_view decision,
                      std::string_view reason) {
@@ -23,11 +31,7 @@ void WriteAuditEvent(const Request& request, const RequestContext& context,
   field("route", route_name);
   field("method", request.method);
   field("path", request.path);
-  field("provider", who.provider);
-  field("subject", who.subject);
-  field("pipeline", who.pipeline);
-  field("job_id", who.job_id);
-  field("jti", who.jti);
+  AppendCallerFields(out, who);
   out.append(",\"groups\":[");
   for (std::size_t i = 0; i < context.groups.size(); ++i) {
     if (i > 0) out.push_back(',');
