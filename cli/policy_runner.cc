@@ -142,6 +142,7 @@ std::optional<json::object> TokenClaims(std::string_view token) {
 struct PolicyRunner::Signers {
   std::map<jose::Algorithm, jose::JwsSigner> by_algorithm;
   std::string jwks;  // every public key, one document
+  bool ready = false;
 };
 
 // Services and a decision-only snapshot, prepared as `ciap run` prepares them.
@@ -159,33 +160,46 @@ PolicyRunner::~PolicyRunner() = default;
 
 std::expected<std::unique_ptr<PolicyRunner>, std::string> PolicyRunner::Create(
     std::shared_ptr<const config::Config> config, bool offline) {
-  std::unique_ptr<PolicyRunner> runner(new PolicyRunner(std::move(config), offline));
+  return std::unique_ptr<PolicyRunner>(new PolicyRunner(std::move(config), offline));
+}
+
+// Made on first use: an RSA key takes a good part of a second to generate, and a case without a
+// token, or with a token verified against key files, needs none.
+std::expected<PolicyRunner::Signers*, std::string> PolicyRunner::StandIns() {
+  if (signers_->ready) return signers_.get();
   json::array keys;
   auto add = [&](jose::Algorithm alg) -> std::expected<void, std::string> {
-    if (runner->signers_->by_algorithm.contains(alg)) return {};
+    if (signers_->by_algorithm.contains(alg)) return {};
     auto signer =
         jose::JwsSigner::Generate(alg, "ciap-stand-in-" + std::string(jose::AlgorithmName(alg)));
     if (!signer) return std::unexpected(signer.error());
     json::value jwks = json::parse(signer->PublicJwks());
     for (json::value& key : jwks.as_object()["keys"].as_array()) keys.push_back(std::move(key));
-    runner->signers_->by_algorithm.emplace(alg, std::move(*signer));
+    signers_->by_algorithm.emplace(alg, std::move(*signer));
     return {};
   };
   if (auto added = add(jose::Algorithm::kRs256); !added) return std::unexpected(added.error());
-  for (const auto& provider : runner->config_->identity_providers) {
+  for (const auto& provider : config_->identity_providers) {
     if (provider.algorithms.empty()) continue;
     auto added = add(static_cast<jose::Algorithm>(provider.algorithms.front()));
     if (!added) return std::unexpected(added.error());
   }
-  runner->signers_->jwks = json::serialize(json::object{{"keys", std::move(keys)}});
-  return runner;
+  signers_->jwks = json::serialize(json::object{{"keys", std::move(keys)}});
+  signers_->ready = true;
+  return signers_.get();
 }
 
-std::expected<PolicyRunner::Mode*, std::string> PolicyRunner::ModeFor(bool key_files) {
-  std::unique_ptr<Mode>& mode = modes_[key_files];
+std::expected<PolicyRunner::Mode*, std::string> PolicyRunner::ModeFor(Keys keys) {
+  if (keys == Keys::kAny && !modes_.empty()) return modes_.begin()->second.get();
+  std::unique_ptr<Mode>& mode = modes_[keys];
   if (mode) return mode.get();
   auto made = std::make_unique<Mode>();
-  made->offline = OfflineInputs{.stand_in_jwks = signers_->jwks, .key_files = key_files};
+  made->offline.key_files = keys == Keys::kFiles;
+  if (keys == Keys::kStandIn) {
+    auto signers = StandIns();
+    if (!signers) return std::unexpected(signers.error());
+    made->offline.stand_in_jwks = (*signers)->jwks;
+  }
   // The filters' services as `run` makes them, offline: nothing fetched, nothing started.
   made->services = std::make_unique<FilterServices>(
       FilterRegistry(),
@@ -206,7 +220,9 @@ std::expected<std::string, std::string> PolicyRunner::SignStandIn(const json::ob
   if (!candidates.empty() && !candidates.front()->algorithms.empty()) {
     alg = static_cast<jose::Algorithm>(candidates.front()->algorithms.front());
   }
-  return signers_->by_algorithm.at(alg).Sign(json::serialize(claims));
+  auto signers = StandIns();
+  if (!signers) return std::unexpected(signers.error());
+  return (*signers)->by_algorithm.at(alg).Sign(json::serialize(claims));
 }
 
 namespace {
@@ -367,6 +383,8 @@ std::expected<Verdict, std::string> PolicyRunner::DecideOnce(const PolicyCase& i
   verdict.Line("listener: " + listener->name);
   Sent sent;
   bool key_files = false;
+  // Without a credential, keys play no part: any mode decides alike.
+  Keys keys = input.source == PolicyCase::Source::kNone ? Keys::kAny : Keys::kStandIn;
   if (input.source == PolicyCase::Source::kNone) {
     verdict.Line("caller: no token");
   } else if (input.source == PolicyCase::Source::kClaims) {
@@ -384,7 +402,9 @@ std::expected<Verdict, std::string> PolicyRunner::DecideOnce(const PolicyCase& i
     auto candidates = ProvidersOf(*config_, sent.issuer);
     key_files = allow_as_is && !offline_ && claims && !candidates.empty();
     for (const auto* p : candidates) key_files = key_files && !p->jwks_file.empty();
-    if (claims && !key_files) {
+    if (!claims || candidates.empty()) {
+      keys = Keys::kAny;  // refused before any key is looked at: not a JWT, or no provider
+    } else if (!key_files) {
       verdict.Line(
           "token: signature not verified (" +
           std::string(offline_ ? "offline" : "the provider's keys are fetched at run time") +
@@ -394,7 +414,8 @@ std::expected<Verdict, std::string> PolicyRunner::DecideOnce(const PolicyCase& i
       sent.token = std::move(*token);
     }
   }
-  auto mode = ModeFor(key_files);
+  if (key_files) keys = Keys::kFiles;
+  auto mode = ModeFor(keys);
   if (!mode) return std::unexpected(mode.error());
   const ListenerRuntime& runtime = *(*mode)->snapshot->FindListener(listener->name);
   boost::beast::http::fields headers;

@@ -65,17 +65,21 @@ class PolicyRunner {
  private:
   struct Mode;
   struct Credential;
+  struct Signers;
+  // How tokens are checked: against stand-in keys, against the key files, or not at all (no
+  // credential: kAny takes whichever mode exists, or one without keys).
+  enum class Keys { kAny, kStandIn, kFiles };
   PolicyRunner(std::shared_ptr<const config::Config> config, bool offline);
   // The services and snapshot for one way of checking keys (stand-in keys, or key files).
-  std::expected<Mode*, std::string> ModeFor(bool key_files);
+  std::expected<Mode*, std::string> ModeFor(Keys keys);
+  std::expected<Signers*, std::string> StandIns();
   std::expected<std::string, std::string> SignStandIn(const boost::json::object& claims);
   std::expected<Verdict, std::string> DecideOnce(const PolicyCase& input, bool allow_as_is);
 
   std::shared_ptr<const config::Config> config_;
   bool offline_;
-  struct Signers;
   std::unique_ptr<Signers> signers_;
-  std::map<bool, std::unique_ptr<Mode>> modes_;
+  std::map<Keys, std::unique_ptr<Mode>> modes_;
 };
 
 // The payload of a compact JWS, strictly parsed; nullopt when it is not one.

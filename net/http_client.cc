@@ -13,7 +13,9 @@
 #include <tuple>
 
 #include "net/resolve.h"
+#include "net/stream.h"
 #include "net/tls.h"
+#include "net/watchdog.h"
 
 namespace ciap {
 namespace {
@@ -125,25 +127,26 @@ std::expected<std::optional<Proxy>, std::string> ProxyFor(const Target& target) 
 
 // A TCP connection to the target, or to the proxy: for https a CONNECT tunnel (the TLS
 // session is end to end, verified against the target), for http the proxy gets the request.
-asio::awaitable<std::expected<beast::tcp_stream, std::string>> Connect(
-    const asio::any_io_executor& executor, const Target& target, const std::optional<Proxy>& proxy,
-    std::chrono::steady_clock::time_point deadline) {
+// The watchdog takes over from the resolver's own deadline once the name is resolved.
+asio::awaitable<std::expected<void, std::string>> Connect(
+    Stream& stream, const Target& target, const std::optional<Proxy>& proxy,
+    std::chrono::steady_clock::time_point deadline, Watchdog& watchdog) {
   const std::string& host = proxy ? proxy->host : target.host;
   const std::string& port = proxy ? proxy->port : target.port;
   const std::string via = proxy ? "proxy " : "";
-  auto endpoints = co_await ResolveBefore(executor, host, port, deadline);
+  auto endpoints = co_await ResolveBefore(stream.get_executor(), host, port, deadline);
   if (!endpoints) {
     co_return std::unexpected("resolve " + via + host + ": " +
                               DescribeResolveError(endpoints.error()));
   }
-  beast::tcp_stream tcp(executor);
-  tcp.expires_at(deadline);
-  auto [connect_ec, endpoint] = co_await tcp.async_connect(*endpoints, use_nothrow);
+  watchdog.Watch(stream.socket());
+  auto [connect_ec, endpoint] =
+      co_await asio::async_connect(stream.socket(), *endpoints, use_nothrow);
   if (connect_ec) {
     co_return std::unexpected("connect to " + via + host + ":" + port + ": " +
                               connect_ec.message());
   }
-  if (!proxy || !target.https) co_return std::move(tcp);
+  if (!proxy || !target.https) co_return std::expected<void, std::string>();
   std::string authority =
       (target.host.find(':') != std::string::npos ? "[" + target.host + "]" : target.host) + ":" +
       target.port;
@@ -152,14 +155,14 @@ asio::awaitable<std::expected<beast::tcp_stream, std::string>> Connect(
   if (!proxy->authorization.empty()) {
     connect.set(http::field::proxy_authorization, proxy->authorization);
   }
-  auto [write_ec, written] = co_await http::async_write(tcp, connect, use_nothrow);
+  auto [write_ec, written] = co_await http::async_write(stream, connect, use_nothrow);
   beast::flat_buffer buffer;
   http::response_parser<http::empty_body> parser;
   parser.skip(true);  // a 2xx to CONNECT has no body: the tunnel starts after the head
   error_code read_ec = write_ec;
   if (!read_ec)
     std::tie(read_ec, std::ignore) =
-        co_await http::async_read_header(tcp, buffer, parser, use_nothrow);
+        co_await http::async_read_header(stream, buffer, parser, use_nothrow);
   if (read_ec) co_return std::unexpected("proxy " + host + ": " + read_ec.message());
   int status = parser.get().result_int();
   if (status / 100 != 2) {
@@ -167,14 +170,13 @@ asio::awaitable<std::expected<beast::tcp_stream, std::string>> Connect(
                               std::to_string(status));
   }
   if (buffer.size() != 0) co_return std::unexpected("proxy " + host + " sent data early");
-  co_return std::move(tcp);
+  co_return std::expected<void, std::string>();
 }
 
 // One request/response on a fresh connection. Returns the response or an error sentence.
-template <class Stream>
 asio::awaitable<std::expected<http::response<http::string_body>, std::string>> Exchange(
     Stream& stream, const Target& target, const HttpFetchOptions& options,
-    const Proxy* plain_proxy = nullptr) {
+    const Proxy* plain_proxy) {
   http::request<http::empty_body> request(http::verb::get, target.path, 11);
   // RFC 9110 7.2: the port unless it is the scheme's default, and IPv6 literals in brackets.
   // IdPs build their discovery URLs (jwks_uri) from Host; a missing port sends us elsewhere.
@@ -205,6 +207,33 @@ asio::awaitable<std::expected<http::response<http::string_body>, std::string>> E
   }
   if (read_ec) co_return std::unexpected("read from " + target.host + ": " + read_ec.message());
   co_return parser.release();
+}
+
+// Connects (through the proxy, if any), shakes hands for https, and exchanges one request.
+asio::awaitable<std::expected<http::response<http::string_body>, std::string>> Fetch(
+    const Target& target, const std::optional<Proxy>& proxy, const HttpFetchOptions& options,
+    std::chrono::steady_clock::time_point deadline, Watchdog& watchdog) {
+  Stream plain(tcp::socket(co_await asio::this_coro::executor));
+  auto connected = co_await Connect(plain, target, proxy, deadline, watchdog);
+  if (!connected) co_return std::unexpected(connected.error());
+  if (!target.https) co_return co_await Exchange(plain, target, options, proxy ? &*proxy : nullptr);
+
+  Stream tls(std::move(plain.socket()), options.tls ? *options.tls : SystemTrust());
+  watchdog.Watch(tls.socket());
+  SSL* ssl = tls.ssl_handle();
+  error_code ip_ec;
+  asio::ip::make_address(target.host, ip_ec);
+  if (ip_ec) {
+    SSL_set_tlsext_host_name(ssl, target.host.c_str());
+    SSL_set1_host(ssl, target.host.c_str());
+  } else {
+    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), target.host.c_str());
+  }
+  error_code hs_ec = co_await tls.Handshake(/*server=*/false);
+  if (hs_ec) {
+    co_return std::unexpected("TLS handshake with " + target.host + ": " + hs_ec.message());
+  }
+  co_return co_await Exchange(tls, target, options, nullptr);
 }
 
 }  // namespace
@@ -239,31 +268,9 @@ asio::awaitable<std::expected<HttpFetchResult, std::string>> HttpGet(std::string
 
     auto proxy = ProxyFor(*target);
     if (!proxy) co_return std::unexpected(proxy.error());
-    auto connected = co_await Connect(executor, *target, *proxy, deadline);
-    if (!connected) co_return std::unexpected(connected.error());
-    beast::tcp_stream tcp = std::move(*connected);
-
-    std::expected<http::response<http::string_body>, std::string> response;
-    if (target->https) {
-      ssl::stream<beast::tcp_stream> tls(std::move(tcp),
-                                         options.tls ? *options.tls : SystemTrust());
-      SSL* ssl = tls.native_handle();
-      error_code ip_ec;
-      asio::ip::make_address(target->host, ip_ec);
-      if (ip_ec) {
-        SSL_set_tlsext_host_name(ssl, target->host.c_str());
-        SSL_set1_host(ssl, target->host.c_str());
-      } else {
-        X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), target->host.c_str());
-      }
-      auto [hs_ec] = co_await tls.async_handshake(ssl::stream_base::client, use_nothrow);
-      if (hs_ec) {
-        co_return std::unexpected("TLS handshake with " + target->host + ": " + hs_ec.message());
-      }
-      response = co_await Exchange(tls, *target, options);
-    } else {
-      response = co_await Exchange(tcp, *target, options, *proxy ? &**proxy : nullptr);
-    }
+    Watchdog watchdog(executor, deadline);
+    auto response = co_await Fetch(*target, *proxy, options, deadline, watchdog);
+    if (!response && watchdog.cut()) co_return std::unexpected("timeout fetching " + url);
     if (!response) co_return std::unexpected(response.error());
 
     int status = response->result_int();

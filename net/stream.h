@@ -173,7 +173,7 @@ class Stream {
   static auto FirstNonEmpty(const Buffers& buffers) {
     for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers);
          ++it) {
-      if (it->size() != 0) return *it;
+      if ((*it).size() != 0) return *it;  // (Beast's buffer iterators have no operator->)
     }
     return *asio::buffer_sequence_begin(buffers);
   }

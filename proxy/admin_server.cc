@@ -2,6 +2,8 @@
 #include "proxy/admin_server.h"
 
 #include "net/log.h"
+#include "net/stream.h"
+#include "net/watchdog.h"
 #include "proxy/config_json.h"
 #include "proxy/services.h"
 
@@ -50,11 +52,14 @@ asio::awaitable<void> AdminServer::AcceptLoop() {
 }
 
 asio::awaitable<void> AdminServer::Serve(tcp::socket socket) {
-  beast::tcp_stream stream(std::move(socket));
+  Stream stream(std::move(socket));
   beast::flat_buffer buffer;
   for (;;) {
     http::request<http::string_body> request;
-    stream.expires_after(std::chrono::seconds(30));
+    // 30 s for the next request and its answer.
+    Watchdog watchdog(stream.get_executor(),
+                      std::chrono::steady_clock::now() + std::chrono::seconds(30));
+    watchdog.Watch(stream.socket());
     auto [ec, n] = co_await http::async_read(stream, buffer, request, use_nothrow);
     if (ec) break;
 
@@ -101,8 +106,7 @@ asio::awaitable<void> AdminServer::Serve(tcp::socket socket) {
     auto [write_ec, written] = co_await http::async_write(stream, response, use_nothrow);
     if (write_ec || !response.keep_alive()) break;
   }
-  error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  stream.Close();
 }
 
 }  // namespace ciap
