@@ -14,6 +14,7 @@ folders up from this file).
 """
 
 import atexit
+import concurrent.futures
 import hashlib
 import http.client
 import json
@@ -540,6 +541,13 @@ def check_json(config_path, request, *source):
         raise AssertionError(f"ciap check {request} {source}: exit {r.returncode}\n"
                              f"{r.stdout}{r.stderr}")
     return r.returncode, json.loads(r.stdout)
+
+
+def check_json_many(config_path, calls, workers=4):
+    """check_json for each (request, *source) of `calls`, several processes at a time (a table
+    of hundreds of cases would otherwise wait on one process after another); results in order."""
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(lambda call: check_json(config_path, *call), calls))
 
 
 # ---------------------------------------------------------------------------------------------

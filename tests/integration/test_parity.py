@@ -18,7 +18,7 @@ import json
 import os
 import unittest
 
-from ciaptest import (CiapTestCase, check_json, log, make_config, plain_listener, raw_socket,
+from ciaptest import (CiapTestCase, check_json_many, log, make_config, plain_listener, raw_socket,
                       read_response, upstream_cfg, wait_until, write_config)
 from test_identity import AUDIENCE, CORP_ISSUER, mint, require_node, vendor_payloads
 
@@ -120,8 +120,13 @@ class Parity(CiapTestCase):
         self.config_path = write_config(os.path.join(self.tmp, "ciap.yaml"), cfg)
 
     def check(self, method, path, *source):
-        _, out = check_json(self.config_path, f"{method} http://ci.acme{path}", *source)
-        return out["decision"], out["status"], out["reason"]
+        return self.check_many([(method, path, *source)])[0]
+
+    def check_many(self, calls):
+        """`ciap check --json` for each (method, path, *source), side by side, in order."""
+        results = check_json_many(self.config_path, [(f"{method} http://ci.acme{path}", *source)
+                                                     for method, path, *source in calls])
+        return [(out["decision"], out["status"], out["reason"]) for _, out in results]
 
     def live(self, ciap, method, path, token, request_id):
         lines = [f"{method} {path} HTTP/1.1", "Host: ci.acme", "Connection: close",
@@ -138,16 +143,17 @@ class Parity(CiapTestCase):
         self.assertTrue(wait_until(lambda: ciap.admin_get("/ready")[0] == 200, 15, 0.05))
         cases = [(name, method, path) for name in self.tokens for method, path in REQUESTS]
         self.assertGreaterEqual(len(cases), 200)
-        predicted, statuses = {}, {}
-        for i, (name, method, path) in enumerate(cases):
+        sources = {None: ["--anonymous"]}
+        for name in self.tokens:
             if name is None:
-                source = ["--anonymous"]
-            else:
-                token_file = os.path.join(self.tmp, f"{name}.jwt")
-                with open(token_file, "w") as f:
-                    f.write(self.tokens[name])
-                source = ["--token-file", token_file]
-            predicted[i] = self.check(method, path, *source)
+                continue
+            sources[name] = ["--token-file", os.path.join(self.tmp, f"{name}.jwt")]
+            with open(sources[name][1], "w") as f:
+                f.write(self.tokens[name])
+        predicted = dict(enumerate(self.check_many(
+            [(method, path, *sources[name]) for name, method, path in cases])))
+        statuses = {}
+        for i, (name, method, path) in enumerate(cases):
             r = self.live(ciap, method, path, self.tokens[name], f"parity-{i}")
             reason = r.json().get("reason") if r.status != 200 else None
             statuses[i] = (r.status, reason)
@@ -191,10 +197,14 @@ class Parity(CiapTestCase):
             token_file = os.path.join(self.tmp, f"{name}.jwt")
             with open(token_file, "w") as f:
                 f.write(self.tokens[name])
-            for method, path in REQUESTS[:9]:
+            requests = REQUESTS[:9]
+            decided = self.check_many([(method, path, "--claims", claims_file)
+                                       for method, path in requests] +
+                                      [(method, path, "--token-file", token_file)
+                                       for method, path in requests])
+            for k, (method, path) in enumerate(requests):
                 with self.subTest(credential=name, request=f"{method} {path}"):
-                    self.assertEqual(self.check(method, path, "--claims", claims_file),
-                                     self.check(method, path, "--token-file", token_file))
+                    self.assertEqual(decided[k], decided[len(requests) + k])
         # The second provider of the issuer accepts what the first refuses.
         octo = os.path.join(self.tmp, "octo.claims.json")
         self.assertEqual(self.check("GET", "/deploy/a", "--claims", octo),

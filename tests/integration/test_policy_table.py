@@ -25,7 +25,7 @@ import time
 import os
 import unittest
 
-from ciaptest import (CiapTestCase, check_json, log, make_config, plain_listener, request,
+from ciaptest import (CiapTestCase, check_json_many, log, make_config, plain_listener, request,
                       run_ciap, upstream_cfg, wait_until, write_config)
 from test_identity import (AUDIENCE, CIRCLE_CONTEXT, CIRCLE_ISSUER, CIRCLE_ORG, CORP_ISSUER,
                            mint, require_node, vendor_payloads)
@@ -451,12 +451,20 @@ class PolicyTable(CiapTestCase):
         r = run_ciap("validate", "-c", self.config_path)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
-    def check(self, row, *source):
-        code, out = check_json(self.config_path,
-                               f"{row['method']} http://ci.acme{row['path']}", *source)
-        passes = out["decision"] in ("allow", "shadow_allow", "shadow_deny")
-        self.assertEqual(code, 0 if passes else 1, (row["id"], out))
-        return out
+    def check_all(self, *sources):
+        """`ciap check` on every row with the row's source from each of `sources` (a function of
+        the row's index), side by side; one list of outputs per source."""
+        calls = [(f"{row['method']} http://ci.acme{row['path']}", *source(i))
+                 for source in sources for i, row in enumerate(TABLE)]
+        results = check_json_many(self.config_path, calls)
+        outputs = []
+        for k in range(len(sources)):
+            outputs.append([])
+            for row, (code, out) in zip(TABLE, results[k * len(TABLE):(k + 1) * len(TABLE)]):
+                passes = out["decision"] in ("allow", "shadow_allow", "shadow_deny")
+                self.assertEqual(code, 0 if passes else 1, (row["id"], out))
+                outputs[k].append(out)
+        return outputs
 
     def test_table(self):
         """Each row: ciap check --claims, --token-file and the live proxy match the table."""
@@ -467,20 +475,25 @@ class PolicyTable(CiapTestCase):
         self.assertTrue(wait_until(lambda: ciap.admin_get("/ready")[0] == 200, 15, 0.05),
                         ciap.admin_get("/jwks-status"))
         port = ciap.port()
+        claims_files, token_files = [], []
+        for i, row in enumerate(TABLE):
+            claims_files.append(os.path.join(self.tmp, f"{row['id']}.claims.json"))
+            with open(claims_files[-1], "w") as f:
+                json.dump(self.claims[i], f)
+            token_files.append(os.path.join(self.tmp, f"{row['id']}.jwt"))
+            with open(token_files[-1], "w") as f:
+                f.write(self.tokens[i])
+        # 1. ciap check --claims (no signature, iss, aud or time checks) and 2. ciap check
+        # --token-file (verified against the provider's jwks_file), for every row.
+        all_by_claims, all_by_token = self.check_all(
+            lambda i: ("--claims", claims_files[i], "--provider", TABLE[i]["provider"]),
+            lambda i: ("--token-file", token_files[i]))
         counts = {"allow": 0, "deny": 0, "shadow": 0}
         for i, row in enumerate(TABLE):
             expected = (row["decision"], row["status"], row["reason"])
             counts["shadow" if row["decision"].startswith("shadow") else row["decision"]] += 1
             with self.subTest(row=row["id"], desc=row["desc"]):
-                claims_file = os.path.join(self.tmp, f"{row['id']}.claims.json")
-                with open(claims_file, "w") as f:
-                    json.dump(self.claims[i], f)
-                token_file = os.path.join(self.tmp, f"{row['id']}.jwt")
-                with open(token_file, "w") as f:
-                    f.write(self.tokens[i])
-
-                # 1. ciap check --claims (no signature, iss, aud or time checks)
-                by_claims = self.check(row, "--claims", claims_file, "--provider", row["provider"])
+                by_claims = all_by_claims[i]
                 want = expected
                 if row["claims_status"] is not None:
                     want = ("allow" if row["claims_status"] == 200 else "deny",
@@ -488,8 +501,7 @@ class PolicyTable(CiapTestCase):
                 self.assertEqual((by_claims["decision"], by_claims["status"], by_claims["reason"]),
                                  want, ("--claims", row, by_claims))
 
-                # 2. ciap check --token-file (verified against the provider's jwks_file)
-                by_token = self.check(row, "--token-file", token_file)
+                by_token = all_by_token[i]
                 self.assertEqual((by_token["decision"], by_token["status"], by_token["reason"]),
                                  expected, ("--token-file", row, by_token))
 
