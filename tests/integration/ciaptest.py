@@ -543,6 +543,19 @@ def check_json(config_path, request, *source):
     return r.returncode, json.loads(r.stdout)
 
 
+def test_cases_json(config_path, cases, directory):
+    """`ciap test --json` on `cases` (dicts as a cases file lists them, each with a unique name),
+    in one process: {name: the case's result}. Exit 0 or 1 (cases that failed) are answers;
+    anything else is an error."""
+    path = os.path.join(directory, "cases.yaml")
+    with open(path, "w") as f:
+        json.dump({"cases": cases}, f)  # JSON is YAML
+    r = run_ciap("test", "-c", config_path, path, "--json")
+    if r.returncode not in (0, 1):
+        raise AssertionError(f"ciap test: exit {r.returncode}\n{r.stdout}{r.stderr}")
+    return {result["name"]: result for result in json.loads(r.stdout)["cases"]}
+
+
 def check_json_many(config_path, calls, workers=4):
     """check_json for each (request, *source) of `calls`, several processes at a time (a table
     of hundreds of cases would otherwise wait on one process after another); results in order."""

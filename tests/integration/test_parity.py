@@ -10,7 +10,8 @@ and so must check), tokens refused for expiry, audience, signature, unknown issu
 of both providers, a token that is not a JWT, no token at all; routes with allow and deny
 groups, a method split, a shadow route, an authenticate-only route, public routes, a path with
 dot segments, a `;parameter` path that would reroute, an unnormalizable path and no route.
-A subset runs again through `ciap check --claims` (the token's payload, re-signed by check).
+A subset runs again as claims given by hand (the token's payload, re-signed by a stand-in key),
+in one `ciap test` run: the decision code `ciap check --claims` runs.
 Tokens are minted by jose (tests/idp/mint-vendor.mjs); skipped without node.
 """
 
@@ -19,7 +20,7 @@ import os
 import unittest
 
 from ciaptest import (CiapTestCase, check_json_many, log, make_config, plain_listener, raw_socket,
-                      read_response, upstream_cfg, wait_until, write_config)
+                      read_response, test_cases_json, upstream_cfg, wait_until, write_config)
 from test_identity import AUDIENCE, CORP_ISSUER, mint, require_node, vendor_payloads
 
 GH_ISSUER = "https://token.actions.githubusercontent.com"
@@ -187,26 +188,33 @@ class Parity(CiapTestCase):
             self.assertIn(expected, reasons)
 
     def test_claims_mode_agrees_on_signed_claims(self):
-        """--claims with a token's payload decides as --token-file does for well-signed tokens,
-        two providers on one issuer included (each is tried)."""
+        """Claims given by hand (a token's payload) decide as the token itself does, for
+        well-signed tokens, two providers on one issuer included (each is tried). Through the
+        decision code `ciap check --claims` and `--token-file` share, in one `ciap test` run."""
+        cases = []
         for name in ("acme-main", "acme-feature", "acme-evil", "octo", "stranger", "acme-expired",
                      "acme-wrong-aud", "corp-platform", "corp-evil", "unknown-issuer"):
-            claims_file = os.path.join(self.tmp, f"{name}.claims.json")
-            with open(claims_file, "w") as f:
-                json.dump(self.payloads[name], f)
             token_file = os.path.join(self.tmp, f"{name}.jwt")
             with open(token_file, "w") as f:
                 f.write(self.tokens[name])
-            requests = REQUESTS[:9]
-            decided = self.check_many([(method, path, "--claims", claims_file)
-                                       for method, path in requests] +
-                                      [(method, path, "--token-file", token_file)
-                                       for method, path in requests])
-            for k, (method, path) in enumerate(requests):
-                with self.subTest(credential=name, request=f"{method} {path}"):
-                    self.assertEqual(decided[k], decided[len(requests) + k])
+            for method, path in REQUESTS[:9]:
+                request = f"{method} http://ci.acme{path}"
+                # The expectation is a placeholder: the verdicts are compared below.
+                cases.append({"name": f"{name} {method} {path} claims", "request": request,
+                              "claims": self.payloads[name], "expect": {"decision": "allow"}})
+                cases.append({"name": f"{name} {method} {path} token", "request": request,
+                              "token_file": token_file, "expect": {"decision": "allow"}})
+        results = test_cases_json(self.config_path, cases, self.tmp)
+        verdict = {name: (r["got"]["decision"], r["got"]["status"], r["got"]["reason"])
+                   for name, r in results.items()}
+        for case in cases[::2]:
+            base = case["name"].removesuffix(" claims")
+            with self.subTest(case=base):
+                self.assertEqual(verdict[case["name"]], verdict[base + " token"])
         # The second provider of the issuer accepts what the first refuses.
         octo = os.path.join(self.tmp, "octo.claims.json")
+        with open(octo, "w") as f:
+            json.dump(self.payloads["octo"], f)
         self.assertEqual(self.check("GET", "/deploy/a", "--claims", octo),
                          ("allow", 200, "allowed_group"))
 

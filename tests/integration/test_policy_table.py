@@ -1,5 +1,7 @@
 """Policy decision table: one table of (provider, claims, request) -> expected decision, checked
-three ways — `ciap check --claims`, `ciap check --token-file` and the live proxy.
+three ways — the row's claims and its token through the offline decision code that `ciap
+check --claims` and `--token-file` run (all rows in one `ciap test` run: one process, one
+stand-in key), and the live proxy.
 
 One config with five jwks_file providers (buildkite, circleci, gitlab, github and a company
 `oidc` IdP with `groups_claim: groups`), groups that use every claim matcher kind (exact, one-of
@@ -13,7 +15,7 @@ and PR contexts (GitHub pull_request_target, CircleCI fork vcs-origin, GitLab fo
 MR pipelines), GitLab's "false" strings, glob overreach (`app*` vs `app-evil` vs `app/evil`,
 `**` crossing `/` and `:`), missing claims, wrong types, CircleCI `ssh-rerun: true`, mutable
 names vs immutable ids. A few rows fail at the token level (wrong tenant, expired, audience,
-issuer): `ciap check --claims` checks iss, aud and times when the claims carry them (no
+issuer): claims given by hand get iss, aud and times checked when they carry them (no
 signature, of course), so every row gets the same decision from all three.
 
 All tokens are minted in one Node run (tests/idp/mint-vendor.mjs, jose). Skipped when `node` or
@@ -25,8 +27,8 @@ import time
 import os
 import unittest
 
-from ciaptest import (CiapTestCase, check_json_many, log, make_config, plain_listener, request,
-                      run_ciap, upstream_cfg, wait_until, write_config)
+from ciaptest import (CiapTestCase, log, make_config, plain_listener, request,
+                      run_ciap, test_cases_json, upstream_cfg, wait_until, write_config)
 from test_identity import (AUDIENCE, CIRCLE_CONTEXT, CIRCLE_ISSUER, CIRCLE_ORG, CORP_ISSUER,
                            mint, require_node, vendor_payloads)
 
@@ -451,23 +453,35 @@ class PolicyTable(CiapTestCase):
         r = run_ciap("validate", "-c", self.config_path)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
-    def check_all(self, *sources):
-        """`ciap check` on every row with the row's source from each of `sources` (a function of
-        the row's index), side by side; one list of outputs per source."""
-        calls = [(f"{row['method']} http://ci.acme{row['path']}", *source(i))
-                 for source in sources for i, row in enumerate(TABLE)]
-        results = check_json_many(self.config_path, calls)
-        outputs = []
-        for k in range(len(sources)):
-            outputs.append([])
-            for row, (code, out) in zip(TABLE, results[k * len(TABLE):(k + 1) * len(TABLE)]):
-                passes = out["decision"] in ("allow", "shadow_allow", "shadow_deny")
-                self.assertEqual(code, 0 if passes else 1, (row["id"], out))
-                outputs[k].append(out)
-        return outputs
+    def decide_all(self):
+        """Every row twice through the proxy's decision code offline, in one `ciap test` run:
+        the row's claims (as `ciap check --claims` takes them: no signature, iss, aud or time
+        checks) and its token (as `--token-file`: verified against the provider's jwks_file).
+        Returns the two lists of verdicts."""
+        cases = []
+        for i, row in enumerate(TABLE):
+            claims_file = os.path.join(self.tmp, f"{row['id']}.claims.json")
+            with open(claims_file, "w") as f:
+                json.dump(self.claims[i], f)
+            token_file = os.path.join(self.tmp, f"{row['id']}.jwt")
+            with open(token_file, "w") as f:
+                f.write(self.tokens[i])
+            request = f"{row['method']} http://ci.acme{row['path']}"
+            claims_decision = row["decision"]
+            if row["claims_status"] is not None:
+                claims_decision = "allow" if row["claims_status"] == 200 else "deny"
+            cases.append({"name": f"{row['id']} claims", "request": request,
+                          "claims": self.claims[i], "provider": row["provider"],
+                          "expect": {"decision": claims_decision}})
+            cases.append({"name": f"{row['id']} token", "request": request,
+                          "token_file": token_file, "expect": {"decision": row["decision"]}})
+        results = test_cases_json(self.config_path, cases, self.tmp)
+        return ([results[f"{row['id']} claims"]["got"] for row in TABLE],
+                [results[f"{row['id']} token"]["got"] for row in TABLE])
 
     def test_table(self):
-        """Each row: ciap check --claims, --token-file and the live proxy match the table."""
+        """Each row: its claims and its token decided offline, and the live proxy, match the
+        table."""
         self.assertGreaterEqual(len(TABLE), 60)
         self.assertEqual(len({row["id"] for row in TABLE}), len(TABLE), "duplicate row ids")
         self.assertEqual({row["provider"] for row in TABLE}, set(PROVIDERS))
@@ -475,19 +489,7 @@ class PolicyTable(CiapTestCase):
         self.assertTrue(wait_until(lambda: ciap.admin_get("/ready")[0] == 200, 15, 0.05),
                         ciap.admin_get("/jwks-status"))
         port = ciap.port()
-        claims_files, token_files = [], []
-        for i, row in enumerate(TABLE):
-            claims_files.append(os.path.join(self.tmp, f"{row['id']}.claims.json"))
-            with open(claims_files[-1], "w") as f:
-                json.dump(self.claims[i], f)
-            token_files.append(os.path.join(self.tmp, f"{row['id']}.jwt"))
-            with open(token_files[-1], "w") as f:
-                f.write(self.tokens[i])
-        # 1. ciap check --claims (no signature, iss, aud or time checks) and 2. ciap check
-        # --token-file (verified against the provider's jwks_file), for every row.
-        all_by_claims, all_by_token = self.check_all(
-            lambda i: ("--claims", claims_files[i], "--provider", TABLE[i]["provider"]),
-            lambda i: ("--token-file", token_files[i]))
+        all_by_claims, all_by_token = self.decide_all()
         counts = {"allow": 0, "deny": 0, "shadow": 0}
         for i, row in enumerate(TABLE):
             expected = (row["decision"], row["status"], row["reason"])
