@@ -28,7 +28,7 @@ namespace ciap {
 namespace json = boost::json;
 namespace {
 
-struct Verdict {
+struct ValidateResult {
   std::shared_ptr<const config::Config> config;
   config::ConfigErrors errors;
   std::vector<std::string> warnings;
@@ -37,7 +37,7 @@ struct Verdict {
 
 // What run does with the config before it binds a socket. The first error, placed in the file.
 std::optional<config::ConfigError> BuildAsRun(const std::shared_ptr<const config::Config>& config,
-                                              Verdict& verdict) {
+                                              ValidateResult& verdict) {
   asio::io_context io;  // the services' timers live on it; it never runs
   Metrics metrics;
   FilterServices services(FilterRegistry(), ServiceEnv{.io = &io, .metrics = &metrics.registry()});
@@ -86,8 +86,8 @@ std::optional<config::ConfigError> CheckAccessLog(const config::Config& config) 
                              "cannot open access log " + target + ": " + problem};
 }
 
-Verdict Validate(const ValidateOptions& options) {
-  Verdict verdict;
+ValidateResult Validate(const ValidateOptions& options) {
+  ValidateResult verdict;
   auto loaded = config::LoadConfigFile(options.config_path, {.offline = options.offline});
   if (!loaded) {
     verdict.errors = std::move(loaded.error());
@@ -103,7 +103,7 @@ Verdict Validate(const ValidateOptions& options) {
   return verdict;
 }
 
-void PrintText(const ValidateOptions& options, const Verdict& verdict) {
+void PrintText(const ValidateOptions& options, const ValidateResult& verdict) {
   for (const config::ConfigError& error : verdict.errors) {
     std::fprintf(stderr, "%s\n", error.ToString().c_str());
   }
@@ -122,7 +122,7 @@ void PrintText(const ValidateOptions& options, const Verdict& verdict) {
               config.listeners.size(), config.upstreams.size(), config.hash.c_str(), files.c_str());
 }
 
-void PrintJson(const ValidateOptions& options, const Verdict& verdict) {
+void PrintJson(const ValidateOptions& options, const ValidateResult& verdict) {
   json::object out;
   out["valid"] = verdict.errors.empty();
   out["config"] = options.config_path;
@@ -162,7 +162,7 @@ void PrintJson(const ValidateOptions& options, const Verdict& verdict) {
 }  // namespace
 
 int RunValidate(const ValidateOptions& options) {
-  const Verdict verdict = Validate(options);
+  const ValidateResult verdict = Validate(options);
   if (options.json) {
     PrintJson(options, verdict);
   } else {

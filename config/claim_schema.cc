@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "config/text.h"
 #include "config/value_readers.h"
 
 namespace ciap::config {
@@ -29,10 +30,6 @@ constexpr std::string_view kFloatTag = "tag:yaml.org,2002:float";
 
 // Doubles hold every integer up to 2^53 exactly; past it two different ids could compare equal.
 constexpr double kMaxExactInteger = 9007199254740992.0;
-
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-
-char ToLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
 // The decimal forms of YAML 1.2's core schema: -12, 3.5, 1e3, -2.5E-3. Hex, octal, .inf and
 // .nan stay strings: no claim carries them as numbers.

@@ -3,6 +3,8 @@
 
 #include <cstdint>
 
+#include "config/text.h"
+
 namespace ciap::config {
 namespace {
 
@@ -12,7 +14,6 @@ constexpr int64_t kMaxDurationMs = int64_t{365} * 24 * 3600 * 1000;
 // whole number of milliseconds of any unit, and the arithmetic below stays within 64 bits.
 constexpr std::size_t kMaxFractionDigits = 9;
 
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsUnitChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || static_cast<unsigned char>(c) >= 0x80;
 }

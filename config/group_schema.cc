@@ -6,6 +6,7 @@
 
 #include "config/claim_schema.h"
 #include "config/syntax.h"
+#include "config/text.h"
 
 namespace ciap::config {
 namespace {
@@ -14,12 +15,6 @@ using yaml::Map;
 using yaml::Value;
 
 constexpr std::string_view kRuleForms = "any, all, not or provider";
-
-std::string Join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const std::string& item : items) out += (out.empty() ? "" : ", ") + item;
-  return out;
-}
 
 // Reads one group's rule tree. Best effort: a node with an error is still put in the tree (the
 // errors make the whole config fail anyway), but nothing below a reported node is reported again.
@@ -101,7 +96,7 @@ class RuleReader {
       if (context_.providers_complete && !defined.Contains(*name)) {
         provider.Error("unknown identity provider '" + *name + "' (" +
                        (defined.names().empty() ? "no identity providers are defined"
-                                                : "defined: " + Join(defined.names())) +
+                                                : "defined: " + JoinNames(defined.names())) +
                        ")");
       }
     }

@@ -17,6 +17,7 @@
 #include "config/provider_schema.h"
 #include "config/route_schema.h"
 #include "config/syntax.h"
+#include "config/text.h"
 #include "config/value_readers.h"
 #include "config/yaml_reader.h"
 
@@ -29,12 +30,6 @@ using yaml::Value;
 constexpr std::string_view kNoDefaultOpen =
     "a route needs `allow` groups, `authenticate: true` or `public: true` (there is no "
     "default-open route)";
-
-std::string Join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const std::string& item : items) out += (out.empty() ? "" : ", ") + item;
-  return out;
-}
 
 // Reads the document root into a Config; every problem goes to the Diagnostics behind the
 // Values. Cross-references (route → upstream, address clashes) are checked after the whole
@@ -409,7 +404,7 @@ class SchemaReader {
         if (!group_names_complete_) continue;
         const std::vector<std::string>& defined = group_names_.names();
         value.Error("unknown group '" + name + "' (" +
-                    (defined.empty() ? "no groups are defined" : "defined: " + Join(defined)) +
+                    (defined.empty() ? "no groups are defined" : "defined: " + JoinNames(defined)) +
                     "; or <provider>:<value> for a provider's groups_claim)");
         continue;
       }
@@ -423,10 +418,11 @@ class SchemaReader {
       if (!provider_names_.Contains(provider)) {
         if (!provider_names_complete_) continue;
         const std::vector<std::string>& defined = provider_names_.names();
-        value.Error(
-            "'" + name + "' names identity provider '" + provider + "', which is not defined (" +
-            (defined.empty() ? "no identity providers are defined" : "defined: " + Join(defined)) +
-            ")");
+        value.Error("'" + name + "' names identity provider '" + provider +
+                    "', which is not defined (" +
+                    (defined.empty() ? "no identity providers are defined"
+                                     : "defined: " + JoinNames(defined)) +
+                    ")");
         continue;
       }
       if (std::find(providers_with_groups_claim_.begin(), providers_with_groups_claim_.end(),
@@ -444,9 +440,9 @@ class SchemaReader {
     for (const auto& [name, value] : upstream_references_) {
       if (upstream_names_.Contains(name)) continue;
       const std::vector<std::string>& defined = upstream_names_.names();
-      value.Error("unknown upstream '" + name + "' (" +
-                  (defined.empty() ? "no upstreams are defined" : "defined: " + Join(defined)) +
-                  ")");
+      value.Error(
+          "unknown upstream '" + name + "' (" +
+          (defined.empty() ? "no upstreams are defined" : "defined: " + JoinNames(defined)) + ")");
     }
   }
 

@@ -10,6 +10,7 @@
 
 #include "config/claim_schema.h"
 #include "config/syntax.h"
+#include "config/text.h"
 #include "config/value_readers.h"
 
 namespace ciap::config {
@@ -109,8 +110,6 @@ constexpr std::array<AlgorithmName, 9> kAlgorithms = {{
     {"ES384", JwsAlgorithm::kEs384},
     {"EdDSA", JwsAlgorithm::kEdDsa},
 }};
-
-char ToLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
 std::string ToLowerAscii(std::string_view s) {
   std::string out;

@@ -10,15 +10,10 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "config/text.h"
+
 namespace ciap::config {
 namespace {
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 bool FullMatch(std::string_view text, const std::string& pattern) {
   RE2 re(pattern, RE2::Quiet);

@@ -24,6 +24,9 @@ enum class Algorithm : uint8_t {
 
 inline constexpr int kAlgorithmCount = 9;
 
+// RSASSA-PSS (PS256, PS384, PS512).
+inline bool IsPss(Algorithm alg) { return alg >= Algorithm::kPs256 && alg <= Algorithm::kPs512; }
+
 // "RS256", "PS384", "EdDSA", ...
 std::string_view AlgorithmName(Algorithm alg);
 

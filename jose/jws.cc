@@ -57,7 +57,7 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 }
 
 // A member that must be a string when present. nullopt = absent.
-std::expected<std::optional<std::string_view>, TokenError> OptionalString(
+std::expected<std::optional<std::string_view>, TokenError> OptionalHeaderString(
     const json::object& header, std::string_view name) {
   const json::value* value = header.if_contains(name);
   if (value == nullptr) return std::nullopt;
@@ -73,7 +73,7 @@ struct HeaderFields {
 
 std::expected<HeaderFields, TokenError> CheckHeader(const json::object& header,
                                                     AlgorithmSet allowed) {
-  auto alg_name = OptionalString(header, "alg");
+  auto alg_name = OptionalHeaderString(header, "alg");
   if (!alg_name) return std::unexpected(alg_name.error());
   if (!*alg_name) return std::unexpected(TokenError::kBadHeader);
   if (EqualsIgnoreCase(**alg_name, "none")) return std::unexpected(TokenError::kAlgNone);
@@ -95,17 +95,17 @@ std::expected<HeaderFields, TokenError> CheckHeader(const json::object& header,
   // A nested JWT would carry its claims one signature further in; RFC 8725 §2.8 warns against
   // confusing the layers, so it is not a JWT ciap accepts. RFC 7515 lets "application/" be
   // omitted from cty, so both spellings count.
-  auto cty = OptionalString(header, "cty");
+  auto cty = OptionalHeaderString(header, "cty");
   if (!cty) return std::unexpected(cty.error());
   if (*cty && (EqualsIgnoreCase(**cty, "JWT") || EqualsIgnoreCase(**cty, "application/jwt"))) {
     return std::unexpected(TokenError::kNestedJwt);
   }
 
   HeaderFields fields{*alg, std::nullopt, std::nullopt};
-  auto kid = OptionalString(header, "kid");
+  auto kid = OptionalHeaderString(header, "kid");
   if (!kid) return std::unexpected(kid.error());
   fields.kid = *kid;
-  auto typ = OptionalString(header, "typ");
+  auto typ = OptionalHeaderString(header, "typ");
   if (!typ) return std::unexpected(typ.error());
   fields.typ = *typ;
   // jwk, jku, x5u, x5c, x5t: deliberately never read. Keys come only from the provider's JWKS.

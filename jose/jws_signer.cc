@@ -38,7 +38,6 @@ const EVP_MD* Digest(Algorithm alg) {
 }
 
 bool IsRsa(Algorithm alg) { return alg <= Algorithm::kPs512; }
-bool IsPss(Algorithm alg) { return alg >= Algorithm::kPs256 && alg <= Algorithm::kPs512; }
 
 std::string BigNumParam(const EVP_PKEY* key, const char* name) {
   BIGNUM* bn = nullptr;

@@ -83,10 +83,6 @@ std::string_view DigestInfoPrefix(Algorithm alg) {
   }
 }
 
-bool IsPss(Algorithm alg) {
-  return alg == Algorithm::kPs256 || alg == Algorithm::kPs384 || alg == Algorithm::kPs512;
-}
-
 // The group order n of a curve, big-endian and padded to the field size (equal sizes for P-256
 // and P-384), read from OpenSSL once rather than transcribed.
 struct CurveOrder {
