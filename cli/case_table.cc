@@ -247,13 +247,12 @@ int RunCaseTable(const CaseTableOptions& options) {
   if (!loaded) return FailUsage(loaded.error(), options.json);
   auto cases = ReadCases(options.cases_path);
   if (!cases) return FailUsage(cases.error(), options.json);
-  auto runner = PolicyRunner::Create(*loaded, options.offline);
-  if (!runner) return FailUsage({runner.error()}, options.json);
+  PolicyRunner runner(*loaded, options.offline);
 
   json::array results;
   int failed = 0;
   for (const Case& c : *cases) {
-    auto verdict = (*runner)->Decide(c.input);
+    auto verdict = runner.Decide(c.input);
     std::string where = options.cases_path + ":" + std::to_string(c.line);
     std::string problem = verdict ? Mismatch(c.expect, *verdict) : verdict.error();
     failed += problem.empty() ? 0 : 1;

@@ -134,9 +134,8 @@ int RunCheck(const CheckOptions& options) {
   }
   auto input = CaseFromOptions(options);
   if (!input) return Fail({input.error()}, options.json);
-  auto runner = PolicyRunner::Create(*loaded, options.offline);
-  if (!runner) return Fail({runner.error()}, options.json);
-  auto verdict = (*runner)->Decide(*input);
+  PolicyRunner runner(*loaded, options.offline);
+  auto verdict = runner.Decide(*input);
   if (!verdict) return Fail({verdict.error()}, options.json);
   return Print(*verdict, options.json);
 }

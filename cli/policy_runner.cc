@@ -141,8 +141,7 @@ std::optional<json::object> TokenClaims(std::string_view token) {
 // algorithm its provider expects.
 struct PolicyRunner::Signers {
   std::map<jose::Algorithm, jose::JwsSigner> by_algorithm;
-  std::string jwks;  // every public key, one document
-  bool ready = false;
+  std::string jwks;  // every public key, one document; empty until made
 };
 
 // Services and a decision-only snapshot, prepared as `ciap run` prepares them.
@@ -158,15 +157,10 @@ PolicyRunner::PolicyRunner(std::shared_ptr<const config::Config> config, bool of
 
 PolicyRunner::~PolicyRunner() = default;
 
-std::expected<std::unique_ptr<PolicyRunner>, std::string> PolicyRunner::Create(
-    std::shared_ptr<const config::Config> config, bool offline) {
-  return std::unique_ptr<PolicyRunner>(new PolicyRunner(std::move(config), offline));
-}
-
 // Made on first use: an RSA key takes a good part of a second to generate, and a case without a
 // token, or with a token verified against key files, needs none.
 std::expected<PolicyRunner::Signers*, std::string> PolicyRunner::StandIns() {
-  if (signers_->ready) return signers_.get();
+  if (!signers_->jwks.empty()) return signers_.get();
   json::array keys;
   auto add = [&](jose::Algorithm alg) -> std::expected<void, std::string> {
     if (signers_->by_algorithm.contains(alg)) return {};
@@ -185,7 +179,6 @@ std::expected<PolicyRunner::Signers*, std::string> PolicyRunner::StandIns() {
     if (!added) return std::unexpected(added.error());
   }
   signers_->jwks = json::serialize(json::object{{"keys", std::move(keys)}});
-  signers_->ready = true;
   return signers_.get();
 }
 

@@ -53,9 +53,9 @@ struct PolicyCase {
 
 class PolicyRunner {
  public:
-  // `offline`: no file the config names is read (key files included).
-  static std::expected<std::unique_ptr<PolicyRunner>, std::string> Create(
-      std::shared_ptr<const config::Config> config, bool offline);
+  // `offline`: no file the config names is read (key files included). Nothing is prepared
+  // until a case needs it.
+  PolicyRunner(std::shared_ptr<const config::Config> config, bool offline);
   ~PolicyRunner();
 
   // An error (a sentence) when the case itself is unusable: no such listener or provider, a
@@ -69,7 +69,6 @@ class PolicyRunner {
   // How tokens are checked: against stand-in keys, against the key files, or not at all (no
   // credential: kAny takes whichever mode exists, or one without keys).
   enum class Keys { kAny, kStandIn, kFiles };
-  PolicyRunner(std::shared_ptr<const config::Config> config, bool offline);
   // The services and snapshot for one way of checking keys (stand-in keys, or key files).
   std::expected<Mode*, std::string> ModeFor(Keys keys);
   std::expected<Signers*, std::string> StandIns();

@@ -3,7 +3,6 @@
 
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 
 #include <boost/beast/core/string.hpp>
 #include <boost/url/parse.hpp>
@@ -220,15 +219,7 @@ asio::awaitable<std::expected<http::response<http::string_body>, std::string>> F
 
   Stream tls(std::move(plain.socket()), options.tls ? *options.tls : SystemTrust());
   watchdog.Watch(tls.socket());
-  SSL* ssl = tls.ssl_handle();
-  error_code ip_ec;
-  asio::ip::make_address(target.host, ip_ec);
-  if (ip_ec) {
-    SSL_set_tlsext_host_name(ssl, target.host.c_str());
-    SSL_set1_host(ssl, target.host.c_str());
-  } else {
-    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), target.host.c_str());
-  }
+  ExpectPeerName(tls.ssl_handle(), target.host);
   error_code hs_ec = co_await tls.Handshake(/*server=*/false);
   if (hs_ec) {
     co_return std::unexpected("TLS handshake with " + target.host + ": " + hs_ec.message());

@@ -242,4 +242,15 @@ std::expected<std::unique_ptr<ssl::context>, std::string> CreateUpstreamTlsConte
   return context;
 }
 
+void ExpectPeerName(SSL* ssl, const std::string& name) {
+  error_code not_ip;
+  asio::ip::make_address(name, not_ip);
+  if (not_ip) {
+    SSL_set_tlsext_host_name(ssl, name.c_str());
+    SSL_set1_host(ssl, name.c_str());
+  } else {
+    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name.c_str());
+  }
+}
+
 }  // namespace ciap

@@ -42,6 +42,10 @@ class ServerTls {
 std::expected<std::unique_ptr<ssl::context>, std::string> CreateUpstreamTlsContext(
     const config::UpstreamTlsConfig& config);
 
+// A client session's peer: SNI and the host name the certificate must carry, or for an IP
+// literal the address it must carry (and no SNI, which takes host names only).
+void ExpectPeerName(SSL* ssl, const std::string& name);
+
 // The OpenSSL error queue as a sentence (and cleared).
 std::string OpenSslErrors();
 

@@ -1,14 +1,13 @@
 // See upstream_pool.h.
 #include "proxy/upstream_pool.h"
 
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 #include <sys/socket.h>
 
 #include <cerrno>
 
 #include "net/log.h"
 #include "net/resolve.h"
+#include "net/tls.h"
 
 namespace ciap {
 namespace {
@@ -144,16 +143,8 @@ asio::awaitable<std::unique_ptr<UpstreamConnection>> UpstreamPool::Connect(Deadl
     socket.set_option(tcp::no_delay(true), ec);
 
     if (connection->stream.is_tls()) {
-      SSL* ssl = connection->stream.ssl_handle();
-      const std::string& name = config.tls->sni.empty() ? endpoint.host : config.tls->sni;
-      error_code ip_ec;
-      asio::ip::make_address(name, ip_ec);
-      if (ip_ec) {
-        SSL_set_tlsext_host_name(ssl, name.c_str());
-        SSL_set1_host(ssl, name.c_str());
-      } else {
-        X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name.c_str());
-      }
+      ExpectPeerName(connection->stream.ssl_handle(),
+                     config.tls->sni.empty() ? endpoint.host : config.tls->sni);
       error_code hs_ec = co_await connection->stream.Handshake(/*server=*/false);
       if (hs_ec || deadline.expired()) {
         LogEvent(LogLevel::kWarning, "upstream TLS handshake failed",
