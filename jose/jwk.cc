@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "jose/base64url.h"
+#include "jose/roca.h"
 #include "jose/strict_json.h"
 
 namespace ciap::jose {
@@ -119,6 +120,14 @@ KeyResult RsaKey(const json::object& jwk, int& bits) {
                  std::to_string(kMaxRsaBits)});
   }
   if (!BN_is_odd(n.get())) return Fail({"RSA modulus is even"});
+  // A key from Infineon's RSALib can be factored from n alone (a 2048-bit one in ~140 CPU-years,
+  // within a funded attacker's reach); longer ones are refused as well, as CAs refuse them: the
+  // generator is known to be weak, and the IdP can only fix it by making a new key.
+  if (HasRocaFingerprint(n.get())) {
+    return Fail(
+        {"RSA modulus has the ROCA fingerprint (CVE-2017-15361): the key was made by a "
+         "weak generator and its private key can be computed; the IdP must replace it"});
+  }
   // An even or tiny exponent is no RSA key; OpenSSL also refuses exponents over 64 bits for
   // large moduli, so refuse them for all.
   if (!BN_is_odd(e.get()) || BN_num_bits(e.get()) < 2 || BN_num_bits(e.get()) > 64) {
