@@ -143,7 +143,27 @@ struct ClaimCondition {
   ClaimMatcher matcher;
 };
 
-enum class ProviderType { kBuildkite, kCircleCi, kGitLab, kGitHub, kOidc };
+// The CI vendors' JWT issuers and any OIDC issuer (tokens verified offline with published keys),
+// then the identity sources whose credentials are looked up or come from the TLS handshake.
+enum class ProviderType {
+  kBuildkite,
+  kCircleCi,
+  kGitLab,
+  kGitHub,
+  kOidc,
+  kGitLabJobToken,     // GitLab's CI_JOB_TOKEN, checked with GET /api/v4/job
+  kGitLabAccessToken,  // personal/project/group access tokens: /personal_access_tokens/self
+  kIntrospection,      // RFC 7662 token introspection
+  kClientCertificate,  // the listener's verified client certificate (X.509, SPIFFE)
+  kAwsIam,             // a presigned sts:GetCallerIdentity request
+};
+
+// Whether the provider verifies JWTs with published keys (the key manager's business).
+inline bool IsJwtProvider(ProviderType type) { return type <= ProviderType::kOidc; }
+// Whether the provider checks a credential by calling its source (cached; see cache_ttl).
+inline bool IsLookupProvider(ProviderType type) {
+  return !IsJwtProvider(type) && type != ProviderType::kClientCertificate;
+}
 enum class JwsAlgorithm { kRs256, kRs384, kRs512, kPs256, kPs384, kPs512, kEs256, kEs384, kEdDsa };
 
 struct IdentityProviderConfig {
@@ -162,6 +182,21 @@ struct IdentityProviderConfig {
   Duration clock_skew{60000};
   Duration max_token_lifetime{3600000};  // presets: the vendor's documented lifetime
   std::string groups_claim;              // values become groups "<provider>:<value>"
+
+  // The sources that are called (IsLookupProvider); ca_file and token_headers above apply too.
+  std::string url;                     // gitlab_*: the instance, "https://gitlab.example.com"
+  std::string introspection_endpoint;  // introspection
+  std::string client_id;               // introspection, client_secret_basic
+  // A literal, or the file of a `${secret:PATH}` reference (client_secret_file), read when the
+  // source is made and again when the file changes. Never logged nor shown by /config.
+  std::string client_secret;
+  std::string client_secret_file;
+  // When given, only credentials starting with one of these go to this provider ("glpat-").
+  std::vector<std::string> token_prefixes;
+  std::vector<std::string> sts_endpoints;  // aws_iam: the only URLs ever called
+  std::string audience;                    // aws_iam: the signed x-ciap-audience header's value
+  Duration cache_ttl{30000};               // positive answers; never past the credential's end
+  Duration timeout{5000};                  // one lookup, connect to answer
 };
 
 // A group's rule: `any` / `all` / `not` of rules (nestable), or a leaf that names a provider

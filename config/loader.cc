@@ -16,6 +16,7 @@
 #include "config/name_set.h"
 #include "config/provider_schema.h"
 #include "config/route_schema.h"
+#include "config/source_schema.h"
 #include "config/syntax.h"
 #include "config/text.h"
 #include "config/value_readers.h"
@@ -44,6 +45,7 @@ class SchemaReader {
     if (!top) return;
     if (auto v = top->Get("identity_providers")) {
       if (auto items = v->List()) {
+        provider_items_ = *items;
         for (const Value& item : *items) {
           IdentityProviderConfig& p = config.identity_providers.emplace_back();
           ReadIdentityProvider(item, p, provider_names_);
@@ -106,6 +108,9 @@ class SchemaReader {
     CheckGroupReferences();
     CheckAuthenticateHasProviders();
     CheckAddressClashes(config);
+    if (provider_items_) {
+      CheckCredentialOwners(*provider_items_, config.identity_providers, config.listeners);
+    }
   }
 
  private:
@@ -489,6 +494,7 @@ class SchemaReader {
   const yaml::Diagnostics& diagnostics_;
   NameSet upstream_names_{"upstream"};
   NameSet provider_names_{"identity provider"};
+  std::optional<std::vector<Value>> provider_items_;
   NameSet group_names_{"group"};
   bool provider_names_complete_ = true;
   bool group_names_complete_ = true;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "config/claim_schema.h"
+#include "config/source_schema.h"
 #include "config/syntax.h"
 #include "config/text.h"
 #include "config/value_readers.h"
@@ -34,6 +35,10 @@ struct Preset {
   std::string_view issuer;  // empty: the issuer is required
   std::span<const JwsAlgorithm> algorithms;
 };
+
+constexpr ProviderType kSourceTypes[] = {
+    ProviderType::kGitLabJobToken, ProviderType::kGitLabAccessToken, ProviderType::kIntrospection,
+    ProviderType::kClientCertificate, ProviderType::kAwsIam};
 
 constexpr std::array<Preset, 5> kPresets = {{
     {"buildkite", ProviderType::kBuildkite, "https://agent.buildkite.com", kRs256Only},
@@ -134,9 +139,8 @@ const SharedIssuer* FindSharedIssuer(std::string_view issuer) {
   return nullptr;
 }
 
-enum class UrlUse { kIssuer, kJwks };
+}  // namespace
 
-// An https URL, or http on a loopback host (a local test IdP).
 std::optional<std::string> ReadHttpsUrl(const Value& v, UrlUse use) {
   std::optional<std::string> text = v.NonEmptyString();
   if (!text) return std::nullopt;
@@ -163,10 +167,17 @@ std::optional<std::string> ReadHttpsUrl(const Value& v, UrlUse use) {
     v.Error("must not have a fragment (#...), got '" + *text + "'");
     return std::nullopt;
   }
+  if (use == UrlUse::kEndpoint && (url->has_query || url->has_fragment)) {
+    v.Error("must not have a query or fragment, got '" + *text + "'");
+    return std::nullopt;
+  }
   return text;
 }
 
-const Preset* ReadType(const Value& v) {
+namespace {
+
+// A JWT issuer's preset, or (preset null) an identity source's type in `*source`.
+const Preset* ReadType(const Value& v, std::optional<ProviderType>* source) {
   std::optional<std::string> type = v.String();
   if (!type) return nullptr;
   std::vector<std::string_view> names;
@@ -174,7 +185,12 @@ const Preset* ReadType(const Value& v) {
     if (preset.name == *type) return &preset;
     names.push_back(preset.name);
   }
-  std::string message = "expected buildkite, circleci, gitlab, github or oidc, got '" + *type + "'";
+  if ((*source = SourceTypeByName(*type))) return nullptr;
+  for (ProviderType t : kSourceTypes) names.push_back(SourceTypeName(t));
+  std::string message =
+      "expected buildkite, circleci, gitlab, github, oidc (JWT issuers) or gitlab_job_token, "
+      "gitlab_access_token, introspection, client_certificate, aws_iam, got '" +
+      *type + "'";
   if (std::optional<std::string_view> guess = SuggestSpelling(*type, names)) {
     message += " (did you mean '" + std::string(*guess) + "'?)";
   }
@@ -230,7 +246,7 @@ std::optional<std::string> DefaultAudienceProblem(const IdentityProviderConfig& 
       example = "circleci run oidc get --claims '{\"aud\":\"https://ci-proxy.example.com\"}'";
       break;
     }
-    case ProviderType::kOidc:
+    default:  // an OIDC issuer has no vendor default; the sources have no audiences here
       return std::nullopt;
   }
   return "'" + audience +
@@ -302,6 +318,8 @@ void ReadAlgorithms(const Value& v, std::vector<JwsAlgorithm>& out) {
   }
 }
 
+}  // namespace
+
 void ReadTokenHeaders(const Value& v, std::vector<std::string>& out) {
   std::optional<std::vector<Value>> items = v.List();
   if (!items) return;
@@ -326,6 +344,8 @@ void ReadTokenHeaders(const Value& v, std::vector<std::string>& out) {
     out.push_back(*name);
   }
 }
+
+namespace {
 
 // jwks_uri or jwks_file (or neither: OIDC discovery), and ca_file for fetching over HTTPS.
 void ReadKeySource(const Map& m, IdentityProviderConfig& p) {
@@ -401,17 +421,35 @@ void CheckTenantBinding(const Map& m, const IdentityProviderConfig& p,
 }  // namespace
 
 void ReadIdentityProvider(const Value& v, IdentityProviderConfig& p, NameSet& names) {
-  std::optional<Map> m = v.AsMap({"name", "type", "issuer", "audiences", "bound_claims", "jwks_uri",
-                                  "jwks_file", "ca_file", "token_headers", "algorithms",
-                                  "clock_skew", "max_token_lifetime", "groups_claim"});
+  std::optional<Map> m = v.AsMap({"name",          "type",          "issuer",
+                                  "audiences",     "bound_claims",  "jwks_uri",
+                                  "jwks_file",     "ca_file",       "token_headers",
+                                  "algorithms",    "clock_skew",    "max_token_lifetime",
+                                  "groups_claim",  "url",           "introspection_endpoint",
+                                  "client_id",     "client_secret", "token_prefixes",
+                                  "sts_endpoints", "audience",      "cache_ttl",
+                                  "timeout"});
   if (!m) return;
   if (std::optional<std::string> name = ReadName(*m, names)) p.name = *name;
 
   const Preset* preset = nullptr;
-  if (auto type = m->Require("type", "(buildkite, circleci, gitlab, github or oidc)")) {
-    preset = ReadType(*type);
+  std::optional<ProviderType> source;
+  if (auto type = m->Require("type",
+                             "(a JWT issuer: buildkite, circleci, gitlab, github, oidc; "
+                             "or gitlab_job_token, gitlab_access_token, introspection, "
+                             "client_certificate, aws_iam)")) {
+    preset = ReadType(*type, &source);
+  }
+  if (source) {
+    p.type = *source;
+    ReadIdentitySource(*m, p);
+    return;
   }
   if (preset) p.type = preset->type;
+  m->RejectKeys({"url", "introspection_endpoint", "client_id", "client_secret", "token_prefixes",
+                 "sts_endpoints", "audience", "cache_ttl", "timeout"},
+                "only the identity sources (gitlab_job_token, gitlab_access_token, "
+                "introspection, aws_iam) take this key, not a JWT issuer");
 
   // The tenant check needs the issuer; without a known one it would only add noise.
   bool issuer_known = false;

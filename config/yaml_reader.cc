@@ -298,8 +298,9 @@ std::expected<std::string, std::string> SubstituteEnv(std::string_view text, con
     if (inner.starts_with("secret:") || inner.starts_with("claim:")) {
       if (!keep_refs) {
         std::string_view kind = inner.substr(0, inner.find(':'));
-        return std::unexpected("${" + std::string(kind) +
-                               ":} is only allowed in request_headers.set values");
+        return std::unexpected("${" + std::string(kind) + ":} is only allowed in " +
+                               (kind == "secret" ? "request_headers.set values and client_secret"
+                                                 : "request_headers.set values"));
       }
       if (inner.starts_with("secret:")) {
         auto reference = SecretReference(text, i, env, used);

@@ -176,7 +176,7 @@ asio::awaitable<std::expected<void, std::string>> Connect(
 asio::awaitable<std::expected<http::response<http::string_body>, std::string>> Exchange(
     Stream& stream, const Target& target, const HttpFetchOptions& options,
     const Proxy* plain_proxy) {
-  http::request<http::empty_body> request(http::verb::get, target.path, 11);
+  http::request<http::string_body> request(http::string_to_verb(options.method), target.path, 11);
   // RFC 9110 7.2: the port unless it is the scheme's default, and IPv6 literals in brackets.
   // IdPs build their discovery URLs (jwks_uri) from Host; a missing port sends us elsewhere.
   std::string host =
@@ -190,8 +190,14 @@ asio::awaitable<std::expected<http::response<http::string_body>, std::string>> E
     }
   }
   request.set(http::field::user_agent, "ciap/" CIAP_VERSION);
-  request.set(http::field::accept, "application/json");
+  request.set(http::field::accept, options.accept);
   request.set(http::field::connection, "close");
+  for (const auto& [name, value] : options.headers) request.set(name, value);
+  if (options.method != "GET") {
+    if (!options.content_type.empty()) request.set(http::field::content_type, options.content_type);
+    request.body() = options.body;
+    request.prepare_payload();
+  }
   auto [write_ec, written] = co_await http::async_write(stream, request, use_nothrow);
   if (write_ec) co_return std::unexpected("send to " + target.host + ": " + write_ec.message());
 

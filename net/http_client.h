@@ -6,6 +6,8 @@
 #include <chrono>
 #include <expected>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "net/asio.h"
 
@@ -17,6 +19,13 @@ struct HttpFetchOptions {
   int max_redirects = 3;
   // Trust for https URLs; null means the system store (a shared default context).
   ssl::context* tls = nullptr;
+  // The request: GET by default; a POST carries `body` as `content_type`. `headers` are added
+  // as given (credentials for a lookup: never logged by the client).
+  std::string method = "GET";
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::string content_type;
+  std::string accept = "application/json";
 };
 
 struct HttpFetchResult {
@@ -26,8 +35,8 @@ struct HttpFetchResult {
   std::string final_url;
 };
 
-// GETs `url` (http or https). Errors are human sentences ("connect to idp.example:443:
-// Connection refused").
+// Sends one request to `url` (http or https): a GET unless `options.method` says otherwise. Errors
+// are human sentences ("connect to idp.example:443: Connection refused").
 asio::awaitable<std::expected<HttpFetchResult, std::string>> HttpGet(std::string url,
                                                                      HttpFetchOptions options);
 

@@ -10,6 +10,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/http/fields.hpp>
 #include <boost/beast/http/status.hpp>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -84,6 +85,10 @@ struct ConnectionInfo {
   // The client certificate chain, leaf first, as the listener's client CA verified it; null
   // when the client sent none (client_auth: optional) or on a plaintext listener.
   const stack_st_X509* verified_chain = nullptr;
+  // The client_certificate provider's caller for this chain, made on the first request that
+  // needed it, and which identity filter instance made it (a reload makes another).
+  mutable std::shared_ptr<const Caller> certificate_caller;
+  mutable uint64_t certificate_owner = 0;
 };
 
 struct RequestContext {

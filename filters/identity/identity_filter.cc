@@ -1,12 +1,16 @@
 // See identity_filter.h.
 #include "filters/identity/identity_filter.h"
 
+#include <openssl/x509.h>
+
 #include <boost/beast/core/string.hpp>
 #include <boost/json.hpp>
 
+#include "config/source_schema.h"
 #include "filters/api/audit.h"
 #include "filters/api/caller.h"
 #include "filters/claims/claim_conditions.h"
+#include "filters/identity/certificate_claims.h"
 #include "filters/identity/token_cache.h"
 #include "jose/base64url.h"
 #include "jose/claims.h"
@@ -32,8 +36,16 @@ struct AuthnCounters {
   }
 };
 
-constexpr std::string_view kOwnReasons[] = {"missing_token", "unknown_issuer", "keys_unavailable",
-                                            "bound_claims"};
+constexpr std::string_view kOwnReasons[] = {"missing_token",
+                                            "unknown_issuer",
+                                            "keys_unavailable",
+                                            "bound_claims",
+                                            "invalid_token",
+                                            "inactive_token",
+                                            "expired",
+                                            "wrong_audience",
+                                            "invalid_certificate",
+                                            "identity_source_unavailable"};
 
 AuthnCounters MakeCounters(IdentityMetrics& metrics, const std::string& provider) {
   AuthnCounters counters;
@@ -87,7 +99,9 @@ jose::ClaimsPolicy ProviderClaimsPolicy(const config::IdentityProviderConfig& pr
 
 struct IdentityFilter::Provider {
   const config::IdentityProviderConfig* config;
-  std::shared_ptr<ProviderKeys> keys;
+  std::shared_ptr<ProviderKeys> keys;    // JWT providers
+  std::shared_ptr<LookupSource> source;  // lookup providers; null offline
+  std::vector<std::string> prefixes;     // lookup providers: the credentials they claim
   jose::AlgorithmSet algorithms;
   claims::ClaimConditions bound_claims;  // the tenant binding and any other must-holds
   AuthnCounters counters;
@@ -109,6 +123,7 @@ std::expected<std::unique_ptr<Filter>, std::string> IdentityFilter::Create(
     auto provider = std::make_unique<Provider>();
     provider->config = &providers[i];
     provider->keys = state->providers[i];
+    if (i < state->sources.size()) provider->source = state->sources[i];
     for (config::JwsAlgorithm alg : providers[i].algorithms) {
       provider->algorithms.Add(static_cast<jose::Algorithm>(alg));
     }
@@ -117,11 +132,23 @@ std::expected<std::unique_ptr<Filter>, std::string> IdentityFilter::Create(
     if (!bound)
       return std::unexpected("identity provider " + providers[i].name + ": " + bound.error());
     provider->bound_claims = std::move(*bound);
-    filter->by_issuer_[providers[i].issuer].push_back(provider.get());
-    for (const std::string& header : providers[i].token_headers) {
+    const bool jwt = config::IsJwtProvider(providers[i].type);
+    if (jwt) filter->by_issuer_[providers[i].issuer].push_back(provider.get());
+    if (config::IsLookupProvider(providers[i].type)) {
+      provider->prefixes = config::ClaimedPrefixes(providers[i]);
+      filter->lookups_.push_back(provider.get());
+    }
+    if (providers[i].type == config::ProviderType::kClientCertificate) {
+      filter->certificate_ = provider.get();
+    }
+    auto add = [](std::vector<std::string>& headers, const std::string& header) {
       bool known = false;
-      for (const std::string& h : filter->token_headers_) known = known || iequals(h, header);
-      if (!known) filter->token_headers_.push_back(header);
+      for (const std::string& h : headers) known = known || iequals(h, header);
+      if (!known) headers.push_back(header);
+    };
+    for (const std::string& header : providers[i].token_headers) {
+      add(filter->token_headers_, header);
+      if (jwt) add(filter->jwt_headers_, header);
     }
     filter->providers_.push_back(std::move(provider));
   }
@@ -181,7 +208,13 @@ void IdentityFilter::Audit(const Request& request, const RequestContext& context
 
 Decision IdentityFilter::Check(Request& request, RequestContext& context) const {
   std::optional<Token> token = FindToken(request);
-  if (!token) return Unauthenticated(nullptr, "missing_token", false);
+  if (!token) {
+    if (certificate_ != nullptr && context.connection != nullptr &&
+        context.connection->verified_chain != nullptr) {
+      return AuthenticateCertificate(request, context);
+    }
+    return Unauthenticated(nullptr, "missing_token", false);
+  }
 
   // A cache hit skips everything below, including reading the issuer.
   auto now = std::chrono::duration_cast<std::chrono::seconds>(
@@ -196,15 +229,25 @@ Decision IdentityFilter::Check(Request& request, RequestContext& context) const 
     return Decision::Continue();
   }
   (result == TokenCache::Result::kExpired ? cache_expired_ : cache_miss_)->Increment();
+  if (const Provider* lookup = LookupProviderFor(*token)) {
+    return AuthenticateLookup(*lookup, request, context, *token);
+  }
   return Authenticate(request, context, *token, /*may_refetch=*/true);
 }
 
 asio::awaitable<Decision> IdentityFilter::OnRequestAsync(Request& request,
                                                          RequestContext& context) const {
-  // Only reached for an unknown kid: wait (bounded) for the issuer's keys to be refetched, then
-  // decide with whatever keys there are. Refetches are rate-limited per provider, so a flood of
-  // random kids costs at most one fetch per interval.
+  // Reached for a credential its source must be asked about, or for an unknown kid: then wait
+  // (bounded) for the issuer's keys to be refetched, and decide with whatever keys there are.
+  // Refetches are rate-limited per provider, so a flood of random kids costs at most one fetch
+  // per interval.
   std::optional<Token> token = FindToken(request);
+  if (const Provider* lookup = token ? LookupProviderFor(*token) : nullptr) {
+    LookupAnswer answer = co_await lookup->source->Lookup(std::string(token->value));
+    Decision decision = ApplyAnswer(*lookup, answer, request, context, &*token);
+    Audit(request, context, decision);
+    co_return decision;
+  }
   std::string_view reason = "missing_token";
   const Candidates* candidates = token ? ProvidersFor(token->value, &reason) : nullptr;
   if (candidates == nullptr) {
@@ -348,6 +391,100 @@ Decision IdentityFilter::AuthenticateWith(const Provider& provider, Request& req
   context.caller = std::move(identity);
   Accept(request, context, token);
   return Decision::Continue();
+}
+
+const IdentityFilter::Provider* IdentityFilter::LookupProviderFor(const Token& token) const {
+  const Provider* owner = nullptr;
+  for (const Provider* provider : lookups_) {
+    const auto& headers = provider->config->token_headers;
+    if (std::none_of(headers.begin(), headers.end(),
+                     [&](const std::string& h) { return iequals(h, token.header); })) {
+      continue;
+    }
+    const auto& prefixes = provider->prefixes;
+    if (!prefixes.empty() &&
+        std::none_of(prefixes.begin(), prefixes.end(),
+                     [&](const std::string& p) { return token.value.starts_with(p); })) {
+      continue;
+    }
+    owner = provider;  // validate allows one owner per credential
+    break;
+  }
+  if (owner == nullptr) return nullptr;
+  // A compact JWS of a known issuer, in a header the JWT providers read, is theirs.
+  const bool jwt_header =
+      std::any_of(jwt_headers_.begin(), jwt_headers_.end(),
+                  [&](const std::string& h) { return iequals(h, token.header); });
+  std::string_view reason;
+  if (jwt_header && std::count(token.value.begin(), token.value.end(), '.') == 2 &&
+      ProvidersFor(token.value, &reason) != nullptr) {
+    return nullptr;
+  }
+  return owner;
+}
+
+Decision IdentityFilter::AuthenticateLookup(const Provider& provider, Request& request,
+                                            RequestContext& context, const Token& token) const {
+  if (!provider.source) {
+    LookupAnswer unavailable = LookupAnswer::Unavailable("no source (offline)");
+    return ApplyAnswer(provider, unavailable, request, context, &token);
+  }
+  if (std::optional<LookupAnswer> cached = provider.source->Cached(token.value)) {
+    return ApplyAnswer(provider, *cached, request, context, &token);
+  }
+  return Decision::Suspend();
+}
+
+Decision IdentityFilter::ApplyAnswer(const Provider& provider, const LookupAnswer& answer,
+                                     Request& request, RequestContext& context,
+                                     const Token* token) const {
+  if (answer.kind == LookupAnswer::Kind::kUnavailable) {
+    provider.counters.Fail("identity_source_unavailable");
+    return Decision::Respond(http::status::service_unavailable, "identity_source_unavailable")
+        .WithHeader("Retry-After", "5");
+  }
+  if (answer.kind == LookupAnswer::Kind::kRefused) {
+    return Unauthenticated(&provider, answer.reason, true);
+  }
+  if (!provider.bound_claims.Matches(answer.caller->claims())) {
+    return Unauthenticated(&provider, "bound_claims", true);
+  }
+  if (token != nullptr) {
+    // The worker's cache keeps it no longer than the source's cache would.
+    const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    int64_t until =
+        now + std::chrono::duration_cast<std::chrono::seconds>(provider.config->cache_ttl).count();
+    if (answer.expires_at > 0) until = std::min(until, answer.expires_at);
+    bool evicted = LocalCache().Insert(
+        token->value,
+        TokenCache::Entry{answer.caller, nullptr, nullptr, &provider, generation_, until});
+    if (evicted) cache_evicted_->Increment();
+  }
+  provider.counters.success->Increment();
+  context.caller = answer.caller;
+  context.reason = "authenticated";
+  if (token != nullptr && !routes_[context.route_index].forward_token) {
+    request.headers.erase(token->header);
+  }
+  return Decision::Continue();
+}
+
+Decision IdentityFilter::AuthenticateCertificate(Request& request, RequestContext& context) const {
+  const ConnectionInfo& connection = *context.connection;
+  // The same certificate for every request on the connection: its claims are made once.
+  if (!connection.certificate_caller || connection.certificate_owner != generation_) {
+    auto* chain = const_cast<stack_st_X509*>(connection.verified_chain);
+    auto claims = CertificateClaims(sk_X509_num(chain) > 0 ? sk_X509_value(chain, 0) : nullptr);
+    if (!claims) return Unauthenticated(certificate_, claims.error().reason, true);
+    connection.certificate_caller = claims->ToCaller(certificate_->config->name);
+    connection.certificate_owner = generation_;
+  }
+  LookupAnswer answer;
+  answer.kind = LookupAnswer::Kind::kAccepted;
+  answer.caller = connection.certificate_caller;
+  return ApplyAnswer(*certificate_, answer, request, context, nullptr);
 }
 
 void IdentityFilter::Accept(Request& request, RequestContext& context, const Token& token) const {

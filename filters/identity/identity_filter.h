@@ -1,5 +1,8 @@
 // The `identity` filter: authenticates the caller of every route that requires it from a JWT
-// bearer token, against the identity provider named by the token's issuer.
+// bearer token, against the identity provider named by the token's issuer; or from a credential
+// a lookup provider owns (by header and prefix: GitLab tokens, introspection, AWS IAM), asked of
+// its source (lookup_source.h); or, when the request carries no credential, from the client
+// certificate the listener verified (a client_certificate provider).
 //
 // Order of checks: token present → provider by exact `iss` → provider has keys (else 503) →
 // JWS verification (identity/jws.h) → registered claims (identity/claims.h) → the provider's
@@ -19,6 +22,7 @@
 #include "filters/api/filter.h"
 #include "filters/identity/identity_service.h"
 #include "filters/identity/key_manager.h"
+#include "filters/identity/lookup_source.h"
 #include "jose/algorithm.h"
 #include "jose/claims.h"
 
@@ -70,10 +74,25 @@ class IdentityFilter : public Filter {
   Decision Unauthenticated(const Provider* provider, std::string_view reason,
                            bool token_present) const;
   void Accept(Request& request, RequestContext& context, const Token& token) const;
+  // The lookup provider a credential belongs to (by header and prefix), unless it is a JWT for
+  // a JWT provider reading that header; null: the JWT providers decide.
+  const Provider* LookupProviderFor(const Token& token) const;
+  // A looked-up credential: the source's cached answer, else Suspend (OnRequestAsync asks).
+  Decision AuthenticateLookup(const Provider& provider, Request& request, RequestContext& context,
+                              const Token& token) const;
+  // The caller the source answered with, after the provider's bound_claims.
+  Decision ApplyAnswer(const Provider& provider, const LookupAnswer& answer, Request& request,
+                       RequestContext& context, const Token* token) const;
+  // No credential in a header: the listener's verified client certificate, if a provider
+  // takes it.
+  Decision AuthenticateCertificate(Request& request, RequestContext& context) const;
 
   std::vector<std::unique_ptr<Provider>> providers_;
   std::unordered_map<std::string, Candidates> by_issuer_;  // exact, byte-for-byte issuer
   std::vector<std::string> token_headers_;                 // union over providers, first match wins
+  std::vector<std::string> jwt_headers_;                   // the JWT providers' headers
+  std::vector<const Provider*> lookups_;                   // lookup providers, in config order
+  const Provider* certificate_ = nullptr;                  // the client_certificate provider
   std::vector<Route> routes_;                              // by route index
   uint64_t generation_ = 0;  // tells this instance's cache entries apart
   prometheus::Counter* cache_hit_ = nullptr;

@@ -13,7 +13,7 @@ std::unique_ptr<FilterService> IdentityService::Make(const ServiceEnv& env) {
 }
 
 IdentityService::IdentityService(const ServiceEnv& env)
-    : metrics_(std::make_unique<IdentityMetrics>(*env.metrics)) {
+    : metrics_(std::make_unique<IdentityMetrics>(*env.metrics)), io_(env.io) {
   if (env.offline != nullptr) {
     offline_ = *env.offline;
   } else {
@@ -35,6 +35,9 @@ std::expected<std::shared_ptr<const PreparedState>, std::string> IdentityService
     if (!providers) return std::unexpected(providers.error());
     state->providers = std::move(*providers);
   }
+  auto sources = PrepareSources(config);
+  if (!sources) return std::unexpected(sources.error());
+  state->sources = std::move(*sources);
   return state;
 }
 
@@ -45,6 +48,10 @@ std::expected<ProviderSet, std::string> IdentityService::OfflineProviders(
   if (!stand_in) return std::unexpected("stand-in keys: " + stand_in.error());
   ProviderSet providers;
   for (const config::IdentityProviderConfig& provider : config.identity_providers) {
+    if (!config::IsJwtProvider(provider.type)) {
+      providers.push_back(nullptr);
+      continue;
+    }
     std::shared_ptr<const jose::KeySet> keys = *stand_in;
     if (offline_.key_files && !provider.jwks_file.empty()) {
       auto parsed = LoadKeyFile(provider.jwks_file);
@@ -55,6 +62,22 @@ std::expected<ProviderSet, std::string> IdentityService::OfflineProviders(
     providers.push_back(ProviderKeys::Fixed(provider, std::move(keys)));
   }
   return providers;
+}
+
+std::expected<std::vector<std::shared_ptr<LookupSource>>, std::string>
+IdentityService::PrepareSources(const config::Config& config) {
+  std::vector<std::shared_ptr<LookupSource>> sources;
+  for (const config::IdentityProviderConfig& provider : config.identity_providers) {
+    // Offline (`ciap check`) nothing is called: a lookup provider has no source there.
+    if (!config::IsLookupProvider(provider.type) || io_ == nullptr) {
+      sources.push_back(nullptr);
+      continue;
+    }
+    auto source = LookupSource::Make(provider, io_->get_executor(), metrics_.get());
+    if (!source) return std::unexpected(source.error());
+    sources.push_back(std::move(*source));
+  }
+  return sources;
 }
 
 void IdentityService::Commit(const std::shared_ptr<const PreparedState>& prepared) {

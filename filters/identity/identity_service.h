@@ -10,12 +10,16 @@
 #include "filters/api/service.h"
 #include "filters/identity/identity_metrics.h"
 #include "filters/identity/key_manager.h"
+#include "filters/identity/lookup_source.h"
 
 namespace ciap::identity {
 
 // What the identity filter of one snapshot reads.
 struct IdentityState : PreparedState {
   ProviderSet providers;  // index-aligned with the config's identity_providers
+  // Index-aligned too: the lookup providers' sources (null for the others, and offline).
+  // Made anew for each config: a reload starts with empty lookup caches.
+  std::vector<std::shared_ptr<LookupSource>> sources;
   IdentityMetrics* metrics = nullptr;
 };
 
@@ -35,10 +39,13 @@ class IdentityService : public FilterService {
  private:
   explicit IdentityService(const ServiceEnv& env);
   std::expected<ProviderSet, std::string> OfflineProviders(const config::Config& config) const;
+  std::expected<std::vector<std::shared_ptr<LookupSource>>, std::string> PrepareSources(
+      const config::Config& config);
 
   std::unique_ptr<IdentityMetrics> metrics_;
   std::unique_ptr<KeyManager> keys_;  // null offline
   OfflineInputs offline_;
+  asio::io_context* io_ = nullptr;  // null offline
 };
 
 // CIAP_KEY_TIMING="min_ttl=2s,retry_min=1s,...": shorter key-refresh timers for fault drills

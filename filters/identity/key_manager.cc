@@ -161,6 +161,10 @@ std::expected<ProviderSet, std::string> KeyManager::Prepare(const config::Config
   ProviderSet set;
   std::vector<bool> taken(providers_.size(), false);
   for (const config::IdentityProviderConfig& provider : config.identity_providers) {
+    if (!config::IsJwtProvider(provider.type)) {
+      set.push_back(nullptr);  // no keys: its credentials are looked up (lookup_source.h)
+      continue;
+    }
     std::shared_ptr<ProviderKeys> reused;
     for (std::size_t i = 0; i < providers_.size() && !reused; ++i) {
       const config::IdentityProviderConfig& running = providers_[i]->config_;
@@ -191,7 +195,10 @@ void KeyManager::Commit(const ProviderSet& providers) {
     old->state_->stopped = true;
     old->state_->timer->cancel();
   }
-  providers_ = providers;
+  providers_.clear();
+  for (const auto& provider : providers) {
+    if (provider) providers_.push_back(provider);
+  }
   if (started_) Start();
 }
 

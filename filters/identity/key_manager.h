@@ -76,7 +76,8 @@ class ProviderKeys {
   bool fixed_ = false;
 };
 
-// The providers of one config, index-aligned with its identity_providers.
+// The providers of one config, index-aligned with its identity_providers; null for a provider
+// that is not a JWT issuer.
 using ProviderSet = std::vector<std::shared_ptr<ProviderKeys>>;
 
 // Owns every provider's refresh loop, on the main thread. A config becomes the running one in

@@ -31,7 +31,8 @@ const TokenCache::Entry* TokenCache::Find(std::string_view token, uint64_t owner
   const Entry& entry = it->second->entry;
   if (entry.expires_at <= now) {
     *result = Result::kExpired;
-  } else if (entry.owner != owner || entry.keys != entry.provider_keys->keys()) {
+  } else if (entry.owner != owner ||
+             (entry.provider_keys != nullptr && entry.keys != entry.provider_keys->keys())) {
     *result = Result::kStale;  // keys rotated (or config reloaded): verify again
   } else {
     *result = Result::kHit;

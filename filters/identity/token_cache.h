@@ -24,11 +24,13 @@ class TokenCache {
  public:
   struct Entry {
     std::shared_ptr<const Caller> identity;
-    std::shared_ptr<const jose::KeySet> keys;     // the set that verified it (kept alive: no ABA)
-    const ProviderKeys* provider_keys = nullptr;  // whose current set must still be `keys`
-    const void* provider = nullptr;               // opaque to the cache: the filter's provider
-    uint64_t owner = 0;                           // the filter instance that verified it
-    int64_t expires_at = 0;                       // the token's exp
+    std::shared_ptr<const jose::KeySet> keys;  // the set that verified it (kept alive: no ABA)
+    // Whose current set must still be `keys`; null for a looked-up credential, which is good
+    // until expires_at (its provider's cache_ttl, at most).
+    const ProviderKeys* provider_keys = nullptr;
+    const void* provider = nullptr;  // opaque to the cache: the filter's provider
+    uint64_t owner = 0;              // the filter instance that verified it
+    int64_t expires_at = 0;          // the token's exp
   };
   enum class Result { kHit, kMiss, kExpired, kStale };
 

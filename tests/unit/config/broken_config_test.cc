@@ -413,10 +413,12 @@ const std::vector<BrokenCase>& Cases() {
        "must not be empty (a provider without audiences accepts tokens minted for anyone)"},
       {"ProviderMissingType", Provider("    issuer: https://idp.example.com\n    audiences: [c]\n"),
        2, 5, "identity_providers[0].type",
-       "required (buildkite, circleci, gitlab, github or oidc)"},
+       "required (a JWT issuer: buildkite, circleci, gitlab, github, oidc; or gitlab_job_token, "
+       "gitlab_access_token, introspection, client_certificate, aws_iam)"},
       {"ProviderUnknownType", Provider("    type: jenkins\n    audiences: [c]\n"), 3, 11,
        "identity_providers[0].type",
-       "expected buildkite, circleci, gitlab, github or oidc, got 'jenkins'"},
+       "expected buildkite, circleci, gitlab, github, oidc (JWT issuers) or gitlab_job_token, "
+       "gitlab_access_token, introspection, client_certificate, aws_iam, got 'jenkins'"},
       {"ProviderUnknownKey", Provider(std::string(kOidc) + "    jwks_url: https://x.example/k\n"),
        6, 5, "identity_providers[0].jwks_url", "unknown key 'jwks_url' (did you mean 'jwks_uri'?)"},
       {"DuplicateProviderName",
