@@ -11,6 +11,7 @@
 #include <exception>
 
 #include "filters/api/caller.h"
+#include "filters/api/stand_in.h"
 #include "filters/registry.h"
 #include "jose/base64url.h"
 #include "jose/jws_signer.h"
@@ -225,15 +226,16 @@ struct Sent {
   bool present = false;
   std::string token;
   std::string issuer;
+  std::string header;  // when not the issuer's providers' first
 };
 
 // Where the chain looks for the token: the issuer's first provider's first token header.
 void AddCredential(const config::Config& config, const Sent& sent,
                    boost::beast::http::fields& headers) {
   if (!sent.present) return;
-  std::string header = "Authorization";
+  std::string header = sent.header.empty() ? "Authorization" : sent.header;
   auto candidates = ProvidersOf(config, sent.issuer);
-  if (!candidates.empty() && !candidates.front()->token_headers.empty()) {
+  if (sent.header.empty() && !candidates.empty() && !candidates.front()->token_headers.empty()) {
     header = candidates.front()->token_headers.front();
   }
   const bool bearer = boost::beast::iequals(header, "authorization");
@@ -378,8 +380,20 @@ std::expected<Verdict, std::string> PolicyRunner::DecideOnce(const PolicyCase& i
   bool key_files = false;
   // Without a credential, keys play no part: any mode decides alike.
   Keys keys = input.source == PolicyCase::Source::kNone ? Keys::kAny : Keys::kStandIn;
+  std::shared_ptr<const Caller> certificate;
   if (input.source == PolicyCase::Source::kNone) {
     verdict.Line("caller: no token");
+  } else if (input.source == PolicyCase::Source::kClaims && named != nullptr &&
+             !config::IsJwtProvider(named->type)) {
+    // A source's answer (or a certificate's claims) described by hand: nothing is asked.
+    verdict.Line("caller: claims from " + input.claims_origin + " (standing in for what " +
+                 named->name + " would answer)");
+    keys = Keys::kAny;
+    if (named->type == config::ProviderType::kClientCertificate) {
+      certificate = CallerFromClaims(named->name, input.claims, 0);
+    } else {
+      sent = Sent{true, StandInCredential(*named, input.claims), {}, named->token_headers.front()};
+    }
   } else if (input.source == PolicyCase::Source::kClaims) {
     json::object claims = input.claims;
     verdict.Line("caller: claims from " + input.claims_origin + " (signed by a stand-in key)");
@@ -414,6 +428,7 @@ std::expected<Verdict, std::string> PolicyRunner::DecideOnce(const PolicyCase& i
   boost::beast::http::fields headers;
   AddCredential(*config_, sent, headers);
   Decided decided;
+  decided.connection.stand_in_certificate = std::move(certificate);
   RunPath(runtime, *request, headers, decided);
   if (key_files && decided.context.caller) {
     for (const auto& p : config_->identity_providers) {

@@ -324,7 +324,7 @@ void ReadTokenHeaders(const Value& v, std::vector<std::string>& out) {
   std::optional<std::vector<Value>> items = v.List();
   if (!items) return;
   if (items->empty()) {
-    v.Error("must not be empty (omit token_headers to read the Authorization header)");
+    v.Error("must not be empty (omit token_headers for the type's default header)");
     return;
   }
   out.clear();
@@ -418,6 +418,28 @@ void CheckTenantBinding(const Map& m, const IdentityProviderConfig& p,
   m.ErrorAtKey(*bound_entry, message);
 }
 
+// clock_skew and max_token_lifetime, each with its upper bound.
+void ReadTokenTimes(const Map& m, IdentityProviderConfig& p) {
+  if (auto skew = m.Get("clock_skew")) {
+    std::optional<Duration> d = skew->Dur(/*allow_zero=*/true);
+    if (d && *d > kMaxClockSkew) {
+      skew->Error("at most 5m (a larger skew keeps expired tokens valid for longer)");
+    } else if (d) {
+      p.clock_skew = *d;
+    }
+  }
+  if (auto lifetime = m.Get("max_token_lifetime")) {
+    std::optional<Duration> d = lifetime->Dur();
+    if (d && *d > kMaxTokenLifetime) {
+      lifetime->Error(
+          "at most 24h (a token valid for longer is a standing credential, not the "
+          "identity of one CI job)");
+    } else if (d) {
+      p.max_token_lifetime = *d;
+    }
+  }
+}
+
 }  // namespace
 
 void ReadIdentityProvider(const Value& v, IdentityProviderConfig& p, NameSet& names) {
@@ -478,24 +500,7 @@ void ReadIdentityProvider(const Value& v, IdentityProviderConfig& p, NameSet& na
   } else if (preset) {
     p.algorithms.assign(preset->algorithms.begin(), preset->algorithms.end());
   }
-  if (auto skew = m->Get("clock_skew")) {
-    std::optional<Duration> d = skew->Dur(/*allow_zero=*/true);
-    if (d && *d > kMaxClockSkew) {
-      skew->Error("at most 5m (a larger skew keeps expired tokens valid for longer)");
-    } else if (d) {
-      p.clock_skew = *d;
-    }
-  }
-  if (auto lifetime = m->Get("max_token_lifetime")) {
-    std::optional<Duration> d = lifetime->Dur();
-    if (d && *d > kMaxTokenLifetime) {
-      lifetime->Error(
-          "at most 24h (a token valid for longer is a standing credential, not the "
-          "identity of one CI job)");
-    } else if (d) {
-      p.max_token_lifetime = *d;
-    }
-  }
+  ReadTokenTimes(*m, p);
   if (auto claim = m->Get("groups_claim")) {
     if (std::optional<std::string> c = claim->NonEmptyString()) p.groups_claim = *c;
   }

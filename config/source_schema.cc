@@ -91,12 +91,27 @@ void ReadClientSecret(const Value& v, IdentityProviderConfig& p) {
     std::string path = text->substr(kSecret.size(), text->size() - kSecret.size() - 1);
     if (!path.empty() && v.NamesFile(path)) p.client_secret_file = path;
     if (path.empty()) v.Error("${secret:} needs a file path");
-  } else if (text->find("${") != std::string::npos) {
-    v.Error("must be the secret itself or one ${secret:FILE} reference, nothing around it");
-  } else if (text->empty()) {
-    v.Error("must not be empty");
   } else {
-    p.client_secret = *text;
+    // `$${` is a literal `${`, as everywhere in the file; any other reference is an error.
+    std::string literal;
+    for (std::size_t i = 0; i < text->size(); ++i) {
+      if (text->compare(i, 3, "$${") == 0) {
+        literal += "${";
+        i += 2;
+      } else if (text->compare(i, 2, "${") == 0) {
+        v.Error(
+            "must be the secret itself or one ${secret:FILE} reference, nothing around it "
+            "(write $${ for a literal ${)");
+        return;
+      } else {
+        literal.push_back((*text)[i]);
+      }
+    }
+    if (literal.empty()) {
+      v.Error("must not be empty");
+    } else {
+      p.client_secret = std::move(literal);
+    }
   }
 }
 
@@ -138,13 +153,22 @@ void ReadStsEndpoints(const Value& v, std::vector<std::string>& out) {
     std::optional<std::string> url = ReadHttpsUrl(item, UrlUse::kEndpoint);
     if (!url) continue;
     auto parsed = ParseHttpUrl(*url);
-    if (parsed && !(parsed->path.empty() || parsed->path == "/")) {
+    if (!parsed) continue;
+    if (!(parsed->path.empty() || parsed->path == "/")) {
       item.Error(
           "an STS endpoint is a scheme and host (https://sts.eu-west-1.amazonaws.com), "
           "without a path");
       continue;
     }
-    while (url->ends_with('/')) url->pop_back();
+    // Compared with the presigned URL's origin in this form: lower-case, no default port.
+    const bool https = parsed->scheme == "https";
+    std::string origin =
+        parsed->scheme + "://" +
+        (parsed->host.find(':') != std::string::npos ? "[" + parsed->host + "]" : parsed->host);
+    if (parsed->port != 0 && parsed->port != (https ? 443 : 80)) {
+      origin += ":" + std::to_string(parsed->port);
+    }
+    *url = origin;
     out.push_back(*url);
   }
 }
@@ -170,11 +194,14 @@ void RequireBinding(const Map& m, const IdentityProviderConfig& p) {
   if (p.type != ProviderType::kGitLabJobToken && p.type != ProviderType::kGitLabAccessToken) {
     return;
   }
-  if (m.Find("bound_claims") == nullptr) {
-    m.ErrorMissing("bound_claims",
-                   "a GitLab provider must bind the projects or users it lets in (e.g. "
-                   "namespace_path, project_path or user_login): the instance vouches for every "
-                   "job and token it has");
+  constexpr std::string_view kWhy =
+      "a GitLab provider must bind the projects or users it lets in (e.g. namespace_path, "
+      "project_path or user_login): the instance vouches for every job and token it has";
+  const Map::Entry* bound = m.Find("bound_claims");
+  if (bound == nullptr) {
+    m.ErrorMissing("bound_claims", std::string(kWhy));
+  } else if (bound->value.node().IsMap() && bound->value.node().size() == 0) {
+    m.ErrorAtKey(*bound, std::string(kWhy));  // `bound_claims: {}` binds nothing either
   }
 }
 

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <boost/json/object.hpp>
+#include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -26,5 +28,12 @@ struct Caller {
 
   const boost::json::object& claims() const { return claims_document.object(); }
 };
+
+// A caller from claims that were not a verified JWT (an identity source's answer, a client
+// certificate): `sub`, and the audit fields (job_id; pipeline from project_path, arn or
+// spiffe_id) read from the claims, which are copied.
+std::shared_ptr<const Caller> CallerFromClaims(const std::string& provider,
+                                               const boost::json::object& claims,
+                                               int64_t expires_at);
 
 }  // namespace ciap

@@ -89,6 +89,9 @@ struct ConnectionInfo {
   // needed it, and which identity filter instance made it (a reload makes another).
   mutable std::shared_ptr<const Caller> certificate_caller;
   mutable uint64_t certificate_owner = 0;
+  // Set only by `ciap check`, which has no handshake: the caller a client certificate
+  // described by its claims would be.
+  std::shared_ptr<const Caller> stand_in_certificate;
 };
 
 struct RequestContext {

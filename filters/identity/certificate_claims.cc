@@ -47,7 +47,8 @@ std::string NameEntry(X509_NAME* name, int nid) {
 }
 
 // A SPIFFE ID: spiffe://<trust domain>/<path>, the trust domain in lower-case letters, digits,
-// '.', '-' and '_'. The trust domain, or empty when `uri` is not a valid SPIFFE ID.
+// '.', '-' and '_', and a path. The trust domain, or empty when `uri` is not a valid workload
+// SPIFFE ID.
 std::string SpiffeTrustDomain(std::string_view uri) {
   constexpr std::string_view kScheme = "spiffe://";
   if (!uri.starts_with(kScheme)) return {};
@@ -61,6 +62,8 @@ std::string SpiffeTrustDomain(std::string_view uri) {
     }
   }
   std::string_view path = rest.substr(domain.size());
+  // A workload's ID has a path; the bare trust domain names no workload.
+  if (path.size() < 2) return {};
   if (path.find('?') != std::string_view::npos || path.find('#') != std::string_view::npos ||
       path.ends_with('/') || path.find("//") != std::string_view::npos ||
       path.find("/./") != std::string_view::npos || path.find("/../") != std::string_view::npos ||
@@ -107,10 +110,12 @@ SourceResult<CallerClaims> CertificateClaims(x509_st* leaf) {
     }
   }
   c["san_dns"] = std::move(dns);
+  const std::size_t uri_count = uris.size();
   c["san_uri"] = std::move(uris);
   if (!spiffe.empty()) {
-    // An X.509-SVID names one workload and is a leaf.
-    std::string domain = spiffe.size() == 1 ? SpiffeTrustDomain(spiffe[0]) : std::string();
+    // An X.509-SVID names one workload: exactly one URI SAN, its SPIFFE ID; and it is a leaf.
+    std::string domain =
+        uri_count == 1 && spiffe.size() == 1 ? SpiffeTrustDomain(spiffe[0]) : std::string();
     if (domain.empty() || X509_check_ca(leaf) != 0) {
       return std::unexpected(SourceRefusal{
           "invalid_certificate",

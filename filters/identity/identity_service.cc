@@ -68,9 +68,13 @@ std::expected<std::vector<std::shared_ptr<LookupSource>>, std::string>
 IdentityService::PrepareSources(const config::Config& config) {
   std::vector<std::shared_ptr<LookupSource>> sources;
   for (const config::IdentityProviderConfig& provider : config.identity_providers) {
-    // Offline (`ciap check`) nothing is called: a lookup provider has no source there.
-    if (!config::IsLookupProvider(provider.type) || io_ == nullptr) {
+    if (!config::IsLookupProvider(provider.type)) {
       sources.push_back(nullptr);
+      continue;
+    }
+    // Offline (`ciap check`) nothing is called: the source answers from stand-in credentials.
+    if (io_ == nullptr) {
+      sources.push_back(LookupSource::Offline(provider));
       continue;
     }
     auto source = LookupSource::Make(provider, io_->get_executor(), metrics_.get());

@@ -17,7 +17,8 @@ namespace ciap::identity {
 // What the identity filter of one snapshot reads.
 struct IdentityState : PreparedState {
   ProviderSet providers;  // index-aligned with the config's identity_providers
-  // Index-aligned too: the lookup providers' sources (null for the others, and offline).
+  // Index-aligned too: the lookup providers' sources (null for the others; offline, sources
+  // that answer stand-in credentials).
   // Made anew for each config: a reload starts with empty lookup caches.
   std::vector<std::shared_ptr<LookupSource>> sources;
   IdentityMetrics* metrics = nullptr;

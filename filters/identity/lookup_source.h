@@ -11,6 +11,7 @@
 #pragma once
 
 #include <array>
+#include <boost/json/object.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -61,6 +62,10 @@ class LookupSource : public std::enable_shared_from_this<LookupSource> {
       const config::IdentityProviderConfig& config, asio::any_io_executor main,
       IdentityMetrics* metrics, LookupCall call = nullptr);
 
+  // For `ciap check`, which calls nothing: every credential is answered at once, from the
+  // claims a stand-in credential carries (filters/api/stand_in.h), else "unavailable".
+  static std::shared_ptr<LookupSource> Offline(const config::IdentityProviderConfig& config);
+
   const config::IdentityProviderConfig& config() const { return config_; }
 
   // The cached answer for `credential`, if any is fresh; any thread.
@@ -103,6 +108,7 @@ class LookupSource : public std::enable_shared_from_this<LookupSource> {
   asio::any_io_executor main_;
   IdentityMetrics* metrics_;
   LookupCall call_;
+  bool offline_ = false;
 
   mutable std::mutex mutex_;
   std::list<Entry> lru_;  // most recently used first

@@ -1,6 +1,7 @@
 // See source_claims.h.
 #include "filters/identity/source_claims.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 #include <ctime>
@@ -45,17 +46,50 @@ void Copy(json::object& to, std::string_view to_name, const json::object* from,
   }
 }
 
+// Seconds since the epoch of a UTC time given as decimal digit fields, or nullopt when a
+// field is not all digits or the date does not exist (2024-13-01, 02-31, 24:00:00).
+std::optional<int64_t> UtcTime(std::string_view year, std::string_view month, std::string_view day,
+                               std::string_view hour = "00", std::string_view minute = "00",
+                               std::string_view second = "00") {
+  int fields[6];
+  std::string_view texts[6] = {year, month, day, hour, minute, second};
+  for (int i = 0; i < 6; ++i) {
+    if (texts[i].empty()) return std::nullopt;
+    fields[i] = 0;
+    for (char ch : texts[i]) {
+      if (ch < '0' || ch > '9') return std::nullopt;
+      fields[i] = fields[i] * 10 + (ch - '0');
+    }
+  }
+  std::tm tm{};
+  tm.tm_year = fields[0] - 1900;
+  tm.tm_mon = fields[1] - 1;
+  tm.tm_mday = fields[2];
+  tm.tm_hour = fields[3];
+  tm.tm_min = fields[4];
+  tm.tm_sec = fields[5];
+  const std::time_t t = timegm(&tm);
+  std::tm back{};
+  if (gmtime_r(&t, &back) == nullptr || back.tm_year != fields[0] - 1900 ||
+      back.tm_mon != fields[1] - 1 || back.tm_mday != fields[2] || back.tm_hour != fields[3] ||
+      back.tm_min != fields[4] || back.tm_sec != fields[5]) {
+    return std::nullopt;  // normalized: the fields named no real time
+  }
+  return static_cast<int64_t>(t);
+}
+
 // "2024-06-30" as the first second of that day, UTC (GitLab tokens end when it starts).
 std::optional<int64_t> DateStart(std::string_view date) {
-  std::tm tm{};
   if (date.size() != 10 || date[4] != '-' || date[7] != '-') return std::nullopt;
-  for (int i : {0, 1, 2, 3, 5, 6, 8, 9}) {
-    if (date[i] < '0' || date[i] > '9') return std::nullopt;
-  }
-  tm.tm_year = std::stoi(std::string(date.substr(0, 4))) - 1900;
-  tm.tm_mon = std::stoi(std::string(date.substr(5, 2))) - 1;
-  tm.tm_mday = std::stoi(std::string(date.substr(8, 2)));
-  return static_cast<int64_t>(timegm(&tm));
+  return UtcTime(date.substr(0, 4), date.substr(5, 2), date.substr(8, 2));
+}
+
+// Whether every character of `text` is in `allowed` (or is an ASCII letter or digit).
+bool OnlyCharacters(std::string_view text, std::string_view allowed) {
+  return std::all_of(text.begin(), text.end(), [&](char ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           allowed.find(ch) != std::string_view::npos;
+  });
 }
 
 // The presign's query: each parameter once, only the ones GetCallerIdentity's presign has, for
@@ -88,9 +122,17 @@ std::optional<std::string> CheckQuery(const boost::urls::url_view& url,
   if (param("Action") != "GetCallerIdentity" || param("Version") != "2011-06-15") {
     return "the presigned request is not sts:GetCallerIdentity";
   }
+  const std::string signature = param("X-Amz-Signature");
   if (param("X-Amz-Algorithm") != "AWS4-HMAC-SHA256" || param("X-Amz-Credential").empty() ||
-      param("X-Amz-Signature").empty()) {
+      signature.size() != 64 ||
+      signature.find_first_not_of("0123456789abcdef") != std::string::npos) {
     return "the presigned request is not signed with SigV4";
+  }
+  // What each value may hold, so that nothing but the signed parameters reaches STS.
+  if (!OnlyCharacters(param("X-Amz-Credential"), "/_-") ||
+      !OnlyCharacters(param("X-Amz-SignedHeaders"), ";-") ||
+      !OnlyCharacters(param("X-Amz-Security-Token"), "+/=")) {
+    return "the presigned request carries unexpected characters";
   }
   const std::string signed_headers = ";" + param("X-Amz-SignedHeaders") + ";";
   if (signed_headers.find(";host;") == std::string::npos ||
@@ -103,21 +145,7 @@ std::optional<std::string> CheckQuery(const boost::urls::url_view& url,
 }  // namespace
 
 std::shared_ptr<const Caller> CallerClaims::ToCaller(const std::string& provider) const {
-  auto first = [&](std::initializer_list<std::string_view> names) {
-    for (std::string_view name : names) {
-      if (std::string text = Text(claims, name); !text.empty()) return text;
-    }
-    return std::string();
-  };
-  return std::make_shared<Caller>(Caller{
-      .provider = provider,
-      .subject = first({"sub"}),
-      .claims_document = jose::JsonDocument(claims),
-      .jti = first({"jti"}),
-      .job_id = first({"job_id"}),
-      .pipeline = first({"project_path", "arn", "spiffe_id"}),
-      .expires_at = expires_at,
-  });
+  return CallerFromClaims(provider, claims, expires_at);
 }
 
 SourceResult<CallerClaims> GitLabJobClaims(const json::object& job) {
@@ -202,8 +230,11 @@ SourceResult<CallerClaims> IntrospectionClaims(const config::IdentityProviderCon
   }
   CallerClaims out;
   if (const json::value* exp = members.if_contains("exp"); exp != nullptr) {
-    if (!exp->is_number()) return Refuse("invalid_token", "the introspection exp is not a number");
-    out.expires_at = static_cast<int64_t>(exp->to_number<double>());
+    const double seconds = exp->is_number() ? exp->to_number<double>() : -1;
+    if (!(seconds > 0 && seconds < 1e11)) {  // NaN, negative, or past the year 5000
+      return Refuse("invalid_token", "the introspection exp is not a time");
+    }
+    out.expires_at = static_cast<int64_t>(seconds);
     if (out.expires_at <= now) return Refuse("expired", "the token expired");
   }
   if (const json::value* aud = members.if_contains("aud");
@@ -240,13 +271,14 @@ SourceResult<PresignedRequest> CheckPresignedRequest(const config::IdentityProvi
   }
   // Only an endpoint the config names is ever called: the origin must be one of them exactly.
   std::string origin = std::string(url->scheme()) + "://" + std::string(url->encoded_host());
-  if (url->has_port() && url->port() != (url->scheme() == "https" ? "443" : "80")) {
-    origin += ":" + std::string(url->port());
-  }
   for (char& ch : origin) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  const bool https = origin.starts_with("https://");
+  if (url->has_port() && url->port() != (https ? "443" : "80")) {
+    origin += ":" + std::string(url->port());  // an empty port (host:/) matches nothing
+  }
+  // sts_endpoints are kept in the same form (the config loader normalizes them).
   const auto endpoint =
-      std::find_if(provider.sts_endpoints.begin(), provider.sts_endpoints.end(),
-                   [&](const std::string& e) { return origin == e || origin + ":443" == e; });
+      std::find(provider.sts_endpoints.begin(), provider.sts_endpoints.end(), origin);
   if (endpoint == provider.sts_endpoints.end()) {
     return refuse("the presigned URL names an STS endpoint this provider does not call");
   }
@@ -259,13 +291,15 @@ SourceResult<PresignedRequest> CheckPresignedRequest(const config::IdentityProvi
     auto it = params.find(key);
     return it == params.end() ? std::string() : it->second;
   };
-  const std::string date = param("X-Amz-Date");
-  std::tm tm{};
-  if (date.size() != 16 || date[8] != 'T' || date[15] != 'Z' ||
-      strptime(date.c_str(), "%Y%m%dT%H%M%SZ", &tm) == nullptr) {
-    return refuse("the presigned request has no valid X-Amz-Date");
+  const std::string date = param("X-Amz-Date");  // 20240601T115950Z
+  std::optional<int64_t> parsed;
+  if (date.size() == 16 && date[8] == 'T' && date[15] == 'Z') {
+    std::string_view d(date);
+    parsed = UtcTime(d.substr(0, 4), d.substr(4, 2), d.substr(6, 2), d.substr(9, 2),
+                     d.substr(11, 2), d.substr(13, 2));
   }
-  const int64_t signed_at = timegm(&tm);
+  if (!parsed) return refuse("the presigned request has no valid X-Amz-Date");
+  const int64_t signed_at = *parsed;
   const std::string expires_text = param("X-Amz-Expires");
   int64_t expires = 0;
   for (char ch : expires_text) {

@@ -3,9 +3,9 @@
 
 Seeds are small real inputs of each kind: requests (smuggling attempts and path tricks from
 shared attack lists included), tokens, JWKS documents, configs (the repository's examples and
-fixtures), paths, claim conditions with claims. Reproducers saved by fuzzing (crash-*, and any
-other non-seed file) are left alone. Run it again after changing this file; the output is
-deterministic.
+fixtures), paths, claim conditions with claims, presigned STS URLs. Reproducers saved by fuzzing
+(crash-*, and any other non-seed file) are left alone. Run it again after changing this file; the
+output is deterministic.
 """
 import base64
 import json
@@ -292,6 +292,36 @@ for index, conditions in enumerate(condition_sets):
 claims.append("\n".join(condition_sets[:12]).encode() + b"\0" + json.dumps(claim_payloads[1])
               .encode())
 
+# ---- aws_presign: presigned sts:GetCallerIdentity URLs (the harness reads each input as the
+# token and as the URL inside one); dated for the harness's clock, 2024-06-01T12:00:00Z --------
+
+STS = "https://sts.eu-west-1.amazonaws.com"
+
+
+def presign(date="20240601T115950Z", expires="60", signed="host%3Bx-ciap-audience", extra=""):
+    return ("Action=GetCallerIdentity&Version=2011-06-15&X-Amz-Algorithm=AWS4-HMAC-SHA256"
+            "&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20240601%2Feu-west-1%2Fsts%2Faws4_request"
+            f"&X-Amz-Date={date}&X-Amz-Expires={expires}&X-Amz-SignedHeaders={signed}"
+            "&X-Amz-Signature=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+            + extra)
+
+
+aws_presign = [
+    STS + "/?" + presign(),
+    "k8s-aws-v1." + b64(STS + "/?" + presign()),
+    "https://sts.us-east-2.amazonaws.com:8443/?"
+    + presign(extra="&X-Amz-Security-Token=FwoGZXIvYXdzE%2B%2F%3D"),
+    "https://sts.eu-west-1.amazonaws.com@evil.example/?" + presign(),
+    "https://sts.eu-west-1.amazonaws.com.evil.example:443/?" + presign(),
+    STS + "/sts?" + presign() + "#frag",
+    STS + "/?" + presign().replace("GetCallerIdentity", "AssumeRole"),
+    STS + "/?" + presign() + "&Act%69on=AssumeRole",
+    STS + "/?" + presign(signed="x-ciap-audience-x%3Bhost"),
+    STS + "/?" + presign(date="20240601T113000Z"),
+    STS + "/?" + presign(expires="901"),
+    STS + "/?" + presign(date="20240601T120600Z"),
+]
+
 # ---- config: the repository's own configs ----------------------------------------------------
 
 
@@ -309,5 +339,6 @@ if __name__ == "__main__":
     write("jwks", jwks)
     write("claims", claims)
     write("config", config_seeds())
+    write("aws_presign", aws_presign)
     for target in sorted(CORPUS.iterdir()):
         print(f"{target.name}: {len(list(target.iterdir()))} files")
