@@ -5,12 +5,15 @@
 #include <boost/json.hpp>
 
 #include "config/config.h"
+#include "config/loader.h"
 #include "filters/access/access_filter.h"
 #include "filters/api/caller.h"
 #include "filters/api/chain.h"
+#include "filters/api/stand_in.h"
 #include "filters/headers/headers_filter.h"
 #include "filters/identity/token_cache.h"
 #include "filters/registry.h"
+#include "jose/jws_signer.h"
 #include "proxy/metrics.h"
 #include "proxy/path.h"
 #include "proxy/router.h"
@@ -116,6 +119,86 @@ void BM_TokenCacheHit(benchmark::State& state) {
   if (result != identity::TokenCache::Result::kHit) state.SkipWithError("not a hit");
 }
 BENCHMARK(BM_TokenCacheHit);
+
+// The identity filter on a credential seen before, as a request meets it: a ~1 KB RS256 JWT
+// against a GitLab job token (an opaque credential whose source answered earlier). Both are
+// worker-cache hits; the opaque one must cost no more than the JWT plus 0.5 µs.
+struct CachedIdentity {
+  prometheus::Registry registry;
+  OfflineInputs offline;
+  std::shared_ptr<const config::Config> config;
+  std::unique_ptr<FilterService> service;
+  std::shared_ptr<const PreparedState> prepared;
+  std::unique_ptr<Filter> filter;
+  std::string jwt;
+  std::string job_token;
+
+  CachedIdentity() {
+    auto signer = jose::JwsSigner::Generate(jose::Algorithm::kRs256, "bench");
+    offline.stand_in_jwks = signer->PublicJwks();
+    const std::string yaml = R"(
+identity_providers:
+  - { name: corp, type: oidc, issuer: "https://issuer.example", audiences: [ciap], algorithms: [RS256] }
+  - { name: jobs, type: gitlab_job_token, url: "https://gitlab.example",
+      bound_claims: { namespace_path: acme/platform } }
+upstreams: [{ name: app, endpoints: ["127.0.0.1:1"] }]
+listeners:
+  - name: l
+    address: 127.0.0.1:0
+    plaintext: true
+    routes: [{ name: r, upstream: app, authenticate: true, forward_token: true }]
+)";
+    config = *config::ParseConfig(yaml, "bench.yaml",
+                                  [](const std::string&) { return std::optional<std::string>(); });
+    for (const FilterRegistration& r : FilterRegistry()) {
+      if (r.name != "identity") continue;
+      service = r.make_service(ServiceEnv{.metrics = &registry, .offline = &offline});
+      prepared = *service->Prepare(*config);
+      filter = std::move(
+          *r.build(config->listeners.front(), FilterEnv{*config, registry, prepared.get()}));
+    }
+    // A realistic CI token: ~1 KB of claims.
+    const int64_t now = std::time(nullptr);
+    boost::json::object claims{{"iss", "https://issuer.example"},
+                               {"aud", "ciap"},
+                               {"sub", "repo:acme/app:ref:refs/heads/main"},
+                               {"iat", now},
+                               {"exp", now + 3000},
+                               {"padding", std::string(700, 'x')}};
+    jwt = *signer->Sign(boost::json::serialize(claims));
+    job_token = StandInCredential(config->identity_providers[1],
+                                  boost::json::object{{"sub", "project_path:acme/platform/app"},
+                                                      {"namespace_path", "acme/platform"},
+                                                      {"job_id", 302},
+                                                      {"status", "running"}});
+  }
+
+  // One request through the filter; the token is cached after its first two sightings.
+  bool Run(std::string_view header, const std::string& token) {
+    boost::beast::http::fields headers;
+    headers.set(header, header == "Authorization" ? "Bearer " + token : token);
+    ConnectionInfo connection;
+    RequestContext context;
+    context.route_index = 0;
+    context.connection = &connection;
+    Request request{headers, "GET", "ci.test", "/x", ""};
+    return filter->OnRequest(request, context).is_continue();
+  }
+};
+
+void RunCachedIdentity(benchmark::State& state, bool opaque) {
+  static CachedIdentity fixture;
+  const char* header = opaque ? "JOB-TOKEN" : "Authorization";
+  const std::string& token = opaque ? fixture.job_token : fixture.jwt;
+  for (int i = 0; i < 3; ++i) fixture.Run(header, token);  // admitted on the second sighting
+  bool ok = true;
+  for (auto _ : state) ok = fixture.Run(header, token) && ok;
+  if (!ok) state.SkipWithError("refused");
+}
+void BM_IdentityCachedJwt(benchmark::State& state) { RunCachedIdentity(state, false); }
+void BM_IdentityCachedJobToken(benchmark::State& state) { RunCachedIdentity(state, true); }
+BENCHMARK(BM_IdentityCachedJwt);
+BENCHMARK(BM_IdentityCachedJobToken);
 
 // Issue 4's bound: a route naming 50 groups of 10 claim matchers each decides in < 5 µs.
 // Worst case: in every group the first 9 conditions hold and the 10th fails, so all 500
