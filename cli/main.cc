@@ -1,4 +1,4 @@
-// The ciap command line: run, validate, check, test, version (the CLI is a contract; see
+// The ciap command line: run, validate, check, test, token, version (the CLI is a contract; see
 // README). Each command takes its own flags; `ciap <command> --help` prints its usage.
 #include <openssl/opensslv.h>
 
@@ -13,6 +13,7 @@
 
 #include "cli/case_table.h"
 #include "cli/check.h"
+#include "cli/token.h"
 #include "cli/validate.h"
 #include "config/duration.h"
 #include "proxy/server.h"
@@ -42,6 +43,10 @@ constexpr Command kCommands[] = {
     {"test",
      "ciap test     -c ciap.yaml cases.yaml [--offline] [--json]\n"
      "                 runs a table of cases; exit 0 when all hold, 1 naming each that does not\n"},
+    {"token",
+     "ciap token    aws-iam --audience A [--region R] [--endpoint URL] [--expires 60s]\n"
+     "                 prints a presigned sts:GetCallerIdentity token for an aws_iam provider,\n"
+     "                 made from the job's AWS credentials (environment or container endpoint)\n"},
     {"version", "ciap version\n"},
 };
 
@@ -90,6 +95,7 @@ std::string Suggest(std::string_view typed, std::span<const std::string_view> kn
 struct Args {
   ciap::RunOptions run;
   ciap::CheckOptions check;
+  ciap::TokenOptions token;
   std::vector<std::string> positional;
   bool help = false;
 };
@@ -102,11 +108,14 @@ constexpr std::string_view kCheckFlags[] = {
     "-c=",         "--config=",   "--request=", "--token-file=", "--claims=",
     "--provider=", "--listener=", "--json",     "--anonymous",   "--offline"};
 constexpr std::string_view kTestFlags[] = {"-c=", "--config=", "--offline", "--json"};
+constexpr std::string_view kTokenFlags[] = {
+    "--audience=", "--region=", "--endpoint=", "--expires="};
 
 std::span<const std::string_view> FlagsOf(std::string_view command) {
   if (command == "run") return kRunFlags;
   if (command == "validate") return kValidateFlags;
   if (command == "check") return kCheckFlags;
+  if (command == "token") return kTokenFlags;
   return kTestFlags;
 }
 
@@ -127,6 +136,16 @@ std::string Apply(std::string_view flag, const char* value, Args& args) {
     auto duration = ciap::config::ParseDuration(v);  // the config file's durations
     if (!duration) return std::string(flag) + ": " + duration.error();
     *into = *duration;
+  } else if (flag == "--audience") {
+    args.token.audience = v;
+  } else if (flag == "--region") {
+    args.token.region = v;
+  } else if (flag == "--endpoint") {
+    args.token.endpoint = v;
+  } else if (flag == "--expires") {
+    auto duration = ciap::config::ParseDuration(v);
+    if (!duration) return "--expires: " + duration.error();
+    args.token.expires = std::chrono::duration_cast<std::chrono::seconds>(*duration);
   } else if (flag == "--request") {
     args.check.request = v;
   } else if (flag == "--token-file") {
@@ -201,7 +220,8 @@ int main(int argc, char** argv) {
     PrintUsage(stdout, argc > 2 ? std::string_view(argv[2]) : std::string_view());
     return 0;
   }
-  constexpr std::string_view kNames[] = {"run", "validate", "check", "test", "version", "help"};
+  constexpr std::string_view kNames[] = {"run",   "validate", "check", "test",
+                                         "token", "version",  "help"};
   if (std::ranges::find(kNames, command) == std::end(kNames)) {
     std::fprintf(stderr, "ciap: unknown command '%s'%s\n", argv[1],
                  Suggest(command, kNames).c_str());
@@ -216,6 +236,11 @@ int main(int argc, char** argv) {
   if (args.help) {
     PrintUsage(stdout, command);
     return 0;
+  }
+  if (command == "token") {
+    if (args.positional.size() != 1) return Usage(command, "the token kind (aws-iam) is required");
+    args.token.kind = args.positional.front();
+    return ciap::RunToken(args.token);
   }
   const std::string& config = args.run.config_path;
   if (config.empty()) return Usage(command, "-c ciap.yaml is required");

@@ -12,6 +12,7 @@ concurrent first requests with one credential make one call; nothing secret is l
 
 import base64
 import concurrent.futures
+import http.server
 import json
 import os
 import random
@@ -25,7 +26,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from ciaptest import (CiapTestCase, certs, curl, make_config, plain_listener,  # noqa: E402
+from ciaptest import (CIAP_BIN, CiapTestCase, certs, curl, make_config, plain_listener,  # noqa: E402
                       request, route, tls_listener, upstream_cfg, wait_until)
 from gitlab_emulator import GitLabEmulator  # noqa: E402
 from sts_emulator import StsEmulator, presign_token  # noqa: E402
@@ -463,6 +464,54 @@ class AwsIamTest(SourceTestCase):
         self.assert_refused(self.get({"Authorization": f"Bearer {self.token(audience='x')}"}),
                             401, "invalid_token")
         self.assertEqual(self.sts.hits, 1)
+
+    def ciap_token(self, env, *args):
+        r = subprocess.run([CIAP_BIN, "token", "aws-iam", "--audience", self.AUDIENCE,
+                            "--endpoint", self.sts.url, *args],
+                           env={"PATH": os.environ.get("PATH", ""), **env},
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn(self.SECRET_KEY, r.stdout + r.stderr)
+        return r.stdout.strip()
+
+    def test_ciap_token_command_makes_what_sts_and_the_provider_accept(self):
+        """`ciap token aws-iam` signs with ciap's own SigV4; botocore checks it in the emulator."""
+        self.start_proxy([self.provider()])
+        token = self.ciap_token({"AWS_ACCESS_KEY_ID": self.ACCESS_KEY,
+                                 "AWS_SECRET_ACCESS_KEY": self.SECRET_KEY})
+        r = self.get({"Authorization": f"Bearer {token}"})
+        self.assertEqual(r.status, 200, r.body[:300])
+        self.assertEqual(self.sts.hits, 1)
+
+        # CodeBuild and ECS hand out role credentials at a container endpoint.
+        session = "FwoGZXIvYXdzEJr//////////wEaDExampleSessionToken+AbC="
+        self.sts.add_identity("ASIAROLECREDENTIALS0", "role-secret", self.ARN, "AROAEXAMPLE:x",
+                              "123456789012", session_token=session)
+        creds = json.dumps({"AccessKeyId": "ASIAROLECREDENTIALS0", "SecretAccessKey": "role-secret",
+                            "Token": session, "Expiration": "2100-01-01T00:00:00Z"}).encode()
+        seen = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                seen.append((self.path, self.headers.get("Authorization")))
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(creds)))
+                self.end_headers()
+                self.wfile.write(creds)
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.addCleanup(server.shutdown)
+        token = self.ciap_token({
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI": f"http://127.0.0.1:{server.server_port}/creds",
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN": "container-auth"})
+        self.assertEqual(seen, [("/creds", "container-auth")])
+        r = self.get({"Authorization": f"Bearer {token}"})
+        self.assertEqual(r.status, 200, r.body[:300])
+        self.assertEqual(self.sts.hits, 2)
 
     def test_other_account_is_refused_and_sts_down_is_503(self):
         self.sts.add_identity("AKIDOTHERACCOUNT0000", "other-secret",
