@@ -209,6 +209,23 @@ void RequireBinding(const Map& m, const IdentityProviderConfig& p) {
 
 std::string_view SourceTypeName(ProviderType type) { return KeysOf(type).name; }
 
+std::string_view ProviderTypeName(ProviderType type) {
+  switch (type) {
+    case ProviderType::kBuildkite:
+      return "buildkite";
+    case ProviderType::kCircleCi:
+      return "circleci";
+    case ProviderType::kGitLab:
+      return "gitlab";
+    case ProviderType::kGitHub:
+      return "github";
+    case ProviderType::kOidc:
+      return "oidc";
+    default:
+      return SourceTypeName(type);
+  }
+}
+
 std::optional<ProviderType> SourceTypeByName(std::string_view name) {
   for (const SourceKeys& keys : AllSourceKeys()) {
     if (keys.name == name) return keys.type;

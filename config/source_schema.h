@@ -13,6 +13,9 @@
 
 namespace ciap::config {
 
+// The `type` as written in the config, for every provider type.
+std::string_view ProviderTypeName(ProviderType type);
+
 // "gitlab_job_token" for kGitLabJobToken, …; only for source types.
 std::string_view SourceTypeName(ProviderType type);
 std::optional<ProviderType> SourceTypeByName(std::string_view name);

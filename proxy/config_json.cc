@@ -3,6 +3,8 @@
 
 #include <boost/json.hpp>
 
+#include "config/source_schema.h"
+
 namespace ciap {
 namespace json = boost::json;
 namespace {
@@ -89,6 +91,25 @@ void ShowSettingsInForce(const config::Config& config, const ProcessSettings& in
   root["logging"] = json::object{{"access_log", in_force.access_log}};
   if (!pending.empty()) root["pending_restart"] = std::move(pending);
 }
+// An identity source's settings; the client secret only as whether it is set and where from.
+void AddSourceFields(const config::IdentityProviderConfig& p, json::object& o) {
+  if (!p.url.empty()) o["url"] = p.url;
+  if (!p.introspection_endpoint.empty()) {
+    o["introspection_endpoint"] = p.introspection_endpoint;
+    o["client_id"] = p.client_id;
+    o["client_secret"] = p.client_secret_file.empty() ? "(set in the config)"
+                                                      : "(file " + p.client_secret_file + ")";
+  }
+  if (!p.sts_endpoints.empty()) {
+    o["sts_endpoints"] = Strings(p.sts_endpoints);
+    o["audience"] = p.audience;
+  }
+  o["token_headers"] = Strings(p.token_headers);
+  o["token_prefixes"] = Strings(p.token_prefixes);
+  o["ca_file"] = p.ca_file;
+  o["cache_ttl"] = Ms(p.cache_ttl);
+  o["timeout"] = Ms(p.timeout);
+}
 
 }  // namespace
 
@@ -153,6 +174,8 @@ std::string ConfigToJson(const config::Config& config, const ProcessSettings* in
       bound.emplace_back(path);
     }
     o["bound_claims"] = std::move(bound);  // the claims bound; values are in the file
+    o["type"] = config::ProviderTypeName(p.type);
+    if (config::IsLookupProvider(p.type)) AddSourceFields(p, o);
     providers.push_back(std::move(o));
   }
   json::array groups;

@@ -270,6 +270,10 @@ class IntrospectionTest(SourceTestCase):
         self.assert_refused(self.get({"Authorization": f"Bearer {token}"}), 401,
                             "inactive_token")
         self.assert_secret_nowhere(token, self.INTROSPECTION_SECRET)
+        shown = json.loads(self.ciap.admin_get("/config")[2])["identity_providers"][0]
+        self.assertEqual(shown["type"], "introspection")
+        self.assertEqual(shown["client_secret"], f"(file {self.secret_file})")
+        self.assertEqual(shown["cache_ttl"], "1000ms")
 
     def test_other_audience_unknown_token_and_refused_client(self):
         self.start_proxy([self.provider()])
