@@ -111,6 +111,27 @@ void AddSourceFields(const config::IdentityProviderConfig& p, json::object& o) {
   o["timeout"] = Ms(p.timeout);
 }
 
+json::object Provider(const config::IdentityProviderConfig& p) {
+  json::object o{{"name", p.name},
+                 {"issuer", p.issuer},
+                 {"audiences", Strings(p.audiences)},
+                 {"jwks_uri", p.jwks_uri},
+                 {"jwks_file", p.jwks_file},
+                 {"groups_claim", p.groups_claim},
+                 {"clock_skew", Ms(p.clock_skew)},
+                 {"max_token_lifetime", Ms(p.max_token_lifetime)}};
+  json::array bound;
+  for (const auto& condition : p.bound_claims) {
+    std::string path;
+    for (const auto& element : condition.path) path += (path.empty() ? "" : ".") + element;
+    bound.emplace_back(path);
+  }
+  o["bound_claims"] = std::move(bound);  // the claims bound; values are in the file
+  o["type"] = config::ProviderTypeName(p.type);
+  if (config::IsLookupProvider(p.type)) AddSourceFields(p, o);
+  return o;
+}
+
 }  // namespace
 
 std::string ConfigToJson(const config::Config& config, const ProcessSettings* in_force) {
@@ -158,26 +179,7 @@ std::string ConfigToJson(const config::Config& config, const ProcessSettings* in
     listeners.push_back(std::move(o));
   }
   json::array providers;
-  for (const auto& p : config.identity_providers) {
-    json::object o{{"name", p.name},
-                   {"issuer", p.issuer},
-                   {"audiences", Strings(p.audiences)},
-                   {"jwks_uri", p.jwks_uri},
-                   {"jwks_file", p.jwks_file},
-                   {"groups_claim", p.groups_claim},
-                   {"clock_skew", Ms(p.clock_skew)},
-                   {"max_token_lifetime", Ms(p.max_token_lifetime)}};
-    json::array bound;
-    for (const auto& condition : p.bound_claims) {
-      std::string path;
-      for (const auto& element : condition.path) path += (path.empty() ? "" : ".") + element;
-      bound.emplace_back(path);
-    }
-    o["bound_claims"] = std::move(bound);  // the claims bound; values are in the file
-    o["type"] = config::ProviderTypeName(p.type);
-    if (config::IsLookupProvider(p.type)) AddSourceFields(p, o);
-    providers.push_back(std::move(o));
-  }
+  for (const auto& p : config.identity_providers) providers.push_back(Provider(p));
   json::array groups;
   for (const auto& g : config.groups) groups.emplace_back(g.name);
   json::object root{
