@@ -400,9 +400,9 @@ std::expected<Verdict, std::string> PolicyRunner::DecideOnce(const PolicyCase& i
     CompleteClaims(claims, named, input.issue_now, verdict);
     auto token = SignStandIn(claims);
     if (!token) return std::unexpected(token.error());
-    sent = Sent{true, std::move(*token), IssuerOf(claims)};
+    sent = Sent{true, std::move(*token), IssuerOf(claims), {}};
   } else {
-    sent = Sent{true, input.token, {}};
+    sent = Sent{true, input.token, {}, {}};
     std::optional<json::object> claims = TokenClaims(input.token);
     if (!claims) verdict.Line("caller: a token that is not a readable JWT");
     if (claims) sent.issuer = IssuerOf(*claims);

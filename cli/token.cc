@@ -13,27 +13,20 @@
 #include <ctime>
 #include <map>
 
+#include "config/text.h"
 #include "jose/base64url.h"
 #include "net/http_client.h"
 
 namespace ciap {
 namespace {
 
-std::string Hex(const unsigned char* bytes, std::size_t size) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (std::size_t i = 0; i < size; ++i) {
-    out.push_back(kDigits[bytes[i] >> 4]);
-    out.push_back(kDigits[bytes[i] & 0xf]);
-  }
-  return out;
-}
+using config::HexLower;
 
 std::string Sha256Hex(std::string_view data) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int size = 0;
   EVP_Digest(data.data(), data.size(), digest, &size, EVP_sha256(), nullptr);
-  return Hex(digest, size);
+  return HexLower(digest, size);
 }
 
 std::string Hmac(std::string_view key, std::string_view data) {
@@ -137,8 +130,10 @@ std::string PresignCallerIdentity(const AwsCredentials& credentials, const std::
   }
   std::string canonical_query;
   for (const auto& [key, value] : query) {  // sorted by key, as the canonical form wants
-    canonical_query +=
-        (canonical_query.empty() ? "" : "&") + UriEncode(key) + "=" + UriEncode(value);
+    if (!canonical_query.empty()) canonical_query.push_back('&');
+    canonical_query += UriEncode(key);
+    canonical_query.push_back('=');
+    canonical_query += UriEncode(value);
   }
   const std::string canonical_request = "GET\n/\n" + canonical_query + "\nhost:" + host +
                                         "\nx-ciap-audience:" + audience +
@@ -150,7 +145,8 @@ std::string PresignCallerIdentity(const AwsCredentials& credentials, const std::
   key = Hmac(key, "sts");
   key = Hmac(key, "aws4_request");
   const std::string mac = Hmac(key, string_to_sign);
-  const std::string signature = Hex(reinterpret_cast<const unsigned char*>(mac.data()), mac.size());
+  const std::string signature =
+      HexLower(reinterpret_cast<const unsigned char*>(mac.data()), mac.size());
   const std::string url = endpoint + "/?" + canonical_query + "&X-Amz-Signature=" + signature;
   return "k8s-aws-v1." + jose::Base64UrlEncode(url);
 }

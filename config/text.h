@@ -1,5 +1,5 @@
-// ASCII text helpers the config reader shares (config keys, claim names, schemes and durations
-// are ASCII; locale-independent by design).
+// ASCII text helpers the config reader (and whatever sits on it) shares (config keys, claim names,
+// schemes and durations are ASCII; locale-independent by design).
 #pragma once
 
 #include <algorithm>
@@ -25,6 +25,18 @@ inline bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 inline std::string JoinNames(const std::vector<std::string>& items) {
   std::string out;
   for (const std::string& item : items) out += (out.empty() ? "" : ", ") + item;
+  return out;
+}
+
+// Lower-case hex of bytes (digests, fingerprints, signatures).
+inline std::string HexLower(const unsigned char* bytes, std::size_t size) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 * size);
+  for (std::size_t i = 0; i < size; ++i) {
+    out.push_back(kDigits[bytes[i] >> 4]);
+    out.push_back(kDigits[bytes[i] & 0xf]);
+  }
   return out;
 }
 

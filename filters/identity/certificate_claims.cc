@@ -10,19 +10,13 @@
 #include <boost/json.hpp>
 #include <memory>
 
+#include "config/text.h"
+
 namespace ciap::identity {
 namespace {
 namespace json = boost::json;
 
-std::string Hex(const unsigned char* bytes, std::size_t size) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (std::size_t i = 0; i < size; ++i) {
-    out.push_back(kDigits[bytes[i] >> 4]);
-    out.push_back(kDigits[bytes[i] & 0xf]);
-  }
-  return out;
-}
+using config::HexLower;
 
 // RFC 4514 text of a name ("CN=agent-1,O=Acme").
 std::string NameText(X509_NAME* name) {
@@ -140,7 +134,7 @@ SourceResult<CallerClaims> CertificateClaims(x509_st* leaf) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int size = 0;
   if (X509_digest(leaf, EVP_sha256(), digest, &size) == 1) {
-    c["fingerprint_sha256"] = Hex(digest, size);
+    c["fingerprint_sha256"] = HexLower(digest, size);
   }
   int days = 0;
   int seconds = 0;

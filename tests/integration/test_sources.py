@@ -60,7 +60,10 @@ class SourceTestCase(CiapTestCase):
 
     def assert_refused(self, response, status, reason):
         self.assertEqual(response.status, status, response.body[:300])
-        self.assertEqual(json.loads(response.body)["reason"], reason)
+        body = json.loads(response.body)
+        self.assertEqual(body["reason"], reason)
+        # The error body names the reason and the request, never the credential.
+        self.assertEqual(set(body), {"error", "reason", "request_id"})
 
     def assert_secret_nowhere(self, *secrets):
         """No credential in ciap's logs, metrics, /config or /jwks-status."""
@@ -204,6 +207,18 @@ class GitLabAccessTokenTest(SourceTestCase):
         calls = sum(self.gl.hits.values())
         self.assertEqual(self.get({"PRIVATE-TOKEN": "other-token"}).status, 401)
         self.assertEqual(sum(self.gl.hits.values()), calls)
+
+    def test_revoked_token_is_refused_once_cache_ttl_passes(self):
+        self.gl.add_access_token(PAT, user={"username": "project_42_bot_1a2b", "bot": True})
+        self.start_proxy([self.provider(cache_ttl="1s")])
+        self.assertEqual(self.get({"PRIVATE-TOKEN": PAT}).status, 200)
+        self.gl.revoke(PAT)
+        self.assertEqual(self.get({"PRIVATE-TOKEN": PAT}).status, 200, "still cached")
+        time.sleep(1.2)
+        r = self.get({"PRIVATE-TOKEN": PAT})
+        self.assert_refused(r, 401, "invalid_token")
+        self.assertNotIn(PAT.encode(), r.body)
+        self.assertEqual(self.gl.hits["/api/v4/personal_access_tokens/self"], 2)
 
     def test_without_read_user_the_login_is_absent_and_rules_on_it_fail_closed(self):
         self.gl.add_access_token(PAT, scopes=["read_repository"],
