@@ -8,7 +8,7 @@ answers those as GitLab documents and implements them (lib/api/api_guard.rb, lib
 lib/api/personal_access_tokens/self_information.rb, lib/api/users.rb). Standard library only;
 http.server with one thread per connection, HTTP/1.1 keep-alive, plain or TLS.
 
-Importable:
+Importable (the server, its modes and its records are emulator_base.py's):
     gl = GitLabEmulator(cert=None, key=None, external_url="https://gitlab.example.com").start()
     gl.port, gl.url ("http://127.0.0.1:PORT" or https), gl.api_url (gl.url + "/api/v4")
     gl.add_job(token, **overrides) -> dict     a running job (see add_job for the overrides)
@@ -78,7 +78,6 @@ answer; "slow" sleeps slow_seconds before answering normally; "garbage" answers 
 body that is not JSON; "error" answers 500 {"message":"500 Internal Server Error"}.
 """
 
-import argparse
 import collections
 import copy
 import datetime
@@ -86,18 +85,13 @@ import hmac
 import itertools
 import json
 import secrets
-import signal
-import socket
-import socketserver
-import ssl
 import sys
-import threading
 import time
 import urllib.parse
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-MODES = ("normal", "down", "slow", "garbage", "error")
+import emulator_base
+
 DEFAULT_EXTERNAL_URL = "https://gitlab.example.com"
 DEFAULT_PROJECT_PATH = "acme/app"
 DEFAULT_PROJECT_ID = 42
@@ -114,6 +108,16 @@ INSUFFICIENT_SCOPE = {
     "scope": "api read_api read_user",
 }
 USER_SCOPES = {"api", "read_api", "read_user"}  # GET/HEAD /user (read_* only for reads)
+# Where each endpoint takes its token from, in the order tried, as (where, name); the name is
+# also how auth_uses counts it.
+JOB_TOKEN_SOURCES = (("header", "JOB-TOKEN"), ("query", "job_token"), ("bearer", "Bearer"))
+ACCESS_TOKEN_SOURCES = (("header", "PRIVATE-TOKEN"), ("query", "private_token"),
+                        ("bearer", "Bearer"), ("query", "access_token"))
+QUERY_TOKENS = {"job_token", "private_token", "access_token"}  # query_token_uses
+# The profile fields of a user who left them empty, as GitLab's user objects show them (the
+# same in add_job's user and in add_access_token's, in this order).
+EMPTY_PROFILE = {"linkedin": "", "twitter": "", "discord": "", "website_url": "",
+                 "organization": "", "job_title": "", "pronouns": None}
 GARBAGE = b"<!DOCTYPE html><html><body>502 Whoops, GitLab is taking too much time to respond."
 
 
@@ -143,65 +147,10 @@ def _date(value):
     return datetime.date.fromisoformat(value)
 
 
+class _Handler(emulator_base.Handler):
+    """GitLab's answers: routes, token lookups, and GitLab's way of failing."""
 
-def _first_values(raw_query):
-    """The query as a dict: each name with its first value."""
-    out = {}
-    for name, value in urllib.parse.parse_qsl(raw_query, keep_blank_values=True):
-        out.setdefault(name, value)
-    return out
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, owner, address):
-        self.owner = owner
-        super().__init__(address, _Handler)
-
-    def server_bind(self):
-        # HTTPServer.server_bind would resolve the host name (getfqdn): not needed here.
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
-
-    def handle_error(self, request, client_address):
-        pass  # TLS handshake failures and clients going away are not the emulator's errors
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
     server_version = "nginx"  # what GitLab's bundled nginx calls itself
-    timeout = 60  # idle keep-alive connections
-
-    def log_message(self, *args):
-        pass
-
-    def version_string(self):
-        return self.server_version
-
-    def setup(self):
-        super().setup()
-        self.server.owner._track(self.connection, True)
-
-    def finish(self):
-        try:
-            super().finish()
-        finally:
-            self.server.owner._track(self.connection, False)
-
-    def _read_body(self):
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return
-                self.rfile.read(size)
-                self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > 0:
-            self.rfile.read(length)
 
     def _answer(self, status, doc=None, raw=None, headers=()):
         body = raw if raw is not None else (
@@ -222,36 +171,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
         return status
 
-    def _serve(self):
-        owner = self.server.owner
-        self._read_body()
-        target = urllib.parse.urlsplit(self.path)
-        query = _first_values(target.query)
-        record = {
-            "method": self.command,
-            "path": target.path,
-            "query": query,
-            "raw_query": target.query,
-            "headers": {k.lower(): ", ".join(self.headers.get_all(k))
-                        for k in dict.fromkeys(self.headers.keys())},
-            "status": None,
-            "time": time.time(),
-        }
-        owner._record(record, any(p in query for p in
-                                  ("job_token", "private_token", "access_token")))
-        mode = owner.mode
-        if mode == "down":
-            self.close_connection = True
-            return
-        if mode == "slow":
-            time.sleep(owner.slow_seconds)
-        if mode == "garbage":
-            record["status"] = self._answer(200, raw=GARBAGE)
-            return
-        if mode == "error":
-            record["status"] = self._answer(500, {"message": "500 Internal Server Error"})
-            return
-        record["status"] = self._route(owner, target.path, query)
+    def _garbage(self, record):
+        return self._answer(200, raw=GARBAGE)  # the HTML page of a GitLab that timed out
+
+    def _failure(self, record):
+        return self._answer(500, {"message": "500 Internal Server Error"})
+
+    def _handle(self, record, target, body):
+        return self._route(self.server.owner, target.path, record["query"])
 
     def _route(self, owner, path, query):
         routes = {
@@ -276,35 +203,35 @@ class _Handler(BaseHTTPRequestHandler):
             return value.strip()
         return None
 
+    def _token(self, owner, query, sources):
+        """The token from the first of sources (JOB_TOKEN_SOURCES, ACCESS_TOKEN_SOURCES) the
+        request carries, counted in auth_uses; None without one. Only that one is tried, as
+        GitLab does: a wrong header token is not rescued by a right parameter."""
+        for where, name in sources:
+            if where == "header":
+                token = self.headers.get(name)
+            elif where == "query":
+                token = query.get(name)
+            else:
+                token = self._bearer()
+            if token is not None:
+                owner._auth_use(name)
+                return token
+        return None
+
     def _job(self, owner, query):
         # lib/api/helpers/authentication (job_token_authentication): header, then parameter.
-        if self.headers.get("JOB-TOKEN") is not None:
-            token, how = self.headers.get("JOB-TOKEN"), "JOB-TOKEN"
-        elif "job_token" in query:
-            token, how = query["job_token"], "job_token"
-        elif self._bearer() is not None:
-            token, how = self._bearer(), "Bearer"
-        else:
-            return self._answer(401, UNAUTHORIZED)
-        owner._auth_use(how)
-        job = owner._running_job(token)
+        token = self._token(owner, query, JOB_TOKEN_SOURCES)
+        job = None if token is None else owner._running_job(token)
         if job is None:
             return self._answer(401, UNAUTHORIZED)
         return self._answer(200, job)
 
     def _access_token(self, owner, query):
         """(token record, None) or (None, status answered)."""
-        if self.headers.get("PRIVATE-TOKEN") is not None:
-            token, how = self.headers.get("PRIVATE-TOKEN"), "PRIVATE-TOKEN"
-        elif "private_token" in query:
-            token, how = query["private_token"], "private_token"
-        elif self._bearer() is not None:
-            token, how = self._bearer(), "Bearer"
-        elif "access_token" in query:
-            token, how = query["access_token"], "access_token"
-        else:
+        token = self._token(owner, query, ACCESS_TOKEN_SOURCES)
+        if token is None:
             return None, self._answer(401, UNAUTHORIZED)
-        owner._auth_use(how)
         record, problem = owner._check_access_token(token)
         if problem is None:
             return record, None
@@ -335,88 +262,31 @@ class _Handler(BaseHTTPRequestHandler):
             return self._answer(403, INSUFFICIENT_SCOPE)
         return self._answer(200, copy.deepcopy(record["user"]))
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = _serve
 
-
-class GitLabEmulator:
+class GitLabEmulator(emulator_base.Emulator):
     """GitLab's REST API v4 (job and access tokens) on 127.0.0.1:<port>, plain or TLS."""
+
+    handler = _Handler
+    thread_name = "gitlab-emulator"
 
     def __init__(self, cert=None, key=None, external_url=DEFAULT_EXTERNAL_URL,
                  project_path=DEFAULT_PROJECT_PATH, project_id=DEFAULT_PROJECT_ID,
                  host="127.0.0.1", port=0):
         """external_url: GitLab's external_url, the base of every web_url (GitLab never uses
         the address a request came to). project_path/project_id: the defaults of add_job."""
+        super().__init__(cert, key, host, port)
         self.external_url = external_url.rstrip("/")
         self.project_path = project_path
         self.project_id = project_id
-        self.host = host
-        self._want_port = port
-        self._tls = None
-        if cert:
-            self._tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            self._tls.load_cert_chain(cert, key)
-            self._tls.set_alpn_protocols(["http/1.1"])
-        self._lock = threading.Lock()
         self._jobs = {}  # token -> job object
         self._tokens = {}  # token -> record (token, scopes, user, revoked, active, ...)
-        self._requests = []
-        self._hits = collections.Counter()
         self._auth_uses = collections.Counter()
-        self._query_token_uses = 0
-        self._conns = set()
         self._ids = itertools.count(1000)
         self._pipeline_iids = itertools.count(1)
-        self.mode = "normal"
-        self.slow_seconds = 5.0
-        self._server = None
-        self._thread = None
-        self.port = None
-
-    # ----- lifecycle -----
-    def start(self):
-        self._server = _Server(self, (self.host, self._want_port))
-        if self._tls:
-            # The handshake happens in the connection's thread, on its first read.
-            self._server.socket = self._tls.wrap_socket(self._server.socket, server_side=True,
-                                                        do_handshake_on_connect=False)
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={
-            "poll_interval": 0.1}, daemon=True, name="gitlab-emulator")
-        self._thread.start()
-        return self
-
-    def stop(self):
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        with self._lock:
-            conns = list(self._conns)
-        for c in conns:
-            try:
-                c.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        self._thread.join(5)
-        self._server = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    @property
-    def url(self):
-        return f"{'https' if self._tls else 'http'}://{self.host}:{self.port}"
 
     @property
     def api_url(self):
         return self.url + "/api/v4"
-
-    @property
-    def address(self):
-        return f"{self.host}:{self.port}"
 
     # ----- jobs -----
     def add_job(self, token, **overrides):
@@ -470,13 +340,7 @@ class GitLabEmulator:
                 "created_at": _iso(now - 86400 * 400),
                 "bio": "",
                 "location": "",
-                "linkedin": "",
-                "twitter": "",
-                "discord": "",
-                "website_url": "",
-                "organization": "",
-                "job_title": "",
-                "pronouns": None,
+                **EMPTY_PROFILE,
                 "bot": False,
                 "work_information": None,
                 "followers": 0,
@@ -594,13 +458,7 @@ class GitLabEmulator:
             "bio": "",
             "location": "",
             "public_email": None,
-            "linkedin": "",
-            "twitter": "",
-            "discord": "",
-            "website_url": "",
-            "organization": "",
-            "job_title": "",
-            "pronouns": None,
+            **EMPTY_PROFILE,
             "bot": True,
             "work_information": None,
             "followers": 0,
@@ -685,28 +543,18 @@ class GitLabEmulator:
             record["last_used_at"] = _iso(time.time())
             return copy.deepcopy(record), None
 
-    # ----- modes and observations -----
-    def set_mode(self, mode):
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}")
-        self.mode = mode
-
+    # ----- observations (set_mode, requests, reset_counts: emulator_base.Emulator) -----
     @property
     def hits(self):
         """collections.Counter: requests received per path (query left out)."""
         with self._lock:
-            return collections.Counter(self._hits)
-
-    @property
-    def requests(self):
-        with self._lock:
-            return [dict(r) for r in self._requests]
+            return collections.Counter(r["path"] for r in self._requests)
 
     @property
     def query_token_uses(self):
         """Requests that carried job_token, private_token or access_token in the query."""
         with self._lock:
-            return self._query_token_uses
+            return sum(1 for r in self._requests if QUERY_TOKENS & r["query"].keys())
 
     @property
     def auth_uses(self):
@@ -714,30 +562,12 @@ class GitLabEmulator:
         with self._lock:
             return collections.Counter(self._auth_uses)
 
-    def reset_counts(self):
-        with self._lock:
-            self._hits.clear()
-            self._requests.clear()
-            self._auth_uses.clear()
-            self._query_token_uses = 0
-
-    def _record(self, record, query_token):
-        with self._lock:
-            self._requests.append(record)
-            self._hits[record["path"]] += 1
-            if query_token:
-                self._query_token_uses += 1
+    def _clear_counts(self):
+        self._auth_uses.clear()
 
     def _auth_use(self, how):
         with self._lock:
             self._auth_uses[how] += 1
-
-    def _track(self, conn, add):
-        with self._lock:
-            if add:
-                self._conns.add(conn)
-            else:
-                self._conns.discard(conn)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -745,33 +575,15 @@ class GitLabEmulator:
 # ---------------------------------------------------------------------------------------------
 def _call(url, headers=(), method="GET", ca=None):
     """One request -> (status, parsed JSON or raw text, headers)."""
-    import http.client
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme == "https":
-        conn = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=10,
-                                           context=ssl.create_default_context(cafile=ca))
-    else:
-        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    status, raw, headers = emulator_base.call(url, ca, headers, method)
     try:
-        conn.request(method, parts.path + ("?" + parts.query if parts.query else ""),
-                     headers=dict(headers))
-        r = conn.getresponse()
-        raw = r.read().decode()
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = raw
-        return r.status, body, r.headers
-    finally:
-        conn.close()
+        body = json.loads(raw) if raw else None
+    except ValueError:
+        body = raw
+    return status, body, headers
 
 
 def self_test():
-    import atexit
-    import os
-    import shutil
-    import subprocess
-    import tempfile
     failures = []
 
     def check(name, cond, detail=""):
@@ -779,15 +591,9 @@ def self_test():
         if not cond:
             failures.append(f"{name}: {detail}")
 
-    here = os.path.dirname(os.path.abspath(__file__))
-    d = tempfile.mkdtemp(prefix="gitlab-emulator-")
-    atexit.register(shutil.rmtree, d, True)
-    subprocess.run([os.path.join(here, "..", "..", "scripts", "gen-certs"), d], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    ca = os.path.join(d, "ca.crt")
+    ca, cert, key = emulator_base.self_test_certificates("gitlab-emulator-")
     for tls in (False, True):
-        kw = dict(cert=os.path.join(d, "server.crt"), key=os.path.join(d, "server.key")) \
-            if tls else {}
+        kw = dict(cert=cert, key=key) if tls else {}
         with GitLabEmulator(**kw) as gl:
             tag = "https" if tls else "http"
             check(f"[{tag}] url scheme", gl.url.startswith(tag + "://"), gl.url)
@@ -901,26 +707,16 @@ def self_test():
             gl.reset_counts()
             check(f"[{tag}] reset_counts", not gl.hits and not gl.requests
                   and gl.query_token_uses == 0)
-    if failures:
-        print("\n".join(["FAILED:"] + failures))
-        return 1
-    print("gitlab_emulator self-test: all ok")
-    return 0
+    return emulator_base.self_test_result("gitlab_emulator", failures)
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--cert")
-    ap.add_argument("--key")
-    ap.add_argument("--port", type=int, default=0)
+    ap = emulator_base.argument_parser(__doc__)
     ap.add_argument("--external-url", default=DEFAULT_EXTERNAL_URL)
     ap.add_argument("--job", action="append", default=[], help="a running job's token")
     ap.add_argument("--access-token", action="append", default=[],
                     help="TOKEN[:scope,scope...] (default scope read_api)")
-    ap.add_argument("--self-test", action="store_true")
-    args = ap.parse_args()
-    if args.self_test:
-        return self_test()
+    args = emulator_base.parse_arguments(ap, self_test)
     gl = GitLabEmulator(cert=args.cert, key=args.key, external_url=args.external_url,
                         port=args.port).start()
     for token in args.job:
@@ -928,14 +724,7 @@ def main():
     for spec in args.access_token:
         token, _, scopes = spec.partition(":")
         gl.add_access_token(token, scopes=scopes.split(",") if scopes else ["read_api"])
-    print(f"listening {gl.address}", flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *a: stop.set())
-    signal.signal(signal.SIGINT, lambda *a: stop.set())
-    while not stop.wait(0.5):
-        pass
-    gl.stop()
-    return 0
+    return emulator_base.serve_until_signalled(gl)
 
 
 if __name__ == "__main__":

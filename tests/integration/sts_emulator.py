@@ -8,7 +8,7 @@ proxy as a bearer token, and the proxy replays it against STS: STS answers with 
 identity only when the signature is right and current. This emulator verifies every request
 on its own, with botocore's SigV4 signer (an implementation independent of ciap's).
 
-Importable:
+Importable (the server, its modes and its records are emulator_base.py's):
     sts = StsEmulator(cert, key, region="us-east-1", validity=None).start()
     sts.port, sts.url                    # "https://127.0.0.1:PORT"
     sts.add_identity(access_key_id, secret_access_key, arn, user_id, account,
@@ -64,27 +64,22 @@ value of each name), raw_query, headers (dict of lower-case names, repeated head
 ", "), status, code (the error code, None on 200), arn (on 200), time.
 """
 
-import argparse
 import base64
 import calendar
 import datetime
 import hmac
 import json
-import signal
-import socket
-import socketserver
-import ssl
 import sys
-import threading
 import time
 import urllib.parse
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from xml.sax.saxutils import escape as xml_escape
 
 from botocore.auth import SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+
+import emulator_base
 
 STS_NAMESPACE = "https://sts.amazonaws.com/doc/2011-06-15/"
 STS_VERSION = "2011-06-15"
@@ -98,7 +93,6 @@ AUTH_PARAMS = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expir
 SIGNATURE_MISMATCH = ("The request signature we calculated does not match the signature you "
                       "provided. Check your AWS Secret Access Key and signing method. Consult "
                       "the service documentation for details.")
-MODES = ("normal", "down", "slow", "garbage", "error")
 GARBAGE = b"\x00<GetCallerIdentityResponse {\"neither XML\": nor JSON"
 
 
@@ -193,14 +187,6 @@ class StsError(Exception):
         self.status = status
         self.code = code
         self.message = message
-
-
-def _first_values(raw_query):
-    """The query as a dict: each name with its first value."""
-    out = {}
-    for name, value in urllib.parse.parse_qsl(raw_query, keep_blank_values=True):
-        out.setdefault(name, value)
-    return out
 
 
 def _fmt(epoch):
@@ -389,183 +375,69 @@ def error_body(error, request_id, as_json):
 # ---------------------------------------------------------------------------------------------
 # Server
 # ---------------------------------------------------------------------------------------------
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class _Handler(emulator_base.Handler):
+    """STS's answers: every request verified (verify_presigned), XML or JSON as Accept asks."""
 
-    def __init__(self, owner, address):
-        self.owner = owner
-        super().__init__(address, _Handler)
-
-    def server_bind(self):
-        # HTTPServer.server_bind would resolve the host name (getfqdn): not needed here.
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
-
-    def handle_error(self, request, client_address):
-        pass  # TLS handshake failures and clients going away are not the emulator's errors
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
     server_version = "sts-emulator"
-    timeout = 60  # idle keep-alive connections
+    extra_record_fields = ("code",)
 
-    def log_message(self, *args):
-        pass
-
-    def version_string(self):
-        return self.server_version
-
-    def setup(self):
-        super().setup()
-        self.server.owner._track(self.connection, True)
-
-    def finish(self):
-        try:
-            super().finish()
-        finally:
-            self.server.owner._track(self.connection, False)
-
-    def _read_body(self):
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks = []
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return b"".join(chunks)
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
-
-    def _answer(self, status, body, content_type, request_id):
+    def _answer(self, record, status, make_body, code=None):
+        """Answers status with make_body(request_id, as_json), recording status and code."""
+        record.update(status=status, code=code)
+        request_id = str(uuid.uuid4())
+        as_json = "application/json" in self.headers.get("Accept", "").lower()
+        body = make_body(request_id, as_json)
         self.send_response(status)
         self.send_header("x-amzn-RequestId", request_id)
-        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Type", "application/json" if as_json else "text/xml")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+        return status
 
-    def _serve(self):
+    def _error(self, record, error):
+        return self._answer(record, error.status,
+                            lambda request_id, as_json: error_body(error, request_id, as_json),
+                            error.code)
+
+    def _garbage(self, record):
+        return self._answer(record, 200, lambda request_id, as_json: GARBAGE)
+
+    def _failure(self, record):
+        return self._error(record, StsError(
+            500, "InternalFailure", "The request processing has failed because of an unknown "
+                                    "error, exception or failure."))
+
+    def _handle(self, record, target, body):
         owner = self.server.owner
-        body = self._read_body()
-        target = urllib.parse.urlsplit(self.path)
-        record = {
-            "method": self.command,
-            "path": target.path,
-            "query": _first_values(target.query),
-            "raw_query": target.query,
-            "headers": {k.lower(): ", ".join(self.headers.get_all(k))
-                        for k in dict.fromkeys(self.headers.keys())},
-            "status": None,
-            "code": None,
-            "time": time.time(),
-        }
-        owner._record(record)
-        mode = owner.mode
-        if mode == "down":
-            self.close_connection = True
-            return
-        if mode == "slow":
-            time.sleep(owner.slow_seconds)
-        request_id = str(uuid.uuid4())
-        as_json = "application/json" in self.headers.get("Accept", "").lower()
-        content_type = "application/json" if as_json else "text/xml"
-        if mode == "garbage":
-            record["status"] = 200
-            self._answer(200, GARBAGE, content_type, request_id)
-            return
-        if mode == "error":
-            error = StsError(500, "InternalFailure",
-                             "The request processing has failed because of an unknown error, "
-                             "exception or failure.")
-            record.update(status=500, code=error.code)
-            self._answer(500, error_body(error, request_id, as_json), content_type, request_id)
-            return
         try:
             identity = verify_presigned(
                 self.command, target.path, target.query,
                 lambda name: self.headers.get_all(name) or [], body, owner._identity,
                 owner.region, validity=owner.validity)
         except StsError as error:
-            record.update(status=error.status, code=error.code)
-            self._answer(error.status, error_body(error, request_id, as_json), content_type,
-                         request_id)
-            return
-        record.update(status=200, arn=identity.arn)
-        self._answer(200, success_body(identity, request_id, as_json), content_type, request_id)
-
-    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = _serve
+            return self._error(record, error)
+        record["arn"] = identity.arn
+        return self._answer(record, 200, lambda request_id, as_json: success_body(
+            identity, request_id, as_json))
 
 
-class StsEmulator:
+class StsEmulator(emulator_base.Emulator):
     """AWS STS GetCallerIdentity over HTTPS on 127.0.0.1:<port> (port 0 = any free port)."""
+
+    handler = _Handler
+    thread_name = "sts-emulator"
 
     def __init__(self, cert, key, region="us-east-1", host="127.0.0.1", port=0, validity=None):
         """validity: None (default, strict): a presigned URL expires at X-Amz-Date +
         X-Amz-Expires. A number of seconds: it expires that long after X-Amz-Date whatever
         X-Amz-Expires says; 900 is what STS is reported to do (aws-iam-authenticator treats EKS
         tokens as valid 15 minutes for that reason), to test a proxy's own age limit."""
+        super().__init__(cert, key, host, port)
         self.region = region
         self.validity = validity
-        self.host = host
-        self._want_port = port
-        self._tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self._tls.load_cert_chain(cert, key)
-        self._tls.set_alpn_protocols(["http/1.1"])
-        self._lock = threading.Lock()
         self._identities = {}
-        self._requests = []
-        self._conns = set()
-        self.mode = "normal"
-        self.slow_seconds = 5.0
-        self._server = None
-        self._thread = None
-        self.port = None
-
-    # ----- lifecycle -----
-    def start(self):
-        self._server = _Server(self, (self.host, self._want_port))
-        # The handshake happens in the connection's thread, on its first read.
-        self._server.socket = self._tls.wrap_socket(self._server.socket, server_side=True,
-                                                    do_handshake_on_connect=False)
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={
-            "poll_interval": 0.1}, daemon=True, name="sts-emulator")
-        self._thread.start()
-        return self
-
-    def stop(self):
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        with self._lock:
-            conns = list(self._conns)
-        for c in conns:
-            try:
-                c.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        self._thread.join(5)
-        self._server = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    @property
-    def url(self):
-        return f"https://{self.host}:{self.port}"
-
-    @property
-    def address(self):
-        return f"{self.host}:{self.port}"
 
     # ----- configuration -----
     def add_identity(self, access_key_id, secret_access_key, arn, user_id, account,
@@ -584,42 +456,17 @@ class StsEmulator:
         with self._lock:
             self._identities.pop(access_key_id, None)
 
-    def set_mode(self, mode):
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}")
-        self.mode = mode
-
-    # ----- observations -----
+    # ----- observations (set_mode, requests, reset_counts: emulator_base.Emulator) -----
     @property
     def hits(self):
         """Requests received (any path, any mode)."""
         with self._lock:
             return len(self._requests)
 
-    @property
-    def requests(self):
-        with self._lock:
-            return [dict(r) for r in self._requests]
-
-    def reset_counts(self):
-        with self._lock:
-            self._requests.clear()
-
     # ----- internals -----
     def _identity(self, access_key_id):
         with self._lock:
             return self._identities.get(access_key_id)
-
-    def _record(self, record):
-        with self._lock:
-            self._requests.append(record)
-
-    def _track(self, conn, add):
-        with self._lock:
-            if add:
-                self._conns.add(conn)
-            else:
-                self._conns.discard(conn)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -631,37 +478,13 @@ def _get(url, ca, headers=()):
     headers: a dict or a list of (name, value) pairs (repeats allowed); Host is the URL's
     unless headers name one.
     """
-    import http.client
-    parts = urllib.parse.urlsplit(url)
-    conn = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=10,
-                                       context=ssl.create_default_context(cafile=ca))
-    headers = list(headers.items() if isinstance(headers, dict) else headers)
-    try:
-        conn.putrequest("GET", parts.path + ("?" + parts.query if parts.query else ""),
-                        skip_host=any(n.lower() == "host" for n, _ in headers),
-                        skip_accept_encoding=True)
-        for name, value in headers:
-            conn.putheader(name, value)
-        conn.endheaders()
-        r = conn.getresponse()
-        return r.status, r.read().decode(), r.getheader("Content-Type")
-    finally:
-        conn.close()
+    status, body, response_headers = emulator_base.call(url, ca, headers)
+    return status, body, response_headers.get("Content-Type")
 
 
 def self_test():
     """Presign with botocore, verify in the emulator: the good case and each way to fail."""
-    import atexit
-    import os
-    import shutil
-    import subprocess
-    import tempfile
-    here = os.path.dirname(os.path.abspath(__file__))
-    d = tempfile.mkdtemp(prefix="sts-emulator-")
-    atexit.register(shutil.rmtree, d, True)
-    subprocess.run([os.path.join(here, "..", "..", "scripts", "gen-certs"), d], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    ca = os.path.join(d, "ca.crt")
+    ca, cert, key = emulator_base.self_test_certificates("sts-emulator-")
     ak, sk = "AKIAEXAMPLE000000001", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
     arn = "arn:aws:sts::123456789012:assumed-role/codebuild-role/AWSCodeBuild-1234"
     failures = []
@@ -675,7 +498,7 @@ def self_test():
         if not ok:
             failures.append(f"{name}: {status} {body}")
 
-    with StsEmulator(os.path.join(d, "server.crt"), os.path.join(d, "server.key")) as sts:
+    with StsEmulator(cert, key) as sts:
         sts.add_identity(ak, sk, arn, "AROAEXAMPLE:AWSCodeBuild-1234", "123456789012")
         sts.add_identity("ASIAEXAMPLE000000002", "tempsecret", arn, "AROAEXAMPLE:tmp",
                          "123456789012", session_token="sess-token-1")
@@ -804,38 +627,21 @@ def self_test():
         sts.set_mode("normal")
         print(f"hits {sts.hits}; last request {sts.requests[-1]['path']} "
               f"{sts.requests[-1]['status']} headers {sorted(sts.requests[-1]['headers'])}")
-    if failures:
-        print("\n".join(["FAILED:"] + failures))
-        return 1
-    print("sts_emulator self-test: all ok")
-    return 0
+    return emulator_base.self_test_result("sts_emulator", failures)
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--cert")
-    ap.add_argument("--key")
-    ap.add_argument("--port", type=int, default=0)
+    ap = emulator_base.argument_parser(__doc__)
     ap.add_argument("--region", default="us-east-1")
     ap.add_argument("--identity", action="append", default=[],
                     help="AKID,SECRET,ARN,USERID,ACCOUNT")
-    ap.add_argument("--self-test", action="store_true")
-    args = ap.parse_args()
-    if args.self_test:
-        return self_test()
+    args = emulator_base.parse_arguments(ap, self_test)
     if not args.cert or not args.key:
         ap.error("--cert and --key are required")
     sts = StsEmulator(args.cert, args.key, region=args.region, port=args.port).start()
     for spec in args.identity:
         sts.add_identity(*spec.split(",", 4))
-    print(f"listening {sts.address}", flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *a: stop.set())
-    signal.signal(signal.SIGINT, lambda *a: stop.set())
-    while not stop.wait(0.5):
-        pass
-    sts.stop()
-    return 0
+    return emulator_base.serve_until_signalled(sts)
 
 
 if __name__ == "__main__":
