@@ -168,40 +168,68 @@ void ReadStsEndpoints(const Value& v, std::vector<std::string>& out) {
     if (parsed->port != 0 && parsed->port != (https ? 443 : 80)) {
       origin += ":" + std::to_string(parsed->port);
     }
-    *url = origin;
-    out.push_back(*url);
+    for (char& ch : origin) ch = ToLower(ch);  // a presign's origin is compared lower-case
+    out.push_back(origin);
+  }
+}
+
+// Whether `m` holds a claim to values the config fixes: exact values, or globs with a literal
+// prefix ("project_42_bot*", "acme/**") holding at least `min_colons` colons (an ARN glob must
+// fix partition, service, region and account: "arn:aws:sts::123456789012:assumed-role/ci-*").
+bool Anchors(const ClaimMatcher& m, int min_colons) {
+  switch (m.kind) {
+    case ClaimMatcher::Kind::kExact:
+    case ClaimMatcher::Kind::kNumber:
+      return true;
+    case ClaimMatcher::Kind::kOneOf:
+      return !m.children.empty() &&
+             std::all_of(m.children.begin(), m.children.end(),
+                         [&](const ClaimMatcher& c) { return Anchors(c, min_colons); });
+    case ClaimMatcher::Kind::kGlob: {
+      std::string_view prefix = std::string_view(m.text).substr(0, m.text.find('*'));
+      return !prefix.empty() && std::count(prefix.begin(), prefix.end(), ':') >= min_colons;
+    }
+    default:  // not, regex, contains, booleans: they let unnamed values in
+      return false;
   }
 }
 
 // AWS STS and a GitLab instance answer for everyone they know: without a binding, any AWS
-// account (any GitLab project) that presigns for our audience (holds a job token) gets in.
+// account (any GitLab project or user) that presigns for our audience (holds a token) gets in.
 void RequireBinding(const Map& m, const IdentityProviderConfig& p) {
-  if (p.type == ProviderType::kAwsIam) {
-    const bool binds = std::any_of(p.bound_claims.begin(), p.bound_claims.end(), [](auto& c) {
-      return c.path.size() == 1 && (c.path[0] == "account" || c.path[0] == "arn");
-    });
-    if (!binds && m.Find("bound_claims") == nullptr) {
-      m.ErrorMissing("bound_claims",
-                     "an aws_iam provider must bind account or arn (STS answers for every AWS "
-                     "account: without it any account's roles get in)");
-    } else if (!binds) {
-      m.ErrorAtKey(*m.Find("bound_claims"),
-                   "an aws_iam provider must bind account or arn (STS answers for every AWS "
-                   "account: without it any account's roles get in)");
+  std::string why;
+  bool binds = false;
+  for (const ClaimCondition& c : p.bound_claims) {
+    if (c.path.size() != 1) continue;
+    const std::string& claim = c.path[0];
+    if (p.type == ProviderType::kAwsIam) {
+      binds |= (claim == "account" && PinsExactValues(c.matcher)) ||
+               (claim == "arn" && Anchors(c.matcher, 5));
+    } else {
+      binds |= (claim == "namespace_path" || claim == "project_path" || claim == "project_id" ||
+                claim == "user_login" || claim == "user_id" || claim == "token_id") &&
+               Anchors(c.matcher, 0);
     }
+  }
+  if (p.type == ProviderType::kAwsIam) {
+    why =
+        "an aws_iam provider must bind account to exact values, or arn to exact values or a "
+        "glob that fixes the account (STS answers for every AWS account: without it any "
+        "account's roles get in)";
+  } else if (p.type == ProviderType::kGitLabJobToken ||
+             p.type == ProviderType::kGitLabAccessToken) {
+    why =
+        "a GitLab provider must bind the projects or users it lets in: namespace_path, "
+        "project_path, project_id, user_login, user_id or token_id, to exact values or a glob "
+        "with a fixed start (the instance vouches for every job and token it has)";
+  } else {
     return;
   }
-  if (p.type != ProviderType::kGitLabJobToken && p.type != ProviderType::kGitLabAccessToken) {
-    return;
-  }
-  constexpr std::string_view kWhy =
-      "a GitLab provider must bind the projects or users it lets in (e.g. namespace_path, "
-      "project_path or user_login): the instance vouches for every job and token it has";
-  const Map::Entry* bound = m.Find("bound_claims");
-  if (bound == nullptr) {
-    m.ErrorMissing("bound_claims", std::string(kWhy));
-  } else if (bound->value.node().IsMap() && bound->value.node().size() == 0) {
-    m.ErrorAtKey(*bound, std::string(kWhy));  // `bound_claims: {}` binds nothing either
+  if (binds) return;
+  if (const Map::Entry* bound = m.Find("bound_claims")) {
+    m.ErrorAtKey(*bound, why);
+  } else {
+    m.ErrorMissing("bound_claims", why);
   }
 }
 

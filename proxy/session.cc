@@ -170,7 +170,8 @@ void Session::RecordConnection() {
   connection_.alpn = alpn_;
   // Only a chain the listener's client CA verified is a fact about the peer.
   if (SSL_get0_peer_certificate(ssl) != nullptr && SSL_get_verify_result(ssl) == X509_V_OK) {
-    connection_.verified_chain = SSL_get0_verified_chain(ssl);
+    connection_.verified_chain = SSL_get0_verified_chain(ssl);  // null on a resumed session
+    connection_.verified_certificate = SSL_get0_peer_certificate(ssl);
   }
 }
 

@@ -19,6 +19,7 @@
 
 // OpenSSL's certificate stack, without pulling in <openssl/x509.h> everywhere.
 struct stack_st_X509;
+struct x509_st;
 
 namespace ciap {
 
@@ -85,6 +86,9 @@ struct ConnectionInfo {
   // The client certificate chain, leaf first, as the listener's client CA verified it; null
   // when the client sent none (client_auth: optional) or on a plaintext listener.
   const stack_st_X509* verified_chain = nullptr;
+  // The verified client certificate (the chain's leaf); unlike the chain, also there on a
+  // resumed TLS session, where the client sends no certificate and the session remembers it.
+  const x509_st* verified_certificate = nullptr;
   // The client_certificate provider's caller for this chain, made on the first request that
   // needed it, and which identity filter instance made it (a reload makes another).
   mutable std::shared_ptr<const Caller> certificate_caller;

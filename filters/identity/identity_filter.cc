@@ -210,7 +210,7 @@ Decision IdentityFilter::Check(Request& request, RequestContext& context) const 
   std::optional<Token> token = FindToken(request);
   if (!token) {
     if (certificate_ != nullptr && context.connection != nullptr &&
-        (context.connection->verified_chain != nullptr ||
+        (context.connection->verified_certificate != nullptr ||
          context.connection->stand_in_certificate)) {
       return AuthenticateCertificate(request, context);
     }
@@ -458,6 +458,9 @@ Decision IdentityFilter::ApplyAnswer(const Provider& provider, const LookupAnswe
     int64_t until =
         now + std::chrono::duration_cast<std::chrono::seconds>(provider.config->cache_ttl).count();
     if (answer.expires_at > 0) until = std::min(until, answer.expires_at);
+    // An answer from the source's cache is good only as long as that cache keeps it: counted
+    // from when the source answered, not from this request.
+    if (answer.cached_until > 0) until = std::min(until, answer.cached_until);
     bool evicted = LocalCache().Insert(
         token->value,
         TokenCache::Entry{answer.caller, nullptr, nullptr, &provider, generation_, until});
@@ -480,11 +483,17 @@ Decision IdentityFilter::AuthenticateCertificate(Request& request, RequestContex
   }
   // The same certificate for every request on the connection: its claims are made once.
   if (!connection.certificate_caller || connection.certificate_owner != generation_) {
-    auto* chain = const_cast<stack_st_X509*>(connection.verified_chain);
-    auto claims = CertificateClaims(sk_X509_num(chain) > 0 ? sk_X509_value(chain, 0) : nullptr);
+    auto claims = CertificateClaims(const_cast<X509*>(connection.verified_certificate));
     if (!claims) return Unauthenticated(certificate_, claims.error().reason, true);
     connection.certificate_caller = claims->ToCaller(certificate_->config->name);
     connection.certificate_owner = generation_;
+  }
+  // A connection may outlive its certificate: past notAfter it is no credential.
+  const int64_t end = connection.certificate_caller->expires_at;
+  if (end > 0 && end <= std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count()) {
+    return Unauthenticated(certificate_, "expired", true);
   }
   LookupAnswer answer;
   answer.kind = LookupAnswer::Kind::kAccepted;

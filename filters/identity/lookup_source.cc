@@ -78,7 +78,7 @@ const LookupSource::Entry* LookupSource::FindLocked(const Key& key,
   return &*it->second;
 }
 
-void LookupSource::StoreLocked(const Key& key, const LookupAnswer& answer) {
+void LookupSource::StoreLocked(const Key& key, LookupAnswer& answer) {
   const auto now = std::chrono::system_clock::now();
   std::chrono::system_clock::time_point until;
   if (answer.kind == LookupAnswer::Kind::kAccepted) {
@@ -93,6 +93,8 @@ void LookupSource::StoreLocked(const Key& key, const LookupAnswer& answer) {
         until, std::chrono::system_clock::time_point(std::chrono::seconds(answer.expires_at)));
   }
   if (until <= now) return;
+  answer.cached_until =
+      std::chrono::duration_cast<std::chrono::seconds>(until.time_since_epoch()).count();
   if (auto it = index_.find(key); it != index_.end()) {
     lru_.erase(it->second);
     index_.erase(it);

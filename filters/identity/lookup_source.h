@@ -1,8 +1,8 @@
 // Identity sources that are asked about a credential instead of verifying it offline: GitLab's
 // job and access tokens, RFC 7662 introspection, AWS IAM (a presigned GetCallerIdentity).
 //
-// One LookupSource per provider, shared by every worker and kept across reloads while the
-// provider's settings stay the same. Answers are cached by the SHA-256 of the credential in a
+// One LookupSource per provider and config, shared by every worker (a reload makes new ones,
+// with empty caches). Answers are cached by the SHA-256 of the credential in a
 // bounded LRU (accepted: cache_ttl, never past the credential's own end; refused: a few
 // seconds); concurrent lookups of one credential share one call; at most kMaxInFlight calls run
 // at once. Calls run on the main thread's loop (like key fetches); a worker waits for its answer
@@ -40,6 +40,9 @@ struct LookupAnswer {
   std::string_view reason = "identity_source_unavailable";
   std::shared_ptr<const Caller> caller;  // kAccepted
   int64_t expires_at = 0;  // the credential's own end (seconds since the epoch); 0: unknown
+  // Until when the source's cache keeps this answer (seconds since the epoch; 0: not cached).
+  // A worker's cache keeps it no longer.
+  int64_t cached_until = 0;
   // For the log line of a failed call: what went wrong, never the credential.
   std::string detail;
 
@@ -99,7 +102,9 @@ class LookupSource : public std::enable_shared_from_this<LookupSource> {
   static Key Digest(std::string_view credential);
   // With mutex_ held: the fresh entry for `key`, or null (a stale one is dropped).
   const Entry* FindLocked(const Key& key, std::chrono::system_clock::time_point now);
-  void StoreLocked(const Key& key, const LookupAnswer& answer);
+  // Caches `answer` (accepted: cache_ttl; refused: kRefusalTtl; never past its credential's
+  // end) and records in it until when.
+  void StoreLocked(const Key& key, LookupAnswer& answer);
   static asio::awaitable<void> Run(std::shared_ptr<LookupSource> self, Key key,
                                    std::string credential, std::shared_ptr<Flight> flight);
   void Count(const LookupAnswer& answer, std::chrono::steady_clock::duration took);

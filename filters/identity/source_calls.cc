@@ -79,6 +79,8 @@ asio::awaitable<LookupAnswer> GitLabAccessToken(const CallContext& context,
                                                 std::string credential) {
   HttpFetchOptions options = Options(context);
   options.headers.emplace_back("PRIVATE-TOKEN", std::move(credential));
+  // One deadline for both calls: the caller waits for the provider's timeout, not twice that.
+  const auto deadline = std::chrono::steady_clock::now() + context.config.timeout;
   auto token =
       co_await HttpGet(context.config.url + "/api/v4/personal_access_tokens/self", options);
   if (!token)
@@ -92,6 +94,11 @@ asio::awaitable<LookupAnswer> GitLabAccessToken(const CallContext& context,
   // The user's name and whether it is a bot need read_user (or api): without it they stay
   // absent, and rules that need them fail closed.
   std::optional<json::object> user;
+  options.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
+  if (options.timeout.count() <= 0) {
+    co_return LookupAnswer::Unavailable("GET /api/v4/user: no time left within the timeout");
+  }
   auto answer = co_await HttpGet(context.config.url + "/api/v4/user", std::move(options));
   if (!answer) co_return LookupAnswer::Unavailable("GET /api/v4/user: " + answer.error());
   if (answer->status == 200) {
@@ -172,7 +179,10 @@ asio::awaitable<LookupAnswer> AwsIam(const CallContext& context, std::string cre
     }
     co_return LookupAnswer::Unavailable("STS " + presigned->endpoint + ": " + error);
   }
-  if (result->status == 403 || result->status == 400) {
+  // STS throttling comes as a 400 too: that is STS being unavailable, not the caller's fault.
+  const bool throttled = result->body.find("Throttling") != std::string::npos ||
+                         result->body.find("ServiceUnavailable") != std::string::npos;
+  if ((result->status == 403 || result->status == 400) && !throttled) {
     co_return LookupAnswer::Refused("invalid_token", "STS refused the presigned request (HTTP " +
                                                          std::to_string(result->status) + ")");
   }

@@ -16,6 +16,8 @@ import http.server
 import json
 import os
 import random
+import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -26,7 +28,8 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from ciaptest import (CIAP_BIN, CiapTestCase, certs, curl, make_config, plain_listener,  # noqa: E402
+from ciaptest import (CIAP_BIN, CiapTestCase, certs, conn, curl, log, make_config,
+                      plain_listener, request_on,  # noqa: E402
                       request, route, tls_listener, upstream_cfg, wait_until)
 from gitlab_emulator import GitLabEmulator  # noqa: E402
 from sts_emulator import StsEmulator, presign_token  # noqa: E402
@@ -327,7 +330,8 @@ class ClientCertificateTest(SourceTestCase):
         self.d = os.path.join(self.tmp, "client-certs")
         os.makedirs(self.d)
 
-    def make_cert(self, name, subject, sans=None, ca=None, ca_key=None, days=30, start=None):
+    def make_cert(self, name, subject, sans=None, ca=None, ca_key=None, days=30, start=None,
+                  end="20200102000000Z"):
         """A client certificate signed by the test CA (or another), with SANs."""
         key = os.path.join(self.d, name + ".key")
         csr = os.path.join(self.d, name + ".csr")
@@ -356,7 +360,7 @@ class ClientCertificateTest(SourceTestCase):
                 f.write("1000\n")
             args = ["openssl", "ca", "-batch", "-config", conf, "-in", csr, "-cert", ca,
                     "-keyfile", ca_key, "-out", crt, "-extfile", ext, "-notext",
-                    "-startdate", start, "-enddate", "20200102000000Z"]
+                    "-startdate", start, "-enddate", end]
         subprocess.run(args, check=True, capture_output=True)
         return crt, key
 
@@ -405,6 +409,52 @@ class ClientCertificateTest(SourceTestCase):
         code, body = self.curl_echo()
         self.assertEqual(code, 401)
         self.assertEqual(json.loads(body)["reason"], "missing_token")
+
+    def test_resumed_tls_session_keeps_the_certificate_identity(self):
+        """A TLS 1.3 client resumes with a ticket: no certificate is sent again, and the caller
+        is still the certificate's."""
+        crt, key = self.make_cert("svid", "/CN=agent-1",
+                                  ["URI:spiffe://ci.acme.internal/buildkite/agent-1"])
+        self.start_mtls(bound_claims={"trust_domain": "ci.acme.internal"})
+        ctx = ssl.create_default_context(cafile=self.pki.ca)
+        ctx.load_cert_chain(crt, key)
+        session = None
+        for attempt in range(3):
+            with socket.create_connection(("127.0.0.1", self.port), timeout=10) as raw:
+                with ctx.wrap_socket(raw, server_hostname="localhost", session=session) as s:
+                    s.sendall(b"GET /echo HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                    f = s.makefile("rb")
+                    status = f.readline()
+                    self.assertIn(b" 200 ", status, f"attempt {attempt}, resumed {s.session_reused}")
+                    headers = {}
+                    while (line := f.readline()) not in (b"\r\n", b""):
+                        k, _, v = line.decode().partition(":")
+                        headers[k.strip().lower()] = v.strip()
+                    body = f.read(int(headers["content-length"]))
+                    seen = {k.lower(): v for k, v in json.loads(body)["headers"]}
+                    self.assertEqual(seen["x-ciap-subject"],
+                                     "spiffe://ci.acme.internal/buildkite/agent-1")
+                    if attempt > 0:
+                        resumed = s.session_reused
+                    session = s.session
+        log(f"the last connection resumed its TLS session: {resumed}")
+
+    def test_certificate_expiring_during_a_connection_stops_authenticating(self):
+        """A keep-alive connection outliving its certificate: refused once notAfter passes."""
+        fmt = "%Y%m%d%H%M%SZ"
+        crt, key = self.make_cert(
+            "short", "/CN=agent-1", ["URI:spiffe://ci.acme.internal/buildkite/agent-1"],
+            start=time.strftime(fmt, time.gmtime(time.time() - 60)),
+            end=time.strftime(fmt, time.gmtime(time.time() + 3)))
+        self.start_mtls(bound_claims={"trust_domain": "ci.acme.internal"})
+        ctx = ssl.create_default_context(cafile=self.pki.ca)
+        ctx.load_cert_chain(crt, key)
+        c = conn(self.port, context=ctx)
+        self.assertEqual(request_on(c, "GET", "/echo").status, 200)
+        time.sleep(4)
+        r = request_on(c, "GET", "/echo")
+        self.assert_refused(r, 401, "expired")
+        c.close()
 
     def test_certificates_of_another_ca_or_expired_never_authenticate(self):
         self.start_mtls()

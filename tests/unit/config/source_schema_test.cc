@@ -188,22 +188,21 @@ TEST(SourceSchemaTest, ClientCertificateAndAwsIam) {
   EXPECT_EQ(providers[0].sts_endpoints, std::vector<std::string>{"http://127.0.0.1:5000"});
 }
 
+const std::string kGitLabWhy =
+    "a GitLab provider must bind the projects or users it lets in: namespace_path, project_path, "
+    "project_id, user_login, user_id or token_id, to exact values or a glob with a fixed start "
+    "(the instance vouches for every job and token it has)";
+
 TEST(SourceSchemaTest, GitLabAndAwsSourcesMustBind) {
   EXPECT_EQ(OnlyError("  - { name: jobs, type: gitlab_job_token, url: https://gitlab.example.com "
                       "}\n"),
-            "identity_providers[0].bound_claims: a GitLab provider must bind the projects or "
-            "users it lets in (e.g. namespace_path, project_path or user_login): the instance "
-            "vouches for every job and token it has");
+            "identity_providers[0].bound_claims: " + kGitLabWhy);
   EXPECT_EQ(OnlyError("  - { name: pats, type: gitlab_access_token, url: "
                       "https://gitlab.example.com }\n"),
-            "identity_providers[0].bound_claims: a GitLab provider must bind the projects or "
-            "users it lets in (e.g. namespace_path, project_path or user_login): the instance "
-            "vouches for every job and token it has");
+            "identity_providers[0].bound_claims: " + kGitLabWhy);
   EXPECT_EQ(OnlyError("  - { name: jobs, type: gitlab_job_token, url: https://gitlab.example.com, "
                       "bound_claims: {} }\n"),
-            "identity_providers[0].bound_claims: a GitLab provider must bind the projects or "
-            "users it lets in (e.g. namespace_path, project_path or user_login): the instance "
-            "vouches for every job and token it has")
+            "identity_providers[0].bound_claims: " + kGitLabWhy)
       << "an empty map binds nothing";
   const std::string aws = R"(  - name: aws
     type: aws_iam
@@ -211,8 +210,9 @@ TEST(SourceSchemaTest, GitLabAndAwsSourcesMustBind) {
     audience: ciap.example.com
 )";
   const std::string why =
-      "an aws_iam provider must bind account or arn (STS answers for every AWS account: "
-      "without it any account's roles get in)";
+      "an aws_iam provider must bind account to exact values, or arn to exact values or a glob "
+      "that fixes the account (STS answers for every AWS account: without it any account's "
+      "roles get in)";
   EXPECT_EQ(OnlyError(aws), "identity_providers[0].bound_claims: " + why);
   EXPECT_EQ(OnlyError(aws + "    bound_claims: {}\n"),
             "identity_providers[0].bound_claims: " + why);
@@ -221,6 +221,24 @@ TEST(SourceSchemaTest, GitLabAndAwsSourcesMustBind) {
   EXPECT_EQ(OnlyError(aws + "    bound_claims: { [account, x]: \"1\" }\n"),
             "identity_providers[0].bound_claims: " + why)
       << "a claim inside `account` is no binding of the account";
+  // Matchers that let unnamed accounts (projects, users) in are no binding.
+  for (const char* loose : {"{ account: { not: \"1\" } }", "{ account: { regex: \".*\" } }",
+                            "{ arn: \"arn:aws:sts::**\" }", "{ account: \"1*\" }"}) {
+    EXPECT_EQ(OnlyError(aws + "    bound_claims: " + loose + "\n"),
+              "identity_providers[0].bound_claims: " + why)
+        << loose;
+  }
+  const std::string jobs =
+      "  - { name: jobs, type: gitlab_job_token, url: https://gitlab.example.com, bound_claims: ";
+  for (const char* loose : {"{ status: running }", "{ namespace_path: \"**\" }",
+                            "{ project_path: { not: evil/app } }", "{ user_login: \"*-bot\" }"}) {
+    EXPECT_EQ(OnlyError(jobs + loose + " }\n"), "identity_providers[0].bound_claims: " + kGitLabWhy)
+        << loose;
+  }
+  for (const char* tight : {"{ namespace_path: acme/platform }", "{ project_path: \"acme/**\" }",
+                            "{ project_id: [20, 21] }", "{ user_login: \"project_42_bot*\" }"}) {
+    EXPECT_EQ(OnlyError(jobs + tight + " }\n"), "accepted") << tight;
+  }
 }
 
 TEST(SourceSchemaTest, EachKindTakesOnlyItsOwnKeys) {
