@@ -15,6 +15,7 @@ Importable (the server, its modes and its records are emulator_base.py's):
                      session_token=None, session_expires=None)
     sts.remove_identity(access_key_id)
     sts.set_mode("normal" | "down" | "slow" | "garbage" | "error"); sts.slow_seconds
+    sts.throttled = True: every request gets 400 Throttling ("Rate exceeded"), as STS over its rate
     sts.hits (int), sts.requests (list of dicts), sts.reset_counts(), sts.stop()
     presign_url(...) / presign_token(...) / token_url(token)   (see their docstrings)
 
@@ -411,6 +412,8 @@ class _Handler(emulator_base.Handler):
 
     def _handle(self, record, target, body):
         owner = self.server.owner
+        if owner.throttled:  # STS over its request rate: a 400 that is no verdict on the caller
+            return self._error(record, StsError(400, "Throttling", "Rate exceeded"))
         try:
             identity = verify_presigned(
                 self.command, target.path, target.query,
@@ -437,6 +440,8 @@ class StsEmulator(emulator_base.Emulator):
         super().__init__(cert, key, host, port)
         self.region = region
         self.validity = validity
+        # Answer every request with 400 Throttling, as STS does over its request rate.
+        self.throttled = False
         self._identities = {}
 
     # ----- configuration -----

@@ -593,6 +593,12 @@ class AwsIamTest(SourceTestCase):
         self.assert_refused(self.get({"Authorization": f"Bearer {self.token()}"}), 503,
                             "identity_source_unavailable")
         self.sts.set_mode("normal")
+        # STS throttling is a 400 that says nothing about the caller: 503, not 401.
+        self.sts.throttled = True
+        self.assert_refused(self.get({"Authorization": f"Bearer {self.token()}"}), 503,
+                            "identity_source_unavailable")
+        self.sts.throttled = False
+        self.sts.set_mode("normal")
         self.assertEqual(self.get({"Authorization": f"Bearer {self.token()}"}).status, 200)
 
 
