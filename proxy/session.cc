@@ -144,6 +144,13 @@ Session::~Session() {
   connections_gauge_->Decrement();
 }
 
+bool Session::SameClientVerification(const ListenerRuntime& next) const {
+  const auto& before = listener_->config->tls;
+  const auto& after = next.config->tls;
+  return before && after && before->client_ca_file == after->client_ca_file &&
+         before->client_auth == after->client_auth;
+}
+
 bool Session::FollowReload() {
   uint64_t generation = worker_.shared().generation.load(std::memory_order_acquire);
   if (generation == generation_) return true;
@@ -151,6 +158,11 @@ bool Session::FollowReload() {
   std::shared_ptr<const Snapshot> current = worker_.shared().snapshot.load();
   const ListenerRuntime* listener = current->FindListener(listener_->config->name);
   if (listener == nullptr) return false;
+  // A certificate verified under client settings a reload replaced (a CA removed, say) is no
+  // longer a fact about the peer: the client reconnects and is verified under the new ones.
+  if (connection_.verified_certificate != nullptr && !SameClientVerification(*listener)) {
+    return false;
+  }
   snapshot_ = std::move(current);
   listener_ = listener;
   return true;

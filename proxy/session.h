@@ -75,8 +75,11 @@ class Session : public Downstream {
   // client certificate chain).
   void RecordConnection();
   // Between requests: moves to the newest config snapshot if a reload published one. False
-  // when the reload removed this connection's listener (the connection then closes).
+  // when the reload removed this connection's listener, or changed how it verifies the client
+  // certificate this connection presented (the connection then closes).
   bool FollowReload();
+  // Whether `next` verifies client certificates as the listener this connection was made on.
+  bool SameClientVerification(const ListenerRuntime& next) const;
   // What a request head that failed to arrive or to pass the codec's checks gets: a local
   // reply (`status`, `reason`, and whether to linger because the client may still be
   // sending), or a quiet close (the client went away). `status` unknown: the head is fine.

@@ -12,10 +12,12 @@ concurrent first requests with one credential make one call; nothing secret is l
 
 import base64
 import concurrent.futures
+import http.client
 import http.server
 import json
 import os
 import random
+import signal
 import socket
 import ssl
 import subprocess
@@ -29,7 +31,7 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from ciaptest import (CIAP_BIN, CiapTestCase, certs, conn, curl, log, make_config,
-                      plain_listener, request_on,  # noqa: E402
+                      plain_listener, request_on, to_yaml,  # noqa: E402
                       request, route, tls_listener, upstream_cfg, wait_until)
 from gitlab_emulator import GitLabEmulator  # noqa: E402
 from sts_emulator import StsEmulator, presign_token  # noqa: E402
@@ -455,6 +457,29 @@ class ClientCertificateTest(SourceTestCase):
         r = request_on(c, "GET", "/echo")
         self.assert_refused(r, 401, "expired")
         c.close()
+
+    def test_reload_that_changes_the_client_ca_closes_certificate_connections(self):
+        """A CA removed by a reload: connections verified under it are closed, not kept."""
+        crt, key = self.make_cert("svid", "/CN=agent-1",
+                                  ["URI:spiffe://ci.acme.internal/buildkite/agent-1"])
+        self.start_mtls(bound_claims={"trust_domain": "ci.acme.internal"})
+        ctx = ssl.create_default_context(cafile=self.pki.ca)
+        ctx.load_cert_chain(crt, key)
+        c = conn(self.port, context=ctx)
+        self.assertEqual(request_on(c, "GET", "/echo").status, 200)
+        cfg = json.loads(json.dumps(self.ciap.config))
+        cfg["listeners"][0]["tls"]["client_ca_file"] = self.pki.other_ca
+        with open(self.ciap.config_path, "w") as f:
+            f.write(to_yaml(cfg))
+        self.ciap.signal(signal.SIGHUP)
+        self.assertTrue(wait_until(lambda: self.ciap.metrics().value(
+            "ciap_config_reloads_total", result="success") >= 1, timeout=10))
+        with self.assertRaises((ConnectionError, http.client.HTTPException, OSError)):
+            request_on(c, "GET", "/echo")
+        c.close()
+        # A new connection with that certificate no longer verifies.
+        code, _ = self.curl_echo(crt, key)
+        self.assertNotEqual(code, 200)
 
     def test_certificates_of_another_ca_or_expired_never_authenticate(self):
         self.start_mtls()
