@@ -79,13 +79,19 @@ IdentityService::PrepareSources(const config::Config& config) {
     }
     auto source = LookupSource::Make(provider, io_->get_executor(), metrics_.get());
     if (!source) return std::unexpected(source.error());
+    // The same source asked the same way keeps its answers: a reload is no burst of calls.
+    for (const auto& running : running_sources_) {
+      if (running && (*source)->AdoptCache(*running)) break;
+    }
     sources.push_back(std::move(*source));
   }
   return sources;
 }
 
 void IdentityService::Commit(const std::shared_ptr<const PreparedState>& prepared) {
-  if (keys_) keys_->Commit(static_cast<const IdentityState&>(*prepared).providers);
+  const auto& state = static_cast<const IdentityState&>(*prepared);
+  if (keys_) keys_->Commit(state.providers);
+  running_sources_ = state.sources;
 }
 
 void IdentityService::Start() {

@@ -18,8 +18,9 @@ namespace ciap::identity {
 struct IdentityState : PreparedState {
   ProviderSet providers;  // index-aligned with the config's identity_providers
   // Index-aligned too: the lookup providers' sources (null for the others; offline, sources
-  // that answer stand-in credentials).
-  // Made anew for each config: a reload starts with empty lookup caches.
+  // that answer stand-in credentials). Made anew for each config (a rotated ca_file or secret
+  // is used at once), taking over the cached answers of the running source of the same
+  // provider when it asks the same source the same way (LookupSource::AdoptCache).
   std::vector<std::shared_ptr<LookupSource>> sources;
   IdentityMetrics* metrics = nullptr;
 };
@@ -46,7 +47,8 @@ class IdentityService : public FilterService {
   std::unique_ptr<IdentityMetrics> metrics_;
   std::unique_ptr<KeyManager> keys_;  // null offline
   OfflineInputs offline_;
-  asio::io_context* io_ = nullptr;  // null offline
+  asio::io_context* io_ = nullptr;                              // null offline
+  std::vector<std::shared_ptr<LookupSource>> running_sources_;  // the committed config's
 };
 
 // CIAP_KEY_TIMING="min_ttl=2s,retry_min=1s,...": shorter key-refresh timers for fault drills

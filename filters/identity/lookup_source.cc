@@ -132,6 +132,30 @@ std::optional<LookupAnswer> LookupSource::Cached(std::string_view credential) {
   return entry->answer;
 }
 
+bool LookupSource::AdoptCache(const LookupSource& previous) {
+  const config::IdentityProviderConfig& a = config_;
+  const config::IdentityProviderConfig& b = previous.config_;
+  if (offline_ || previous.offline_ || a.name != b.name || a.type != b.type || a.url != b.url ||
+      a.introspection_endpoint != b.introspection_endpoint || a.client_id != b.client_id ||
+      a.sts_endpoints != b.sts_endpoints || a.audience != b.audience ||
+      a.token_headers != b.token_headers || a.token_prefixes != b.token_prefixes) {
+    return false;
+  }
+  const auto limit = std::chrono::system_clock::now() + config_.cache_ttl;
+  std::scoped_lock lock(mutex_, previous.mutex_);
+  for (auto it = previous.lru_.rbegin(); it != previous.lru_.rend(); ++it) {
+    Entry entry = *it;
+    // A refusal keeps its few seconds; an accepted answer no more than this cache_ttl from now.
+    entry.good_until = std::min(entry.good_until, limit);
+    entry.answer.cached_until =
+        std::chrono::duration_cast<std::chrono::seconds>(entry.good_until.time_since_epoch())
+            .count();
+    lru_.push_front(std::move(entry));  // oldest first, so the order is kept
+    index_[lru_.front().key] = lru_.begin();
+  }
+  return true;
+}
+
 uint64_t LookupSource::calls() const {
   std::lock_guard lock(mutex_);
   return calls_;

@@ -2,12 +2,13 @@
 // job and access tokens, RFC 7662 introspection, AWS IAM (a presigned GetCallerIdentity).
 //
 // One LookupSource per provider and config, shared by every worker (a reload makes new ones,
-// with empty caches). Answers are cached by the SHA-256 of the credential in a
-// bounded LRU (accepted: cache_ttl, never past the credential's own end; refused: a few
-// seconds); concurrent lookups of one credential share one call; at most kMaxInFlight calls run
-// at once. Calls run on the main thread's loop (like key fetches); a worker waits for its answer
-// with a timer, so a source that hangs costs the request `timeout` plus a second at most, and
-// the answer is then 503 identity_source_unavailable — never 401, never an allow.
+// which take over the answers the old ones cached when nothing about the source changed). Answers
+// are cached by the SHA-256 of the credential in a bounded LRU (accepted: cache_ttl, never past the
+// credential's own end; refused: a few seconds); concurrent lookups of one credential share one
+// call; at most kMaxInFlight calls run at once. Calls run on the main thread's loop (like key
+// fetches); a worker waits for its answer with a timer, so a source that hangs costs the request
+// `timeout` plus a second at most, and the answer is then 503 identity_source_unavailable — never
+// 401, never an allow.
 #pragma once
 
 #include <array>
@@ -76,6 +77,11 @@ class LookupSource : public std::enable_shared_from_this<LookupSource> {
   // The answer for `credential`: cached, or from a call this request starts or joins. On the
   // request's executor; returns within the provider's timeout plus a second.
   asio::awaitable<LookupAnswer> Lookup(std::string credential);
+
+  // Takes over `previous`'s cached answers if it is the same provider asking the same source
+  // the same way (type, endpoint, client, audience, headers and prefixes), each kept no longer
+  // than this source's cache_ttl allows from now. Before this source serves; main thread.
+  bool AdoptCache(const LookupSource& previous);
 
   // Calls made so far (for tests and /jwks-status).
   uint64_t calls() const;

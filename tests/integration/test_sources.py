@@ -133,6 +133,33 @@ class GitLabJobTokenTest(SourceTestCase):
         self.assert_refused(self.get({"JOB-TOKEN": JOB_TOKEN}), 401, "invalid_token")
         self.assertEqual(self.gl.hits["/api/v4/job"], 2)
 
+    def test_a_reload_keeps_the_answers_of_an_unchanged_source(self):
+        self.gl.add_job(JOB_TOKEN, project_path="acme/platform/app")
+        self.start_proxy([self.provider()])
+        self.assertEqual(self.get({"JOB-TOKEN": JOB_TOKEN}).status, 200)
+        cfg = json.loads(json.dumps(self.ciap.config))
+
+        def reload(n):
+            with open(self.ciap.config_path, "w") as f:
+                f.write(to_yaml(cfg))
+            self.ciap.signal(signal.SIGHUP)
+            self.assertTrue(wait_until(lambda: self.ciap.metrics().value(
+                "ciap_config_reloads_total", result="success") >= n, timeout=10))
+
+        # Another binding, same source: the cached answer is decided again, GitLab not asked.
+        cfg["identity_providers"][0]["bound_claims"] = {"namespace_path": "other/group"}
+        reload(1)
+        self.assert_refused(self.get({"JOB-TOKEN": JOB_TOKEN}), 401, "bound_claims")
+        cfg["identity_providers"][0]["bound_claims"] = {"namespace_path": "acme/platform"}
+        reload(2)
+        self.assertEqual(self.get({"JOB-TOKEN": JOB_TOKEN}).status, 200)
+        self.assertEqual(self.gl.hits["/api/v4/job"], 1)
+        # Another GitLab: nothing carried over.
+        cfg["identity_providers"][0]["url"] = self.gl.url.replace("127.0.0.1", "localhost")
+        reload(3)
+        self.assertEqual(self.get({"JOB-TOKEN": JOB_TOKEN}).status, 200)
+        self.assertEqual(self.gl.hits["/api/v4/job"], 2)
+
     def test_twenty_concurrent_first_requests_make_one_lookup(self):
         self.gl.add_job(JOB_TOKEN, project_path="acme/platform/app")
         self.gl.slow_seconds = 0.3  # the first lookup is still running when the rest arrive
