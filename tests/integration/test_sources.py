@@ -494,6 +494,12 @@ class ClientCertificateTest(SourceTestCase):
         ctx.load_cert_chain(crt, key)
         c = conn(self.port, context=ctx)
         self.assertEqual(request_on(c, "GET", "/echo").status, 200)
+        # A TLS session to resume after the reload (a ticket issued under the old CA).
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as raw:
+            with ctx.wrap_socket(raw, server_hostname="localhost") as t:
+                t.sendall(b"GET /echo HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                t.makefile("rb").read()
+                session = t.session
         cfg = json.loads(json.dumps(self.ciap.config))
         cfg["listeners"][0]["tls"]["client_ca_file"] = self.pki.other_ca
         with open(self.ciap.config_path, "w") as f:
@@ -507,6 +513,17 @@ class ClientCertificateTest(SourceTestCase):
         # A new connection with that certificate no longer verifies.
         code, _ = self.curl_echo(crt, key)
         self.assertNotEqual(code, 200)
+        # Nor does resuming the old session: its ticket is not the new listener's to honour.
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=10) as raw:
+                with ctx.wrap_socket(raw, server_hostname="localhost", session=session) as t:
+                    t.sendall(b"GET /echo HTTP/1.1\r\nHost: localhost\r\n"
+                              b"Connection: close\r\n\r\n")
+                    status = t.makefile("rb").readline()
+                    log(f"resumed after the CA change: {t.session_reused}; {status!r}")
+                    self.assertNotIn(b" 200 ", status)
+        except (ssl.SSLError, ConnectionError, OSError) as e:
+            log(f"resuming after the CA change failed as it should: {e}")
 
     def test_certificates_of_another_ca_or_expired_never_authenticate(self):
         self.start_mtls()
