@@ -227,19 +227,25 @@ std::optional<Map> ReadClaimConditions(const Value& v, std::vector<ClaimConditio
   return map;
 }
 
-bool PinsExactValues(const ClaimMatcher& m) {
+bool AnchorsValues(const ClaimMatcher& m, std::optional<int> glob_min_colons) {
   switch (m.kind) {
     case ClaimMatcher::Kind::kExact:
     case ClaimMatcher::Kind::kNumber:
       return true;
     case ClaimMatcher::Kind::kOneOf:
       return !m.children.empty() &&
-             std::all_of(m.children.begin(), m.children.end(), [](const ClaimMatcher& c) {
-               return c.kind == ClaimMatcher::Kind::kExact || c.kind == ClaimMatcher::Kind::kNumber;
-             });
-    default:
+             std::all_of(m.children.begin(), m.children.end(),
+                         [&](const ClaimMatcher& c) { return AnchorsValues(c, glob_min_colons); });
+    case ClaimMatcher::Kind::kGlob: {
+      if (!glob_min_colons) return false;
+      std::string_view prefix = std::string_view(m.text).substr(0, m.text.find('*'));
+      return !prefix.empty() && std::count(prefix.begin(), prefix.end(), ':') >= *glob_min_colons;
+    }
+    default:  // not, regex, contains, booleans: they let unnamed values in
       return false;
   }
 }
+
+bool PinsExactValues(const ClaimMatcher& m) { return AnchorsValues(m, std::nullopt); }
 
 }  // namespace ciap::config

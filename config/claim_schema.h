@@ -26,4 +26,9 @@ std::optional<yaml::Map> ReadClaimConditions(const yaml::Value& v,
 // list of those. This is what pins a token to one tenant; a glob, regex or `not` does not.
 bool PinsExactValues(const ClaimMatcher& m);
 
+// Like PinsExactValues, and with `glob_min_colons`, globs too whose literal start (before the
+// first '*') is not empty and holds that many colons: "project_42_bot*" and "acme/**" name
+// their values' owner, as "arn:aws:sts::123456789012:assumed-role/ci-*" (5) names the account.
+bool AnchorsValues(const ClaimMatcher& m, std::optional<int> glob_min_colons);
+
 }  // namespace ciap::config

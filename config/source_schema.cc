@@ -173,27 +173,6 @@ void ReadStsEndpoints(const Value& v, std::vector<std::string>& out) {
   }
 }
 
-// Whether `m` holds a claim to values the config fixes: exact values, or globs with a literal
-// prefix ("project_42_bot*", "acme/**") holding at least `min_colons` colons (an ARN glob must
-// fix partition, service, region and account: "arn:aws:sts::123456789012:assumed-role/ci-*").
-bool Anchors(const ClaimMatcher& m, int min_colons) {
-  switch (m.kind) {
-    case ClaimMatcher::Kind::kExact:
-    case ClaimMatcher::Kind::kNumber:
-      return true;
-    case ClaimMatcher::Kind::kOneOf:
-      return !m.children.empty() &&
-             std::all_of(m.children.begin(), m.children.end(),
-                         [&](const ClaimMatcher& c) { return Anchors(c, min_colons); });
-    case ClaimMatcher::Kind::kGlob: {
-      std::string_view prefix = std::string_view(m.text).substr(0, m.text.find('*'));
-      return !prefix.empty() && std::count(prefix.begin(), prefix.end(), ':') >= min_colons;
-    }
-    default:  // not, regex, contains, booleans: they let unnamed values in
-      return false;
-  }
-}
-
 // AWS STS and a GitLab instance answer for everyone they know: without a binding, any AWS
 // account (any GitLab project or user) that presigns for our audience (holds a token) gets in.
 void RequireBinding(const Map& m, const IdentityProviderConfig& p) {
@@ -204,11 +183,11 @@ void RequireBinding(const Map& m, const IdentityProviderConfig& p) {
     const std::string& claim = c.path[0];
     if (p.type == ProviderType::kAwsIam) {
       binds |= (claim == "account" && PinsExactValues(c.matcher)) ||
-               (claim == "arn" && Anchors(c.matcher, 5));
+               (claim == "arn" && AnchorsValues(c.matcher, 5));
     } else {
       binds |= (claim == "namespace_path" || claim == "project_path" || claim == "project_id" ||
                 claim == "user_login" || claim == "user_id" || claim == "token_id") &&
-               Anchors(c.matcher, 0);
+               AnchorsValues(c.matcher, 0);
     }
   }
   if (p.type == ProviderType::kAwsIam) {
