@@ -37,21 +37,6 @@ std::string Hmac(std::string_view key, std::string_view data) {
   return std::string(reinterpret_cast<char*>(out), size);
 }
 
-// RFC 3986 percent-encoding of everything but unreserved characters, as SigV4 requires.
-std::string UriEncode(std::string_view text) {
-  static constexpr char kDigits[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char ch : text) {
-    if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-        ch == '-' || ch == '_' || ch == '.' || ch == '~') {
-      out.push_back(static_cast<char>(ch));
-    } else {
-      out += {'%', kDigits[ch >> 4], kDigits[ch & 0xf]};
-    }
-  }
-  return out;
-}
-
 std::string Env(const char* name) {
   const char* value = std::getenv(name);
   return value != nullptr ? value : "";
@@ -131,9 +116,9 @@ std::string PresignCallerIdentity(const AwsCredentials& credentials, const std::
   std::string canonical_query;
   for (const auto& [key, value] : query) {  // sorted by key, as the canonical form wants
     if (!canonical_query.empty()) canonical_query.push_back('&');
-    canonical_query += UriEncode(key);
+    canonical_query += PercentEncode(key);
     canonical_query.push_back('=');
-    canonical_query += UriEncode(value);
+    canonical_query += PercentEncode(value);
   }
   const std::string canonical_request = "GET\n/\n" + canonical_query + "\nhost:" + host +
                                         "\nx-ciap-audience:" + audience +

@@ -5,7 +5,9 @@
 #include <openssl/ssl.h>
 
 #include <boost/beast/core/string.hpp>
+#include <boost/url/encode.hpp>
 #include <boost/url/parse.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
 #include <boost/url/url.hpp>
 #include <cstdlib>
 #include <optional>
@@ -26,20 +28,25 @@ struct Target {
   std::string path;  // path and query
 };
 
+// A URL as an error sentence may name it: without its query, which can carry a credential (a
+// presigned request's signature and session token).
+std::string ForLog(std::string_view url) { return std::string(url.substr(0, url.find('?'))); }
+
 std::expected<Target, std::string> ParseTarget(const std::string& url) {
   auto parsed = boost::urls::parse_uri(url);
-  if (!parsed) return std::unexpected("bad URL " + url);
+  if (!parsed) return std::unexpected("bad URL " + ForLog(url));
   Target target;
   std::string scheme(parsed->scheme());
   if (scheme == "https") {
     target.https = true;
   } else if (scheme != "http") {
-    return std::unexpected("unsupported URL scheme in " + url);
+    return std::unexpected("unsupported URL scheme in " + ForLog(url));
   }
   if (!parsed->has_authority() || parsed->host().empty()) {
-    return std::unexpected("URL without host: " + url);
+    return std::unexpected("URL without host: " + ForLog(url));
   }
-  if (parsed->has_userinfo()) return std::unexpected("URL with credentials refused: " + url);
+  if (parsed->has_userinfo())
+    return std::unexpected("URL with credentials refused: " + ForLog(url));
   target.host = std::string(parsed->host_address());
   target.port = parsed->has_port() ? std::string(parsed->port()) : (target.https ? "443" : "80");
   target.path = std::string(parsed->encoded_path());
@@ -113,13 +120,7 @@ std::expected<std::optional<Proxy>, std::string> ProxyFor(const Target& target) 
   Proxy proxy{std::string(parsed->host_address()),
               parsed->has_port() ? std::string(parsed->port()) : "80", ""};
   if (parsed->has_userinfo()) {
-    std::string credentials = std::string(parsed->user()) + ":" + std::string(parsed->password());
-    std::string encoded(4 * ((credentials.size() + 2) / 3) + 1, '\0');
-    int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(encoded.data()),
-                            reinterpret_cast<const unsigned char*>(credentials.data()),
-                            static_cast<int>(credentials.size()));
-    encoded.resize(static_cast<std::size_t>(n));
-    proxy.authorization = "Basic " + encoded;
+    proxy.authorization = BasicAuthorization(parsed->user(), parsed->password());
   }
   return std::optional<Proxy>(std::move(proxy));
 }
@@ -235,6 +236,20 @@ asio::awaitable<std::expected<http::response<http::string_body>, std::string>> F
 
 }  // namespace
 
+std::string BasicAuthorization(std::string_view user, std::string_view password) {
+  const std::string credentials = std::string(user) + ":" + std::string(password);
+  std::string encoded(4 * ((credentials.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(encoded.data()),
+                          reinterpret_cast<const unsigned char*>(credentials.data()),
+                          static_cast<int>(credentials.size()));
+  encoded.resize(static_cast<std::size_t>(n));
+  return "Basic " + encoded;
+}
+
+std::string PercentEncode(std::string_view text) {
+  return boost::urls::encode(text, boost::urls::unreserved_chars);
+}
+
 std::expected<std::unique_ptr<ssl::context>, std::string> CreateFetchTlsContext(
     const std::string& ca_file) {
   config::UpstreamTlsConfig config;
@@ -260,21 +275,25 @@ asio::awaitable<std::expected<HttpFetchResult, std::string>> HttpGet(std::string
                                 " to another origin refused: " + url);
     }
     if (std::chrono::steady_clock::now() >= deadline) {
-      co_return std::unexpected("timeout fetching " + url);
+      co_return std::unexpected("timeout fetching " + ForLog(url));
     }
 
     auto proxy = ProxyFor(*target);
     if (!proxy) co_return std::unexpected(proxy.error());
     Watchdog watchdog(executor, deadline);
     auto response = co_await Fetch(*target, *proxy, options, deadline, watchdog);
-    if (!response && watchdog.cut()) co_return std::unexpected("timeout fetching " + url);
+    if (!response && watchdog.cut()) {
+      co_return std::unexpected("timeout fetching " + ForLog(url));
+    }
     if (!response) co_return std::unexpected(response.error());
 
     int status = response->result_int();
     if ((status == 301 || status == 302 || status == 303 || status == 307 || status == 308) &&
         redirects < options.max_redirects) {
       std::string_view location = (*response)[http::field::location];
-      if (location.empty()) co_return std::unexpected("redirect without Location from " + url);
+      if (location.empty()) {
+        co_return std::unexpected("redirect without Location from " + ForLog(url));
+      }
       if (location.starts_with("/")) {
         url = (target->https ? "https://" : "http://") + target->host + ":" + target->port +
               std::string(location);

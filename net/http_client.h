@@ -6,6 +6,7 @@
 #include <chrono>
 #include <expected>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -39,6 +40,14 @@ struct HttpFetchResult {
 // are human sentences ("connect to idp.example:443: Connection refused").
 asio::awaitable<std::expected<HttpFetchResult, std::string>> HttpGet(std::string url,
                                                                      HttpFetchOptions options);
+
+// "Basic " + base64(user ":" password), as RFC 7617 (and RFC 6749 2.3.1 for a client) sends it;
+// the caller encodes the parts when its scheme asks for it.
+std::string BasicAuthorization(std::string_view user, std::string_view password);
+
+// RFC 3986 percent-encoding of everything but unreserved characters (upper-case hex): form
+// values, and what SigV4's canonical query wants.
+std::string PercentEncode(std::string_view text);
 
 // Creates a verifying TLS client context, trusting `ca_file` or, when empty, the system store.
 std::expected<std::unique_ptr<ssl::context>, std::string> CreateFetchTlsContext(

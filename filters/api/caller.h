@@ -4,8 +4,10 @@
 
 #include <boost/json/object.hpp>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "jose/strict_json.h"
@@ -28,6 +30,11 @@ struct Caller {
 
   const boost::json::object& claims() const { return claims_document.object(); }
 };
+
+// The first of `names` the claims hold as a string or an integer, as text ("" when none does):
+// GitLab sends ids as numbers in some places and strings in others.
+std::string ClaimText(const boost::json::object& claims,
+                      std::initializer_list<std::string_view> names);
 
 // A caller from claims that were not a verified JWT (an identity source's answer, a client
 // certificate): `sub`, and the audit fields (job_id; pipeline from project_path, arn or

@@ -71,17 +71,6 @@ TokenCache& LocalCache() {
   return cache;
 }
 
-std::string StringClaim(const json::object& claims, std::initializer_list<std::string_view> names) {
-  for (std::string_view name : names) {
-    const json::value* value = claims.if_contains(name);
-    if (value == nullptr) continue;
-    if (value->is_string()) return std::string(value->as_string());
-    if (value->is_int64()) return std::to_string(value->as_int64());
-    if (value->is_uint64()) return std::to_string(value->as_uint64());
-  }
-  return {};
-}
-
 std::atomic<uint64_t> next_generation{1};
 
 }  // namespace
@@ -373,11 +362,11 @@ Decision IdentityFilter::AuthenticateWith(const Provider& provider, Request& req
   // parsed (moving it moves one pointer), so `claims` remains valid throughout.
   auto identity = std::make_shared<Caller>(Caller{
       .provider = config.name,
-      .subject = StringClaim(claims, {"sub"}),
+      .subject = ClaimText(claims, {"sub"}),
       .claims_document = std::move(verified->payload_document),
-      .jti = StringClaim(claims, {"jti"}),
-      .job_id = StringClaim(claims, {"job_id", "oidc.circleci.com/job-id", "run_id"}),
-      .pipeline = StringClaim(
+      .jti = ClaimText(claims, {"jti"}),
+      .job_id = ClaimText(claims, {"job_id", "oidc.circleci.com/job-id", "run_id"}),
+      .pipeline = ClaimText(
           claims, {"pipeline_slug", "project_path", "oidc.circleci.com/project-id", "repository"}),
       .expires_at = exp.is_int64()    ? exp.as_int64()
                     : exp.is_uint64() ? static_cast<int64_t>(exp.as_uint64())

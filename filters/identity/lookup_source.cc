@@ -156,11 +156,6 @@ bool LookupSource::AdoptCache(const LookupSource& previous) {
   return true;
 }
 
-uint64_t LookupSource::calls() const {
-  std::lock_guard lock(mutex_);
-  return calls_;
-}
-
 asio::awaitable<LookupAnswer> LookupSource::Lookup(std::string credential) {
   const Key key = Digest(credential);
   auto executor = co_await asio::this_coro::executor;
@@ -181,7 +176,6 @@ asio::awaitable<LookupAnswer> LookupSource::Lookup(std::string credential) {
     } else {
       flight = std::make_shared<Flight>();
       flights_.emplace(key, flight);
-      ++calls_;
       // The call keeps the source alive: a reload may drop it while the call runs.
       asio::co_spawn(main_, Run(shared_from_this(), key, std::move(credential), flight),
                      asio::detached);

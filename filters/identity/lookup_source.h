@@ -83,9 +83,6 @@ class LookupSource : public std::enable_shared_from_this<LookupSource> {
   // than this source's cache_ttl allows from now. Before this source serves; main thread.
   bool AdoptCache(const LookupSource& previous);
 
-  // Calls made so far (for tests and /jwks-status).
-  uint64_t calls() const;
-
   LookupSource(const config::IdentityProviderConfig& config, asio::any_io_executor main,
                IdentityMetrics* metrics, LookupCall call);
 
@@ -125,7 +122,6 @@ class LookupSource : public std::enable_shared_from_this<LookupSource> {
   std::list<Entry> lru_;  // most recently used first
   std::unordered_map<Key, std::list<Entry>::iterator, KeyHash> index_;
   std::unordered_map<Key, std::shared_ptr<Flight>, KeyHash> flights_;
-  uint64_t calls_ = 0;
 };
 
 // The call of each source type (source_calls.cc).

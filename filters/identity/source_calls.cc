@@ -1,11 +1,7 @@
 // The call each identity source makes for one credential, and the claims it turns the answer
 // into (see lookup_source.h). Every call has the provider's timeout, verified TLS (ca_file or
 // the system store) and no redirects; a credential never appears in an error sentence.
-#include <openssl/evp.h>
-
 #include <boost/json.hpp>
-#include <boost/url/encode.hpp>
-#include <boost/url/rfc/unreserved_chars.hpp>
 #include <ctime>
 #include <fstream>
 #include <sstream>
@@ -113,20 +109,6 @@ asio::awaitable<LookupAnswer> GitLabAccessToken(const CallContext& context,
   co_return Accepted(context, *claims);
 }
 
-std::string Base64(std::string_view bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(bytes.data()),
-                          static_cast<int>(bytes.size()));
-  out.resize(n);
-  return out;
-}
-
-std::string FormEncode(std::string_view text) {
-  // application/x-www-form-urlencoded: everything but unreserved characters percent-encoded.
-  return boost::urls::encode(text, boost::urls::unreserved_chars);
-}
-
 std::expected<std::string, std::string> ClientSecret(const config::IdentityProviderConfig& c) {
   if (c.client_secret_file.empty()) return c.client_secret;
   // Read for each call (calls are cache misses), so a rotated Secret is used at once.
@@ -148,10 +130,10 @@ asio::awaitable<LookupAnswer> Introspect(const CallContext& context, std::string
   HttpFetchOptions options = Options(context);
   options.method = "POST";
   options.content_type = "application/x-www-form-urlencoded";
-  options.body = "token=" + FormEncode(credential) + "&token_type_hint=access_token";
+  options.body = "token=" + PercentEncode(credential) + "&token_type_hint=access_token";
   // RFC 6749 2.3.1: client_secret_basic encodes both parts before joining them.
   options.headers.emplace_back(
-      "Authorization", "Basic " + Base64(FormEncode(c.client_id) + ":" + FormEncode(*secret)));
+      "Authorization", BasicAuthorization(PercentEncode(c.client_id), PercentEncode(*secret)));
   auto result = co_await HttpGet(c.introspection_endpoint, std::move(options));
   if (!result) co_return LookupAnswer::Unavailable("introspection: " + result.error());
   if (result->status != 200) co_return Failed("the introspection endpoint", result->status);
@@ -171,13 +153,8 @@ asio::awaitable<LookupAnswer> AwsIam(const CallContext& context, std::string cre
   HttpFetchOptions options = Options(context);
   options.headers.emplace_back("x-ciap-audience", c.audience);
   auto result = co_await HttpGet(presigned->url, std::move(options));
-  // HttpGet may name the URL in its error: say which endpoint instead (the URL is a credential).
   if (!result) {
-    std::string error = result.error();
-    if (auto at = error.find(presigned->url); at != std::string::npos) {
-      error.replace(at, presigned->url.size(), presigned->endpoint);
-    }
-    co_return LookupAnswer::Unavailable("STS " + presigned->endpoint + ": " + error);
+    co_return LookupAnswer::Unavailable("STS " + presigned->endpoint + ": " + result.error());
   }
   // STS throttling comes as a 400 too: that is STS being unavailable, not the caller's fault.
   const bool throttled = result->body.find("Throttling") != std::string::npos ||

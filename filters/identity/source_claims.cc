@@ -22,15 +22,7 @@ SourceResult<CallerClaims> Refuse(std::string_view reason, std::string detail) {
   return std::unexpected(SourceRefusal{reason, std::move(detail)});
 }
 
-// A member as text: strings as they are, integers in decimal (GitLab's ids are numbers).
-std::string Text(const json::object& o, std::string_view name) {
-  const json::value* v = o.if_contains(name);
-  if (v == nullptr) return {};
-  if (v->is_string()) return std::string(v->as_string());
-  if (v->is_int64()) return std::to_string(v->as_int64());
-  if (v->is_uint64()) return std::to_string(v->as_uint64());
-  return {};
-}
+std::string Text(const json::object& o, std::string_view name) { return ClaimText(o, {name}); }
 
 const json::object* Object(const json::object& o, std::string_view name) {
   const json::value* v = o.if_contains(name);
