@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace ciap::config {
@@ -112,10 +113,47 @@ struct HeaderValue {
   std::string value;
 };
 
+// `request_headers.assertion`: a JWS ciap signs (top-level `assertion` keys) naming the caller,
+// for the upstream to verify against ciap's published keys.
+struct AssertionHeaderConfig {
+  std::string header = "x-ciap-assertion";
+  std::string audience;             // the `aud` claim: the upstream
+  std::vector<std::string> claims;  // caller claims copied in (besides the fixed ones)
+
+  bool operator==(const AssertionHeaderConfig&) const = default;
+};
+
 struct RequestHeadersConfig {
   std::vector<HeaderValue> set;     // replace (or add) these headers, in this order
   std::vector<std::string> remove;  // drop these headers (case-insensitive)
   bool identity = false;            // inject x-ciap-* identity headers (identity issue)
+  std::optional<AssertionHeaderConfig> assertion;
+};
+
+// A route's `credentials`: a short-lived credential ciap obtains for the upstream and injects.
+struct CredentialsConfig {
+  enum class Type { kOAuth2ClientCredentials, kGitHubApp };
+  Type type = Type::kOAuth2ClientCredentials;
+  // Where it goes: `Authorization` gets "Bearer <token>", any other header the token alone.
+  std::string header = "Authorization";
+  std::string ca_file;     // trust for the source's HTTPS; default: system store
+  Duration timeout{5000};  // one mint, connect to answer
+  // oauth2_client_credentials (RFC 6749 4.4; client_secret_basic)
+  std::string token_endpoint;
+  std::string client_id;
+  std::string client_secret;       // a literal, or (from ${secret:PATH}) empty and
+  std::string client_secret_file;  // the file that holds it, re-read when it changes
+  std::string scope;
+  std::string resource;  // RFC 8707
+  // github_app: POST {api_url}/app/installations/{installation_id}/access_tokens
+  std::string api_url = "https://api.github.com";
+  std::string app_id;  // the app's id (digits) or client id: the app JWT's `iss`
+  std::string private_key_file;
+  uint64_t installation_id = 0;
+  std::vector<std::pair<std::string, std::string>> permissions;  // name, read|write|admin
+  std::vector<std::string> repositories;
+
+  bool operator==(const CredentialsConfig&) const = default;
 };
 
 // A condition on one claim value, as written in `bound_claims` (and, later, group rules).
@@ -247,6 +285,7 @@ struct RouteConfig {
   // shadow: decide, log and count the decision, but let the request through.
   PolicyMode mode = PolicyMode::kEnforce;
   std::optional<RateLimitConfig> rate_limit;
+  std::optional<CredentialsConfig> credentials;
 };
 
 struct ListenerConfig {
@@ -257,6 +296,15 @@ struct ListenerConfig {
   std::vector<std::string> filters;  // filter names in order; default filled in by the loader
   LimitsConfig limits;
   std::vector<RouteConfig> routes;  // first match wins
+};
+
+// ciap's own signing identity towards upstreams (top-level `assertion`).
+struct AssertionConfig {
+  std::string issuer;
+  // PEM private keys (EC P-256 or Ed25519): the first signs, all are published; each file is
+  // re-read when it changes.
+  std::vector<std::string> signing_keys;
+  Duration lifetime{60000};
 };
 
 // Process-wide limits (top-level `limits`).
@@ -283,6 +331,7 @@ struct Config {
   LoggingConfig logging;
   AdminConfig admin;
   GlobalLimitsConfig limits;
+  std::optional<AssertionConfig> assertion;
   std::vector<IdentityProviderConfig> identity_providers;
   std::vector<GroupConfig> groups;  // in file order
   std::vector<UpstreamConfig> upstreams;

@@ -20,7 +20,8 @@ std::string_view AccessUse(const RouteConfig& r) {
 std::string_view RateLimitUse(const RouteConfig& r) { return r.rate_limit ? "a rate_limit" : ""; }
 std::string_view HeadersUse(const RouteConfig& r) {
   const RequestHeadersConfig& h = r.request_headers;
-  return h.set.empty() && h.remove.empty() && !h.identity ? "" : "request_headers";
+  if (r.credentials) return "credentials";
+  return h.set.empty() && h.remove.empty() && !h.identity && !h.assertion ? "" : "request_headers";
 }
 
 constexpr FilterRule kRules[] = {

@@ -19,6 +19,7 @@
 #include "config/source_schema.h"
 #include "config/syntax.h"
 #include "config/text.h"
+#include "config/upstream_auth_schema.h"
 #include "config/value_readers.h"
 #include "config/yaml_reader.h"
 
@@ -40,8 +41,9 @@ class SchemaReader {
   explicit SchemaReader(const yaml::Diagnostics& diagnostics) : diagnostics_(diagnostics) {}
 
   void Read(const Value& root, Config& config) {
-    std::optional<Map> top = root.AsMapWithExtensions(
-        {"logging", "admin", "limits", "upstreams", "listeners", "identity_providers", "groups"});
+    std::optional<Map> top =
+        root.AsMapWithExtensions({"logging", "admin", "limits", "upstreams", "listeners",
+                                  "identity_providers", "groups", "assertion"});
     if (!top) return;
     if (auto v = top->Get("identity_providers")) {
       if (auto items = v->List()) {
@@ -90,6 +92,10 @@ class SchemaReader {
           }
         }
       }
+    }
+    if (auto v = top->Get("assertion")) {
+      has_assertion_ = true;
+      ReadAssertion(*v, config.assertion.emplace());
     }
     if (auto v = top->Get("upstreams")) {
       if (auto items = v->List()) {
@@ -283,9 +289,9 @@ class SchemaReader {
   }
 
   void ReadRoute(const Value& v, RouteConfig& r, NameSet& names) {
-    std::optional<Map> m =
-        v.AsMap({"name", "match", "upstream", "public", "timeout", "request_headers",
-                 "forward_token", "allow", "deny", "mode", "rate_limit", "authenticate"});
+    std::optional<Map> m = v.AsMap({"name", "match", "upstream", "public", "timeout",
+                                    "request_headers", "forward_token", "allow", "deny", "mode",
+                                    "rate_limit", "authenticate", "credentials"});
     if (!m) return;
     Assign(r.name, ReadName(*m, names));
     if (auto match = m->Get("match")) ReadRouteMatch(*match, r.match);
@@ -300,6 +306,8 @@ class SchemaReader {
     if (auto h = m->Get("request_headers")) ReadRequestHeaders(*h, r.request_headers);
     if (auto f = m->Get("forward_token")) Assign(r.forward_token, f->Bool());
     if (const Map::Entry* limit = m->Find("rate_limit")) ReadRateLimit(*limit, r);
+    if (auto c = m->Get("credentials")) ReadCredentials(*c, r.credentials.emplace());
+    CheckUpstreamAuth(*m, r, has_assertion_);
   }
 
   // Who may use a route: `public`, `authenticate`, `allow`/`deny` groups and `mode`.
@@ -503,6 +511,7 @@ class SchemaReader {
   NameSet listener_names_{"listener"};
   bool upstream_names_complete_ = true;
   bool has_providers_ = false;
+  bool has_assertion_ = false;  // the top-level `assertion` block is there
   std::vector<Value> authenticate_routes_;
   std::vector<std::pair<std::string, Value>> upstream_references_;
   std::vector<ListenerAddress> listener_addresses_;

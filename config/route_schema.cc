@@ -8,6 +8,7 @@
 
 #include "config/route_shadowing.h"
 #include "config/syntax.h"
+#include "config/upstream_auth_schema.h"
 #include "config/value_readers.h"
 
 namespace ciap::config {
@@ -138,7 +139,7 @@ void ReadRouteMatch(const Value& v, RouteMatch& match) {
 }
 
 void ReadRequestHeaders(const Value& v, RequestHeadersConfig& headers) {
-  std::optional<Map> m = v.AsMap({"set", "remove", "identity"});
+  std::optional<Map> m = v.AsMap({"set", "remove", "identity", "assertion"});
   if (!m) return;
   if (auto set = m->Get("set")) {
     if (auto s = set->AsOpenMap()) {
@@ -193,6 +194,9 @@ void ReadRequestHeaders(const Value& v, RequestHeadersConfig& headers) {
   }
   if (auto identity = m->Get("identity")) {
     if (std::optional<bool> b = identity->Bool()) headers.identity = *b;
+  }
+  if (auto assertion = m->Get("assertion")) {
+    ReadAssertionHeader(*assertion, headers.assertion.emplace());
   }
 }
 void ReportShadowedRoutes(const std::vector<yaml::Value>& items,

@@ -82,39 +82,6 @@ void ReadPrefixes(const Value& v, std::vector<std::string>& out) {
   }
 }
 
-// client_secret: a literal (from ${NAME}, say) or exactly one ${secret:PATH} reference.
-void ReadClientSecret(const Value& v, IdentityProviderConfig& p) {
-  std::optional<std::string> text = v.String(yaml::Refs::kKeepSecretAndClaim);
-  if (!text) return;
-  constexpr std::string_view kSecret = "${secret:";
-  if (text->starts_with(kSecret) && text->ends_with('}') && text->find('}') == text->size() - 1) {
-    std::string path = text->substr(kSecret.size(), text->size() - kSecret.size() - 1);
-    if (!path.empty() && v.NamesFile(path)) p.client_secret_file = path;
-    if (path.empty()) v.Error("${secret:} needs a file path");
-  } else {
-    // `$${` is a literal `${`, as everywhere in the file; any other reference is an error.
-    std::string literal;
-    for (std::size_t i = 0; i < text->size(); ++i) {
-      if (text->compare(i, 3, "$${") == 0) {
-        literal += "${";
-        i += 2;
-      } else if (text->compare(i, 2, "${") == 0) {
-        v.Error(
-            "must be the secret itself or one ${secret:FILE} reference, nothing around it "
-            "(write $${ for a literal ${)");
-        return;
-      } else {
-        literal.push_back((*text)[i]);
-      }
-    }
-    if (literal.empty()) {
-      v.Error("must not be empty");
-    } else {
-      p.client_secret = std::move(literal);
-    }
-  }
-}
-
 std::optional<Duration> ReadBoundedDuration(const Value& v, Duration max, std::string_view why) {
   std::optional<Duration> d = v.Dur();
   if (d && *d > max) {
@@ -264,7 +231,7 @@ void ReadIdentitySource(const Map& m, IdentityProviderConfig& p) {
       if (auto text = id->NonEmptyString()) p.client_id = *text;
     }
     if (auto secret = m.Require("client_secret", "(e.g. ${secret:/etc/ciap/secrets/idp})")) {
-      ReadClientSecret(*secret, p);
+      ReadSecretReference(*secret, p.client_secret, p.client_secret_file);
     }
     if (auto audiences = m.Get("audiences")) {
       if (auto items = audiences->List()) {

@@ -17,4 +17,8 @@ std::optional<std::string> ReadFile(const yaml::Value& v);
 // `ciap validate`, not a request.
 std::optional<std::string> ReadRegex(const yaml::Value& v);
 
+// A secret (a client secret): the value itself (from ${NAME}, say) into `literal`, or exactly
+// one ${secret:PATH} reference, whose path goes into `file` (checked like every file).
+void ReadSecretReference(const yaml::Value& v, std::string& literal, std::string& file);
+
 }  // namespace ciap::config

@@ -3,6 +3,7 @@
 
 #include "filters/access/access_filter.h"
 #include "filters/headers/headers_filter.h"
+#include "filters/headers/headers_service.h"
 #include "filters/identity/identity_filter.h"
 #include "filters/identity/identity_service.h"
 #include "filters/rate_limit/rate_limit_filter.h"
@@ -16,7 +17,8 @@ std::span<const FilterRegistration> FilterRegistry() {
       {"access", &access::AccessFilter::Create, /*decides=*/true},
       {"rate_limit", &rate_limit::RateLimitFilter::Create, /*decides=*/false,
        &rate_limit::RateLimitService::Make},
-      {"headers", &headers::HeadersFilter::Create},
+      {"headers", &headers::HeadersFilter::Create, /*decides=*/false,
+       &headers::HeadersService::Make},
   };
   return kFilters;
 }

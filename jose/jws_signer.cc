@@ -1,9 +1,12 @@
 // See jws_signer.h.
 #include "jose/jws_signer.h"
 
+#include <openssl/bio.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/rsa.h>
 
 #include <boost/json.hpp>
@@ -120,6 +123,68 @@ std::expected<std::string, std::string> JwsSigner::Sign(std::string_view payload
 }
 
 std::string JwsSigner::PublicJwks() const {
+  return boost::json::serialize(boost::json::object{{"keys", boost::json::array{PublicJwk()}}});
+}
+
+std::expected<JwsSigner, std::string> JwsSigner::FromPem(std::string_view pem, std::string kid) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
+  EVP_PKEY* raw = bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr) : nullptr;
+  ERR_clear_error();
+  if (raw == nullptr) return std::unexpected("not a PEM private key (or it is encrypted)");
+  EvpPkeyPtr key(raw);
+  std::optional<Algorithm> alg;
+  if (EVP_PKEY_is_a(raw, "ED25519")) {
+    alg = Algorithm::kEdDsa;
+  } else if (EVP_PKEY_is_a(raw, "EC")) {
+    char group[64] = {};
+    std::size_t length = 0;
+    if (EVP_PKEY_get_utf8_string_param(raw, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group,
+                                       &length) == 1 &&
+        std::string_view(group) == "prime256v1") {
+      alg = Algorithm::kEs256;
+    } else {
+      return std::unexpected("an EC key must be on P-256 (ES256), this one is on " +
+                             std::string(group));
+    }
+  } else if (EVP_PKEY_is_a(raw, "RSA")) {
+    if (EVP_PKEY_get_bits(raw) < kMinRsaBits) {
+      return std::unexpected("an RSA key needs at least 2048 bits, this one has " +
+                             std::to_string(EVP_PKEY_get_bits(raw)));
+    }
+    alg = Algorithm::kRs256;
+  } else {
+    return std::unexpected("unsupported key type (EC P-256, Ed25519 or RSA)");
+  }
+  JwsSigner signer(*alg, std::move(kid), std::move(key));
+  if (signer.kid_.empty()) signer.kid_ = signer.Thumbprint();
+  return signer;
+}
+
+std::string JwsSigner::Thumbprint() const {
+  boost::json::object jwk = PublicJwk();
+  // RFC 7638 3.2: the required members only, in lexicographic order, no whitespace.
+  std::vector<std::string_view> members;
+  if (alg_ == Algorithm::kEdDsa) {
+    members = {"crv", "kty", "x"};
+  } else if (IsRsa(alg_)) {
+    members = {"e", "kty", "n"};
+  } else {
+    members = {"crv", "kty", "x", "y"};
+  }
+  std::string canonical = "{";
+  for (std::string_view name : members) {
+    if (canonical.size() > 1) canonical.push_back(',');
+    canonical += "\"" + std::string(name) + "\":" + boost::json::serialize(jwk.at(name));
+  }
+  canonical.push_back('}');
+  unsigned char digest[32];
+  unsigned int size = 0;
+  EVP_Digest(canonical.data(), canonical.size(), digest, &size, EVP_sha256(), nullptr);
+  return Base64UrlEncode(std::string_view(reinterpret_cast<const char*>(digest), size));
+}
+
+boost::json::object JwsSigner::PublicJwk() const {
   boost::json::object jwk{{"kid", kid_}, {"alg", AlgorithmName(alg_)}, {"use", "sig"}};
   if (IsRsa(alg_)) {
     jwk["kty"] = "RSA";
@@ -148,7 +213,7 @@ std::string JwsSigner::PublicJwks() const {
     jwk["x"] = coordinate(OSSL_PKEY_PARAM_EC_PUB_X);
     jwk["y"] = coordinate(OSSL_PKEY_PARAM_EC_PUB_Y);
   }
-  return boost::json::serialize(boost::json::object{{"keys", boost::json::array{jwk}}});
+  return jwk;
 }
 
 }  // namespace ciap::jose

@@ -17,6 +17,11 @@ json::array Strings(const std::vector<std::string>& values) {
   return out;
 }
 
+// Where a secret comes from, never the secret.
+std::string SecretSource(const std::string& file) {
+  return file.empty() ? "(set in the config)" : "(file " + file + ")";
+}
+
 // Literal text in an injected header may be a credential: each literal run becomes
 // "[redacted]". `${secret:/path}` and `${claim:name}` references name a file or a claim, not a
 // value, and stay visible so operators can see where a credential comes from.
@@ -42,6 +47,36 @@ std::string RedactedValue(const std::string& value) {
 
 json::array GroupNames(const std::vector<std::string>& names) { return Strings(names); }
 
+// A route's assertion header and minted credentials: where they go and how they are made,
+// never a secret (the client secret as where it comes from; the app key as its file).
+json::object AssertionHeader(const config::AssertionHeaderConfig& a) {
+  return json::object{
+      {"header", a.header}, {"audience", a.audience}, {"claims", Strings(a.claims)}};
+}
+
+json::object Credentials(const config::CredentialsConfig& c) {
+  json::object o{{"header", c.header}, {"ca_file", c.ca_file}, {"timeout", Ms(c.timeout)}};
+  if (c.type == config::CredentialsConfig::Type::kOAuth2ClientCredentials) {
+    o["type"] = "oauth2_client_credentials";
+    o["token_endpoint"] = c.token_endpoint;
+    o["client_id"] = c.client_id;
+    o["client_secret"] = SecretSource(c.client_secret_file);
+    o["scope"] = c.scope;
+    o["resource"] = c.resource;
+  } else {
+    json::object permissions;
+    for (const auto& [name, level] : c.permissions) permissions[name] = level;
+    o["type"] = "github_app";
+    o["api_url"] = c.api_url;
+    o["app_id"] = c.app_id;
+    o["private_key_file"] = c.private_key_file;
+    o["installation_id"] = c.installation_id;
+    o["permissions"] = std::move(permissions);
+    o["repositories"] = Strings(c.repositories);
+  }
+  return o;
+}
+
 json::object Route(const config::RouteConfig& route) {
   json::object match;
   if (!route.match.host.empty()) match["host"] = route.match.host;
@@ -60,21 +95,27 @@ json::object Route(const config::RouteConfig& route) {
   if (!headers.empty()) match["headers"] = std::move(headers);
   json::object set;
   for (const auto& h : route.request_headers.set) set[h.name] = RedactedValue(h.value);
-  return json::object{
+  json::object request_headers{{"set", std::move(set)},
+                               {"remove", Strings(route.request_headers.remove)},
+                               {"identity", route.request_headers.identity}};
+  if (route.request_headers.assertion) {
+    request_headers["assertion"] = AssertionHeader(*route.request_headers.assertion);
+  }
+  json::object out{
       {"name", route.name},
       {"match", std::move(match)},
       {"upstream", route.upstream},
       {"public", route.is_public},
       {"timeout", Ms(route.timeout)},
-      {"request_headers", json::object{{"set", std::move(set)},
-                                       {"remove", Strings(route.request_headers.remove)},
-                                       {"identity", route.request_headers.identity}}},
+      {"request_headers", std::move(request_headers)},
       {"forward_token", route.forward_token},
       {"authenticate", route.authenticate},
       {"allow", GroupNames(route.allow)},
       {"deny", GroupNames(route.deny)},
       {"mode", route.mode == config::PolicyMode::kShadow ? "shadow" : "enforce"},
   };
+  if (route.credentials) out["credentials"] = Credentials(*route.credentials);
+  return out;
 }
 
 // admin and logging as the process runs them; what the file asks for instead, pending.
@@ -97,8 +138,7 @@ void AddSourceFields(const config::IdentityProviderConfig& p, json::object& o) {
   if (!p.introspection_endpoint.empty()) {
     o["introspection_endpoint"] = p.introspection_endpoint;
     o["client_id"] = p.client_id;
-    o["client_secret"] = p.client_secret_file.empty() ? "(set in the config)"
-                                                      : "(file " + p.client_secret_file + ")";
+    o["client_secret"] = SecretSource(p.client_secret_file);
   }
   if (!p.sts_endpoints.empty()) {
     o["sts_endpoints"] = Strings(p.sts_endpoints);
@@ -193,6 +233,11 @@ std::string ConfigToJson(const config::Config& config, const ProcessSettings* in
       {"upstreams", std::move(upstreams)},
       {"listeners", std::move(listeners)},
   };
+  if (config.assertion) {
+    root["assertion"] = json::object{{"issuer", config.assertion->issuer},
+                                     {"signing_keys", Strings(config.assertion->signing_keys)},
+                                     {"lifetime", Ms(config.assertion->lifetime)}};
+  }
   if (in_force != nullptr) ShowSettingsInForce(config, *in_force, root);
   return json::serialize(root) + "\n";
 }

@@ -4,6 +4,7 @@
 #include <boost/beast/core/string.hpp>
 
 #include "filters/api/chain.h"
+#include "filters/api/service.h"
 #include "proxy/path.h"
 #include "proxy/router.h"
 #include "proxy/snapshot.h"
@@ -66,6 +67,15 @@ Decision RouteRequest(const ListenerRuntime& listener, const RequestHead& head,
     for (const std::string& name : listener.credential_headers) headers.erase(name);
   }
   return Decision::Continue();
+}
+
+const PreparedState* FindPublicDocument(std::span<const PreparedState* const> documents,
+                                        std::string_view method, std::string_view raw_path) {
+  if (method != "GET" && method != "HEAD") return nullptr;
+  for (const PreparedState* document : documents) {
+    if (document->public_path() == raw_path) return document;
+  }
+  return nullptr;
 }
 
 Decision RunFilters(const FilterChain& chain, Request& request, RequestContext& context,

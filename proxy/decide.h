@@ -20,6 +20,7 @@ namespace ciap {
 
 struct ListenerRuntime;
 class FilterChain;
+class PreparedState;
 
 // A request head as any protocol delivers it.
 struct RequestHead {
@@ -49,6 +50,11 @@ std::string_view SanitizeRequestHeaders(boost::beast::http::fields& headers,
 // out.path holds the raw path (cut to 256 bytes) for the access log.
 Decision RouteRequest(const ListenerRuntime& listener, const RequestHead& head,
                       boost::beast::http::fields& headers, RoutedRequest& out);
+
+// The document a filter service publishes on every listener at `raw_path` (the assertion JWKS),
+// for GET and HEAD; null for any other request, which is routed as usual.
+const PreparedState* FindPublicDocument(std::span<const PreparedState* const> documents,
+                                        std::string_view method, std::string_view raw_path);
 
 // Runs the chain from filter `*next` on, until one does not continue. On Suspend, `*next` is
 // the suspended filter: ResumeFilters(…, *next) awaits it and goes on.

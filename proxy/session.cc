@@ -396,6 +396,11 @@ asio::awaitable<bool> Session::HandleRequest(ExchangeRecord& exchange) {
     host_header.assign(host_field);
   }
 
+  if (const PreparedState* document =
+          FindPublicDocument(snapshot_->public_documents, exchange.method, target->path)) {
+    co_return co_await Respond(exchange, http::status::ok, "public_document",
+                               client_keep_alive && body_done, nullptr, document->PublicDocument());
+  }
   // The decision path every codec and `ciap check` share (decide.h).
   RequestHead head{exchange.method, host_header, target->path, target->query};
   Decision decision = RouteRequest(*listener_, head, request, exchange.routed);
@@ -408,15 +413,7 @@ asio::awaitable<bool> Session::HandleRequest(ExchangeRecord& exchange) {
       listener_->routes[static_cast<std::size_t>(exchange.routed.route_index)];
   exchange.route = &route;
 
-  RequestContext context;
-  context.listener = listener_->config->name;
-  context.route = route.config;
-  context.route_index = static_cast<std::size_t>(exchange.routed.route_index);
-  context.request_id = exchange.request_id;
-  context.connection = &connection_;
-  context.log = &worker_.access_log();
-  context.config_hash = snapshot_->config->hash;
-  if (route.config->is_public) context.reason = "public_route";
+  RequestContext context = FilterContext(exchange, route);
   Request filter_request{request, exchange.method, exchange.routed.host, exchange.routed.path,
                          target->query};
   std::size_t next = 0;
@@ -434,9 +431,22 @@ asio::awaitable<bool> Session::HandleRequest(ExchangeRecord& exchange) {
                                             client_keep_alive);
 }
 
+RequestContext Session::FilterContext(const ExchangeRecord& exchange, const RouteRuntime& route) {
+  RequestContext context;
+  context.listener = listener_->config->name;
+  context.route = route.config;
+  context.route_index = static_cast<std::size_t>(exchange.routed.route_index);
+  context.request_id = exchange.request_id;
+  context.connection = &connection_;
+  context.log = &worker_.access_log();
+  context.config_hash = snapshot_->config->hash;
+  if (route.config->is_public) context.reason = "public_route";
+  return context;
+}
+
 asio::awaitable<bool> Session::Respond(
     ExchangeRecord& exchange, http::status status, std::string_view reason, bool keep_alive,
-    const std::vector<std::pair<std::string, std::string>>* headers) {
+    const std::vector<std::pair<std::string, std::string>>* headers, std::string document) {
   if (worker_.shared().draining.load(std::memory_order_relaxed)) keep_alive = false;
   if (exchange.request_id.empty()) worker_.request_ids().Append(exchange.request_id);
   if (status == http::status::bad_request || status == http::status::method_not_allowed ||
@@ -450,7 +460,8 @@ asio::awaitable<bool> Session::Respond(
   exchange.status = static_cast<int>(status);
   exchange.reason = reason;
 
-  std::string body = LocalReplyBody(status, reason, exchange.request_id);
+  std::string body =
+      document.empty() ? LocalReplyBody(status, reason, exchange.request_id) : std::move(document);
   const bool http10 = flight_->parser && flight_->parser->get().version() < 11;
   std::string& head = flight_->head;
   head.clear();

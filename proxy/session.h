@@ -101,10 +101,14 @@ class Session : public Downstream {
   void BuildResponseHead(const http::response_header<>& head, std::optional<uint64_t> length,
                          bool keep_alive, bool client_http11, bool no_body);
 
-  // Sends a local JSON error response. Returns false if the connection must close.
+  // What the filters know of the exchange beyond the request itself.
+  RequestContext FilterContext(const ExchangeRecord& exchange, const RouteRuntime& route);
+  // Sends a local JSON response: an error named by `reason`, or (`document` non-empty) that
+  // document. Returns false if the connection must close.
   asio::awaitable<bool> Respond(
       ExchangeRecord& exchange, http::status status, std::string_view reason, bool keep_alive,
-      const std::vector<std::pair<std::string, std::string>>* headers = nullptr);
+      const std::vector<std::pair<std::string, std::string>>* headers = nullptr,
+      std::string document = {});
   asio::awaitable<void> CloseGracefully();
   // Closes the connection, with a bounded TLS close_notify first.
   asio::awaitable<void> CloseStream();

@@ -92,6 +92,9 @@ std::expected<std::shared_ptr<const Snapshot>, std::string> BuildSnapshot(
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->config = config;
   snapshot->prepared = std::move(inputs.prepared);
+  for (const auto& state : snapshot->prepared) {
+    if (state && !state->public_path().empty()) snapshot->public_documents.push_back(state.get());
+  }
   for (const config::UpstreamConfig& upstream : config->upstreams) {
     auto added = AddUpstream(*snapshot, upstream, metrics, inputs.decision_only);
     if (!added) return std::unexpected(added.error());

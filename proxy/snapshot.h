@@ -70,6 +70,8 @@ struct Snapshot {
   // What the filter services prepared for this config, kept alive as long as filters of this
   // snapshot may use it.
   PreparedStates prepared;
+  // The prepared states that publish a document on every listener (PreparedState::public_path).
+  std::vector<const PreparedState*> public_documents;
 
   const ListenerRuntime* FindListener(std::string_view name) const;
 };

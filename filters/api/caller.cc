@@ -1,6 +1,8 @@
 // See caller.h.
 #include "filters/api/caller.h"
 
+#include <openssl/evp.h>
+
 #include <boost/json.hpp>
 
 namespace ciap {
@@ -17,9 +19,15 @@ std::string ClaimText(const boost::json::object& claims,
   return {};
 }
 
-std::shared_ptr<const Caller> CallerFromClaims(const std::string& provider,
-                                               const boost::json::object& claims,
-                                               int64_t expires_at) {
+CredentialDigest DigestOf(std::string_view credential) {
+  CredentialDigest digest{};
+  unsigned int size = 0;
+  EVP_Digest(credential.data(), credential.size(), digest.data(), &size, EVP_sha256(), nullptr);
+  return digest;
+}
+
+std::shared_ptr<Caller> CallerFromClaims(const std::string& provider,
+                                         const boost::json::object& claims, int64_t expires_at) {
   return std::make_shared<Caller>(Caller{
       .provider = provider,
       .subject = ClaimText(claims, {"sub"}),

@@ -2,6 +2,7 @@
 // filters, the headers the upstream receives and the audit log.
 #pragma once
 
+#include <array>
 #include <boost/json/object.hpp>
 #include <cstdint>
 #include <initializer_list>
@@ -13,6 +14,11 @@
 #include "jose/strict_json.h"
 
 namespace ciap {
+
+// SHA-256 of what the caller presented (a token, a client certificate's DER): the same
+// credential, the same digest, whichever worker or cache entry made the Caller.
+using CredentialDigest = std::array<unsigned char, 32>;
+CredentialDigest DigestOf(std::string_view credential);
 
 struct Caller {
   std::string provider;  // the identity provider's configured name
@@ -27,6 +33,8 @@ struct Caller {
   std::string pipeline;    // Buildkite pipeline_slug, GitLab project_path, CircleCI project-id,
                            // GitHub repository
   int64_t expires_at = 0;  // "exp", seconds since the epoch
+  // Names the credential without holding it (an upstream assertion is reused for it).
+  CredentialDigest credential_digest{};
 
   const boost::json::object& claims() const { return claims_document.object(); }
 };
@@ -39,8 +47,7 @@ std::string ClaimText(const boost::json::object& claims,
 // A caller from claims that were not a verified JWT (an identity source's answer, a client
 // certificate): `sub`, and the audit fields (job_id; pipeline from project_path, arn or
 // spiffe_id) read from the claims, which are copied.
-std::shared_ptr<const Caller> CallerFromClaims(const std::string& provider,
-                                               const boost::json::object& claims,
-                                               int64_t expires_at);
+std::shared_ptr<Caller> CallerFromClaims(const std::string& provider,
+                                         const boost::json::object& claims, int64_t expires_at);
 
 }  // namespace ciap

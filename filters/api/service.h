@@ -27,6 +27,12 @@ namespace ciap {
 class PreparedState {
  public:
   virtual ~PreparedState() = default;
+
+  // A document every listener serves itself, without authentication and before any route is
+  // chosen (the assertion keys at /.well-known/ciap/jwks.json): its path, or empty for none.
+  virtual std::string_view public_path() const { return {}; }
+  // The document's JSON text, as it is now. Any thread.
+  virtual std::string PublicDocument() const { return {}; }
 };
 
 // For `ciap check`, which decides offline: nothing is fetched and nothing starts.

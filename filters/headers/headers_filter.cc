@@ -7,6 +7,7 @@
 #include <cctype>
 
 #include "filters/api/caller.h"
+#include "filters/headers/headers_service.h"
 
 namespace ciap::headers {
 namespace {
@@ -86,10 +87,27 @@ std::expected<std::vector<HeadersFilter::Part>, std::string> HeadersFilter::Pars
 }
 
 std::expected<std::unique_ptr<Filter>, std::string> HeadersFilter::Create(
-    const config::ListenerConfig& listener, const FilterEnv&) {
+    const config::ListenerConfig& listener, const FilterEnv& env) {
   auto filter = std::make_unique<HeadersFilter>();
+  const auto* state = static_cast<const HeadersState*>(env.prepared);
+  const std::vector<std::shared_ptr<CredentialSource>>* sources = nullptr;
+  if (state != nullptr) {
+    auto it = state->credentials.find(listener.name);
+    if (it != state->credentials.end()) sources = &it->second;
+  }
+  for (const config::ListenerConfig& any : env.config.listeners) {
+    for (const config::RouteConfig& route : any.routes) {
+      if (!route.request_headers.assertion) continue;
+      std::string name = Lower(route.request_headers.assertion->header);
+      if (std::find(filter->assertion_headers_.begin(), filter->assertion_headers_.end(), name) ==
+          filter->assertion_headers_.end()) {
+        filter->assertion_headers_.push_back(std::move(name));
+      }
+    }
+  }
   std::map<std::string, std::shared_ptr<SecretFile>> secrets;  // one reader per file
-  for (const config::RouteConfig& route : listener.routes) {
+  for (std::size_t index = 0; index < listener.routes.size(); ++index) {
+    const config::RouteConfig& route = listener.routes[index];
     RouteOps ops;
     for (const std::string& name : route.request_headers.remove) ops.remove.push_back(Lower(name));
     for (const config::HeaderValue& header : route.request_headers.set) {
@@ -101,6 +119,14 @@ std::expected<std::unique_ptr<Filter>, std::string> HeadersFilter::Create(
       ops.set.push_back(SetHeader{header.name, std::move(*parts)});
     }
     ops.identity = route.request_headers.identity;
+    // Offline (`ciap check`) there are no keys and no sources: the filter is not run there.
+    if (route.request_headers.assertion && env.config.assertion && state && state->keys) {
+      ops.assertion = std::make_unique<AssertionIssuer>(
+          *env.config.assertion, *route.request_headers.assertion, route.name, state->keys);
+    }
+    if (route.credentials && sources != nullptr && index < sources->size()) {
+      ops.credentials = (*sources)[index];
+    }
     filter->routes_.push_back(std::move(ops));
   }
   return filter;
@@ -109,6 +135,7 @@ std::expected<std::unique_ptr<Filter>, std::string> HeadersFilter::Create(
 Decision HeadersFilter::OnRequest(Request& request, RequestContext& context) const {
   auto& fields = request.headers;
   if (context.route_index >= routes_.size()) return Decision::Continue();
+  for (const std::string& name : assertion_headers_) fields.erase(name);
   const RouteOps& ops = routes_[context.route_index];
   for (const std::string& name : ops.remove) fields.erase(name);
   for (const SetHeader& header : ops.set) {
@@ -156,7 +183,33 @@ Decision HeadersFilter::OnRequest(Request& request, RequestContext& context) con
       fields.set("x-ciap-groups", SafeHeaderValue(groups));
     }
   }
+  if (ops.assertion && context.caller) {
+    std::shared_ptr<const std::string> jws = ops.assertion->For(context.caller, context.groups);
+    if (!jws) {
+      return Decision::Respond(boost::beast::http::status::service_unavailable,
+                               "assertion_unavailable");
+    }
+    fields.set(ops.assertion->header(), *jws);
+  }
+  if (ops.credentials) {
+    std::shared_ptr<const std::string> value = ops.credentials->Current();
+    if (!value) return Decision::Suspend();  // the first mint, or the credential ran out
+    fields.set(ops.credentials->config().header, *value);
+  }
   return Decision::Continue();
+}
+
+boost::asio::awaitable<Decision> HeadersFilter::OnRequestAsync(Request& request,
+                                                               RequestContext& context) const {
+  const RouteOps& ops = routes_[context.route_index];
+  std::shared_ptr<const std::string> value = co_await ops.credentials->Obtain();
+  // Never forward a request without the credential the route promised.
+  if (!value) {
+    co_return Decision::Respond(boost::beast::http::status::service_unavailable,
+                                "credentials_unavailable");
+  }
+  request.headers.set(ops.credentials->config().header, *value);
+  co_return Decision::Continue();
 }
 
 }  // namespace ciap::headers

@@ -7,6 +7,11 @@
 // x-ciap-subject. A `set` value may contain `${secret:/path}` (the content of a file, re-read
 // when it changes; a missing secret answers 503 rather than forward without the credential)
 // and `${claim:name}` (a claim of the verified token); `$${` is a literal `${`.
+// With `request_headers.assertion`, the route's header carries ciap's signed assertion of the
+// caller (assertion.h); a caller-sent header of any route's assertion name is dropped on every
+// route. With `credentials`, the route's minted credential (credential_source.h) is injected
+// last; a request waits for the first mint, and without a credential it is answered 503
+// credentials_unavailable, never forwarded.
 #pragma once
 
 #include <expected>
@@ -18,6 +23,8 @@
 #include "config/config.h"
 #include "filters/api/chain.h"
 #include "filters/api/filter.h"
+#include "filters/headers/assertion.h"
+#include "filters/headers/credential_source.h"
 #include "filters/headers/secret_file.h"
 
 namespace ciap::headers {
@@ -28,6 +35,8 @@ class HeadersFilter : public Filter {
       const config::ListenerConfig& listener, const FilterEnv& env);
 
   Decision OnRequest(Request& request, RequestContext& context) const override;
+  boost::asio::awaitable<Decision> OnRequestAsync(Request& request,
+                                                  RequestContext& context) const override;
   std::string_view name() const override { return "headers"; }
 
  private:
@@ -46,11 +55,15 @@ class HeadersFilter : public Filter {
     std::vector<std::string> remove;  // lower-case names
     std::vector<SetHeader> set;
     bool identity = false;  // inject x-ciap-provider / x-ciap-subject
+    std::unique_ptr<AssertionIssuer> assertion;
+    std::shared_ptr<CredentialSource> credentials;
   };
 
   static std::expected<std::vector<Part>, std::string> ParseValue(
       const std::string& value, std::map<std::string, std::shared_ptr<SecretFile>>& secrets);
   std::vector<RouteOps> routes_;  // indexed by route index within the listener
+  // Every route's assertion header name (lower-case): what a caller sent under one is dropped.
+  std::vector<std::string> assertion_headers_;
 };
 
 }  // namespace ciap::headers

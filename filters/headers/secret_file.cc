@@ -65,6 +65,7 @@ bool SecretFile::ReadIfChanged(std::string* error) {
     return false;
   }
   for (char c : value) {
+    if (multi_line_) break;
     // A header value must not be able to end its line or carry NUL.
     if (c == '\r' || c == '\n' || c == '\0') {
       *error = "secret " + path_ + " contains a line break or NUL";

@@ -16,7 +16,10 @@ namespace ciap::headers {
 
 class SecretFile {
  public:
-  explicit SecretFile(std::string path) : path_(std::move(path)) {}
+  // `multi_line`: the file is a document (a PEM key), not a header value, and may hold line
+  // breaks; only its trailing line breaks are removed.
+  explicit SecretFile(std::string path, bool multi_line = false)
+      : path_(std::move(path)), multi_line_(multi_line) {}
 
   // Loads the file now; an error names the file and the reason (never the content).
   bool Load(std::string* error);
@@ -30,6 +33,7 @@ class SecretFile {
   bool ReadIfChanged(std::string* error);
 
   std::string path_;
+  bool multi_line_ = false;
   std::atomic<std::shared_ptr<const std::string>> value_;
   std::atomic<int64_t> next_check_ms_{0};
   std::mutex reload_mutex_;

@@ -371,6 +371,7 @@ Decision IdentityFilter::AuthenticateWith(const Provider& provider, Request& req
       .expires_at = exp.is_int64()    ? exp.as_int64()
                     : exp.is_uint64() ? static_cast<int64_t>(exp.as_uint64())
                                       : static_cast<int64_t>(exp.as_double()),
+      .credential_digest = DigestOf(token.value),
   });
 
   bool evicted = LocalCache().Insert(
@@ -474,7 +475,11 @@ Decision IdentityFilter::AuthenticateCertificate(Request& request, RequestContex
   if (!connection.certificate_caller || connection.certificate_owner != generation_) {
     auto claims = CertificateClaims(const_cast<X509*>(connection.verified_certificate));
     if (!claims) return Unauthenticated(certificate_, claims.error().reason, true);
-    connection.certificate_caller = claims->ToCaller(certificate_->config->name);
+    auto caller = claims->ToCaller(certificate_->config->name);
+    unsigned int size = 0;  // the certificate's SHA-256 names it (see Caller)
+    X509_digest(connection.verified_certificate, EVP_sha256(), caller->credential_digest.data(),
+                &size);
+    connection.certificate_caller = std::move(caller);
     connection.certificate_owner = generation_;
   }
   // A connection may outlive its certificate: past notAfter it is no credential.

@@ -122,7 +122,9 @@ std::optional<LookupAnswer> LookupSource::Cached(std::string_view credential) {
     LookupAnswer answer;
     answer.kind = LookupAnswer::Kind::kAccepted;
     answer.reason = "authenticated";
-    answer.caller = caller.ToCaller(config_.name);
+    auto made = caller.ToCaller(config_.name);
+    made->credential_digest = DigestOf(credential);
+    answer.caller = std::move(made);
     return answer;
   }
   const Key key = Digest(credential);
@@ -199,6 +201,8 @@ asio::awaitable<void> LookupSource::Run(std::shared_ptr<LookupSource> self, Key 
     answer = LookupAnswer::Unavailable(e.what());
   }
   self->Count(answer, std::chrono::steady_clock::now() - start);
+  // The caller this call just made, shared with no one yet: it is named by the credential.
+  if (answer.caller) std::const_pointer_cast<Caller>(answer.caller)->credential_digest = key;
   std::vector<std::function<void()>> waiters;
   {
     std::lock_guard lock(self->mutex_);

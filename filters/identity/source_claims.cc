@@ -136,7 +136,7 @@ std::optional<std::string> CheckQuery(const boost::urls::url_view& url,
 
 }  // namespace
 
-std::shared_ptr<const Caller> CallerClaims::ToCaller(const std::string& provider) const {
+std::shared_ptr<Caller> CallerClaims::ToCaller(const std::string& provider) const {
   return CallerFromClaims(provider, claims, expires_at);
 }
 

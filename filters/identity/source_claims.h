@@ -29,7 +29,7 @@ struct CallerClaims {
   int64_t expires_at = 0;  // the credential's end, seconds since the epoch; 0: unknown
 
   // `sub` and the audit fields (job_id, pipeline) come from the claims.
-  std::shared_ptr<const Caller> ToCaller(const std::string& provider) const;
+  std::shared_ptr<Caller> ToCaller(const std::string& provider) const;
 };
 
 template <typename T>

@@ -11,6 +11,7 @@
 //                             [--client-id ci-agent] [--client-secret ci-agent-secret]
 //                             [--introspection-client-id ciap]
 //                             [--introspection-client-secret ciap-introspection-secret]
+//                             [--access-token-ttl 600]   (seconds, the JWT access tokens')
 //
 // Clients (both authenticate with client_secret_basic):
 //   --client-id        the CI agent: grant_type=client_credentials; may introspect and revoke
@@ -51,6 +52,7 @@ const { values: args } = parseArgs({
     'client-secret': { type: 'string', default: 'ci-agent-secret' },
     'introspection-client-id': { type: 'string', default: 'ciap' },
     'introspection-client-secret': { type: 'string', default: 'ciap-introspection-secret' },
+    'access-token-ttl': { type: 'string', default: '600' },
   },
 });
 if (!args.cert || !args.key) {
@@ -152,14 +154,14 @@ const provider = new Provider(issuer, {
         return {
           scope: 'ci',
           audience: resourceIndicator.slice(RESOURCE_PREFIX.length),
-          accessTokenTTL: 600,
+          accessTokenTTL: Number(args['access-token-ttl']),
           accessTokenFormat: 'jwt',
           jwt: { sign: { alg: 'RS256' } },
         };
       },
     },
   },
-  ttl: { ClientCredentials: 600 },
+  ttl: { ClientCredentials: Number(args['access-token-ttl']) },
 });
 
 // One line per request: the tests count discovery and JWKS fetches here.

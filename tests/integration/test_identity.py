@@ -109,9 +109,10 @@ def port_refuses(port):
 class OidcServer:
     """tests/idp/oidc-server.mjs: a real oidc-provider over HTTPS, counted request by request."""
 
-    def __init__(self, keys_file, port=0):
+    def __init__(self, keys_file, port=0, args=()):
         self.keys_file = keys_file
         self.requested_port = port
+        self.args = list(args)
         self.proc = None
         self._threads = []
         self.ready = None
@@ -123,7 +124,8 @@ class OidcServer:
     def start(self, timeout=30):
         c = certs()
         cmd = [NODE, os.path.join(IDP_DIR, "oidc-server.mjs"), "--cert", c.server_crt,
-               "--key", c.server_key, "--keys", self.keys_file, "--port", str(self.requested_port)]
+               "--key", c.server_key, "--keys", self.keys_file, "--port", str(self.requested_port),
+               *self.args]
         # A restart on the same port may briefly find it busy: retry a few times.
         for attempt in range(10):
             self.proc = subprocess.Popen(cmd, cwd=IDP_DIR, stdin=subprocess.DEVNULL,
