@@ -12,6 +12,7 @@ EXAMPLES = os.path.join(SOURCE_DIR, "examples")
 # The examples name their files through these variables; here they point nowhere.
 os.environ.setdefault("CIAP_TLS_DIR", "/nonexistent/ciap-tls")
 os.environ.setdefault("CIAP_DEMO_DIR", "/nonexistent/ciap-demo")
+os.environ.setdefault("CIAP_SECRETS_DIR", "/nonexistent/ciap-secrets")
 
 
 def cases_files():

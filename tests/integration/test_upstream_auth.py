@@ -238,6 +238,33 @@ class AssertionTest(UpstreamAuthCase):
         self.assertTrue(checked[1]["ok"])
         self.assertEqual(self.ciap.pid, pid, "no restart")
 
+    def test_the_readmes_python_verifier_accepts_the_assertion(self):
+        """The README's PyJWT snippet, run as written against this ciap's key set."""
+        python = next((p for p in (sys.executable, "/usr/bin/python3") if subprocess.run(
+            [p, "-c", "import jwt, cryptography"], capture_output=True).returncode == 0), None)
+        if python is None:
+            self.skipTest("needs PyJWT and cryptography (Debian: python3-jwt)")
+        with open(os.path.join(os.environ.get("CIAP_SOURCE_DIR", "../.."), "README.md")) as f:
+            readme = f.read()
+        recipe = readme[readme.index("### Recipe: verifying the assertion"):]
+        snippet = recipe[recipe.index("```python\n") + 10:recipe.index("```\n", 10)]
+        self.start([genkey(os.path.join(self.tmp, "k.pem"), "ec")])
+        jws = self.assertion()
+        snippet = snippet.replace("https://ci-proxy.acme.internal/.well-known/ciap/jwks.json",
+                                  self.jwks_url()).replace("https://ci-proxy.acme.internal", ISSUER)
+        driver = snippet + "\nimport json, sys\nprint(json.dumps(caller({'x-ciap-assertion': " \
+            "sys.argv[1]})))\n"
+        run = lambda token: subprocess.run(  # noqa: E731
+            [python, "-c", driver, token], capture_output=True, timeout=60,
+            env=dict(os.environ, SSL_CERT_FILE=certs().ca))
+        r = run(jws)
+        self.assertEqual(r.returncode, 0, r.stderr.decode()[-2000:])
+        self.assertEqual(json.loads(r.stdout), [self.payload["sub"], ["deployers"], "deploy-api"])
+        forged = jws[:-8] + ("AAAAAAAA" if not jws.endswith("AAAAAAAA") else "BBBBBBBB")
+        r = run(forged)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("InvalidSignatureError", r.stderr.decode())
+
     def test_a_key_of_the_wrong_kind_is_refused_at_startup(self):
         rsa = genkey(os.path.join(self.tmp, "rsa.pem"), "rsa")
         r = subprocess.run([CIAP_BIN, "validate", "-c",

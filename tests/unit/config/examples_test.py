@@ -3,7 +3,8 @@
 
 1. `ciap validate -c FILE` exits 0 for every examples/*.yaml. The examples name their
    certificates as ${CIAP_TLS_DIR}/tls.crt, tls.key and ca.crt; this test points CIAP_TLS_DIR at
-   a throwaway PKI from scripts/gen-certs (and CIAP_DEMO_DIR at one laid out like scripts/demo's).
+   a throwaway PKI from scripts/gen-certs (and CIAP_DEMO_DIR at one laid out like scripts/demo's;
+   CIAP_SECRETS_DIR at fresh assertion keys, a GitHub App key and a client secret).
 2. For each per-vendor example, `ciap check --claims ... --json` on requests built from the
    vendors' example payloads (as the vendors document them) gives the decision the example's
    comments promise: the job the rule is written for is allowed, and the look-alike the rule
@@ -217,8 +218,21 @@ class ExamplesTest(unittest.TestCase):
         subprocess.run([sys.executable, str(scripts / "demo-token"), "--dir",
                         os.path.join(demo_dir, "idp"), "--jwks-only"], check=True, timeout=60,
                        stdout=subprocess.DEVNULL)
+        # CIAP_SECRETS_DIR: the assertion keys, a GitHub App key and a client secret.
+        secrets_dir = os.path.join(cls.tmp, "secrets")
+        os.makedirs(secrets_dir)
+        for name, algorithm in (("assertion-current.pem", ["EC", "-pkeyopt",
+                                                           "ec_paramgen_curve:P-256"]),
+                                ("assertion-next.pem", ["ED25519"]),
+                                ("github-app.pem", ["RSA", "-pkeyopt", "rsa_keygen_bits:2048"])):
+            subprocess.run(["openssl", "genpkey", "-algorithm", *algorithm, "-out",
+                            os.path.join(secrets_dir, name)], check=True, timeout=60,
+                           capture_output=True)
+        with open(os.path.join(secrets_dir, "deploy-client"), "w", encoding="utf-8") as f:
+            f.write("example-client-secret\n")
         cls.env = dict(os.environ)
         cls.env["CIAP_TLS_DIR"] = tls_dir
+        cls.env["CIAP_SECRETS_DIR"] = secrets_dir
         cls.env["CIAP_DEMO_DIR"] = demo_dir
 
     @classmethod
