@@ -129,7 +129,10 @@ std::string JwsSigner::PublicJwks() const {
 std::expected<JwsSigner, std::string> JwsSigner::FromPem(std::string_view pem, std::string kid) {
   std::unique_ptr<BIO, decltype(&BIO_free)> bio(
       BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
-  EVP_PKEY* raw = bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr) : nullptr;
+  // A callback that gives no passphrase: without one, OpenSSL would ask on the terminal and wait.
+  auto no_passphrase = [](char*, int, int, void*) { return 0; };
+  EVP_PKEY* raw =
+      bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr) : nullptr;
   ERR_clear_error();
   if (raw == nullptr) return std::unexpected("not a PEM private key (or it is encrypted)");
   EvpPkeyPtr key(raw);

@@ -60,8 +60,11 @@ std::shared_ptr<const std::string> CredentialSource::UsableLocked(Clock::time_po
 std::shared_ptr<CredentialSource::Flight> CredentialSource::StartLocked() {
   if (!flight_) {
     flight_ = std::make_shared<Flight>();
-    // The mint keeps the source alive: a reload may drop it while the mint runs.
-    asio::co_spawn(main_, Run(shared_from_this(), flight_), asio::detached);
+    // Posted, never run inline (the caller holds mutex_, which the mint's end takes). The mint
+    // keeps the source alive: a reload may drop it while the mint runs.
+    asio::post(main_, [self = shared_from_this(), flight = flight_] {
+      asio::co_spawn(self->main_, Run(self, flight), asio::detached);
+    });
   }
   return flight_;
 }
@@ -88,7 +91,10 @@ asio::awaitable<std::shared_ptr<const std::string>> CredentialSource::Obtain() {
   {
     std::lock_guard lock(mutex_);
     const auto now = Clock::now();
-    if (auto value = UsableLocked(now)) co_return value;  // minted meanwhile
+    if (auto value = UsableLocked(now)) {  // minted meanwhile
+      if (cached_ != nullptr) cached_->Increment();
+      co_return value;
+    }
     if (now < retry_after_) {
       Count("failed");  // the last mint failed a moment ago: do not queue on the source
       co_return nullptr;

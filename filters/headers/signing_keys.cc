@@ -2,6 +2,7 @@
 #include "filters/headers/signing_keys.h"
 
 #include <boost/json.hpp>
+#include <chrono>
 
 #include "net/log.h"
 
@@ -49,6 +50,12 @@ std::expected<std::shared_ptr<const SigningKeys::Ring>, std::string> SigningKeys
 }
 
 std::shared_ptr<const SigningKeys::Ring> SigningKeys::Current() {
+  // The files are looked at once a second at most; in between, the ring is all there is.
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch())
+                          .count();
+  if (now < next_check_ms_.load(std::memory_order_relaxed)) return ring_.load();
+  next_check_ms_.store(now + kCheckIntervalMs, std::memory_order_relaxed);
   std::vector<std::shared_ptr<const std::string>> contents;
   contents.reserve(files_.size());
   bool changed = false;

@@ -45,7 +45,9 @@ class SigningKeys {
       const std::vector<std::shared_ptr<const std::string>>& contents, uint64_t generation) const;
 
   std::vector<std::shared_ptr<SecretFile>> files_;
+  static constexpr int64_t kCheckIntervalMs = 1000;
   std::atomic<std::shared_ptr<const Ring>> ring_;
+  std::atomic<int64_t> next_check_ms_{0};  // steady clock
   std::mutex rebuild_mutex_;
   std::vector<std::shared_ptr<const std::string>> built_from_;  // under rebuild_mutex_
 };

@@ -178,9 +178,12 @@ asio::awaitable<LookupAnswer> LookupSource::Lookup(std::string credential) {
     } else {
       flight = std::make_shared<Flight>();
       flights_.emplace(key, flight);
-      // The call keeps the source alive: a reload may drop it while the call runs.
-      asio::co_spawn(main_, Run(shared_from_this(), key, std::move(credential), flight),
-                     asio::detached);
+      // Posted, never run inline (mutex_ is held here, and the call's end takes it). The call
+      // keeps the source alive: a reload may drop it while the call runs.
+      asio::post(main_, [self = shared_from_this(), key, credential = std::move(credential),
+                         flight]() mutable {
+        asio::co_spawn(self->main_, Run(self, key, std::move(credential), flight), asio::detached);
+      });
     }
     flight->waiters.push_back(
         [timer] { asio::post(timer->get_executor(), [timer] { timer->cancel(); }); });

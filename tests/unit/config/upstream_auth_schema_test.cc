@@ -122,6 +122,7 @@ TEST(UpstreamAuthSchemaTest, OAuth2DefaultsAndEveryKey) {
   EXPECT_FALSE(r.request_headers.assertion.has_value());
   EXPECT_FALSE(keep->assertion.has_value()) << "credentials need no assertion block";
 
+  std::shared_ptr<const Config> keep_full;
   const RouteConfig& full = MustParseRoute(Yaml(R"(        credentials:
           type: oauth2_client_credentials
           token_endpoint: http://127.0.0.1:4444/token
@@ -134,7 +135,7 @@ TEST(UpstreamAuthSchemaTest, OAuth2DefaultsAndEveryKey) {
           timeout: 60s
 )",
                                                 ""),
-                                           keep);
+                                           keep_full);
   ASSERT_TRUE(full.credentials.has_value());
   EXPECT_EQ(full.credentials->token_endpoint, "http://127.0.0.1:4444/token");
   EXPECT_EQ(full.credentials->client_secret, "") << "read from the file, never kept";
@@ -162,6 +163,7 @@ TEST(UpstreamAuthSchemaTest, GitHubAppDefaultsAndEveryKey) {
   EXPECT_TRUE(c.repositories.empty());
   EXPECT_EQ(c.token_endpoint, "");
 
+  std::shared_ptr<const Config> keep_full;
   const RouteConfig& full =
       MustParseRoute(Yaml(kGitHub + R"(          api_url: https://github.example.com/api/v3/
           permissions: { contents: read, pull_requests: write, administration: admin }
@@ -170,7 +172,7 @@ TEST(UpstreamAuthSchemaTest, GitHubAppDefaultsAndEveryKey) {
           timeout: 2s
 )",
                           ""),
-                     keep);
+                     keep_full);
   ASSERT_TRUE(full.credentials.has_value());
   EXPECT_EQ(full.credentials->api_url, "https://github.example.com/api/v3")
       << "without the trailing slash";
@@ -204,6 +206,7 @@ TEST(UpstreamAuthSchemaTest, AssertionDefaultsAndEveryKey) {
   EXPECT_TRUE(r.request_headers.assertion->claims.empty());
   EXPECT_FALSE(r.credentials.has_value());
 
+  std::shared_ptr<const Config> keep_full;
   const RouteConfig& full = MustParseRoute(Yaml(R"(        request_headers:
           assertion:
             header: X-Caller
@@ -215,10 +218,10 @@ TEST(UpstreamAuthSchemaTest, AssertionDefaultsAndEveryKey) {
   signing_keys: ["${CERTS}/tls.key", "${CERTS}/a.key"]
   lifetime: 5m
 )"),
-                                           keep);
-  EXPECT_EQ(keep->assertion->signing_keys,
+                                           keep_full);
+  EXPECT_EQ(keep_full->assertion->signing_keys,
             (std::vector<std::string>{CertDir() + "/tls.key", CertDir() + "/a.key"}));
-  EXPECT_EQ(keep->assertion->lifetime, milliseconds(300000));
+  EXPECT_EQ(keep_full->assertion->lifetime, milliseconds(300000));
   ASSERT_TRUE(full.request_headers.assertion.has_value());
   EXPECT_EQ(full.request_headers.assertion->header, "X-Caller");
   EXPECT_EQ(full.request_headers.assertion->audience, "deployer");
@@ -253,9 +256,9 @@ TEST(UpstreamAuthSchemaTest, AssertionBlockErrors) {
   EXPECT_EQ(
       OnlyError(Yaml("", "assertion: { issuer: x, signing_keys: [/nonexistent/k.pem] }\n")).error,
       "assertion.signing_keys[0]: cannot read /nonexistent/k.pem: No such file or directory");
-  EXPECT_EQ(
-      OnlyError(Yaml("", std::string(kAssertion) + "  algorithm: ES256\n")).error.substr(0, 20),
-      "assertion.algorithm:");
+  EXPECT_EQ(OnlyError(Yaml("", std::string(kAssertion) + "  algorithm: ES256\n")).error,
+            "assertion.algorithm: unknown key 'algorithm'; expected one of: issuer, signing_keys, "
+            "lifetime");
 }
 
 TEST(UpstreamAuthSchemaTest, RouteAssertionNeedsTheBlockAndCallers) {
@@ -301,8 +304,7 @@ TEST(UpstreamAuthSchemaTest, CredentialsNeedAnAuthenticatedRoute) {
   EXPECT_EQ(f.error, Path("credentials: a public route would hand the minted credential to anyone; "
                           "credentials need a route whose callers authenticate"));
   EXPECT_EQ(f.full.substr(0, 16), "test.yaml:17:11:") << f.full;
-  EXPECT_EQ(OnlyError(Yaml(kGitHub, "", "public: true")).error.substr(0, 60),
-            Path("credentials: a public route would hand the minted").substr(0, 60));
+  EXPECT_EQ(OnlyError(Yaml(kGitHub, "", "public: true")).error, f.error);
 }
 
 TEST(UpstreamAuthSchemaTest, CredentialsType) {
@@ -313,10 +315,13 @@ TEST(UpstreamAuthSchemaTest, CredentialsType) {
   EXPECT_EQ(bogus.full.substr(0, 16), "test.yaml:16:30:") << bogus.full;
   EXPECT_EQ(OnlyError(Yaml("        credentials: { client_id: x }\n", "")).error,
             Path("credentials.type: required (oauth2_client_credentials or github_app)"));
-  EXPECT_EQ(OnlyError(Yaml("        credentials: github_app\n", "")).error.substr(0, 35),
-            Path("credentials: expected").substr(0, 35));
-  EXPECT_EQ(OnlyError(Yaml(kOAuth2 + "          audience: x\n", "")).error.substr(0, 43),
-            Path("credentials.audience: unknown key"));
+  const std::string keys =
+      "type, header, ca_file, timeout, token_endpoint, client_id, client_secret, scope, "
+      "resource, api_url, app_id, private_key_file, installation_id, permissions, repositories";
+  EXPECT_EQ(OnlyError(Yaml("        credentials: github_app\n", "")).error,
+            Path("credentials: expected a mapping, got 'github_app' (keys: ") + keys + ")");
+  EXPECT_EQ(OnlyError(Yaml(kOAuth2 + "          audience: x\n", "")).error,
+            Path("credentials.audience: unknown key 'audience'; expected one of: ") + keys);
 }
 
 TEST(UpstreamAuthSchemaTest, EachTypeTakesOnlyItsOwnKeys) {
@@ -432,18 +437,17 @@ TEST(UpstreamAuthSchemaTest, GitHubPermissionsRepositoriesAndInstallation) {
   std::string zero = kGitHub;
   zero.replace(zero.find("installation_id: 42"), 19, "installation_id: 0");
   Found z = OnlyError(Yaml(zero, ""));
-  EXPECT_EQ(z.error.substr(0, Path("credentials.installation_id: 0").size()),
-            Path("credentials.installation_id: 0"))
-      << z.error;
-  EXPECT_NE(z.error.find("out of range"), std::string::npos) << z.error;
+  EXPECT_EQ(z.error, Path("credentials.installation_id: 0 is out of range (expected from 1 to "
+                          "9007199254740991)"));
   EXPECT_EQ(z.at, "0");
   std::string bad_app = kGitHub;
   bad_app.replace(bad_app.find("\"12345\""), 7, "\"acme/app\"");
   EXPECT_EQ(OnlyError(Yaml(bad_app, "")).error,
             Path("credentials.app_id: expected the app's numeric id or its client id, got "
                  "'acme/app'"));
-  EXPECT_EQ(OnlyError(WithKey(kGitHub, "api_url", "http://github.example.com")).error.substr(0, 53),
-            Path("credentials.api_url: must be an https URL"));
+  EXPECT_EQ(OnlyError(WithKey(kGitHub, "api_url", "http://github.example.com")).error,
+            Path("credentials.api_url: must be an https URL (http is only allowed for localhost, "
+                 "127.0.0.1 and [::1], e.g. a test IdP), got 'http://github.example.com'"));
 }
 
 TEST(UpstreamAuthSchemaTest, InjectedHeadersMustNotBeManaged) {
@@ -508,7 +512,10 @@ TEST(UpstreamAuthSchemaTest, AssertionHeaderIsItsOwn) {
           set: { X-Ciap-Assertion: forged }
           assertion: { audience: deployer }
 )"));
-  EXPECT_NE(set.error, "accepted");
+  EXPECT_EQ(set.error, Path("request_headers.set.X-Ciap-Assertion: cannot set 'X-Ciap-Assertion': "
+                            "x-ciap-* headers are reserved for the identity ciap injects "
+                            "(request_headers.identity: true)"))
+      << "the default assertion header cannot be set either";
   Found custom = OnlyError(Yaml(R"(        request_headers:
           set: { X-Caller: forged }
           assertion: { audience: deployer, header: x-caller }
@@ -528,7 +535,7 @@ TEST(UpstreamAuthSchemaTest, ListenerFiltersMustIncludeHeaders) {
   EXPECT_EQ(f.error,
             "listeners[0].filters: must include headers: route 'r' has credentials, and "
             "without the headers filter they would never be applied");
-  EXPECT_EQ(f.at, "filters: [identity, access]");
+  EXPECT_EQ(f.at, "[identity, access]");
   Found assertion =
       OnlyError(Yaml(R"(        request_headers:
           assertion: { audience: deployer }

@@ -10,8 +10,14 @@
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <boost/json.hpp>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -200,6 +206,58 @@ TEST(JwsSignerFromPemTest, RefusesOtherKeysWithoutQuotingThem) {
     EXPECT_EQ(signer.error().find("BEGIN"), std::string::npos);
     EXPECT_EQ(signer.error().find("MII"), std::string::npos) << "no base64 of the key";
   }
+}
+
+// `pem` encrypted with a passphrase (PKCS#8, AES-128-CBC).
+std::string EncryptedPem(EVP_PKEY* key) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), &BIO_free);
+  char passphrase[] = "secret";
+  EXPECT_EQ(PEM_write_bio_PKCS8PrivateKey(bio.get(), key, EVP_aes_128_cbc(), passphrase, 6, nullptr,
+                                          nullptr),
+            1);
+  char* data = nullptr;
+  const long size = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<std::size_t>(size));
+}
+
+// Runs FromPem(pem) in a child process whose controlling terminal is a pseudo-terminal, as
+// when ciap is started from a shell: what the child wrote to the terminal, then "refused",
+// "loaded", or "blocked" when it had not finished after two seconds (it is killed then).
+std::string FromPemOnATerminal(const std::string& pem) {
+  int terminal = -1;
+  const pid_t pid = forkpty(&terminal, nullptr, nullptr, nullptr);
+  if (pid < 0) return "forkpty failed";
+  if (pid == 0) _exit(JwsSigner::FromPem(pem) ? 1 : 0);
+  std::string output;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  int status = 0;
+  while (waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      close(terminal);
+      return output + "blocked";
+    }
+    pollfd fd{terminal, POLLIN, 0};
+    char buffer[256];
+    if (poll(&fd, 1, 50) > 0) {
+      const ssize_t n = read(terminal, buffer, sizeof buffer);
+      if (n > 0) output.append(buffer, static_cast<std::size_t>(n));
+    }
+  }
+  close(terminal);
+  if (!WIFEXITED(status)) return output + "crashed";
+  return output + (WEXITSTATUS(status) == 0 ? "refused" : "loaded");
+}
+
+// Without a passphrase callback of its own, OpenSSL's default one asks for a passphrase on the
+// controlling terminal ("Enter PEM pass phrase:") and waits: ciap started from a shell with an
+// encrypted assertion key or GitHub App key would block the thread that reads it (a worker
+// re-reading a rotated signing key, the main loop minting a GitHub App token). It must refuse
+// the key at once instead.
+TEST(JwsSignerFromPemTest, EncryptedKeyIsRefusedWithoutAskingForAPassphrase) {
+  EXPECT_EQ(FromPemOnATerminal(PrivatePem(P256().pkey())), "loaded");
+  EXPECT_EQ(FromPemOnATerminal(EncryptedPem(P256().pkey())), "refused");
 }
 
 TEST(JwsSignerThumbprintTest, RfcExampleKeyGetsTheRfcThumbprint) {
