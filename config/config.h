@@ -286,6 +286,8 @@ struct RouteConfig {
   PolicyMode mode = PolicyMode::kEnforce;
   std::optional<RateLimitConfig> rate_limit;
   std::optional<CredentialsConfig> credentials;
+  // Lets an authorized `Upgrade: websocket` through, then tunnels the connection both ways.
+  bool websocket = false;
 };
 
 struct ListenerConfig {

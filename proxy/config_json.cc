@@ -109,6 +109,7 @@ json::object Route(const config::RouteConfig& route) {
       {"timeout", Ms(route.timeout)},
       {"request_headers", std::move(request_headers)},
       {"forward_token", route.forward_token},
+      {"websocket", route.websocket},
       {"authenticate", route.authenticate},
       {"allow", GroupNames(route.allow)},
       {"deny", GroupNames(route.deny)},

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/fields.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/status.hpp>
@@ -16,6 +17,7 @@
 #include <string_view>
 
 #include "net/deadline.h"
+#include "net/stream.h"
 #include "proxy/decide.h"
 
 namespace ciap {
@@ -97,6 +99,20 @@ class Downstream {
   virtual boost::asio::awaitable<bool> WriteResponse(std::span<const char> data, bool last) = 0;
   // Whether any of the response went out (after which an error can only cut it short).
   virtual bool response_started() const = 0;
+  // ---- WebSocket (RFC 6455), on routes with `websocket: true`
+  // Whether the client asked to switch this request to the WebSocket protocol (a GET without a
+  // body, with Upgrade: websocket and Connection: upgrade). A codec that cannot tunnel: never.
+  virtual bool wants_websocket() const { return false; }
+  // The upstream switched protocols (`head` is its 101): sends the client the 101, then carries
+  // bytes both ways between the client and `upstream` (`upstream_early`: bytes the upstream
+  // sent after its head) until either side closes or nothing moves for the listener's idle
+  // timeout; counts the bytes in `exchange`. The connection ends with the tunnel.
+  virtual boost::asio::awaitable<void> Tunnel(const boost::beast::http::response_header<>& head,
+                                              Stream& upstream,
+                                              boost::beast::flat_buffer& upstream_early,
+                                              ExchangeRecord& exchange) {
+    co_return;
+  }
   // A reply of ciap's own (502, 503, 504 …); returns whether the connection may continue.
   virtual boost::asio::awaitable<bool> Reply(boost::beast::http::status status,
                                              std::string_view reason, bool keep_alive) = 0;

@@ -77,7 +77,7 @@ std::span<char> Relay::BodyBuffer(std::optional<uint64_t> length) {
 }
 
 void Relay::BuildUpstreamHead(Downstream& client, const ExchangeRecord& exchange,
-                              std::string_view query) {
+                              std::string_view query, bool websocket) {
   const http::fields& headers = client.request_headers();
   head_.clear();
   head_.append(exchange.method);
@@ -102,6 +102,8 @@ void Relay::BuildUpstreamHead(Downstream& client, const ExchangeRecord& exchange
                             : "\r\nX-Forwarded-Proto: http\r\nx-request-id: ");
   head_.append(exchange.request_id);
   head_.append("\r\n");
+  // Hop-by-hop, so never copied from the client: asked for again only where the route lets it.
+  if (websocket) head_.append("Connection: Upgrade\r\nUpgrade: websocket\r\n");
   if (std::optional<uint64_t> length = client.body_length()) {
     head_.append("Content-Length: ");
     head_.append(std::to_string(*length));
@@ -121,7 +123,8 @@ asio::awaitable<bool> Relay::Forward(Downstream& client, ExchangeRecord& exchang
   UpstreamPool& pool = worker_->Pool(upstream, snapshot);
   pool_ = &pool;
   const bool head_request = exchange.method == "HEAD";
-  BuildUpstreamHead(client, exchange, query);
+  const bool websocket = exchange.route->config->websocket && client.wants_websocket();
+  BuildUpstreamHead(client, exchange, query, websocket);
 
   // A pooled connection the upstream closed while idle fails on first use; a request without
   // a body is then safe to send again once, on a new connection.
@@ -145,19 +148,32 @@ asio::awaitable<bool> Relay::Forward(Downstream& client, ExchangeRecord& exchang
     if (failure && failure->cause == Failure::kUpstreamRefusedBody) {
       // An upstream may answer and close before taking the whole body (413, 401): relay its
       // answer if there is one. The client's unread body then forces this connection closed.
-      if (!co_await ReadResponseHead(exchange, head_request)) {
+      if (!co_await ReadResponseHead(exchange, head_request, websocket)) {
         co_return co_await RelayResponse(client, exchange, /*client_keep_alive=*/false,
                                          head_request);
       }
     }
-    if (!failure) failure = co_await ReadResponseHead(exchange, head_request);
+    if (!failure) failure = co_await ReadResponseHead(exchange, head_request, websocket);
     if (!failure) break;
 
     pool.Discard(std::move(upstream_));
     if (failure->retryable && may_retry) continue;
     co_return co_await Fail(client, exchange, *failure);
   }
+  if (websocket && response_->get().result_int() == 101) {
+    co_await Tunnel(client, exchange);
+    co_return false;
+  }
   co_return co_await RelayResponse(client, exchange, client_keep_alive, head_request);
+}
+
+asio::awaitable<void> Relay::Tunnel(Downstream& client, ExchangeRecord& exchange) {
+  exchange.status = 101;
+  exchange.upstream->responses->Increment(101);
+  deadline_->Disarm();  // the tunnel keeps its own idle time
+  co_await client.Tunnel(response_->get(), upstream_->stream, upstream_->buffer, exchange);
+  // A connection that carried another protocol never goes back to the pool.
+  pool_->Discard(std::move(upstream_));
 }
 
 asio::awaitable<bool> Relay::Fail(Downstream& client, ExchangeRecord& exchange,
@@ -283,7 +299,7 @@ asio::awaitable<std::optional<Relay::Failure>> Relay::SendRequest(Downstream& cl
 }
 
 asio::awaitable<std::optional<Relay::Failure>> Relay::ReadResponseHead(
-    const ExchangeRecord& exchange, bool head_request) {
+    const ExchangeRecord& exchange, bool head_request, bool websocket) {
   // Interim 1xx responses (other than 101) are consumed here.
   for (;;) {
     response_.emplace();
@@ -300,7 +316,14 @@ asio::awaitable<std::optional<Relay::Failure>> Relay::ReadResponseHead(
       co_return Failure{Failure::kUpstreamBadResponse};
     }
     int code = response_->get().result_int();
-    if (code == 101) co_return Failure{Failure::kUpstreamBadResponse};  // we never ask to upgrade
+    if (code == 101) {
+      // Only a WebSocket upgrade ciap asked for may switch protocols, and only to WebSocket.
+      const auto& res = response_->get();
+      const bool switched = websocket && iequals(res[http::field::upgrade], "websocket") &&
+                            IsConnectionToken(res, "upgrade");
+      if (!switched) co_return Failure{Failure::kUpstreamBadResponse};
+      co_return std::nullopt;
+    }
     if (code < 100 || code >= 200) co_return std::nullopt;
   }
 }

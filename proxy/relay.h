@@ -66,12 +66,14 @@ class Relay {
 
   // The request head for the upstream, into head_.
   void BuildUpstreamHead(Downstream& client, const ExchangeRecord& exchange,
-                         std::string_view query);
+                         std::string_view query, bool websocket);
   // Writes head_ and streams the request body to upstream_.
   asio::awaitable<std::optional<Failure>> SendRequest(Downstream& client, ExchangeRecord& exchange);
   // Reads the upstream's response head into response_, skipping interim 1xx responses.
   asio::awaitable<std::optional<Failure>> ReadResponseHead(const ExchangeRecord& exchange,
-                                                           bool head_request);
+                                                           bool head_request, bool websocket);
+  // The upstream switched to WebSocket: the client's codec carries the connection both ways.
+  asio::awaitable<void> Tunnel(Downstream& client, ExchangeRecord& exchange);
   // Streams the response to the client; returns keep-alive.
   asio::awaitable<bool> RelayResponse(Downstream& client, ExchangeRecord& exchange,
                                       bool client_keep_alive, bool head_request);

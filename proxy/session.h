@@ -53,6 +53,10 @@ class Session : public Downstream {
   bool response_started() const override { return response_started_; }
   asio::awaitable<bool> Reply(http::status status, std::string_view reason,
                               bool keep_alive) override;
+  bool wants_websocket() const override;
+  asio::awaitable<void> Tunnel(const http::response_header<>& head, Stream& upstream,
+                               beast::flat_buffer& upstream_early,
+                               ExchangeRecord& exchange) override;
 
  private:
   using RequestParser = StrictRequestParser;
@@ -149,6 +153,7 @@ class Session : public Downstream {
   std::unique_ptr<InFlight> flight_;
   Framing response_framing_ = Framing::kNone;
   bool response_started_ = false;
+  bool websocket_requested_ = false;  // the current request asked to switch to WebSocket
   bool handshake_done_ = false;
   bool readable_ = false;     // the parked wait found bytes to read
   bool wait_failed_ = false;  // the parked wait ended in a timeout, draining or an error

@@ -2,6 +2,9 @@
 // Beast's parser (de-chunked) from the bytes the session has read; the response goes back with
 // a fresh HTTP/1.1 head, re-chunked or close-delimited as the client's version needs.
 #include <array>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "net/log.h"
 #include "proxy/http_head.h"
@@ -151,6 +154,75 @@ asio::awaitable<bool> Session::WriteResponse(std::span<const char> data, bool la
 asio::awaitable<bool> Session::Reply(http::status status, std::string_view reason,
                                      bool keep_alive) {
   co_return co_await Respond(flight_->exchange, status, reason, keep_alive);
+}
+
+bool Session::wants_websocket() const { return websocket_requested_ && !has_body(); }
+
+namespace {
+
+// One direction of a tunnel: what `from` sends goes to `to` until either fails; then both are
+// cancelled, so the other direction ends too.
+struct TunnelState {
+  explicit TunnelState(asio::any_io_executor executor) : wake(executor) {}
+  int running = 2;
+  Deadline::Clock::time_point last_activity = Deadline::Clock::now();
+  asio::steady_timer wake;
+};
+
+asio::awaitable<void> Pump(Stream& from, Stream& to, uint64_t& bytes,
+                           std::shared_ptr<TunnelState> state) {
+  std::array<char, 16 * 1024> buffer;
+  for (;;) {
+    auto [ec, n] = co_await from.async_read_some(asio::buffer(buffer), use_nothrow);
+    if (ec || n == 0) break;
+    state->last_activity = Deadline::Clock::now();
+    if (co_await to.WriteAll(asio::buffer(buffer.data(), n))) break;
+    bytes += n;
+    state->last_activity = Deadline::Clock::now();
+  }
+  from.Cancel();
+  to.Cancel();
+  --state->running;
+  state->wake.cancel();
+}
+
+}  // namespace
+
+asio::awaitable<void> Session::Tunnel(const http::response_header<>& head, Stream& upstream,
+                                      beast::flat_buffer& upstream_early,
+                                      ExchangeRecord& exchange) {
+  deadline_.Disarm();
+  // The 101 as the upstream gave it (its Sec-WebSocket-Accept, protocol and extensions), with
+  // the hop-by-hop pair that makes it a switch; the upstream's first frames follow at once.
+  std::string& out = flight_->head;
+  out.assign("HTTP/1.1 101 Switching Protocols\r\n");
+  AppendEndToEndFields(out, head, [](std::string_view) { return false; });
+  out.append("Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
+  const std::size_t head_size = out.size();
+  const auto early = upstream_early.data();
+  out.append(static_cast<const char*>(early.data()), early.size());
+  exchange.bytes_out += out.size() - head_size;
+  upstream_early.consume(upstream_early.size());
+  if (co_await stream_.WriteAll(asio::buffer(out))) co_return;
+  // What the client sent right behind its request (its first frames) goes first.
+  if (flight_->buffer.size() > 0) {
+    exchange.bytes_in += flight_->buffer.size();
+    if (co_await upstream.WriteAll(flight_->buffer.data())) co_return;
+    flight_->buffer.consume(flight_->buffer.size());
+  }
+  auto executor = co_await asio::this_coro::executor;
+  auto state = std::make_shared<TunnelState>(executor);
+  asio::co_spawn(executor, Pump(stream_, upstream, exchange.bytes_in, state), asio::detached);
+  asio::co_spawn(executor, Pump(upstream, stream_, exchange.bytes_out, state), asio::detached);
+  const auto idle = listener_->config->limits.idle_timeout;
+  while (state->running > 0) {
+    state->wake.expires_after(std::min<std::chrono::milliseconds>(idle, std::chrono::seconds(1)));
+    co_await state->wake.async_wait(use_nothrow);
+    if (state->running > 0 && Deadline::Clock::now() - state->last_activity >= idle) {
+      stream_.Cancel();  // nothing moved for the idle timeout: both pumps end
+      upstream.Cancel();
+    }
+  }
 }
 
 }  // namespace ciap
