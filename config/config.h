@@ -288,6 +288,8 @@ struct RouteConfig {
   std::optional<CredentialsConfig> credentials;
   // Lets an authorized `Upgrade: websocket` through, then tunnels the connection both ways.
   bool websocket = false;
+  // `replay: single_use`: a token's jti is accepted once on this route (per process).
+  bool single_use = false;
 };
 
 struct ListenerConfig {

@@ -17,7 +17,10 @@ std::string_view AccessUse(const RouteConfig& r) {
   if (!r.allow.empty()) return "allow groups";
   return r.deny.empty() ? "" : "deny groups";
 }
-std::string_view RateLimitUse(const RouteConfig& r) { return r.rate_limit ? "a rate_limit" : ""; }
+std::string_view RateLimitUse(const RouteConfig& r) {
+  if (r.rate_limit) return "a rate_limit";
+  return r.single_use ? "replay: single_use" : "";
+}
 std::string_view HeadersUse(const RouteConfig& r) {
   const RequestHeadersConfig& h = r.request_headers;
   if (r.credentials) return "credentials";
@@ -107,6 +110,11 @@ void CheckFilterChain(const yaml::Value& filters, const ListenerConfig& l) {
     return std::find(l.filters.begin(), l.filters.end(), name) - l.filters.begin();
   };
   for (const RouteConfig& r : l.routes) {
+    if (r.single_use && position("identity") > position("rate_limit")) {
+      filters.Error("identity must come before rate_limit: route '" + r.name +
+                    "' has replay: single_use, and the token's jti is known only after identity");
+      return;
+    }
     if (!r.rate_limit) continue;
     const bool per_caller = r.rate_limit->per == RateLimitConfig::Per::kSubject ||
                             r.rate_limit->per == RateLimitConfig::Per::kProvider;

@@ -291,7 +291,8 @@ class SchemaReader {
   void ReadRoute(const Value& v, RouteConfig& r, NameSet& names) {
     std::optional<Map> m = v.AsMap({"name", "match", "upstream", "public", "timeout",
                                     "request_headers", "forward_token", "allow", "deny", "mode",
-                                    "rate_limit", "authenticate", "credentials", "websocket"});
+                                    "rate_limit", "authenticate", "credentials", "websocket",
+                 "replay"});
     if (!m) return;
     Assign(r.name, ReadName(*m, names));
     if (auto match = m->Get("match")) ReadRouteMatch(*match, r.match);
@@ -306,6 +307,7 @@ class SchemaReader {
     if (auto h = m->Get("request_headers")) ReadRequestHeaders(*h, r.request_headers);
     if (auto f = m->Get("forward_token")) Assign(r.forward_token, f->Bool());
     if (auto w = m->Get("websocket")) Assign(r.websocket, w->Bool());
+    if (auto replay = m->Get("replay")) ReadReplay(*replay, r);
     if (const Map::Entry* limit = m->Find("rate_limit")) ReadRateLimit(*limit, r);
     if (auto c = m->Get("credentials")) ReadCredentials(*c, r.credentials.emplace());
     CheckUpstreamAuth(*m, r, has_assertion_);

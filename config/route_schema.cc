@@ -213,6 +213,21 @@ void ReportShadowedRoutes(const std::vector<yaml::Value>& items,
   }
 }
 
+void ReadReplay(const Value& v, RouteConfig& r) {
+  std::optional<std::string> s = v.String();
+  if (s == "single_use") {
+    if (r.is_public) {
+      v.Error(
+          "a public route has no caller token to use once; single_use needs a route whose "
+          "callers authenticate");
+      return;
+    }
+    r.single_use = true;
+  } else if (s && *s != "allow") {
+    v.Error("expected single_use or allow, got '" + *s + "'");
+  }
+}
+
 void ReadRateLimit(const yaml::Map::Entry& entry, RouteConfig& r) {
   std::optional<yaml::Map> m = entry.value.AsMap({"per", "requests_per_second", "burst"});
   if (!m) return;

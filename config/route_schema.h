@@ -19,6 +19,9 @@ void ReadRequestHeaders(const yaml::Value& v, RequestHeadersConfig& headers);
 void ReportShadowedRoutes(const std::vector<yaml::Value>& items,
                           const std::vector<RouteConfig>& routes);
 
+// `replay:` of a route: `single_use` (a token's jti once on the route) or `allow` (default).
+void ReadReplay(const yaml::Value& v, RouteConfig& r);
+
 // `rate_limit:` of a route (`per`, `requests_per_second`, `burst`); set only when valid. A
 // public route has no caller, so it may limit per client or per route only.
 void ReadRateLimit(const yaml::Map::Entry& entry, RouteConfig& r);

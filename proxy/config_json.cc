@@ -110,6 +110,7 @@ json::object Route(const config::RouteConfig& route) {
       {"request_headers", std::move(request_headers)},
       {"forward_token", route.forward_token},
       {"websocket", route.websocket},
+      {"replay", route.single_use ? "single_use" : "allow"},
       {"authenticate", route.authenticate},
       {"allow", GroupNames(route.allow)},
       {"deny", GroupNames(route.deny)},

@@ -65,8 +65,8 @@ class Relay {
   };
 
   // The request head for the upstream, into head_.
-  void BuildUpstreamHead(Downstream& client, const ExchangeRecord& exchange,
-                         std::string_view query, bool websocket);
+  void BuildUpstreamHead(Downstream& client, const ExchangeRecord& exchange, std::string_view query,
+                         bool websocket);
   // Writes head_ and streams the request body to upstream_.
   asio::awaitable<std::optional<Failure>> SendRequest(Downstream& client, ExchangeRecord& exchange);
   // Reads the upstream's response head into response_, skipping interim 1xx responses.

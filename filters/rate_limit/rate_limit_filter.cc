@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "filters/api/audit.h"
 #include "filters/api/caller.h"
 
 namespace ciap::rate_limit {
@@ -79,6 +80,7 @@ std::expected<std::shared_ptr<const PreparedState>, std::string> RateLimitServic
     const config::Config&) {
   auto state = std::make_shared<RateLimitState>();
   state->store = store_;
+  state->replay = replay_;
   return state;
 }
 
@@ -89,12 +91,28 @@ std::expected<std::unique_ptr<Filter>, std::string> RateLimitFilter::Create(
   // Without the service (a filter built alone, in tests and benchmarks): buckets of its own.
   filter->store_ = state != nullptr ? state->store : std::make_shared<RateLimitStore>();
   RateLimitStore* store = filter->store_.get();
+  std::shared_ptr<ReplayStore> replay =
+      state != nullptr ? state->replay : std::make_shared<ReplayStore>();
+  auto& replay_family = prometheus::BuildCounter()
+                            .Name("ciap_replay_total")
+                            .Help(
+                                "Requests on single_use routes, by route and result "
+                                "(accepted, replayed, missing_jti, full)")
+                            .Register(env.metrics);
   auto& family = prometheus::BuildCounter()
                      .Name("ciap_rate_limit_total")
                      .Help("Rate-limited routes' requests, by result (allowed, limited)")
                      .Register(env.metrics);
   for (const config::RouteConfig& route : listener.routes) {
     RouteLimit& limit = filter->routes_.emplace_back();
+    if (route.single_use) {
+      limit.replay = replay->Table(listener.name, route.name);
+      const char* results[] = {"accepted", "replayed", "missing_jti", "full"};
+      for (int i = 0; i < 4; ++i) {
+        limit.replay_counts[i] =
+            &replay_family.Add({{"route", route.name}, {"result", results[i]}});
+      }
+    }
     if (!route.rate_limit) continue;
     limit.table = store->Table(listener.name, route.name, *route.rate_limit);
     prometheus::Labels labels{{"listener", listener.name}, {"route", route.name}};
@@ -106,10 +124,45 @@ std::expected<std::unique_ptr<Filter>, std::string> RateLimitFilter::Create(
   return filter;
 }
 
-Decision RateLimitFilter::OnRequest(Request&, RequestContext& context) const {
+Decision RateLimitFilter::CheckReplay(const RouteLimit& limit, Request& request,
+                                      RequestContext& context) const {
+  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  std::string_view reason;
+  int result = 0;
+  if (!context.caller || context.caller->jti.empty()) {
+    reason = "missing_jti";
+    result = 2;
+  } else {
+    std::string key = context.caller->provider + '\n' + context.caller->jti;
+    // A token without exp is held for a day: long past any CI token's life.
+    const int64_t until = context.caller->expires_at > 0 ? context.caller->expires_at : now + 86400;
+    switch (limit.replay->Use(key, until, now)) {
+      case ReplayTable::Result::kFirstUse:
+        limit.replay_counts[0]->Increment();
+        return Decision::Continue();
+      case ReplayTable::Result::kReplayed:
+        reason = "token_replayed";
+        result = 1;
+        break;
+      case ReplayTable::Result::kFull:
+        limit.replay_counts[3]->Increment();
+        return Decision::Respond(boost::beast::http::status::service_unavailable,
+                                 "replay_table_full");
+    }
+  }
+  limit.replay_counts[result]->Increment();
+  WriteAuditEvent(request, context, context.route->name, "deny", reason);
+  return Decision::Respond(boost::beast::http::status::unauthorized, reason)
+      .WithHeader("WWW-Authenticate", "Bearer realm=\"ciap\", error=\"invalid_token\"");
+}
+
+Decision RateLimitFilter::OnRequest(Request& request, RequestContext& context) const {
   if (context.route_index >= routes_.size()) return Decision::Continue();
   const RouteLimit& limit = routes_[context.route_index];
-  if (!limit.table) return Decision::Continue();
+  if (!limit.table)
+    return limit.replay ? CheckReplay(limit, request, context) : Decision::Continue();
 
   // The bucket key. Provider and subject are joined with a byte that cannot occur in a
   // provider name, so two callers never share a bucket.
@@ -137,7 +190,7 @@ Decision RateLimitFilter::OnRequest(Request&, RequestContext& context) const {
   auto wait = limit.table->Take(key, BucketTable::Clock::now());
   if (!wait) {
     limit.allowed->Increment();
-    return Decision::Continue();
+    return limit.replay ? CheckReplay(limit, request, context) : Decision::Continue();
   }
   limit.limited->Increment();
   auto seconds = std::max<int64_t>(1, std::chrono::ceil<std::chrono::seconds>(*wait).count());

@@ -1,8 +1,10 @@
 // The `rate_limit` filter: a token bucket per caller (provider + subject), per provider, per
 // route or per client address, as the route's `rate_limit` says. Over the limit: 429 with
-// Retry-After. Buckets are shared by all workers (the limit is per process, not per worker),
-// kept in a bounded LRU table per route, and survive config reloads that leave the route's
-// limit unchanged.
+// Retry-After. It also keeps `replay: single_use` (replay_table.h): after the bucket let a
+// request through, its token's jti must be new on the route; a used one is 401 token_replayed,
+// a token without jti 401 missing_jti, both audited. Buckets are shared by all workers (the limit
+// is per process, not per worker), kept in a bounded LRU table per route, and survive config
+// reloads that leave the route's limit unchanged.
 #pragma once
 
 #include <array>
@@ -23,6 +25,7 @@
 #include "filters/api/chain.h"
 #include "filters/api/filter.h"
 #include "filters/api/service.h"
+#include "filters/rate_limit/replay_table.h"
 
 namespace prometheus {
 class Counter;
@@ -85,6 +88,7 @@ class RateLimitStore {
 // The buckets outlive snapshots: a reload that keeps a route's limit keeps its callers' state.
 struct RateLimitState : PreparedState {
   std::shared_ptr<RateLimitStore> store;
+  std::shared_ptr<ReplayStore> replay;
 };
 
 class RateLimitService : public FilterService {
@@ -95,6 +99,7 @@ class RateLimitService : public FilterService {
 
  private:
   std::shared_ptr<RateLimitStore> store_ = std::make_shared<RateLimitStore>();
+  std::shared_ptr<ReplayStore> replay_ = std::make_shared<ReplayStore>();
 };
 
 class RateLimitFilter : public Filter {
@@ -110,7 +115,11 @@ class RateLimitFilter : public Filter {
     std::shared_ptr<BucketTable> table;  // null: the route has no rate_limit
     prometheus::Counter* allowed = nullptr;
     prometheus::Counter* limited = nullptr;
+    std::shared_ptr<ReplayTable> replay;         // null: the route is not single_use
+    prometheus::Counter* replay_counts[4] = {};  // accepted, replayed, missing_jti, full
   };
+  // The single-use check of a request the bucket let through.
+  Decision CheckReplay(const RouteLimit& limit, Request& request, RequestContext& context) const;
   std::vector<RouteLimit> routes_;  // indexed by route index within the listener
   std::shared_ptr<RateLimitStore> store_;
 };
