@@ -261,6 +261,8 @@ struct RateLimitConfig {
                             // route, or per client IP address
   double requests_per_second = 0;
   uint32_t burst = 0;  // default: requests_per_second rounded up (at least 1)
+  // `scope: global`: one bucket per key across every replica (in shared_state's Redis).
+  bool global = false;
 
   bool operator==(const RateLimitConfig&) const = default;
 };
@@ -302,6 +304,21 @@ struct ListenerConfig {
   std::vector<RouteConfig> routes;  // first match wins
 };
 
+// State shared by replicas (top-level `shared_state`): a Redis, and what to do without it.
+struct SharedStateConfig {
+  HostPort address;
+  std::string password;       // a literal, or (from ${secret:PATH}) empty and
+  std::string password_file;  // the file that holds it, read for every new connection
+  bool tls = false;
+  std::string ca_file;  // with tls: trust for Redis's certificate (default: the system store)
+  std::string sni;      // with tls: the name verified (default: the address's host)
+  Duration timeout{50};
+  enum class OnFailure { kLocal, kDeny, kAllow };
+  OnFailure on_failure = OnFailure::kLocal;
+
+  bool operator==(const SharedStateConfig&) const = default;
+};
+
 // ciap's own signing identity towards upstreams (top-level `assertion`).
 struct AssertionConfig {
   std::string issuer;
@@ -336,6 +353,7 @@ struct Config {
   AdminConfig admin;
   GlobalLimitsConfig limits;
   std::optional<AssertionConfig> assertion;
+  std::optional<SharedStateConfig> shared_state;
   std::vector<IdentityProviderConfig> identity_providers;
   std::vector<GroupConfig> groups;  // in file order
   std::vector<UpstreamConfig> upstreams;

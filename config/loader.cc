@@ -43,7 +43,7 @@ class SchemaReader {
   void Read(const Value& root, Config& config) {
     std::optional<Map> top =
         root.AsMapWithExtensions({"logging", "admin", "limits", "upstreams", "listeners",
-                                  "identity_providers", "groups", "assertion"});
+                                  "identity_providers", "groups", "assertion", "shared_state"});
     if (!top) return;
     if (auto v = top->Get("identity_providers")) {
       if (auto items = v->List()) {
@@ -93,10 +93,9 @@ class SchemaReader {
         }
       }
     }
-    if (auto v = top->Get("assertion")) {
-      has_assertion_ = true;
-      ReadAssertion(*v, config.assertion.emplace());
-    }
+    ReadStateAndAssertion(*top, config);  // shared_state, assertion
+    has_shared_state_ = config.shared_state.has_value();
+    has_assertion_ = config.assertion.has_value();
     if (auto v = top->Get("upstreams")) {
       if (auto items = v->List()) {
         for (const Value& item : *items) ReadUpstream(item, config.upstreams.emplace_back());
@@ -289,10 +288,10 @@ class SchemaReader {
   }
 
   void ReadRoute(const Value& v, RouteConfig& r, NameSet& names) {
-    std::optional<Map> m = v.AsMap({"name", "match", "upstream", "public", "timeout",
-                                    "request_headers", "forward_token", "allow", "deny", "mode",
-                                    "rate_limit", "authenticate", "credentials", "websocket",
-                 "replay"});
+    std::optional<Map> m =
+        v.AsMap({"name", "match", "upstream", "public", "timeout", "request_headers",
+                 "forward_token", "allow", "deny", "mode", "rate_limit", "authenticate",
+                 "credentials", "websocket", "replay"});
     if (!m) return;
     Assign(r.name, ReadName(*m, names));
     if (auto match = m->Get("match")) ReadRouteMatch(*match, r.match);
@@ -306,9 +305,7 @@ class SchemaReader {
     if (auto d = m->Get("timeout")) Assign(r.timeout, d->Dur());
     if (auto h = m->Get("request_headers")) ReadRequestHeaders(*h, r.request_headers);
     if (auto f = m->Get("forward_token")) Assign(r.forward_token, f->Bool());
-    if (auto w = m->Get("websocket")) Assign(r.websocket, w->Bool());
-    if (auto replay = m->Get("replay")) ReadReplay(*replay, r);
-    if (const Map::Entry* limit = m->Find("rate_limit")) ReadRateLimit(*limit, r);
+    ReadRouteState(*m, r, has_shared_state_);
     if (auto c = m->Get("credentials")) ReadCredentials(*c, r.credentials.emplace());
     CheckUpstreamAuth(*m, r, has_assertion_);
   }
@@ -514,7 +511,8 @@ class SchemaReader {
   NameSet listener_names_{"listener"};
   bool upstream_names_complete_ = true;
   bool has_providers_ = false;
-  bool has_assertion_ = false;  // the top-level `assertion` block is there
+  bool has_assertion_ = false;     // the top-level `assertion` block is there
+  bool has_shared_state_ = false;  // the top-level `shared_state` block is there
   std::vector<Value> authenticate_routes_;
   std::vector<std::pair<std::string, Value>> upstream_references_;
   std::vector<ListenerAddress> listener_addresses_;

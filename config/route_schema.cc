@@ -213,6 +213,8 @@ void ReportShadowedRoutes(const std::vector<yaml::Value>& items,
   }
 }
 
+namespace {
+
 void ReadReplay(const Value& v, RouteConfig& r) {
   std::optional<std::string> s = v.String();
   if (s == "single_use") {
@@ -228,8 +230,24 @@ void ReadReplay(const Value& v, RouteConfig& r) {
   }
 }
 
+}  // namespace
+
+void ReadRouteState(const yaml::Map& m, RouteConfig& r, bool has_shared_state) {
+  if (auto w = m.Get("websocket")) {
+    if (std::optional<bool> b = w->Bool()) r.websocket = *b;
+  }
+  if (auto replay = m.Get("replay")) ReadReplay(*replay, r);
+  if (const yaml::Map::Entry* limit = m.Find("rate_limit")) {
+    ReadRateLimit(*limit, r);
+    if (r.rate_limit && r.rate_limit->global && !has_shared_state) {
+      limit->value.Error(
+          "scope: global needs the top-level shared_state (the Redis every replica shares)");
+    }
+  }
+}
+
 void ReadRateLimit(const yaml::Map::Entry& entry, RouteConfig& r) {
-  std::optional<yaml::Map> m = entry.value.AsMap({"per", "requests_per_second", "burst"});
+  std::optional<yaml::Map> m = entry.value.AsMap({"per", "requests_per_second", "burst", "scope"});
   if (!m) return;
   RateLimitConfig limit;
   if (auto per = m->Get("per")) {
@@ -268,6 +286,14 @@ void ReadRateLimit(const yaml::Map::Entry& entry, RouteConfig& r) {
   limit.burst = static_cast<uint32_t>(std::max(1.0, std::ceil(limit.requests_per_second)));
   if (auto burst = m->Get("burst")) {
     if (auto value = burst->UInt(1, 1000000)) limit.burst = static_cast<uint32_t>(*value);
+  }
+  if (auto scope = m->Get("scope")) {
+    std::optional<std::string> s = scope->String();
+    if (s == "global") {
+      limit.global = true;
+    } else if (s && *s != "local") {
+      scope->Error("expected local or global, got '" + *s + "'");
+    }
   }
   r.rate_limit = limit;
 }

@@ -19,8 +19,9 @@ void ReadRequestHeaders(const yaml::Value& v, RequestHeadersConfig& headers);
 void ReportShadowedRoutes(const std::vector<yaml::Value>& items,
                           const std::vector<RouteConfig>& routes);
 
-// `replay:` of a route: `single_use` (a token's jti once on the route) or `allow` (default).
-void ReadReplay(const yaml::Value& v, RouteConfig& r);
+// What a route keeps across requests and connections: `rate_limit` (a global one needs
+// `shared_state`), `replay` (single_use or allow) and `websocket`.
+void ReadRouteState(const yaml::Map& m, RouteConfig& r, bool has_shared_state);
 
 // `rate_limit:` of a route (`per`, `requests_per_second`, `burst`); set only when valid. A
 // public route has no caller, so it may limit per client or per route only.

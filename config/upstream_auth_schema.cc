@@ -145,6 +145,61 @@ void ReadGitHubApp(const Map& m, CredentialsConfig& c) {
 
 }  // namespace
 
+void ReadStateAndAssertion(const Map& top, Config& config) {
+  if (auto v = top.Get("shared_state")) ReadSharedState(*v, config.shared_state.emplace());
+  if (auto v = top.Get("assertion")) ReadAssertion(*v, config.assertion.emplace());
+}
+
+void ReadSharedState(const Value& v, SharedStateConfig& s) {
+  std::optional<Map> m = v.AsMap({"redis", "on_failure"});
+  if (!m) return;
+  if (auto redis = m->Require("redis", "(address, password, tls, timeout)")) {
+    std::optional<Map> r = redis->AsMap({"address", "password", "tls", "timeout"});
+    if (!r) return;
+    if (auto address = r->Require("address", "(host:port of the Redis every replica shares)")) {
+      if (auto parsed = address->Parse<HostPort>(
+              [](std::string_view text) { return ParseHostPort(text, AddressUse::kUpstream); })) {
+        s.address = *parsed;
+      }
+    }
+    if (auto password = r->Get("password")) {
+      ReadSecretReference(*password, s.password, s.password_file);
+    }
+    if (auto tls = r->Get("tls")) {
+      if (auto t = tls->AsMap({"ca_file", "sni"})) {
+        s.tls = true;
+        if (auto ca = t->Get("ca_file")) {
+          if (auto f = ReadFile(*ca)) s.ca_file = *f;
+        }
+        if (auto sni = t->Get("sni")) {
+          if (auto name = sni->NonEmptyString()) s.sni = *name;
+        }
+      }
+    }
+    if (auto timeout = r->Get("timeout")) {
+      if (std::optional<Duration> d = timeout->Dur()) {
+        if (*d > Duration(5000)) {
+          timeout->Error("at most 5s (every request on a global route waits up to this long)");
+        } else {
+          s.timeout = *d;
+        }
+      }
+    }
+  }
+  if (auto on_failure = m->Get("on_failure")) {
+    std::optional<std::string> text = on_failure->String();
+    if (text == "local") {
+      s.on_failure = SharedStateConfig::OnFailure::kLocal;
+    } else if (text == "deny") {
+      s.on_failure = SharedStateConfig::OnFailure::kDeny;
+    } else if (text == "allow") {
+      s.on_failure = SharedStateConfig::OnFailure::kAllow;
+    } else if (text) {
+      on_failure->Error("expected local, deny or allow, got '" + *text + "'");
+    }
+  }
+}
+
 void ReadAssertion(const Value& v, AssertionConfig& a) {
   std::optional<Map> m = v.AsMap({"issuer", "signing_keys", "lifetime"});
   if (!m) return;

@@ -9,6 +9,12 @@
 
 namespace ciap::config {
 
+// The top-level `shared_state` and `assertion` blocks, where present.
+void ReadStateAndAssertion(const yaml::Map& top, Config& config);
+
+// Top-level `shared_state:` (redis: address, password, tls, timeout; on_failure).
+void ReadSharedState(const yaml::Value& v, SharedStateConfig& shared);
+
 // Top-level `assertion:` (issuer, signing_keys, lifetime).
 void ReadAssertion(const yaml::Value& v, AssertionConfig& assertion);
 

@@ -62,6 +62,12 @@ bool IsConnectionToken(const boost::beast::http::fields& fields, std::string_vie
   return found;
 }
 
+bool IsWebSocketUpgrade(const boost::beast::http::request_header<>& request) {
+  return request.method() == boost::beast::http::verb::get && request.version() >= 11 &&
+         iequals(request[boost::beast::http::field::upgrade], "websocket") &&
+         IsConnectionToken(request, "upgrade");
+}
+
 std::string_view ErrorName(boost::beast::http::status status) {
   using S = boost::beast::http::status;
   switch (status) {

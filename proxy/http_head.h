@@ -38,6 +38,9 @@ std::size_t AppendBodyPiece(std::span<boost::asio::const_buffer> pieces, std::si
                             std::string& chunk_line, bool chunked, std::span<const char> data,
                             bool last);
 
+// A GET on HTTP/1.1 asking to switch to WebSocket: Upgrade: websocket, Connection: upgrade.
+bool IsWebSocketUpgrade(const boost::beast::http::request_header<>& request);
+
 // True if `id` is acceptable as a caller-supplied x-request-id (1-128 visible ASCII chars).
 bool IsValidRequestId(std::string_view id);
 

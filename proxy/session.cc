@@ -359,10 +359,7 @@ asio::awaitable<bool> Session::HandleRequest(ExchangeRecord& exchange) {
   exchange.method = request.method_string();
   bool client_keep_alive = request.keep_alive();
   bool body_done = parser.is_done();
-  // Read before the Connection header and what it names are stripped.
-  websocket_requested_ = request.method() == http::verb::get && request.version() >= 11 &&
-                         iequals(request[http::field::upgrade], "websocket") &&
-                         IsConnectionToken(request, "upgrade");
+  websocket_requested_ = IsWebSocketUpgrade(request);  // before Connection is stripped
   StripConnectionHeaders(request);
 
   if (auto id = request["x-request-id"]; IsValidRequestId(id)) {

@@ -26,6 +26,7 @@
 #include "filters/api/filter.h"
 #include "filters/api/service.h"
 #include "filters/rate_limit/replay_table.h"
+#include "filters/rate_limit/shared_state.h"
 
 namespace prometheus {
 class Counter;
@@ -89,15 +90,21 @@ class RateLimitStore {
 struct RateLimitState : PreparedState {
   std::shared_ptr<RateLimitStore> store;
   std::shared_ptr<ReplayStore> replay;
+  std::shared_ptr<SharedState> shared;  // null without shared_state (and offline)
 };
 
 class RateLimitService : public FilterService {
  public:
   static std::unique_ptr<FilterService> Make(const ServiceEnv& env);
+  explicit RateLimitService(const ServiceEnv& env) : env_(env) {}
   std::expected<std::shared_ptr<const PreparedState>, std::string> Prepare(
       const config::Config& config) override;
+  void Commit(const std::shared_ptr<const PreparedState>& prepared) override;
+  std::string NotReady() const override;
 
  private:
+  ServiceEnv env_;
+  std::shared_ptr<SharedState> running_shared_;
   std::shared_ptr<RateLimitStore> store_ = std::make_shared<RateLimitStore>();
   std::shared_ptr<ReplayStore> replay_ = std::make_shared<ReplayStore>();
 };
@@ -108,6 +115,8 @@ class RateLimitFilter : public Filter {
       const config::ListenerConfig& listener, const FilterEnv& env);
 
   Decision OnRequest(Request& request, RequestContext& context) const override;
+  boost::asio::awaitable<Decision> OnRequestAsync(Request& request,
+                                                  RequestContext& context) const override;
   std::string_view name() const override { return "rate_limit"; }
 
  private:
@@ -117,11 +126,22 @@ class RateLimitFilter : public Filter {
     prometheus::Counter* limited = nullptr;
     std::shared_ptr<ReplayTable> replay;         // null: the route is not single_use
     prometheus::Counter* replay_counts[4] = {};  // accepted, replayed, missing_jti, full
+    bool shared = false;        // a global limit or single_use with shared_state: ask Redis
+    std::string shared_prefix;  // "ciap:<listener>:<route>:" for the route's Redis keys
   };
-  // The single-use check of a request the bucket let through.
+  // The single-use check of a request the bucket let through, in this process's table.
   Decision CheckReplay(const RouteLimit& limit, Request& request, RequestContext& context) const;
+  // 401 for a replayed token (result 1) or one without jti (2): counted and audited.
+  Decision RefuseReplay(const RouteLimit& limit, Request& request, RequestContext& context,
+                        int result) const;
+  static std::string ReplayKey(const RequestContext& context);
+  static std::string BucketKey(const RouteLimit& limit, const RequestContext& context);
+  static Decision Limited(const RouteLimit& limit, std::chrono::nanoseconds wait);
+  std::optional<Decision> OnSharedFailure(std::string_view op) const;
+
   std::vector<RouteLimit> routes_;  // indexed by route index within the listener
   std::shared_ptr<RateLimitStore> store_;
+  std::shared_ptr<SharedState> shared_;  // null without shared_state
 };
 
 }  // namespace ciap::rate_limit

@@ -74,6 +74,7 @@ const env = {
   ...process.env,
   CIAP_TLS_DIR: pki.tls,
   CIAP_DEMO_DIR: pki.demo,
+  CIAP_SECRETS_DIR: pki.secrets,
   CIAP_TEST_CERTS: pki.tls,
   CIAP_FIXTURE_UPSTREAM: '127.0.0.1:9000',
   CIAP_FIXTURE_TIMEOUT: '45s',

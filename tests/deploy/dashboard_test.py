@@ -153,6 +153,13 @@ class MetricsExist(CiapTestCase):
              "allow": ["releasers"]},
             {"name": "any-job", "match": {"path_prefix": "/jobs/"}, "upstream": "app",
              "authenticate": True},
+            {"name": "once", "match": {"path_prefix": "/once/"}, "upstream": "app",
+             "authenticate": True, "replay": "single_use"},
+            {"name": "minted", "match": {"path_prefix": "/minted/"}, "upstream": "app",
+             "authenticate": True, "credentials": {
+                 "type": "oauth2_client_credentials", "client_id": "ciap",
+                 "token_endpoint": f"http://127.0.0.1:{dead_port}/token",
+                 "client_secret": "dashboard-test-secret", "timeout": "1s"}},
             {"name": "broken", "match": {"path_prefix": "/broken/"}, "upstream": "down",
              "public": True},
             {"name": "limited", "match": {"path_prefix": "/limited/"}, "upstream": "app",
@@ -180,6 +187,8 @@ class MetricsExist(CiapTestCase):
         self.assertEqual(get("/deploy/api"), 401)
         self.assertEqual(get("/jobs/x", deployer[:-4] + "AAAA"), 401)   # forged signature
         self.assertEqual(get("/jobs/x", outsider), 200)
+        self.assertEqual(get("/once/x", outsider), 401)   # no jti: refused, counted
+        self.assertEqual(get("/minted/x", outsider), 503)   # the token endpoint is down
         self.assertEqual(get("/index.html"), 200)
         self.assertEqual(get("/broken/x"), 502)
         self.assertEqual(get("/limited/x"), 200)

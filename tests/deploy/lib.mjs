@@ -52,7 +52,8 @@ export function tmpDir(prefix) {
 }
 
 // A PKI from scripts/gen-certs laid out the ways the examples expect: tls/ as /etc/ciap/tls
-// (tls.crt, tls.key, ca.crt, client.*), demo/ like scripts/demo's (certs/, idp/jwks.json).
+// (tls.crt, tls.key, ca.crt, client.*), demo/ like scripts/demo's (certs/, idp/jwks.json),
+// secrets/ with assertion keys, a GitHub App key and a client secret.
 export function makePki(tmp) {
   const tls = path.join(tmp, 'tls');
   execFileSync(path.join(SOURCE_DIR, 'scripts', 'gen-certs'), [tls], { stdio: 'ignore' });
@@ -63,7 +64,18 @@ export function makePki(tmp) {
   fs.cpSync(tls, path.join(demo, 'certs'), { recursive: true });
   execFileSync('python3', [path.join(SOURCE_DIR, 'scripts', 'demo-token'), '--dir',
                            path.join(demo, 'idp'), '--jwks-only'], { stdio: 'ignore' });
-  return { tls, demo, jwks: path.join(demo, 'idp', 'jwks.json') };
+  // secrets/ as examples/upstream-credentials.yaml names it (CIAP_SECRETS_DIR).
+  const secrets = path.join(tmp, 'secrets');
+  fs.mkdirSync(secrets);
+  const keys = [['assertion-current.pem', ['EC', '-pkeyopt', 'ec_paramgen_curve:P-256']],
+                ['assertion-next.pem', ['ED25519']],
+                ['github-app.pem', ['RSA', '-pkeyopt', 'rsa_keygen_bits:2048']]];
+  for (const [name, algorithm] of keys) {
+    execFileSync('openssl', ['genpkey', '-algorithm', ...algorithm, '-out',
+                             path.join(secrets, name)], { stdio: 'ignore' });
+  }
+  fs.writeFileSync(path.join(secrets, 'deploy-client'), 'a-deploy-test-secret\n');
+  return { tls, demo, secrets, jwks: path.join(demo, 'idp', 'jwks.json') };
 }
 
 // `ciap validate -c file`: { code, stdout, stderr }.
