@@ -173,6 +173,9 @@ class MetricsExist(CiapTestCase):
         cfg["identity_providers"] = [{"name": "corp", "type": "oidc", "issuer": ISSUER,
                                       "audiences": [AUDIENCE], "jwks_file": jwks_file}]
         cfg["groups"] = {"releasers": {"provider": "corp", "claims": {"team": "release"}}}
+        # A Redis nobody runs: the shared-state probe fails and counts it.
+        cfg["shared_state"] = {"redis": {"address": f"127.0.0.1:{dead_port}"},
+                               "on_failure": "allow"}
         ciap = self.start_ciap(cfg, args=["--concurrency", "1"])
         self.assertTrue(wait_until(lambda: ciap.admin_get("/ready")[0] == 200, 15, 0.05))
         port = ciap.port("agents")
