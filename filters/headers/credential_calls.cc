@@ -12,6 +12,7 @@
 #include "filters/headers/credential_source.h"
 #include "filters/headers/secret_file.h"
 #include "jose/jws_signer.h"
+#include "jose/strict_json.h"
 #include "net/http_client.h"
 
 namespace ciap::headers {
@@ -41,13 +42,12 @@ HttpFetchOptions Options(const MintContext& context) {
   return options;
 }
 
+// The body as a JSON object (strict: one object, no duplicate members), or why not.
 std::expected<json::object, std::string> JsonObject(const HttpFetchResult& result) {
-  boost::system::error_code ec;
-  json::value value = json::parse(result.body, ec);
-  if (ec || !value.is_object()) return std::unexpected("the answer is not a JSON object");
-  return std::move(value.as_object());
+  auto parsed = jose::ParseStrictJsonObject(result.body);
+  if (!parsed) return std::unexpected("the answer is not a JSON object");
+  return std::move(*parsed);
 }
-
 // A token goes into a header: visible ASCII only, no spaces, bounded.
 bool IsHeaderSafeToken(std::string_view token) {
   if (token.empty() || token.size() > kMaxTokenBytes) return false;

@@ -769,6 +769,23 @@ class CiapTestCase(unittest.TestCase):
         self.addCleanup(shutil.rmtree, self.tmp, True)
         self._ciaps = []
 
+    def assert_secret_nowhere(self, *secrets, bodies=()):
+        """None of `secrets` in self.ciap's stderr, stdout, access log, metrics, /config or
+        /jwks-status, nor in `bodies` (error bodies the test received)."""
+        places = {
+            "stderr": "\n".join(self.ciap.stderr_lines),
+            "stdout": "\n".join(self.ciap.stdout_lines),
+            "access log": json.dumps(self.ciap.access_log()),
+            "metrics": self.ciap.metrics().text,
+            "/config": self.ciap.admin_get("/config")[2].decode(),
+            "/jwks-status": self.ciap.admin_get("/jwks-status")[2].decode(),
+            **{f"error body {i}": body for i, body in enumerate(bodies)},
+        }
+        for secret in secrets:
+            self.assertTrue(secret)
+            for where, text in places.items():
+                self.assertNotIn(secret, text, f"a secret in {where}")
+
     def start_upstream(self, name="app", tls=False, **kw):
         c = certs()
         if tls:

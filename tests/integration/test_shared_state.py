@@ -191,7 +191,7 @@ class SharedStateTest(CiapTestCase):
         self.assertTrue(wait_until(lambda: ciap.admin_get("/ready")[0] == 503, timeout=10))
         status, _, body = ciap.admin_get("/ready")
         self.assertIn(b"Redis refused", body)
-        self.assertTrue(ciap.event("redis connection failed"))
+        self.assertTrue(wait_until(lambda: ciap.event("redis connection failed")))
         self.assertEqual(self.get(ciap).status, 200, "allow, as configured")
         self.assertGreaterEqual(ciap.metrics().value("ciap_shared_state_errors_total"), 1)
         self.assertNotIn("not-the-password", "\n".join(ciap.stderr_lines))

@@ -70,20 +70,6 @@ class SourceTestCase(CiapTestCase):
         # The error body names the reason and the request, never the credential.
         self.assertEqual(set(body), {"error", "reason", "request_id"})
 
-    def assert_secret_nowhere(self, *secrets):
-        """No credential in ciap's logs, metrics, /config or /jwks-status."""
-        places = {
-            "stderr": "\n".join(self.ciap.stderr_lines),
-            "stdout": "\n".join(self.ciap.stdout_lines),
-            "access log": json.dumps(self.ciap.access_log()),
-            "metrics": self.ciap.metrics().text,
-            "/config": self.ciap.admin_get("/config")[2].decode(),
-            "/jwks-status": self.ciap.admin_get("/jwks-status")[2].decode(),
-        }
-        for secret in secrets:
-            for where, text in places.items():
-                self.assertNotIn(secret, text, f"a credential in {where}")
-
 
 class GitLabJobTokenTest(SourceTestCase):
     def setUp(self):
