@@ -3,13 +3,12 @@
 // the system store) and no redirects; a credential never appears in an error sentence.
 #include <boost/json.hpp>
 #include <ctime>
-#include <fstream>
-#include <sstream>
 
 #include "filters/identity/lookup_source.h"
 #include "filters/identity/source_claims.h"
 #include "jose/base64url.h"
 #include "net/http_client.h"
+#include "net/secret_text.h"
 
 namespace ciap::identity {
 namespace {
@@ -112,15 +111,9 @@ asio::awaitable<LookupAnswer> GitLabAccessToken(const CallContext& context,
 std::expected<std::string, std::string> ClientSecret(const config::IdentityProviderConfig& c) {
   if (c.client_secret_file.empty()) return c.client_secret;
   // Read for each call (calls are cache misses), so a rotated Secret is used at once.
-  std::ifstream in(c.client_secret_file, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  std::string secret = text.str();
-  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
-  if (!in || secret.empty()) {
-    return std::unexpected("cannot read the client secret file " + c.client_secret_file);
-  }
-  return secret;
+  std::optional<std::string> secret = ReadSecretText(c.client_secret_file);
+  if (!secret) return std::unexpected("cannot read the client secret file " + c.client_secret_file);
+  return *secret;
 }
 
 asio::awaitable<LookupAnswer> Introspect(const CallContext& context, std::string credential) {

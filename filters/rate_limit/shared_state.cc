@@ -9,12 +9,11 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <fstream>
-#include <sstream>
 #include <unordered_map>
 
 #include "net/http_client.h"
 #include "net/log.h"
+#include "net/secret_text.h"
 
 namespace ciap::rate_limit {
 namespace {
@@ -111,13 +110,8 @@ RedisOptions SharedState::Options() {
   const std::string file = config_.password_file;
   if (!literal.empty() || !file.empty()) {
     options.password = [literal, file]() -> std::optional<std::string> {
-      if (file.empty()) return literal;
-      std::ifstream in(file, std::ios::binary);
-      std::ostringstream text;
-      text << in.rdbuf();
-      std::string secret = text.str();
-      while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
-      return secret;
+      // An unreadable file sends an empty password: Redis refuses it, and /ready says so.
+      return file.empty() ? literal : ReadSecretText(file).value_or("");
     };
   }
   return options;

@@ -72,6 +72,19 @@ def mint(spec, timeout=60):
     return json.loads(r.stdout)
 
 
+def buildkite_callers(tmp, payloads):
+    """Tokens for `payloads` (Buildkite-shaped), signed by a fresh RS256 key with jose, and the
+    `buildkite` provider that trusts that key (a jwks_file in `tmp`, bound to acme-inc)."""
+    minted = mint({"keys": [{"name": "bk", "alg": "RS256"}],
+                   "tokens": [{"key": "bk", "payload": p} for p in payloads]})
+    jwks_file = os.path.join(tmp, "bk.jwks.json")
+    with open(jwks_file, "w") as f:
+        json.dump(minted["jwks"]["bk"], f)
+    provider = {"name": "buildkite", "type": "buildkite", "audiences": [AUDIENCE],
+                "jwks_file": jwks_file, "bound_claims": {"organization_slug": "acme-inc"}}
+    return minted["tokens"], provider
+
+
 def b64json(segment):
     return json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
 

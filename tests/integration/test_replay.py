@@ -15,7 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from ciaptest import (CiapTestCase, make_config, request, route, tls_listener,  # noqa: E402
                       to_yaml, upstream_cfg, wait_until)
-from test_identity import AUDIENCE, mint, require_node, vendor_payloads  # noqa: E402
+from test_identity import buildkite_callers, require_node, vendor_payloads  # noqa: E402
 from test_reload import write_atomically  # noqa: E402
 
 
@@ -25,12 +25,7 @@ class SingleUseTest(CiapTestCase):
         require_node()
         base = vendor_payloads(int(time.time()))["buildkite"]
         payloads = [dict(base, jti=f"jti-{i:04d}") for i in range(4)] + [base]  # last: no jti
-        minted = mint({"keys": [{"name": "bk", "alg": "RS256"}],
-                       "tokens": [{"key": "bk", "payload": p} for p in payloads]})
-        self.tokens = minted["tokens"]
-        jwks = os.path.join(self.tmp, "bk.jwks.json")
-        with open(jwks, "w") as f:
-            json.dump(minted["jwks"]["bk"], f)
+        self.tokens, provider = buildkite_callers(self.tmp, payloads)
         self.up = self.start_upstream()
         mint_route = route("mint", "app", match={"path_prefix": "/mint"}, authenticate=True,
                            replay="single_use")
@@ -39,9 +34,7 @@ class SingleUseTest(CiapTestCase):
             r.pop("public")
         cfg = make_config([upstream_cfg("app", f"127.0.0.1:{self.up.port}")],
                           [tls_listener("agents", [mint_route, other])])
-        cfg["identity_providers"] = [{"name": "buildkite", "type": "buildkite",
-                                      "audiences": [AUDIENCE], "jwks_file": jwks,
-                                      "bound_claims": {"organization_slug": "acme-inc"}}]
+        cfg["identity_providers"] = [provider]
         self.ciap = self.start_ciap(cfg)
 
     def get(self, token, path="/mint/key"):

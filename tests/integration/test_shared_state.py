@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from ciaptest import (CiapTestCase, conn, make_config, request, route,  # noqa: E402
                       tls_listener, upstream_cfg, wait_until)
-from test_identity import AUDIENCE, mint, require_node, vendor_payloads  # noqa: E402
+from test_identity import buildkite_callers, require_node, vendor_payloads  # noqa: E402
 
 REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
 PASSWORD = "redis-test-password"
@@ -73,13 +73,8 @@ class SharedStateTest(CiapTestCase):
         require_node()
         base = vendor_payloads(int(time.time()))["buildkite"]
         other = dict(base, sub=base["sub"] + "-other", jti="jti-other")
-        minted = mint({"keys": [{"name": "bk", "alg": "RS256"}],
-                       "tokens": [{"key": "bk", "payload": dict(base, jti="jti-a")},
-                                  {"key": "bk", "payload": other}]})
-        self.tokens = minted["tokens"]
-        self.jwks = os.path.join(self.tmp, "bk.jwks.json")
-        with open(self.jwks, "w") as f:
-            json.dump(minted["jwks"]["bk"], f)
+        self.tokens, self.provider = buildkite_callers(
+            self.tmp, [dict(base, jti="jti-a"), other])
         self.redis = RedisServer(self.tmp).start()
         self.addCleanup(self.redis.stop)
         self.up = self.start_upstream()
@@ -94,9 +89,7 @@ class SharedStateTest(CiapTestCase):
             r.pop("public")
         cfg = make_config([upstream_cfg("app", f"127.0.0.1:{self.up.port}")],
                           [tls_listener("agents", [limited, once])])
-        cfg["identity_providers"] = [{"name": "buildkite", "type": "buildkite",
-                                      "audiences": [AUDIENCE], "jwks_file": self.jwks,
-                                      "bound_claims": {"organization_slug": "acme-inc"}}]
+        cfg["identity_providers"] = [self.provider]
         cfg["shared_state"] = {"redis": {"address": f"127.0.0.1:{self.redis.port}",
                                          "password": password, "timeout": "100ms"},
                                "on_failure": on_failure}

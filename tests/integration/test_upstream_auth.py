@@ -24,8 +24,9 @@ from ciaptest import (CIAP_BIN, CiapTestCase, certs, make_config, request, route
                       tls_listener, to_yaml, upstream_cfg, wait_until)
 from github_emulator import GitHubEmulator  # noqa: E402
 from test_reload import write_atomically  # noqa: E402
-from test_identity import (AUDIENCE, CLIENT_ID, CLIENT_SECRET, IDP_DIR, NODE,  # noqa: E402
-                           OidcServer, b64json, mint, require_node, vendor_payloads)
+from test_identity import (CLIENT_ID, CLIENT_SECRET, IDP_DIR, NODE,  # noqa: E402
+                           OidcServer, b64json, buildkite_callers, require_node,
+                           vendor_payloads)
 
 ISSUER = "https://ciap.test.internal"
 DEPLOY_AUD = "https://deploy.internal"
@@ -55,21 +56,12 @@ class UpstreamAuthCase(CiapTestCase):
         now = int(time.time())
         base = vendor_payloads(now)["buildkite"]
         other = dict(base, job_id="11111111-2222-4333-8444-555555555555")
-        minted = mint({"keys": [{"name": "bk", "alg": "RS256"}],
-                       "tokens": [{"key": "bk", "payload": base}, {"key": "bk", "payload": other}]})
-        self.tokens = minted["tokens"]
+        self.tokens, self.provider = buildkite_callers(self.tmp, [base, other])
         self.payload = base
-        self.jwks_file = os.path.join(self.tmp, "bk.jwks.json")
-        with open(self.jwks_file, "w") as f:
-            json.dump(minted["jwks"]["bk"], f)
-
-    def providers(self):
-        return [{"name": "buildkite", "type": "buildkite", "audiences": [AUDIENCE],
-                 "jwks_file": self.jwks_file, "bound_claims": {"organization_slug": "acme-inc"}}]
 
     def config(self, routes, upstreams, **top):
         cfg = make_config(upstreams, [tls_listener("agents", routes)])
-        cfg["identity_providers"] = self.providers()
+        cfg["identity_providers"] = [self.provider]
         cfg["groups"] = {"deployers": {"any": [{"provider": "buildkite",
                                                 "claims": {"pipeline_slug": "deploy-api"}}]}}
         cfg.update(top)

@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from ciaptest import (CiapTestCase, certs, conn, make_config, route,  # noqa: E402
                       tls_listener, upstream_cfg)
-from test_identity import AUDIENCE, mint, require_node, vendor_payloads  # noqa: E402
+from test_identity import buildkite_callers, require_node, vendor_payloads  # noqa: E402
 
 PEER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ws_peer.py")
 
@@ -58,12 +58,7 @@ class WebSocketTest(CiapTestCase):
             self.skipTest("needs python3-websockets")
         require_node()
         payload = vendor_payloads(int(time.time()))["buildkite"]
-        minted = mint({"keys": [{"name": "bk", "alg": "RS256"}],
-                       "tokens": [{"key": "bk", "payload": payload}]})
-        self.token = minted["tokens"][0]
-        jwks = os.path.join(self.tmp, "bk.jwks.json")
-        with open(jwks, "w") as f:
-            json.dump(minted["jwks"]["bk"], f)
+        (self.token,), provider = buildkite_callers(self.tmp, [payload])
         self.echo = EchoServer(self.python)
         self.addCleanup(self.echo.stop)
         self.up = self.start_upstream()
@@ -76,9 +71,7 @@ class WebSocketTest(CiapTestCase):
                            upstream_cfg("app", f"127.0.0.1:{self.up.port}")],
                           [tls_listener("agents", [events, plain],
                                         limits={"idle_timeout": "2s"})])
-        cfg["identity_providers"] = [{"name": "buildkite", "type": "buildkite",
-                                      "audiences": [AUDIENCE], "jwks_file": jwks,
-                                      "bound_claims": {"organization_slug": "acme-inc"}}]
+        cfg["identity_providers"] = [provider]
         self.ciap = self.start_ciap(cfg)
 
     def client(self, *args, token=True, path="/events/stream"):
