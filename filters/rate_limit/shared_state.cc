@@ -6,9 +6,12 @@
 #include <prometheus/family.h>
 #include <prometheus/registry.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <unordered_map>
 
 #include "net/http_client.h"
@@ -18,12 +21,14 @@
 namespace ciap::rate_limit {
 namespace {
 
-// A token bucket in a Redis hash (tokens, updated-at in ms), on Redis's clock. Returns
-// {1, 0} when a token was taken, {0, ms until one is back} otherwise. The key expires once a
-// full bucket would have refilled, so idle callers cost Redis nothing.
+// A token bucket in a Redis hash (tokens, updated-at in ms), on Redis's clock. Takes up to
+// ARGV[3] tokens for that many requests at once; returns {tokens taken, ms until the next one is
+// back (0 when all were taken)}. The key expires once a full bucket would have refilled, so idle
+// callers cost Redis nothing.
 constexpr std::string_view kBucketScript = R"lua(
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
+local wanted = tonumber(ARGV[3])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local b = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
@@ -37,17 +42,15 @@ if now > ts then
   tokens = math.min(burst, tokens + (now - ts) / 1000 * rate)
   ts = now
 end
-local allowed = 0
+local taken = math.max(0, math.min(wanted, math.floor(tokens)))
+tokens = tokens - taken
 local wait = 0
-if tokens >= 1 then
-  tokens = tokens - 1
-  allowed = 1
-else
+if taken < wanted then
   wait = math.ceil((1 - tokens) / rate * 1000)
 end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(ts))
 redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
-return {allowed, wait}
+return {taken, wait}
 )lua";
 
 const std::string& BucketScriptSha() {
@@ -68,12 +71,24 @@ const std::string& BucketScriptSha() {
 
 std::atomic<uint64_t> next_id{1};
 
-struct LocalConnection {
-  std::weak_ptr<SharedState> owner;
-  std::shared_ptr<RedisConnection> connection;
+}  // namespace
+
+// The requests for one bucket that arrived in one turn of a worker's loop.
+struct SharedState::TakeBatch {
+  explicit TakeBatch(const asio::any_io_executor& executor)
+      : done(executor, asio::steady_timer::time_point::max()) {}
+  uint32_t wanted = 0;  // requests in the batch, in arrival order
+  bool failed = false;
+  uint32_t taken = 0;  // the first `taken` requests may go
+  std::chrono::milliseconds wait{0};
+  asio::steady_timer done;  // every request of the batch waits on it; cancel() wakes them all
 };
 
-}  // namespace
+struct SharedState::Worker {
+  std::weak_ptr<SharedState> owner;
+  std::shared_ptr<RedisConnection> connection;
+  std::unordered_map<std::string, std::shared_ptr<TakeBatch>> open;  // by key, not sent yet
+};
 
 std::expected<std::shared_ptr<SharedState>, std::string> SharedState::Make(
     const config::SharedStateConfig& config, prometheus::Registry* metrics) {
@@ -117,22 +132,22 @@ RedisOptions SharedState::Options() {
   return options;
 }
 
-RedisConnection& SharedState::Connection(asio::any_io_executor executor) {
-  thread_local std::unordered_map<uint64_t, LocalConnection> connections;
-  auto it = connections.find(id_);
-  if (it != connections.end()) return *it->second.connection;
+SharedState::Worker& SharedState::Local(asio::any_io_executor executor) {
+  thread_local std::unordered_map<uint64_t, Worker> workers;
+  auto it = workers.find(id_);
+  if (it != workers.end()) return it->second;
   // A reload made a new state: the old states' connections close with their entries.
-  std::erase_if(connections, [](const auto& entry) { return entry.second.owner.expired(); });
-  auto connection = std::make_shared<RedisConnection>(std::move(executor), Options());
-  auto& entry = connections[id_];
-  entry = LocalConnection{weak_from_this(), connection};
-  return *entry.connection;
+  std::erase_if(workers, [](const auto& entry) { return entry.second.owner.expired(); });
+  Worker& worker = workers[id_];
+  worker.owner = weak_from_this();
+  worker.connection = std::make_shared<RedisConnection>(std::move(executor), Options());
+  return worker;
 }
 
 asio::awaitable<std::expected<RedisReply, RedisConnection::Error>> SharedState::Call(
     std::vector<std::string> argv) {
   auto executor = co_await asio::this_coro::executor;
-  RedisConnection& connection = Connection(executor);
+  RedisConnection& connection = *Local(executor).connection;
   auto reply = co_await connection.Call(std::move(argv));
   if (!reply && reply.error() == RedisConnection::Error::kAuthFailed) auth_failed_ = true;
   if (reply) auth_failed_ = false;
@@ -141,21 +156,51 @@ asio::awaitable<std::expected<RedisReply, RedisConnection::Error>> SharedState::
 
 asio::awaitable<std::expected<std::optional<std::chrono::milliseconds>, SharedState::Failure>>
 SharedState::Take(std::string key, double rate, uint32_t burst) {
+  auto executor = co_await asio::this_coro::executor;
+  Worker& worker = Local(executor);
+  std::shared_ptr<TakeBatch>& open = worker.open[key];
+  if (!open) {
+    open = std::make_shared<TakeBatch>(executor);
+    asio::co_spawn(executor, SendBatch(shared_from_this(), &worker, key, rate, burst, open),
+                   asio::detached);
+  }
+  std::shared_ptr<TakeBatch> batch = open;
+  const uint32_t position = batch->wanted++;
+  co_await batch->done.async_wait(use_nothrow);
+  if (batch->failed) co_return std::unexpected(Failure::kUnavailable);
+  if (position < batch->taken) co_return std::nullopt;
+  co_return batch->wait;
+}
+
+asio::awaitable<void> SharedState::SendBatch(std::shared_ptr<SharedState> self, Worker* worker,
+                                             std::string key, double rate, uint32_t burst,
+                                             std::shared_ptr<TakeBatch> batch) {
+  // After this turn of the loop: the requests it reads for `key` join the batch meanwhile.
+  co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+  worker->open.erase(key);  // later requests make the next batch
   char rate_text[32];
   std::snprintf(rate_text, sizeof rate_text, "%.6f", rate);
-  std::vector<std::string> argv{"EVALSHA", BucketScriptSha(),      "1",
-                                key,       std::string(rate_text), std::to_string(burst)};
-  auto reply = co_await Call(argv);
+  std::vector<std::string> argv{"EVALSHA",
+                                BucketScriptSha(),
+                                "1",
+                                std::move(key),
+                                std::string(rate_text),
+                                std::to_string(burst),
+                                std::to_string(batch->wanted)};
+  auto reply = co_await self->Call(argv);
   if (reply && reply->type == RedisReply::Type::kError && reply->text.starts_with("NOSCRIPT")) {
     argv[0] = "EVAL";  // the first call after a Redis restart loads the script
     argv[1] = std::string(kBucketScript);
-    reply = co_await Call(argv);
+    reply = co_await self->Call(argv);
   }
   if (!reply || reply->type != RedisReply::Type::kArray || reply->elements.size() != 2) {
-    co_return std::unexpected(Failure::kUnavailable);
+    batch->failed = true;
+  } else {
+    batch->taken =
+        static_cast<uint32_t>(std::clamp<int64_t>(reply->elements[0].integer, 0, batch->wanted));
+    batch->wait = std::chrono::milliseconds(std::max<int64_t>(1, reply->elements[1].integer));
   }
-  if (reply->elements[0].integer == 1) co_return std::nullopt;
-  co_return std::chrono::milliseconds(std::max<int64_t>(1, reply->elements[1].integer));
+  batch->done.cancel();
 }
 
 asio::awaitable<std::expected<bool, SharedState::Failure>> SharedState::UseOnce(

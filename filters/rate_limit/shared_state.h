@@ -1,7 +1,10 @@
 // The rate_limit filter's state shared by replicas (top-level `shared_state`): a Redis that
 // every replica asks, one pipelined connection per worker (net/redis.h).
 //   - `scope: global` rate limits: one token bucket per key in Redis, taken by a Lua script that
-//     reads Redis's own clock, so replicas with skewed clocks share one bucket correctly.
+//     reads Redis's own clock, so replicas with skewed clocks share one bucket correctly. The
+//     requests for one key that a worker reads in the same turn of its loop are one script call
+//     taking that many tokens: a hot key (one pipeline hammering) costs Redis one call per turn,
+//     not one per request, and the bucket stays exact.
 //   - `replay: single_use`: SET key NX PXAT <the token's exp>: the first replica wins.
 // A Redis that fails (down, slow past `timeout`, refusing) gets `on_failure`: local (the
 // per-process bucket or table), deny (503 shared_state_unavailable) or allow; every failure is
@@ -55,8 +58,14 @@ class SharedState : public std::enable_shared_from_this<SharedState> {
               prometheus::Family<prometheus::Counter>* errors);
 
  private:
-  // This worker's connection (made on first use, on the calling executor).
-  RedisConnection& Connection(asio::any_io_executor executor);
+  struct TakeBatch;
+  struct Worker;
+  // This worker's connection and open batches (made on first use, on the calling executor).
+  Worker& Local(asio::any_io_executor executor);
+  // Sends `batch` once the loop's current turn is over (the turn's requests for `key` join it).
+  static asio::awaitable<void> SendBatch(std::shared_ptr<SharedState> self, Worker* worker,
+                                         std::string key, double rate, uint32_t burst,
+                                         std::shared_ptr<TakeBatch> batch);
   RedisOptions Options();
   asio::awaitable<std::expected<RedisReply, RedisConnection::Error>> Call(
       std::vector<std::string> argv);
