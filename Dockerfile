@@ -17,7 +17,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       g++ cmake ninja-build pkg-config \
       libboost1.81-dev libboost-url1.81-dev \
-      libssl-dev libre2-dev prometheus-cpp-dev libyaml-cpp-dev libhiredis-dev \
+      libssl-dev libre2-dev prometheus-cpp-dev libyaml-cpp-dev libhiredis-dev libnghttp2-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./
@@ -39,7 +39,7 @@ FROM ${DEBIAN_IMAGE}
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       ca-certificates libssl3 libre2-9 libyaml-cpp0.7 libprometheus-cpp-core1.0 \
-      libboost-url1.81.0 libhiredis0.14 \
+      libboost-url1.81.0 libhiredis0.14 libnghttp2-14 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 65532 ciap \
  && useradd --system --uid 65532 --gid 65532 --no-create-home --home-dir /nonexistent \

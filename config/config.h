@@ -83,7 +83,8 @@ struct LimitsConfig {
   uint32_t max_headers = 100;         // over it: 431
   Duration header_timeout{10000};  // from the first byte of a request to its last header byte: 408
   Duration idle_timeout{300000};   // keep-alive wait between requests; also any body stall
-  uint32_t max_connections = 20000;  // per listener, per process
+  uint32_t max_connections = 20000;       // per listener, per process
+  uint32_t max_concurrent_streams = 100;  // HTTP/2: open streams per connection
 };
 
 // One header condition of a route match. Exactly one of exact/regex/present is set.
@@ -299,6 +300,8 @@ struct ListenerConfig {
   HostPort address;
   std::optional<ListenerTlsConfig> tls;  // required unless plaintext
   bool plaintext = false;
+  // HTTP/2 beside HTTP/1.1: ALPN h2 on TLS, h2c with prior knowledge on plaintext.
+  bool http2 = true;
   std::vector<std::string> filters;  // filter names in order; default filled in by the loader
   LimitsConfig limits;
   std::vector<RouteConfig> routes;  // first match wins

@@ -5,8 +5,6 @@
 #include "config/loader.h"
 
 #include <algorithm>
-#include <array>
-#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -182,7 +180,7 @@ class SchemaReader {
 
   void ReadListener(const Value& v, ListenerConfig& l) {
     std::optional<Map> m =
-        v.AsMap({"name", "address", "tls", "plaintext", "filters", "limits", "routes"});
+        v.AsMap({"name", "address", "tls", "plaintext", "http2", "filters", "limits", "routes"});
     if (!m) return;
     Assign(l.name, ReadName(*m, listener_names_));
     if (auto address = m->Require("address")) {
@@ -213,6 +211,7 @@ class SchemaReader {
     std::optional<Value> filters = m->Get("filters");
     if (filters) ReadFilters(*filters, l.filters);
     if (auto limits = m->Get("limits")) ReadLimits(*limits, l.limits);
+    if (auto h2 = m->Get("http2")) Assign(l.http2, h2->Bool());
 
     if (auto routes = m->Require("routes", "(a listener without routes would only answer 404)")) {
       if (auto items = routes->List()) {
@@ -272,8 +271,8 @@ class SchemaReader {
   }
 
   static void ReadLimits(const Value& v, LimitsConfig& limits) {
-    std::optional<Map> m = v.AsMap(
-        {"max_header_bytes", "max_headers", "header_timeout", "idle_timeout", "max_connections"});
+    std::optional<Map> m = v.AsMap({"max_header_bytes", "max_headers", "header_timeout",
+                                    "idle_timeout", "max_connections", "max_concurrent_streams"});
     if (!m) return;
     auto read_uint = [&](std::string_view key, uint32_t& field, uint64_t min, uint64_t max) {
       if (auto n = m->Get(key)) {
@@ -283,6 +282,7 @@ class SchemaReader {
     read_uint("max_header_bytes", limits.max_header_bytes, 1024, 1048576);
     read_uint("max_headers", limits.max_headers, 1, 10000);
     read_uint("max_connections", limits.max_connections, 1, UINT32_MAX);
+    read_uint("max_concurrent_streams", limits.max_concurrent_streams, 1, 1000);
     if (auto d = m->Get("header_timeout")) Assign(limits.header_timeout, d->Dur());
     if (auto d = m->Get("idle_timeout")) Assign(limits.idle_timeout, d->Dur());
   }

@@ -14,14 +14,19 @@ namespace ciap {
 namespace {
 
 constexpr unsigned char kAlpnHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+constexpr unsigned char kAlpnH2Http11[] = {2,   'h', '2', 8,   'h', 't',
+                                           't', 'p', '/', '1', '.', '1'};
 
-// Picks http/1.1 from the client's ALPN list; a client that offers ALPN without http/1.1
-// (h2 only) gets a fatal alert instead of a connection that will then fail to parse.
+// Picks h2 (when the listener serves it, `arg` non-null) or else http/1.1 from the client's
+// ALPN list; a client that offers neither gets a fatal alert instead of a connection that will
+// then fail to parse.
 int OnAlpnSelect(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
-                 unsigned int inlen, void*) {
+                 unsigned int inlen, void* arg) {
   unsigned char* selected = nullptr;
-  if (SSL_select_next_proto(&selected, outlen, kAlpnHttp11, sizeof kAlpnHttp11, in, inlen) !=
-      OPENSSL_NPN_NEGOTIATED) {
+  const bool h2 = arg != nullptr;
+  if (SSL_select_next_proto(&selected, outlen, h2 ? kAlpnH2Http11 : kAlpnHttp11,
+                            h2 ? sizeof kAlpnH2Http11 : sizeof kAlpnHttp11, in,
+                            inlen) != OPENSSL_NPN_NEGOTIATED) {
     return SSL_TLSEXT_ERR_ALERT_FATAL;
   }
   *out = selected;
@@ -152,7 +157,7 @@ std::string OpenSslErrors() {
 }
 
 std::expected<std::unique_ptr<ServerTls>, std::string> ServerTls::Create(
-    const config::ListenerTlsConfig& config) {
+    const config::ListenerTlsConfig& config, bool http2) {
   auto tls = std::unique_ptr<ServerTls>(new ServerTls);
   for (const config::CertificateConfig& cert_config : config.certificates) {
     Certificate cert;
@@ -165,7 +170,8 @@ std::expected<std::unique_ptr<ServerTls>, std::string> ServerTls::Create(
     if (auto used = UseCertificate(ctx, cert_config.cert_file, cert_config.key_file); !used) {
       return std::unexpected(used.error());
     }
-    SSL_CTX_set_alpn_select_cb(ctx, &OnAlpnSelect, nullptr);
+    // The argument only says whether h2 is offered: any non-null pointer will do.
+    SSL_CTX_set_alpn_select_cb(ctx, &OnAlpnSelect, http2 ? tls.get() : nullptr);
     SSL_CTX_set_tlsext_servername_callback(ctx, &ServerTls::OnServerName);
     SSL_CTX_set_tlsext_servername_arg(ctx, tls.get());
     if (!config.client_ca_file.empty()) {

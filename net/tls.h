@@ -24,8 +24,9 @@ class ServerTls {
     std::time_t not_after = 0;
   };
 
+  // `http2`: ALPN prefers h2 over http/1.1.
   static std::expected<std::unique_ptr<ServerTls>, std::string> Create(
-      const config::ListenerTlsConfig& config);
+      const config::ListenerTlsConfig& config, bool http2 = false);
 
   // The context new connections start with.
   ssl::context& default_context() { return *certificates_.front().context; }

@@ -196,7 +196,10 @@ std::string ConfigToJson(const config::Config& config, const ProcessSettings* in
   }
   json::array listeners;
   for (const auto& l : config.listeners) {
-    json::object o{{"name", l.name}, {"address", l.address.ToString()}, {"plaintext", l.plaintext}};
+    json::object o{{"name", l.name},
+                   {"address", l.address.ToString()},
+                   {"plaintext", l.plaintext},
+                   {"http2", l.http2}};
     if (l.tls) {
       json::array certs;
       for (const auto& c : l.tls->certificates) {
@@ -214,7 +217,8 @@ std::string ConfigToJson(const config::Config& config, const ProcessSettings* in
                                {"max_headers", l.limits.max_headers},
                                {"header_timeout", Ms(l.limits.header_timeout)},
                                {"idle_timeout", Ms(l.limits.idle_timeout)},
-                               {"max_connections", l.limits.max_connections}};
+                               {"max_connections", l.limits.max_connections},
+                               {"max_concurrent_streams", l.limits.max_concurrent_streams}};
     json::array routes;
     for (const auto& r : l.routes) routes.push_back(Route(r));
     o["routes"] = std::move(routes);

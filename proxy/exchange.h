@@ -15,6 +15,8 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "net/deadline.h"
 #include "net/stream.h"
@@ -113,9 +115,13 @@ class Downstream {
                                               ExchangeRecord& exchange) {
     co_return;
   }
-  // A reply of ciap's own (502, 503, 504 …); returns whether the connection may continue.
-  virtual boost::asio::awaitable<bool> Reply(boost::beast::http::status status,
-                                             std::string_view reason, bool keep_alive) = 0;
+  // A reply of ciap's own for `exchange`: an error named by `reason` (with the filters'
+  // `headers`), or (`document` non-empty) that JSON document. Returns whether the connection
+  // may carry another request.
+  virtual boost::asio::awaitable<bool> Respond(
+      ExchangeRecord& exchange, boost::beast::http::status status, std::string_view reason,
+      bool keep_alive, const std::vector<std::pair<std::string, std::string>>* headers = nullptr,
+      std::string document = {}) = 0;
 };
 
 }  // namespace ciap

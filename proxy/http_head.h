@@ -20,8 +20,12 @@ namespace ciap {
 // Headers that describe a single connection and never cross the proxy, in either direction.
 bool IsHopByHopHeader(std::string_view name);
 
-// Appends "Name: value\r\n" for each field that is not hop-by-hop, not named by a Connection
-// header token, and not rejected by `skip(name)`.
+// Calls `visit(name, value)` for each field that is not hop-by-hop and not named by a Connection
+// header token.
+template <class Visit>
+void ForEachEndToEndField(const boost::beast::http::fields& fields, Visit visit);
+
+// Appends "Name: value\r\n" for each end-to-end field (above) not rejected by `skip(name)`.
 template <class Skip>
 void AppendEndToEndFields(std::string& out, const boost::beast::http::fields& fields, Skip skip);
 
@@ -76,18 +80,26 @@ std::string_view RequestHeadProblem(const StrictRequestParser& parser);
 
 bool IsConnectionToken(const boost::beast::http::fields& fields, std::string_view name);
 
-template <class Skip>
-void AppendEndToEndFields(std::string& out, const boost::beast::http::fields& fields, Skip skip) {
+template <class Visit>
+void ForEachEndToEndField(const boost::beast::http::fields& fields, Visit visit) {
   bool has_connection = fields.find(boost::beast::http::field::connection) != fields.end();
   for (const auto& field : fields) {
     std::string_view name = field.name_string();
-    if (IsHopByHopHeader(name) || skip(name)) continue;
+    if (IsHopByHopHeader(name)) continue;
     if (has_connection && IsConnectionToken(fields, name)) continue;
+    visit(name, std::string_view(field.value()));
+  }
+}
+
+template <class Skip>
+void AppendEndToEndFields(std::string& out, const boost::beast::http::fields& fields, Skip skip) {
+  ForEachEndToEndField(fields, [&](std::string_view name, std::string_view value) {
+    if (skip(name)) return;
     out.append(name);
     out.append(": ");
-    out.append(field.value());
+    out.append(value);
     out.append("\r\n");
-  }
+  });
 }
 
 }  // namespace ciap

@@ -133,8 +133,8 @@ asio::awaitable<bool> Relay::Forward(Downstream& client, ExchangeRecord& exchang
     if (!acquired) {
       const AcquireError error = acquired.error();
       const bool overloaded = error != AcquireError::kConnectFailed;
-      co_return co_await client.Reply(
-          overloaded ? http::status::service_unavailable : http::status::bad_gateway,
+      co_return co_await client.Respond(
+          exchange, overloaded ? http::status::service_unavailable : http::status::bad_gateway,
           error == AcquireError::kQueueFull       ? "upstream_queue_full"
           : error == AcquireError::kPoolExhausted ? "upstream_pool_exhausted"
                                                   : "upstream_connect_failed",
@@ -196,7 +196,7 @@ asio::awaitable<bool> Relay::Fail(Downstream& client, ExchangeRecord& exchange,
     exchange.reason = "client_closed";
     co_return false;
   }
-  co_return co_await client.Reply(failure.status(), failure.reason(), false);
+  co_return co_await client.Respond(exchange, failure.status(), failure.reason(), false);
 }
 
 http::status Relay::Failure::status() const {
@@ -362,8 +362,8 @@ asio::awaitable<bool> Relay::RelayResponse(Downstream& client, ExchangeRecord& e
         (timed_out ? upstream.timeouts : upstream.resets)->Increment();
         pool.Discard(std::move(upstream_));
         if (!client.response_started()) {
-          co_return co_await client.Reply(
-              timed_out ? http::status::gateway_timeout : http::status::bad_gateway,
+          co_return co_await client.Respond(
+              exchange, timed_out ? http::status::gateway_timeout : http::status::bad_gateway,
               timed_out ? "upstream_timeout" : "upstream_reset", false);
         }
         // Too late for an error status: cut the connection so the client sees truncation.

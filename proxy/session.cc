@@ -11,6 +11,8 @@
 #include "net/log.h"
 #include "proxy/access_log.h"
 #include "proxy/decide.h"
+#include "proxy/dispatch.h"
+#include "proxy/h2_connection.h"
 #include "proxy/http_head.h"
 #include "proxy/local_reply.h"
 #include "proxy/path.h"
@@ -144,28 +146,8 @@ Session::~Session() {
   connections_gauge_->Decrement();
 }
 
-bool Session::SameClientVerification(const ListenerRuntime& next) const {
-  const auto& before = listener_->config->tls;
-  const auto& after = next.config->tls;
-  return before && after && before->client_ca_file == after->client_ca_file &&
-         before->client_auth == after->client_auth;
-}
-
 bool Session::FollowReload() {
-  uint64_t generation = worker_.shared().generation.load(std::memory_order_acquire);
-  if (generation == generation_) return true;
-  generation_ = generation;
-  std::shared_ptr<const Snapshot> current = worker_.shared().snapshot.load();
-  const ListenerRuntime* listener = current->FindListener(listener_->config->name);
-  if (listener == nullptr) return false;
-  // A certificate verified under client settings a reload replaced (a CA removed, say) is no
-  // longer a fact about the peer: the client reconnects and is verified under the new ones.
-  if (connection_.verified_certificate != nullptr && !SameClientVerification(*listener)) {
-    return false;
-  }
-  snapshot_ = std::move(current);
-  listener_ = listener;
-  return true;
+  return ciap::FollowReload(worker_, generation_, snapshot_, listener_, connection_);
 }
 
 void Session::RecordConnection() {
@@ -242,6 +224,10 @@ asio::awaitable<bool> Session::Serve() {
   if (!handshake_done_) {
     if (!co_await Handshake()) co_return false;
     handshake_done_ = true;
+    if (connection_.alpn == "h2") {
+      co_await ServeHttp2({});
+      co_return false;
+    }
   }
 
   bool linger = false;
@@ -268,6 +254,14 @@ asio::awaitable<bool> Session::Serve() {
       }
       if (ec) break;
       buffer.commit(n);
+      if (first && WantsH2c(buffer)) {
+        // The preface so far: read until it completes (HTTP/2) or the bytes part from it.
+        if (!co_await ReadH2cPreface()) break;
+        if (WantsH2c(buffer)) {
+          co_await ServeHttp2({static_cast<const char*>(buffer.data().data()), buffer.size()});
+          co_return false;
+        }
+      }
     }
     // A reload applies from the next request on; in-flight ones finish on their snapshot.
     if (!first) {
@@ -302,6 +296,33 @@ asio::awaitable<bool> Session::Serve() {
     co_await CloseStream();
   }
   co_return false;
+}
+
+bool Session::WantsH2c(const beast::flat_buffer& buffer) const {
+  if (stream_.is_tls() || !listener_->config->http2) return false;
+  const std::string_view seen(static_cast<const char*>(buffer.data().data()),
+                              std::min(buffer.size(), kHttp2Preface.size()));
+  return kHttp2Preface.starts_with(seen);
+}
+
+asio::awaitable<bool> Session::ReadH2cPreface() {
+  beast::flat_buffer& buffer = flight_->buffer;
+  while (WantsH2c(buffer) && buffer.size() < kHttp2Preface.size()) {
+    auto [ec, n] = co_await stream_.async_read_some(buffer.prepare(kReadChunkBytes), use_nothrow);
+    if (ec) co_return false;
+    buffer.commit(n);
+  }
+  co_return true;
+}
+
+asio::awaitable<void> Session::ServeHttp2(std::span<const char> early) {
+  {
+    Http2Connection h2(worker_, snapshot_, *listener_, connection_, stream_, deadline_);
+    co_await h2.Serve(early);
+  }
+  // The client may still be sending (a GOAWAY cut it off): a close with unread bytes would reset
+  // the connection and could take the GOAWAY with it.
+  co_await CloseGracefully();
 }
 
 asio::awaitable<void> Session::CloseStream() {
@@ -397,52 +418,11 @@ asio::awaitable<bool> Session::HandleRequest(ExchangeRecord& exchange) {
     host_header.assign(host_field);
   }
 
-  if (const PreparedState* document =
-          FindPublicDocument(snapshot_->public_documents, exchange.method, target->path)) {
-    co_return co_await Respond(exchange, http::status::ok, "public_document",
-                               client_keep_alive && body_done, nullptr, document->PublicDocument());
-  }
-  // The decision path every codec and `ciap check` share (decide.h).
-  RequestHead head{exchange.method, host_header, target->path, target->query};
-  Decision decision = RouteRequest(*listener_, head, request, exchange.routed);
-  if (!decision.is_continue()) {
-    const bool reusable =
-        client_keep_alive && body_done && decision.status() == http::status::not_found;
-    co_return co_await Respond(exchange, decision.status(), decision.reason(), reusable);
-  }
-  const RouteRuntime& route =
-      listener_->routes[static_cast<std::size_t>(exchange.routed.route_index)];
-  exchange.route = &route;
-
-  RequestContext context = FilterContext(exchange, route);
-  Request filter_request{request, exchange.method, exchange.routed.host, exchange.routed.path,
-                         target->query};
-  std::size_t next = 0;
-  decision = RunFilters(listener_->filters, filter_request, context, &next);
-  if (decision.is_suspend()) {
-    decision = co_await ResumeFilters(listener_->filters, filter_request, context, next);
-  }
-  exchange.caller = std::move(context.caller);
-  if (!decision.is_continue()) {
-    co_return co_await Respond(exchange, decision.status(), decision.reason(),
-                               client_keep_alive && body_done, &decision.headers());
-  }
-  exchange.reason = context.reason;
-  co_return co_await flight_->relay.Forward(*this, exchange, target->query, snapshot_,
-                                            client_keep_alive);
-}
-
-RequestContext Session::FilterContext(const ExchangeRecord& exchange, const RouteRuntime& route) {
-  RequestContext context;
-  context.listener = listener_->config->name;
-  context.route = route.config;
-  context.route_index = static_cast<std::size_t>(exchange.routed.route_index);
-  context.request_id = exchange.request_id;
-  context.connection = &connection_;
-  context.log = &worker_.access_log();
-  context.config_hash = snapshot_->config->hash;
-  if (route.config->is_public) context.reason = "public_route";
-  return context;
+  // The decision path every codec shares (dispatch.h).
+  const DispatchContext context{worker_, snapshot_, *listener_, connection_, flight_->relay};
+  const RequestTarget parts = *target;
+  co_return co_await Dispatch(context, *this, exchange, request, parts, client_keep_alive,
+                              body_done);
 }
 
 asio::awaitable<bool> Session::Respond(
@@ -450,14 +430,7 @@ asio::awaitable<bool> Session::Respond(
     const std::vector<std::pair<std::string, std::string>>* headers, std::string document) {
   if (worker_.shared().draining.load(std::memory_order_relaxed)) keep_alive = false;
   if (exchange.request_id.empty()) worker_.request_ids().Append(exchange.request_id);
-  if (status == http::status::bad_request || status == http::status::method_not_allowed ||
-      status == http::status::request_header_fields_too_large) {
-    if (Metrics* metrics = worker_.shared().metrics) {
-      metrics->rejected_requests
-          .Add({{"listener", listener_->config->name}, {"reason", std::string(reason)}})
-          .Increment();
-    }
-  }
+  CountRejected(worker_, *listener_, status, reason);
   exchange.status = static_cast<int>(status);
   exchange.reason = reason;
 
@@ -497,36 +470,7 @@ asio::awaitable<void> Session::CloseGracefully() {
 }
 
 void Session::Finish(ExchangeRecord& exchange) {
-  if (exchange.status == 0) return;
-  double seconds = std::chrono::duration<double>(Deadline::Clock::now() - exchange.start).count();
-  if (exchange.route != nullptr) {
-    exchange.route->requests->Increment(exchange.status);
-    exchange.route->duration->Observe(seconds);
-  } else {
-    listener_->unrouted_requests->Increment(exchange.status);
-    listener_->unrouted_duration->Observe(seconds);
-  }
-
-  AccessLogBuffer& log = worker_.access_log();
-  if (!log.enabled()) return;
-  AppendAccessLine(log.buffer(),
-                   AccessLogEntry{
-                       .request_id = exchange.request_id,
-                       .listener = listener_->config->name,
-                       .route = exchange.route != nullptr ? exchange.route->config->name : "-",
-                       .method = exchange.method,
-                       .path = exchange.routed.path,
-                       .status = exchange.status,
-                       .bytes_in = exchange.bytes_in,
-                       .bytes_out = exchange.bytes_out,
-                       .seconds = seconds,
-                       .upstream = exchange.upstream != nullptr ? exchange.upstream->config->name
-                                                                : std::string_view("-"),
-                       .client = client_address_,
-                       .reason = exchange.reason,
-                       .caller = exchange.caller.get(),
-                   });
-  log.Commit();
+  RecordExchange(worker_, *listener_, client_address_, exchange);
 }
 
 }  // namespace ciap

@@ -51,8 +51,6 @@ class Session : public Downstream {
                      bool no_body, bool client_keep_alive) override;
   asio::awaitable<bool> WriteResponse(std::span<const char> data, bool last) override;
   bool response_started() const override { return response_started_; }
-  asio::awaitable<bool> Reply(http::status status, std::string_view reason,
-                              bool keep_alive) override;
   bool wants_websocket() const override;
   asio::awaitable<void> Tunnel(const http::response_header<>& head, Stream& upstream,
                                beast::flat_buffer& upstream_early,
@@ -82,8 +80,6 @@ class Session : public Downstream {
   // when the reload removed this connection's listener, or changed how it verifies the client
   // certificate this connection presented (the connection then closes).
   bool FollowReload();
-  // Whether `next` verifies client certificates as the listener this connection was made on.
-  bool SameClientVerification(const ListenerRuntime& next) const;
   // What a request head that failed to arrive or to pass the codec's checks gets: a local
   // reply (`status`, `reason`, and whether to linger because the client may still be
   // sending), or a quiet close (the client went away). `status` unknown: the head is fine.
@@ -105,14 +101,19 @@ class Session : public Downstream {
   void BuildResponseHead(const http::response_header<>& head, std::optional<uint64_t> length,
                          bool keep_alive, bool client_http11, bool no_body);
 
-  // What the filters know of the exchange beyond the request itself.
-  RequestContext FilterContext(const ExchangeRecord& exchange, const RouteRuntime& route);
   // Sends a local JSON response: an error named by `reason`, or (`document` non-empty) that
   // document. Returns false if the connection must close.
   asio::awaitable<bool> Respond(
       ExchangeRecord& exchange, http::status status, std::string_view reason, bool keep_alive,
       const std::vector<std::pair<std::string, std::string>>* headers = nullptr,
-      std::string document = {});
+      std::string document = {}) override;
+  // A plaintext HTTP/2 listener's client whose first bytes are (so far) the h2c preface.
+  bool WantsH2c(const beast::flat_buffer& buffer) const;
+  // Reads until the client's bytes complete the h2c preface or part from it (HTTP/1.1 then
+  // goes on with them); false when the read failed.
+  asio::awaitable<bool> ReadH2cPreface();
+  // The connection speaks HTTP/2 (ALPN h2, or h2c; `early`: bytes already read) until it ends.
+  asio::awaitable<void> ServeHttp2(std::span<const char> early);
   asio::awaitable<void> CloseGracefully();
   // Closes the connection, with a bounded TLS close_notify first.
   asio::awaitable<void> CloseStream();

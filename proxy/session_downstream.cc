@@ -151,11 +151,6 @@ asio::awaitable<bool> Session::WriteResponse(std::span<const char> data, bool la
   co_return true;
 }
 
-asio::awaitable<bool> Session::Reply(http::status status, std::string_view reason,
-                                     bool keep_alive) {
-  co_return co_await Respond(flight_->exchange, status, reason, keep_alive);
-}
-
 bool Session::wants_websocket() const { return websocket_requested_ && !has_body(); }
 
 namespace {

@@ -66,7 +66,7 @@ std::expected<void, std::string> AttachServing(ListenerRuntime& l, Metrics& metr
       {{"listener", listener.name}, {"result", "rejected"}});
   l.handshake_errors = &metrics.tls_handshake_errors.Add({{"listener", listener.name}});
   if (listener.tls) {
-    auto tls = ServerTls::Create(*listener.tls);
+    auto tls = ServerTls::Create(*listener.tls, listener.http2);
     if (!tls) return std::unexpected("listener " + listener.name + ": " + tls.error());
     l.tls = std::move(*tls);
     for (const ServerTls::Certificate& cert : l.tls->certificates()) {

@@ -63,14 +63,19 @@ class DownstreamTls(CiapTestCase):
         self.assertEqual(up.request_count, 1)
 
     def test_alpn_http11(self):
-        """ALPN offering h2 and http/1.1 negotiates http/1.1."""
+        """ALPN: h2 when offered (the default http2: true), http/1.1 when only it is offered or
+        the listener has http2: false."""
         p, _ = self._ciap()
         ok, _, _, alpn, out = handshake(p.port(), "-servername", "localhost", "-alpn", "h2,http/1.1")
         self.assertTrue(ok, out[-2000:])
-        self.assertEqual(alpn, "http/1.1")
-        s = tls_socket(p.port(), context=client_context(alpn=("h2", "http/1.1")))
+        self.assertEqual(alpn, "h2")
+        s = tls_socket(p.port(), context=client_context(alpn=("http/1.1",)))
         self.addCleanup(s.close)
         self.assertEqual(s.selected_alpn_protocol(), "http/1.1")
+        p1, _ = self._ciap(http2=False)
+        s1 = tls_socket(p1.port(), context=client_context(alpn=("h2", "http/1.1")))
+        self.addCleanup(s1.close)
+        self.assertEqual(s1.selected_alpn_protocol(), "http/1.1")
 
     def test_sni_selects_certificate(self):
         """SNI a.test / b.test select those certificates; unknown or no SNI gets the default (first) one."""

@@ -68,7 +68,9 @@ class FakeDownstream : public Downstream {
     co_return true;
   }
   bool response_started() const override { return started_; }
-  asio::awaitable<bool> Reply(http::status s, std::string_view reason, bool) override {
+  asio::awaitable<bool> Respond(ExchangeRecord&, http::status s, std::string_view reason, bool,
+                                const std::vector<std::pair<std::string, std::string>>*,
+                                std::string) override {
     status = static_cast<int>(s);
     reply_reason = reason;
     co_return false;
