@@ -180,7 +180,6 @@ void Http2Connection::StartStream(Http2Stream& stream) {
   }
   ++started_;
   ++running_;
-  deadline_.Disarm();  // a connection with a stream in flight is not idle
   std::shared_ptr<Http2Stream> held = streams_.at(stream.id());
   // Started from the loop, not inside nghttp2's callback (the stream may answer at once, which
   // submits frames to the session that is calling us).
@@ -200,12 +199,21 @@ void Http2Connection::StartStream(Http2Stream& stream) {
   });
 }
 
+void Http2Connection::SubmitGoaway() {
+  if (goaway_) return;
+  goaway_ = true;
+  nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE,
+                        nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_NO_ERROR,
+                        nullptr, 0);
+  Wake();
+}
+
 void Http2Connection::StreamDone() {
   --running_;
   Wake();
   if (stopping_) {
     done_.cancel();
-  } else if (running_ == 0) {
+  } else if (running_ == 0 && !goaway_) {
     // Idle again: idle_timeout (and draining) may end the connection.
     deadline_.Arm(listener_->config->limits.idle_timeout, &stream_, /*idle=*/true);
   }
@@ -223,13 +231,11 @@ void Http2Connection::SubmitSettings() {
 }
 
 asio::awaitable<void> Http2Connection::Serve(std::span<const char> early) {
-  const config::LimitsConfig& limits = listener_->config->limits;
   SubmitSettings();
   asio::co_spawn(stream_.get_executor(), WriteLoop(), asio::detached);
 
   std::array<char, kReadBytes> buffer;
   std::span<const char> input = early;
-  deadline_.Arm(limits.header_timeout, &stream_);
   for (;;) {
     if (!input.empty()) {
       ssize_t used = nghttp2_session_mem_recv(
@@ -238,25 +244,27 @@ asio::awaitable<void> Http2Connection::Serve(std::span<const char> early) {
         // A connection error nghttp2 could not answer itself (a bad preface, a flood).
         nghttp2_session_terminate_session(session_, NGHTTP2_PROTOCOL_ERROR);
       }
+      input = {};
       Wake();
     }
-    if (worker_.shared().draining.load(std::memory_order_relaxed) && !goaway_) {
-      goaway_ = true;
-      nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE,
-                            nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_NO_ERROR,
-                            nullptr, 0);
-      Wake();
-    }
+    if (worker_.shared().draining.load(std::memory_order_relaxed)) SubmitGoaway();
     if (!nghttp2_session_want_read(session_)) break;
+    const config::LimitsConfig& limits = listener_->config->limits;  // the newest (reloads)
+    if (running_ == 0) {
+      // Idle: header_timeout before the first stream, then idle_timeout (draining ends it).
+      deadline_.Arm(started_ == 0 ? limits.header_timeout : limits.idle_timeout, &stream_,
+                    /*idle=*/started_ > 0);
+    } else if (!goaway_) {
+      // Streams are open (their own deadlines bound them): only draining ends this wait.
+      deadline_.Arm(std::chrono::hours(24), &stream_, /*idle=*/true);
+    } else {
+      deadline_.Disarm();
+    }
     auto [ec, n] = co_await stream_.async_read_some(asio::buffer(buffer), use_nothrow);
     if (ec) {
-      // Idle past idle_timeout, or draining: a last GOAWAY, if the socket still takes it.
-      if (deadline_.expired() && !goaway_) {
-        goaway_ = true;
-        nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE,
-                              nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_NO_ERROR,
-                              nullptr, 0);
-      }
+      const bool timed_out = deadline_.expired();
+      if (timed_out) SubmitGoaway();            // idle past idle_timeout, or draining
+      if (timed_out && running_ > 0) continue;  // draining: the open streams finish first
       break;
     }
     input = std::span<const char>(buffer.data(), n);

@@ -74,6 +74,8 @@ class Http2Connection {
   void SubmitSettings();
   Http2Stream* Find(int32_t stream_id);
   void StartStream(Http2Stream& stream);
+  // Queues a graceful GOAWAY (NO_ERROR, the last stream taken), once.
+  void SubmitGoaway();
   // Spends one unit of the abuse budget; false (and GOAWAY queued) when it is gone.
   void Abuse();
   asio::awaitable<void> WriteLoop();

@@ -65,7 +65,8 @@ Http2Stream::Http2Stream(Http2Connection& connection, int32_t id,
                          const config::LimitsConfig& limits)
     : connection_(connection),
       id_(id),
-      limits_(limits),
+      max_header_bytes_(limits.max_header_bytes),
+      max_headers_(limits.max_headers),
       signal_(connection.stream().get_executor()),
       relay_(connection.worker(), deadline_) {
   connection_.worker().Register(&deadline_);
@@ -84,7 +85,7 @@ bool Http2Stream::tls() const { return connection_.connection().tls; }
 void Http2Stream::AddHeader(std::string_view name, std::string_view value) {
   header_bytes_ += name.size() + value.size() + 32;  // RFC 9113 6.5.2's accounting
   ++header_count_;
-  if (header_bytes_ > limits_.max_header_bytes || header_count_ > limits_.max_headers) {
+  if (header_bytes_ > max_header_bytes_ || header_count_ > max_headers_) {
     too_large_ = true;  // nothing more is kept: the stream is answered 431
     return;
   }
@@ -190,8 +191,7 @@ asio::awaitable<void> Http2Stream::Handle() {
   // The same checks as the HTTP/1.1 codec's, where HTTP/2 can carry the same mistakes.
   if (too_large_) {
     co_await Respond(exchange, http::status::request_header_fields_too_large,
-                     header_count_ > limits_.max_headers ? "too_many_headers" : "header_too_large",
-                     false);
+                     header_count_ > max_headers_ ? "too_many_headers" : "header_too_large", false);
     co_return;
   }
   if (request_.method() == http::verb::connect) {
@@ -259,7 +259,7 @@ Downstream::BodyPiece Http2Stream::TakeBody(std::span<char> into) {
 }
 
 asio::awaitable<bool> Http2Stream::WaitSignal() {
-  deadline_.Arm(limits_.idle_timeout, &signal_);
+  deadline_.Arm(listener_->config->limits.idle_timeout, &signal_);
   signal_.expires_at(asio::steady_timer::time_point::max());
   co_await signal_.async_wait(use_nothrow);
   deadline_.Disarm();

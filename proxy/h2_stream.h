@@ -79,7 +79,10 @@ class Http2Stream : public Downstream {
 
   Http2Connection& connection_;
   const int32_t id_;
-  const config::LimitsConfig& limits_;         // the listener's when the stream began
+  // The header limits of the listener when the stream began (a copy: a reload may free that
+  // config before Begin() gives the stream its own).
+  const uint32_t max_header_bytes_;
+  const uint32_t max_headers_;
   std::shared_ptr<const Snapshot> snapshot_;   // from Begin()
   const ListenerRuntime* listener_ = nullptr;  // in snapshot_
   Deadline deadline_;

@@ -1,5 +1,7 @@
 // HTTP/1.1 request handling through the real session (proxy/session.cc): the fuzz input is the
-// byte stream a client sends on one connection. The data plane runs in-process as in `ciap run`
+// byte stream a client sends on one connection. Built as fuzz_h2_session (CIAP_FUZZ_H2), the
+// input is HTTP/2 frames after the h2c preface the harness puts first: the same session, the
+// HTTP/2 codec (proxy/h2_*) instead, the same upstream-side invariants. The data plane runs in-process as in `ciap run`
 // (a Worker's event loop, a Snapshot built from a YAML config, the identity, access and headers
 // filters with a KeyManager reading a jwks_file, an upstream pool) on one side of a socketpair; the
 // harness writes the input to the other side, closes its sending half and reads everything the
@@ -41,6 +43,7 @@
 #include "filters/registry.h"
 #include "net/asio.h"
 #include "net/log.h"
+#include "proxy/h2_connection.h"
 #include "proxy/metrics.h"
 #include "proxy/path.h"
 #include "proxy/services.h"
@@ -525,7 +528,11 @@ std::size_t CountOccurrences(std::string_view text, std::string_view needle) {
 }
 
 void Harness::Run(std::string_view given) {
+#ifdef CIAP_FUZZ_H2
+  std::string input = std::string(kHttp2Preface) + std::string(given);
+#else
   std::string input(given);
+#endif
   for (auto [placeholder, token] :
        {std::pair{"$ADMIN$", &tokens.admin}, std::pair{"$USER$", &tokens.user},
         std::pair{"$UNKNOWN$", &tokens.unknown}}) {
@@ -571,12 +578,22 @@ void Harness::Run(std::string_view given) {
     dprintf(stderr_copy_, "---- upstream answered %zu; the client got:\n%s\n", answered_,
             output.c_str());
   }
+#ifdef CIAP_FUZZ_H2
+  // HTTP/2 frames, the server's SETTINGS first (type 4 in the first frame's header).
+  FUZZ_CHECK(output.empty() || (output.size() >= 9 && output[3] == 0x04),
+             "the client got no SETTINGS first");
+#else
   FUZZ_CHECK(output.empty() || output.starts_with("HTTP/1.1 "), "the client got: %.80s",
              output.c_str());
+#endif
   FUZZ_CHECK(output.find(kSecret) == std::string::npos, "the injected secret reached the client");
   FUZZ_CHECK(output.find(kHopMarker) == std::string::npos,
              "a hop-by-hop header or trailer of the upstream reached the client");
+#ifdef CIAP_FUZZ_H2
+  std::size_t request_lines = input.size() / 9;  // a request takes a frame header at least
+#else
   std::size_t request_lines = CountOccurrences(input, "HTTP/1.");
+#endif
   FUZZ_CHECK(answered_ <= request_lines, "the upstream answered %zu requests; the client sent %zu",
              answered_, request_lines);
 }

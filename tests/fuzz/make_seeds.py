@@ -322,6 +322,58 @@ aws_presign = [
     STS + "/?" + presign(date="20240601T120600Z"),
 ]
 
+# ---- h2_session: HTTP/2 frames after the preface (the harness puts the preface first) --------
+# Built with Debian's python3-h2 (hpack, hyperframe); literal HPACK without Huffman coding, so
+# paths and header values stay readable to the fuzzer.
+
+
+def h2_seeds():
+    try:
+        import hpack
+        import hyperframe.frame as hf
+    except ImportError:
+        return None
+
+    def headers(sid, fields, end_stream=True):
+        block = hpack.Encoder().encode(fields, huffman=False)
+        flags = ["END_HEADERS"] + (["END_STREAM"] if end_stream else [])
+        return hf.HeadersFrame(sid, data=block, flags=flags).serialize()
+
+    def get(path, *extra, method="GET"):
+        return [(":method", method), (":scheme", "http"), (":authority", "fuzz.test"),
+                (":path", path), *extra]
+
+    settings = hf.SettingsFrame(0).serialize()
+    data = lambda sid, body, end=True: hf.DataFrame(sid, data=body,  # noqa: E731
+                                                    flags=["END_STREAM"] if end else []).serialize()
+    seeds = [
+        settings + headers(1, get("/strip/x")),
+        settings + headers(1, get("/strip/y", ("content-length", "5"), method="POST"), False)
+        + data(1, b"hello"),
+        settings + headers(1, get("/auth/a")) + headers(3, get("/adm/b")) + headers(5, get("/public/c")),
+        settings + headers(1, get("/public/a", ("x-fuzz-response", "chunked"))),
+        settings + headers(1, get("/public/a", ("x-fuzz-response", "close"))),
+        settings + headers(1, get("/public/a", ("x-fuzz-response", "big"))),
+        settings + headers(1, get("/public/a", ("x-fuzz-response", "continue"))),
+        settings + headers(1, get("/admin/x", ("x-role", "admin"), ("cookie", "a=1"), ("cookie", "b=2"))),
+        settings + headers(1, get("/public/../strip/%2e%2e/x")),
+        settings + headers(1, get("/public/a", ("connection", "close"))),
+        settings + headers(1, get("/public/a", ("content-length", "10"), method="POST"), False)
+        + data(1, b"short"),
+        settings + headers(1, [(":method", "GET"), (":path", "/public/a")]),
+        settings + headers(1, get("/public/a")) + hf.RstStreamFrame(1, error_code=8).serialize(),
+        settings + hf.PingFrame(0, opaque_data=b"12345678").serialize()
+        + hf.WindowUpdateFrame(0, window_increment=1000).serialize() + headers(1, get("/healthz")),
+        settings + hf.HeadersFrame(1, data=hpack.Encoder().encode(get("/public/a"), huffman=False))
+        .serialize() + hf.ContinuationFrame(1, data=b"", flags=["END_HEADERS"]).serialize(),
+        settings + headers(1, get("/public/a", ("expect", "100-continue"), method="PUT"), False)
+        + data(1, b"body"),
+        settings + hf.GoAwayFrame(0, last_stream_id=0).serialize(),
+        settings + headers(1, get("/v1/x", (":authority", "api.fuzz.test"))),
+    ]
+    return seeds
+
+
 # ---- config: the repository's own configs ----------------------------------------------------
 
 
@@ -334,6 +386,8 @@ def config_seeds():
 
 if __name__ == "__main__":
     write("http_session", http)
+    if (h2 := h2_seeds()) is not None:  # needs python3-h2; otherwise the committed seeds stay
+        write("h2_session", h2)
     write("path", paths)
     write("jws", jws)
     write("jwks", jwks)

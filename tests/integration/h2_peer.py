@@ -20,7 +20,7 @@ requests.json: {"requests": [{"method": "GET", "path": "/x", "headers": [["name"
                               "body_b64": "...", "end_stream": true}, ...],
                 "authority": "localhost:PORT",   # optional
                 "raw_headers": false,            # send the header lists as given (no checks)
-                "settings": {"MAX_CONCURRENT_STREAMS": 5}, "timeout": 10}
+                "timeout": 10}
 Every request opens a stream at once (none waits for another). The result lists, per request in
 order: {"stream_id", "status", "headers", "trailers", "body_length", "body_sha256", "body"
 (first 4 KiB, as text), "reset" (the error code when the server reset the stream)}, and for the

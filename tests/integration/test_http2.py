@@ -9,6 +9,8 @@ import base64
 import hashlib
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -190,6 +192,21 @@ class Http2Test(CiapTestCase):
         # Only the well-formed request arrived (a mismatched body never completes upstream).
         self.assertEqual(len([r for r in complete if r["method"] == "GET"]), 1)
 
+    def test_drain_sends_goaway_and_finishes_open_streams(self):
+        # nghttp (nghttp2-client) prints the frames it receives; python3-h2 stops reading at a
+        # GOAWAY, so it cannot see a stream finish after one.
+        if not shutil.which("nghttp"):
+            self.skipTest("needs nghttp (nghttp2-client)")
+        client = subprocess.Popen(["nghttp", "-nv", f"https://localhost:{self.ciap.port()}/delay/1500"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        time.sleep(0.5)  # the stream is open, waiting for the upstream
+        self.ciap.signal(signal.SIGTERM)
+        out, _ = client.communicate(timeout=30)
+        goaway = out.index("recv GOAWAY frame")
+        self.assertIn("error_code=NO_ERROR", out[goaway:])
+        self.assertIn("last_stream_id=13", out[goaway:])  # nghttp's first request stream
+        self.assertIn(":status: 200", out[goaway:])  # the open stream finished after it
+        self.assertEqual(self.ciap.wait(20), 0)
 
 if __name__ == "__main__":
     unittest.main()
