@@ -15,6 +15,13 @@ inline char ToLower(char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
+// `s` in ASCII lower case (header names for HTTP/2, which requires them so).
+inline std::string LowerCopy(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), ToLower);
+  return out;
+}
+
 inline bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return ToLower(x) == ToLower(y);

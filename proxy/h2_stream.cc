@@ -5,6 +5,7 @@
 #include <boost/beast/core/string.hpp>
 #include <cstring>
 
+#include "config/text.h"
 #include "proxy/dispatch.h"
 #include "proxy/h2_connection.h"
 #include "proxy/http_head.h"
@@ -19,13 +20,6 @@ using boost::beast::iequals;
 
 // Response bytes queued beyond what nghttp2 has taken before the relay waits.
 constexpr std::size_t kMaxQueuedBytes = 64 * 1024;
-
-std::string Lower(std::string_view name) {
-  std::string out(name);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 // The gRPC status of a reply ciap makes itself (gRPC's own HTTP mapping, with 429 as
 // RESOURCE_EXHAUSTED and 504 as DEADLINE_EXCEEDED).
@@ -146,7 +140,7 @@ ssize_t Http2Stream::ReadResponse(nghttp2_session*, int32_t, uint8_t* buf, size_
     self.deferred_ = true;
     return NGHTTP2_ERR_DEFERRED;
   }
-  std::memcpy(buf, self.out_.data() + self.out_at_, n);
+  if (n > 0) std::memcpy(buf, self.out_.data() + self.out_at_, n);
   self.out_at_ += n;
   if (self.last_ && self.out_at_ == self.out_.size()) *flags |= NGHTTP2_DATA_FLAG_EOF;
   self.signal_.cancel();  // room for more
@@ -252,7 +246,7 @@ asio::awaitable<bool> Http2Stream::SendContinue() {
 
 Downstream::BodyPiece Http2Stream::TakeBody(std::span<char> into) {
   const std::size_t n = std::min(into.size(), body_.size());
-  std::memcpy(into.data(), body_.data(), n);
+  if (n > 0) std::memcpy(into.data(), body_.data(), n);
   body_.erase(0, n);
   Consume(n);
   return {n, n == 0 && !end_of_request_, false};
@@ -283,7 +277,7 @@ bool Http2Stream::BeginResponse(const http::response_header<>& head, std::option
   head_.emplace_back(":status", std::to_string(head.result_int()));
   bool upstream_sent_id = false;
   ForEachEndToEndField(head, [&](std::string_view name, std::string_view value) {
-    std::string lower = Lower(name);
+    std::string lower = config::LowerCopy(name);
     if (lower == "x-request-id") upstream_sent_id = true;
     head_.emplace_back(std::move(lower), std::string(value));
   });
@@ -367,7 +361,7 @@ asio::awaitable<bool> Http2Stream::Respond(
   }
   head_.emplace_back("x-request-id", exchange.request_id);
   if (headers != nullptr) {
-    for (const auto& [name, value] : *headers) head_.emplace_back(Lower(name), value);
+    for (const auto& [name, value] : *headers) head_.emplace_back(config::LowerCopy(name), value);
   }
   const bool queued = Queue(no_body_ ? std::span<const char>() : std::span<const char>(body), true);
   co_return queued && !closed_;

@@ -6,18 +6,12 @@
 #include <boost/json.hpp>
 #include <cctype>
 
+#include "config/text.h"
 #include "filters/api/caller.h"
 #include "filters/headers/headers_service.h"
 
 namespace ciap::headers {
 namespace {
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 // Claim values come from the token's issuer, not from us: percent-encode control bytes (and
 // '%' itself) so a claim can never end a header line or smuggle another header.
@@ -98,7 +92,7 @@ std::expected<std::unique_ptr<Filter>, std::string> HeadersFilter::Create(
   for (const config::ListenerConfig& any : env.config.listeners) {
     for (const config::RouteConfig& route : any.routes) {
       if (!route.request_headers.assertion) continue;
-      std::string name = Lower(route.request_headers.assertion->header);
+      std::string name = config::LowerCopy(route.request_headers.assertion->header);
       if (std::find(filter->assertion_headers_.begin(), filter->assertion_headers_.end(), name) ==
           filter->assertion_headers_.end()) {
         filter->assertion_headers_.push_back(std::move(name));
@@ -109,7 +103,8 @@ std::expected<std::unique_ptr<Filter>, std::string> HeadersFilter::Create(
   for (std::size_t index = 0; index < listener.routes.size(); ++index) {
     const config::RouteConfig& route = listener.routes[index];
     RouteOps ops;
-    for (const std::string& name : route.request_headers.remove) ops.remove.push_back(Lower(name));
+    for (const std::string& name : route.request_headers.remove)
+      ops.remove.push_back(config::LowerCopy(name));
     for (const config::HeaderValue& header : route.request_headers.set) {
       auto parts = ParseValue(header.value, secrets);
       if (!parts) {

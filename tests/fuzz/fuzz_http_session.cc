@@ -117,6 +117,7 @@ listeners:
   - name: fuzz
     address: 127.0.0.1:0
     plaintext: true
+    http2: HTTP2
     filters: [identity, access, headers]
     limits: { max_header_bytes: 8192, max_headers: 64 }
     routes:
@@ -164,6 +165,11 @@ listeners:
         public: true
 )";
   yaml.replace(yaml.find("PORT"), 4, std::to_string(upstream_port));
+#ifdef CIAP_FUZZ_H2
+  yaml.replace(yaml.find("HTTP2"), 5, "true");
+#else
+  yaml.replace(yaml.find("HTTP2"), 5, "false");  // HTTP/1.1 alone: a preface is a bad request
+#endif
   for (std::size_t at = yaml.find("DIR"); at != std::string::npos; at = yaml.find("DIR", at)) {
     yaml.replace(at, 3, dir);
   }

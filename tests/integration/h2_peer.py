@@ -54,6 +54,33 @@ def connect(port, tls, ca):
     return tsock
 
 
+def pump(sock, conn, deadline, handle, done=lambda: False, before_read=lambda: None):
+    """Reads frames until `done()` or the deadline, handing each batch of h2 events to `handle`
+    and sending what the connection owes (window updates, acks). True when the connection
+    closed (or broke the protocol) first."""
+    sock.settimeout(0.5)
+    while time.time() < deadline and not done():
+        before_read()
+        try:
+            data = sock.recv(1 << 16)
+        except socket.timeout:
+            continue
+        except (ConnectionError, ssl.SSLError, OSError):
+            return True
+        if not data:
+            return True
+        try:
+            events = conn.receive_data(data)
+        except h2.exceptions.ProtocolError:
+            return True
+        handle(events)
+        try:
+            sock.sendall(conn.data_to_send())
+        except OSError:
+            return True
+    return False
+
+
 def attack(port, ca, name, count):
     import hyperframe.frame as hf
 
@@ -108,25 +135,10 @@ def attack(port, ca, name, count):
         sock.sendall(conn.data_to_send())
     except (ConnectionError, ssl.SSLError, OSError):
         pass
-    statuses, resets, goaway, closed = {}, {}, None, False
-    deadline = time.time() + 5
-    sock.settimeout(0.5)
-    while time.time() < deadline:
-        try:
-            data = sock.recv(1 << 16)
-        except socket.timeout:
-            continue
-        except (ConnectionError, ssl.SSLError, OSError):
-            closed = True
-            break
-        if not data:
-            closed = True
-            break
-        try:
-            events = conn.receive_data(data)
-        except h2.exceptions.ProtocolError:
-            closed = True
-            break
+    statuses, resets, goaway = {}, {}, None
+
+    def handle(events):
+        nonlocal goaway
         for ev in events:
             if isinstance(ev, h2.events.ResponseReceived):
                 status = dict(ev.headers)[":status"]
@@ -138,11 +150,8 @@ def attack(port, ca, name, count):
                 goaway = {"error_code": int(ev.error_code), "last_stream_id": ev.last_stream_id}
             elif isinstance(ev, h2.events.DataReceived):
                 conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
-        try:
-            sock.sendall(conn.data_to_send())
-        except OSError:
-            closed = True
-            break
+
+    closed = pump(sock, conn, time.time() + 5, handle)
     json.dump({"goaway": goaway, "closed": closed, "statuses": statuses, "resets": resets,
                "sent_frames": sent}, sys.stdout)
 
@@ -190,9 +199,7 @@ def main():
         by_stream[sid] = {"result": result, "hash": hashlib.sha256(), "done": False}
         sock.sendall(conn.data_to_send())
 
-    goaway, closed = None, False
-    deadline = time.time() + timeout
-    sock.settimeout(0.5)
+    goaway = None
 
     def send_bodies():
         for sid, item in list(pending_bodies.items()):
@@ -212,23 +219,8 @@ def main():
                 del pending_bodies[sid]
         sock.sendall(conn.data_to_send())
 
-    while time.time() < deadline and not all(s["done"] for s in by_stream.values()):
-        send_bodies()
-        try:
-            data = sock.recv(1 << 16)
-        except socket.timeout:
-            continue
-        except (ConnectionError, ssl.SSLError, OSError):
-            closed = True
-            break
-        if not data:
-            closed = True
-            break
-        try:
-            events = conn.receive_data(data)
-        except h2.exceptions.ProtocolError:
-            closed = True
-            break
+    def handle(events):
+        nonlocal goaway
         for ev in events:
             state = by_stream.get(getattr(ev, "stream_id", None))
             if isinstance(ev, h2.events.ResponseReceived):
@@ -253,11 +245,10 @@ def main():
                 for s in by_stream.values():
                     if s["result"]["stream_id"] > (ev.last_stream_id or 0):
                         s["done"] = True
-        try:
-            sock.sendall(conn.data_to_send())
-        except OSError:
-            closed = True
-            break
+
+    closed = pump(sock, conn, time.time() + timeout, handle,
+                  done=lambda: all(s["done"] for s in by_stream.values()),
+                  before_read=send_bodies)
     for s in by_stream.values():
         s["result"]["body_sha256"] = s["hash"].hexdigest()
         s["result"]["done"] = s["done"]
