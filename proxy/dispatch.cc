@@ -102,6 +102,11 @@ asio::awaitable<bool> Dispatch(const DispatchContext& at, Downstream& downstream
                                ExchangeRecord& exchange, http::request_header<>& request,
                                const RequestTarget& target, bool client_keep_alive,
                                bool body_done) {
+  if (downstream.client_gone()) {  // reset before it was read (rapid reset): no work for it
+    exchange.status = 499;
+    exchange.reason = "client_closed";
+    co_return false;
+  }
   if (const PreparedState* document =
           FindPublicDocument(at.snapshot->public_documents, exchange.method, target.path)) {
     co_return co_await downstream.Respond(exchange, http::status::ok, "public_document",

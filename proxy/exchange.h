@@ -101,6 +101,9 @@ class Downstream {
   virtual boost::asio::awaitable<bool> WriteResponse(std::span<const char> data, bool last) = 0;
   // Whether any of the response went out (after which an error can only cut it short).
   virtual bool response_started() const = 0;
+  // The client gave up on this exchange already (an HTTP/2 stream it reset): nothing more is
+  // done for it, the upstream is never asked. A codec that cannot tell: never.
+  virtual bool client_gone() const { return false; }
   // ---- WebSocket (RFC 6455), on routes with `websocket: true`
   // Whether the client asked to switch this request to the WebSocket protocol (a GET without a
   // body, with Upgrade: websocket and Connection: upgrade). A codec that cannot tunnel: never.

@@ -62,6 +62,7 @@ class Http2Stream : public Downstream {
                      bool no_body, bool client_keep_alive) override;
   asio::awaitable<bool> WriteResponse(std::span<const char> data, bool last) override;
   bool response_started() const override { return submitted_; }
+  bool client_gone() const override { return closed_; }
   asio::awaitable<bool> Respond(
       ExchangeRecord& exchange, http::status status, std::string_view reason, bool keep_alive,
       const std::vector<std::pair<std::string, std::string>>* headers = nullptr,

@@ -120,6 +120,11 @@ asio::awaitable<bool> Relay::Forward(Downstream& client, ExchangeRecord& exchang
                                      bool client_keep_alive) {
   const UpstreamRuntime& upstream = snapshot->upstreams[exchange.route->upstream_index];
   exchange.upstream = &upstream;
+  if (client.client_gone()) {  // reset while its filters ran
+    exchange.status = 499;
+    exchange.reason = "client_closed";
+    co_return false;
+  }
   UpstreamPool& pool = worker_->Pool(upstream, snapshot);
   pool_ = &pool;
   const bool head_request = exchange.method == "HEAD";
