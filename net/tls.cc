@@ -14,8 +14,7 @@ namespace ciap {
 namespace {
 
 constexpr unsigned char kAlpnHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
-constexpr unsigned char kAlpnH2Http11[] = {2,   'h', '2', 8,   'h', 't',
-                                           't', 'p', '/', '1', '.', '1'};
+constexpr unsigned char kAlpnH2Http11[] = {2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
 
 // Picks h2 (when the listener serves it, `arg` non-null) or else http/1.1 from the client's
 // ALPN list; a client that offers neither gets a fatal alert instead of a connection that will

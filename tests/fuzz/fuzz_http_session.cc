@@ -1,14 +1,15 @@
 // HTTP/1.1 request handling through the real session (proxy/session.cc): the fuzz input is the
 // byte stream a client sends on one connection. Built as fuzz_h2_session (CIAP_FUZZ_H2), the
 // input is HTTP/2 frames after the h2c preface the harness puts first: the same session, the
-// HTTP/2 codec (proxy/h2_*) instead, the same upstream-side invariants. The data plane runs in-process as in `ciap run`
-// (a Worker's event loop, a Snapshot built from a YAML config, the identity, access and headers
-// filters with a KeyManager reading a jwks_file, an upstream pool) on one side of a socketpair; the
-// harness writes the input to the other side, closes its sending half and reads everything the
-// proxy answers. The upstream is a small HTTP/1.1 server on 127.0.0.1 inside the same event loop
-// that parses what the proxy forwards with Beast's strict parser and answers in a way the request
-// picks (header x-fuzz-response): with a length, chunked, close-delimited, 1xx first, 204/304,
-// hop-by-hop and trailer headers to be stripped, a 101, a malformed head, or a reset.
+// HTTP/2 codec (proxy/h2_*) instead, the same upstream-side invariants. The data plane runs
+// in-process as in `ciap run` (a Worker's event loop, a Snapshot built from a YAML config, the
+// identity, access and headers filters with a KeyManager reading a jwks_file, an upstream pool) on
+// one side of a socketpair; the harness writes the input to the other side, closes its sending half
+// and reads everything the proxy answers. The upstream is a small HTTP/1.1 server on 127.0.0.1
+// inside the same event loop that parses what the proxy forwards with Beast's strict parser and
+// answers in a way the request picks (header x-fuzz-response): with a length, chunked,
+// close-delimited, 1xx first, 204/304, hop-by-hop and trailer headers to be stripped, a 101, a
+// malformed head, or a reset.
 //
 // Valid tokens can't be guessed, so the input may name them: $ADMIN$ and $USER$ become tokens
 // the provider's key signed (groups [admins] and [dev]), $UNKNOWN$ one with a kid the key set
