@@ -49,10 +49,15 @@ struct UpstreamTlsConfig {
   bool operator==(const UpstreamTlsConfig&) const = default;
 };
 
+// How ciap speaks to an upstream: HTTP/1.1 over a pool of keep-alive connections, or HTTP/2
+// (ALPN h2 over TLS, h2c with prior knowledge in plain) with many requests on each connection.
+enum class UpstreamProtocol { kHttp1, kHttp2 };
+
 struct UpstreamConfig {
   std::string name;
   std::vector<HostPort> endpoints;  // at least one; round-robin
   std::optional<UpstreamTlsConfig> tls;
+  UpstreamProtocol protocol = UpstreamProtocol::kHttp1;
   Duration connect_timeout{2000};
   Duration idle_timeout{60000};    // an idle pooled connection is closed after this
   uint32_t max_connections = 512;  // per upstream, per process (split across workers)

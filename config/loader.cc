@@ -1,7 +1,6 @@
-// Loading a config file: the schema of the YAML format (which keys exist, what each must hold,
-// which combinations are errors), read with the typed reader of yaml_reader.h. The request-level
-// parts of a route (match, request_headers) are in route_schema.cc, identity providers in
-// provider_schema.cc, groups in group_schema.cc and claim matchers in claim_schema.cc.
+// Loading a config file: the YAML format's schema (keys, values, combinations that are errors),
+// read with yaml_reader.h. Route matches: route_schema.cc; identity providers: provider_schema.cc;
+// groups: group_schema.cc; claim matchers: claim_schema.cc.
 #include "config/loader.h"
 
 #include <algorithm>
@@ -31,9 +30,8 @@ constexpr std::string_view kNoDefaultOpen =
     "a route needs `allow` groups, `authenticate: true` or `public: true` (there is no "
     "default-open route)";
 
-// Reads the document root into a Config; every problem goes to the Diagnostics behind the
-// Values. Cross-references (route → upstream, address clashes) are checked after the whole
-// document is read, so the order of sections in the file does not matter.
+// Reads the document root into a Config (problems go to the Values' Diagnostics). References
+// (route → upstream, address clashes) are checked once all is read: section order is free.
 class SchemaReader {
  public:
   explicit SchemaReader(const yaml::Diagnostics& diagnostics) : diagnostics_(diagnostics) {}
@@ -127,8 +125,8 @@ class SchemaReader {
   }
 
   void ReadUpstream(const Value& v, UpstreamConfig& u) {
-    std::optional<Map> m = v.AsMap({"name", "endpoints", "tls", "connect_timeout", "idle_timeout",
-                                    "max_connections", "max_pending"});
+    std::optional<Map> m = v.AsMap({"name", "endpoints", "tls", "protocol", "connect_timeout",
+                                    "idle_timeout", "max_connections", "max_pending"});
     if (!m) {
       upstream_names_complete_ = false;
       return;
@@ -162,11 +160,14 @@ class SchemaReader {
         if (auto f = t->Get("cert_file")) Assign(c.cert_file, ReadFile(*f));
         if (auto f = t->Get("key_file")) Assign(c.key_file, ReadFile(*f));
         if (t->Has("cert_file") != t->Has("key_file")) {
-          const char* missing = t->Has("cert_file") ? "key_file" : "cert_file";
-          t->ErrorMissing(missing,
+          t->ErrorMissing(t->Has("cert_file") ? "key_file" : "cert_file",
                           "required: a client certificate needs both cert_file and key_file");
         }
       }
+    }
+    if (auto p = m->Get("protocol"); auto s = p ? p->String() : std::nullopt) {
+      if (*s != "http1" && *s != "http2") p->Error("expected http1 or http2, got '" + *s + "'");
+      if (*s == "http2") u.protocol = UpstreamProtocol::kHttp2;
     }
     if (auto d = m->Get("connect_timeout")) Assign(u.connect_timeout, d->Dur());
     if (auto d = m->Get("idle_timeout")) Assign(u.idle_timeout, d->Dur());

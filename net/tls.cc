@@ -225,7 +225,7 @@ int ServerTls::OnServerName(SSL* ssl, int*, void* arg) {
 }
 
 std::expected<std::unique_ptr<ssl::context>, std::string> CreateUpstreamTlsContext(
-    const config::UpstreamTlsConfig& config) {
+    const config::UpstreamTlsConfig& config, bool http2) {
   auto context = std::make_unique<ssl::context>(ssl::context::tls_client);
   SSL_CTX* ctx = context->native_handle();
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
@@ -242,8 +242,13 @@ std::expected<std::unique_ptr<ssl::context>, std::string> CreateUpstreamTlsConte
       return std::unexpected("client certificate: " + used.error());
     }
   }
-  static constexpr unsigned char kAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
-  SSL_CTX_set_alpn_protos(ctx, kAlpn, sizeof kAlpn);
+  static constexpr unsigned char kAlpnHttp1[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+  static constexpr unsigned char kAlpnHttp2[] = {2, 'h', '2'};
+  if (http2) {
+    SSL_CTX_set_alpn_protos(ctx, kAlpnHttp2, sizeof kAlpnHttp2);
+  } else {
+    SSL_CTX_set_alpn_protos(ctx, kAlpnHttp1, sizeof kAlpnHttp1);
+  }
   return context;
 }
 

@@ -39,9 +39,10 @@ class ServerTls {
   std::vector<Certificate> certificates_;
 };
 
-// A verifying client context for one upstream.
+// A verifying client context for one upstream; ALPN offers `h2` alone when `http2`, else
+// `http/1.1`.
 std::expected<std::unique_ptr<ssl::context>, std::string> CreateUpstreamTlsContext(
-    const config::UpstreamTlsConfig& config);
+    const config::UpstreamTlsConfig& config, bool http2 = false);
 
 // A client session's peer: SNI and the host name the certificate must carry, or for an IP
 // literal the address it must carry (and no SNI, which takes host names only).

@@ -183,6 +183,7 @@ std::string ConfigToJson(const config::Config& config, const ProcessSettings* in
     for (const auto& e : u.endpoints) endpoints.emplace_back(e.ToString());
     json::object o{{"name", u.name},
                    {"endpoints", std::move(endpoints)},
+                   {"protocol", u.protocol == config::UpstreamProtocol::kHttp2 ? "http2" : "http1"},
                    {"connect_timeout", Ms(u.connect_timeout)},
                    {"idle_timeout", Ms(u.idle_timeout)},
                    {"max_connections", u.max_connections}};

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/fields.hpp>
 #include <boost/beast/http/message.hpp>
@@ -101,6 +102,12 @@ class Downstream {
   virtual boost::asio::awaitable<bool> WriteResponse(std::span<const char> data, bool last) = 0;
   // Whether any of the response went out (after which an error can only cut it short).
   virtual bool response_started() const = 0;
+  // Trailer fields to send after the body (the upstream's, over HTTP/2), set before the last
+  // WriteResponse. A codec that cannot carry them (HTTP/1.1 here) drops them.
+  virtual void SetTrailers(const boost::beast::http::fields& trailers) {}
+  // While the relay waits on `timer` (nullptr: no longer), a client that gives up cancels it,
+  // so the upstream's stream is cancelled at once. A codec that cannot tell: never.
+  virtual void WatchGone(boost::asio::steady_timer* timer) {}
   // The client gave up on this exchange already (an HTTP/2 stream it reset): nothing more is
   // done for it, the upstream is never asked. A codec that cannot tell: never.
   virtual bool client_gone() const { return false; }

@@ -7,6 +7,7 @@
 
 #include "net/log.h"
 #include "proxy/dispatch.h"
+#include "proxy/h2_common.h"
 #include "proxy/h2_stream.h"
 #include "proxy/worker.h"
 
@@ -22,15 +23,6 @@ constexpr int32_t kConnectionWindow = 1 << 20;
 constexpr uint64_t kResetAllowance = 100;
 // DATA frames with neither payload nor END_STREAM do nothing but cost work.
 constexpr uint64_t kEmptyFrameAllowance = 100;
-
-struct CallbacksDeleter {
-  void operator()(nghttp2_session_callbacks* callbacks) const {
-    nghttp2_session_callbacks_del(callbacks);
-  }
-};
-struct OptionDeleter {
-  void operator()(nghttp2_option* option) const { nghttp2_option_del(option); }
-};
 
 Http2Connection& Self(void* user_data) { return *static_cast<Http2Connection*>(user_data); }
 
@@ -51,7 +43,7 @@ Http2Connection::Http2Connection(Worker& worker, std::shared_ptr<const Snapshot>
   worker_.Register(&write_deadline_);
   nghttp2_session_callbacks* raw = nullptr;
   nghttp2_session_callbacks_new(&raw);
-  std::unique_ptr<nghttp2_session_callbacks, CallbacksDeleter> callbacks(raw);
+  std::unique_ptr<nghttp2_session_callbacks, Http2CallbacksDeleter> callbacks(raw);
   nghttp2_session_callbacks_set_on_begin_headers_callback(raw, &OnBeginHeaders);
   nghttp2_session_callbacks_set_on_header_callback(raw, &OnHeader);
   nghttp2_session_callbacks_set_on_frame_recv_callback(raw, &OnFrameRecv);
@@ -59,7 +51,7 @@ Http2Connection::Http2Connection(Worker& worker, std::shared_ptr<const Snapshot>
   nghttp2_session_callbacks_set_on_stream_close_callback(raw, &OnStreamClose);
   nghttp2_option* option_raw = nullptr;
   nghttp2_option_new(&option_raw);
-  std::unique_ptr<nghttp2_option, OptionDeleter> option(option_raw);
+  std::unique_ptr<nghttp2_option, Http2OptionDeleter> option(option_raw);
   // Window credit is given back as the relay takes body bytes, so a stream holds at most its
   // window of unread body.
   nghttp2_option_set_no_auto_window_update(option_raw, 1);

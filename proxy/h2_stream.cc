@@ -8,6 +8,7 @@
 #include "config/text.h"
 #include "proxy/dispatch.h"
 #include "proxy/h2_connection.h"
+#include "proxy/h2_common.h"
 #include "proxy/http_head.h"
 #include "proxy/local_reply.h"
 #include "proxy/path.h"
@@ -120,6 +121,7 @@ void Http2Stream::EndOfRequest(bool on_headers) {
 void Http2Stream::Closed() {
   closed_ = true;
   signal_.cancel();
+  if (gone_watch_ != nullptr) gone_watch_->cancel();
 }
 
 void Http2Stream::Consume(std::size_t bytes) {
@@ -132,8 +134,9 @@ void Http2Stream::Consume(std::size_t bytes) {
   connection_.Wake();  // the WINDOW_UPDATE
 }
 
-ssize_t Http2Stream::ReadResponse(nghttp2_session*, int32_t, uint8_t* buf, size_t length,
-                                  uint32_t* flags, nghttp2_data_source* source, void*) {
+ssize_t Http2Stream::ReadResponse(nghttp2_session* session, int32_t stream_id, uint8_t* buf,
+                                  size_t length, uint32_t* flags, nghttp2_data_source* source,
+                                  void*) {
   auto& self = *static_cast<Http2Stream*>(source->ptr);
   const std::size_t n = std::min(length, self.out_.size() - self.out_at_);
   if (n == 0 && !self.last_) {
@@ -142,9 +145,25 @@ ssize_t Http2Stream::ReadResponse(nghttp2_session*, int32_t, uint8_t* buf, size_
   }
   if (n > 0) std::memcpy(buf, self.out_.data() + self.out_at_, n);
   self.out_at_ += n;
-  if (self.last_ && self.out_at_ == self.out_.size()) *flags |= NGHTTP2_DATA_FLAG_EOF;
+  if (self.last_ && self.out_at_ == self.out_.size()) {
+    *flags |= NGHTTP2_DATA_FLAG_EOF;
+    if (!self.trailers_.empty()) {
+      // The stream ends with a HEADERS frame of trailers instead (nghttp2 copies them).
+      std::vector<nghttp2_nv> list = NameValues(self.trailers_, self.trailers_.size());
+      if (nghttp2_submit_trailer(session, stream_id, list.data(), list.size()) == 0) {
+        *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+      }
+    }
+  }
   self.signal_.cancel();  // room for more
   return static_cast<ssize_t>(n);
+}
+
+void Http2Stream::SetTrailers(const http::fields& trailers) {
+  trailers_.clear();
+  ForEachEndToEndField(trailers, [&](std::string_view name, std::string_view value) {
+    trailers_.emplace_back(config::LowerCopy(name), std::string(value));
+  });
 }
 
 // ---- The request
@@ -299,17 +318,11 @@ bool Http2Stream::Queue(std::span<const char> data, bool last) {
   nghttp2_session* session = connection_.session();
   if (!submitted_) {
     submitted_ = true;
-    std::vector<nghttp2_nv> nv;
-    nv.reserve(head_.size());
-    for (auto& [name, value] : head_) {
-      nv.push_back({reinterpret_cast<uint8_t*>(name.data()),
-                    reinterpret_cast<uint8_t*>(value.data()), name.size(), value.size(),
-                    NGHTTP2_NV_FLAG_NONE});
-    }
+    std::vector<nghttp2_nv> nv = NameValues(head_, head_.size());
     nghttp2_data_provider provider{};
     provider.source.ptr = this;
     provider.read_callback = &ReadResponse;
-    const bool headers_only = no_body_ || (last && out_.empty());
+    const bool headers_only = no_body_ || (last && out_.empty() && trailers_.empty());
     if (nghttp2_submit_response(session, id_, nv.data(), nv.size(),
                                 headers_only ? nullptr : &provider) != 0) {
       return false;

@@ -62,6 +62,8 @@ class Http2Stream : public Downstream {
                      bool no_body, bool client_keep_alive) override;
   asio::awaitable<bool> WriteResponse(std::span<const char> data, bool last) override;
   bool response_started() const override { return submitted_; }
+  void SetTrailers(const http::fields& trailers) override;
+  void WatchGone(asio::steady_timer* timer) override { gone_watch_ = timer; }
   bool client_gone() const override { return closed_; }
   asio::awaitable<bool> Respond(
       ExchangeRecord& exchange, http::status status, std::string_view reason, bool keep_alive,
@@ -112,7 +114,10 @@ class Http2Stream : public Downstream {
   std::size_t out_at_ = 0;
   bool last_ = false;
   bool deferred_ = false;  // nghttp2 waits for ResumeData
+  // Trailer fields after the body (an HTTP/2 upstream's, gRPC's status among them).
+  std::vector<std::pair<std::string, std::string>> trailers_;
   bool closed_ = false;
+  asio::steady_timer* gone_watch_ = nullptr;  // cancelled when the stream closes (WatchGone)
 };
 
 }  // namespace ciap

@@ -3,6 +3,7 @@
 
 #include <array>
 
+#include "proxy/h2_upstream.h"
 #include "proxy/http_head.h"
 #include "proxy/upstream_pool.h"
 #include "proxy/worker.h"
@@ -11,6 +12,8 @@ namespace ciap {
 namespace {
 
 using boost::beast::iequals;
+
+}  // namespace
 
 // Request headers the proxy writes itself, or drops because an upstream might route or
 // authorize by them: a client must not be able to say which URL "really" was requested
@@ -44,16 +47,16 @@ bool IsRetrySafe(std::string_view method) {
   return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE";
 }
 
-}  // namespace
 
 Relay::Relay(Worker& worker, Deadline& deadline) : worker_(&worker), deadline_(&deadline) {}
-Relay::~Relay() = default;
+Relay::~Relay() { ReleaseHttp2(); }
 
 void Relay::Trim() {
   constexpr std::size_t kKeep = 4096;
   // Every exchange gives its upstream connection back; one still held here would be a bug,
   // and must not travel to another client connection.
   if (upstream_ != nullptr) pool_->Discard(std::move(upstream_));
+  ReleaseHttp2();
   response_.reset();
   if (body_buffer_size_ > kKeep) {
     body_buffer_.reset();
@@ -129,6 +132,13 @@ asio::awaitable<bool> Relay::Forward(Downstream& client, ExchangeRecord& exchang
   pool_ = &pool;
   const bool head_request = exchange.method == "HEAD";
   const bool websocket = exchange.route->config->websocket && client.wants_websocket();
+  if (upstream.config->protocol == config::UpstreamProtocol::kHttp2) {
+    if (websocket) {  // a WebSocket tunnel needs an HTTP/1.1 upstream
+      co_return co_await client.Respond(exchange, http::status::bad_gateway,
+                                        "websocket_needs_http1_upstream", false);
+    }
+    co_return co_await ForwardHttp2(client, exchange, query, pool, client_keep_alive);
+  }
   BuildUpstreamHead(client, exchange, query, websocket);
 
   // A pooled connection the upstream closed while idle fails on first use; a request without
@@ -137,13 +147,7 @@ asio::awaitable<bool> Relay::Forward(Downstream& client, ExchangeRecord& exchang
     auto acquired = co_await pool.Acquire(*deadline_, attempt > 0);
     if (!acquired) {
       const AcquireError error = acquired.error();
-      const bool overloaded = error != AcquireError::kConnectFailed;
-      co_return co_await client.Respond(
-          exchange, overloaded ? http::status::service_unavailable : http::status::bad_gateway,
-          error == AcquireError::kQueueFull       ? "upstream_queue_full"
-          : error == AcquireError::kPoolExhausted ? "upstream_pool_exhausted"
-                                                  : "upstream_connect_failed",
-          client_keep_alive && client.body_done());
+      co_return co_await AcquireFailed(client, exchange, error, client_keep_alive);
     }
     upstream_ = std::move(*acquired);
     const bool may_retry =
@@ -170,6 +174,17 @@ asio::awaitable<bool> Relay::Forward(Downstream& client, ExchangeRecord& exchang
     co_return false;
   }
   co_return co_await RelayResponse(client, exchange, client_keep_alive, head_request);
+}
+
+asio::awaitable<bool> Relay::AcquireFailed(Downstream& client, ExchangeRecord& exchange,
+                                           AcquireError error, bool client_keep_alive) {
+  const bool overloaded = error != AcquireError::kConnectFailed;
+  co_return co_await client.Respond(
+      exchange, overloaded ? http::status::service_unavailable : http::status::bad_gateway,
+      error == AcquireError::kQueueFull       ? "upstream_queue_full"
+      : error == AcquireError::kPoolExhausted ? "upstream_pool_exhausted"
+                                              : "upstream_connect_failed",
+      client_keep_alive && client.body_done());
 }
 
 asio::awaitable<void> Relay::Tunnel(Downstream& client, ExchangeRecord& exchange) {

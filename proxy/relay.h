@@ -8,6 +8,8 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "net/asio.h"
 #include "net/deadline.h"
@@ -19,6 +21,15 @@ namespace ciap {
 class Worker;
 class UpstreamPool;
 struct UpstreamConnection;
+class Http2Upstream;
+struct Http2Exchange;
+enum class AcquireError;
+
+// Request headers the proxy writes itself, or drops because an upstream might route or
+// authorize by them (X-Original-URL and friends): never copied from the client.
+bool IsProxyOwnedRequestHeader(std::string_view name);
+// Methods a proxy may send again after a connection failed without an answer (the safe ones).
+bool IsRetrySafe(std::string_view method);
 
 class Relay {
  public:
@@ -81,6 +92,28 @@ class Relay {
   asio::awaitable<bool> Fail(Downstream& client, ExchangeRecord& exchange, const Failure& failure);
   // The body buffer (both directions), for a body of `length` bytes (nullopt: unknown).
   std::span<char> BodyBuffer(std::optional<uint64_t> length);
+  // No upstream connection could be had: 502 or 503.
+  asio::awaitable<bool> AcquireFailed(Downstream& client, ExchangeRecord& exchange,
+                                      AcquireError error, bool client_keep_alive);
+
+  // ---- protocol: http2 (relay_h2.cc)
+  asio::awaitable<bool> ForwardHttp2(Downstream& client, ExchangeRecord& exchange,
+                                     std::string_view query, UpstreamPool& pool,
+                                     bool client_keep_alive);
+  // Builds the request's header list and submits it on http2_; false: the connection refused.
+  bool SubmitHttp2(Downstream& client, const ExchangeRecord& exchange, std::string_view query);
+  asio::awaitable<std::optional<Failure>> SendHttp2Body(Downstream& client,
+                                                        ExchangeRecord& exchange);
+  asio::awaitable<std::optional<Failure>> AwaitHttp2Head(Downstream& client,
+                                                         const ExchangeRecord& exchange);
+  asio::awaitable<bool> RelayHttp2Response(Downstream& client, ExchangeRecord& exchange,
+                                           bool client_keep_alive, bool head_request);
+  // Waits until the connection (or a client giving up) signals the exchange; false when the
+  // step's time (the route's timeout, or less to honour grpc-timeout) ran out.
+  asio::awaitable<bool> WaitHttp2(const ExchangeRecord& exchange);
+  std::chrono::milliseconds StepTimeout(const ExchangeRecord& exchange) const;
+  // Ends the HTTP/2 exchange (a stream still open is cancelled).
+  void ReleaseHttp2();
 
   Worker* worker_;
   Deadline* deadline_;
@@ -93,6 +126,13 @@ class Relay {
   std::optional<ResponseParser> response_;
   std::unique_ptr<UpstreamConnection> upstream_;
   UpstreamPool* pool_ = nullptr;  // the pool upstream_ came from
+  // protocol: http2: the connection and the stream of the current exchange.
+  std::shared_ptr<Http2Upstream> http2_;
+  std::unique_ptr<Http2Exchange> http2_exchange_;
+  Downstream* watching_ = nullptr;  // the client asked to WatchGone
+  std::vector<std::pair<std::string, std::string>> http2_fields_;  // reused request header list
+  // The client's gRPC deadline (grpc-timeout), when it set one.
+  std::optional<Deadline::Clock::time_point> grpc_due_;
 };
 
 }  // namespace ciap

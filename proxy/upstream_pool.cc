@@ -3,16 +3,27 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 #include "net/log.h"
 #include "net/resolve.h"
 #include "net/tls.h"
+#include "proxy/h2_upstream.h"
 
 namespace ciap {
 namespace {
 
 constexpr std::chrono::seconds kBufferIdleTime{1};
+
+bool NegotiatedHttp2(Stream& stream) {
+  if (!stream.is_tls()) return true;  // h2c: prior knowledge
+  const unsigned char* protocol = nullptr;
+  unsigned int length = 0;
+  SSL_get0_alpn_selected(stream.ssl_handle(), &protocol, &length);
+  return length == 2 && std::memcmp(protocol, "h2", 2) == 0;
+}
 
 }  // namespace
 
@@ -30,6 +41,7 @@ UpstreamPool::UpstreamPool(asio::any_io_executor executor, const UpstreamRuntime
 
 UpstreamPool::~UpstreamPool() {
   for (auto& connection : idle_) connection->stream.Close();
+  for (auto& connection : http2_) connection->Close();
   upstream_.idle_connections->Decrement(static_cast<double>(idle_.size()));
   upstream_.active_connections->Decrement(static_cast<double>(open_ - idle_.size()));
 }
@@ -91,6 +103,78 @@ UpstreamPool::Acquire(Deadline& deadline, bool fresh) {
     co_return std::unexpected(AcquireError::kConnectFailed);
   }
   co_return connection;
+}
+
+asio::awaitable<std::expected<std::shared_ptr<Http2Upstream>, AcquireError>>
+UpstreamPool::AcquireHttp2(Worker& worker, Deadline& deadline) {
+  std::optional<asio::steady_timer> wait;  // created on the first wait only
+  std::shared_ptr<Http2Upstream> best;
+  for (;;) {
+    SweepHttp2(std::nullopt);
+    best.reset();
+    for (const auto& connection : http2_) {
+      if (connection->Accepts() && (!best || connection->streams() < best->streams())) {
+        best = connection;
+      }
+    }
+    if (best && !best->Saturated()) break;
+    if (!connecting_ && open_ < max_connections_) {
+      best.reset();
+      break;
+    }
+    if (!connecting_) break;  // at the cap: the least busy one queues it (or none: 503)
+    // Another request is opening a connection: wait for it, bounded by connect_timeout.
+    if (!wait) {
+      wait.emplace(executor_);
+      deadline.Arm(upstream_.config->connect_timeout, &*wait);
+    }
+    if (deadline.expired()) break;
+    wait->expires_at(asio::steady_timer::time_point::max());
+    connect_waiters_.push_back(&*wait);
+    co_await wait->async_wait(use_nothrow);
+    std::erase(connect_waiters_, &*wait);
+  }
+  if (wait) deadline.Disarm();
+  if (best) co_return best;
+  if (connecting_ || open_ >= max_connections_) {
+    co_return std::unexpected(AcquireError::kPoolExhausted);
+  }
+
+  connecting_ = true;
+  ++open_;
+  upstream_.active_connections->Increment();
+  std::unique_ptr<UpstreamConnection> connection = co_await Connect(deadline);
+  const bool negotiated = connection && NegotiatedHttp2(connection->stream);
+  if (connection && !negotiated) {
+    LogEvent(LogLevel::kWarning, "upstream did not negotiate HTTP/2",
+             {{"upstream", upstream_.config->name},
+              {"error", "the server did not select h2 in ALPN (protocol: http2)"}});
+  }
+  connecting_ = false;
+  for (asio::steady_timer* waiter : std::exchange(connect_waiters_, {})) waiter->cancel();
+  if (!negotiated) {
+    Closed();
+    upstream_.active_connections->Decrement();
+    upstream_.connect_errors->Increment();
+    co_return std::unexpected(AcquireError::kConnectFailed);
+  }
+  auto http2 = std::make_shared<Http2Upstream>(worker, std::move(connection), upstream_);
+  http2->Start();
+  http2_.push_back(http2);
+  co_return http2;
+}
+
+void UpstreamPool::SweepHttp2(std::optional<Deadline::Clock::time_point> now) {
+  std::erase_if(http2_, [&](const std::shared_ptr<Http2Upstream>& connection) {
+    if (now && connection->alive() && connection->streams() == 0 &&
+        *now - connection->idle_since() >= upstream_.config->idle_timeout) {
+      connection->Close();
+    }
+    if (connection->alive()) return false;
+    upstream_.active_connections->Decrement();
+    Closed();
+    return true;
+  });
 }
 
 void UpstreamPool::WakeOne() {
@@ -193,6 +277,7 @@ void UpstreamPool::AdoptIdle(UpstreamPool& other) {
 
 void UpstreamPool::Retire() {
   retired_ = true;
+  for (auto& connection : http2_) connection->Retire();
   for (auto& connection : idle_) {
     connection->stream.Close();
     upstream_.idle_connections->Decrement();
@@ -226,6 +311,7 @@ void UpstreamPool::Closed() {
 }
 
 void UpstreamPool::Sweep(Deadline::Clock::time_point now) {
+  SweepHttp2(now);
   auto limit = upstream_.config->idle_timeout;
   std::size_t kept = 0;
   for (auto& connection : idle_) {

@@ -6,6 +6,7 @@
 #include <expected>
 #include <list>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "net/asio.h"
@@ -16,6 +17,8 @@
 namespace ciap {
 
 class UpstreamPool;
+class Http2Upstream;
+class Worker;
 
 struct UpstreamConnection {
   UpstreamConnection(tcp::socket socket, ssl::context* tls);
@@ -44,6 +47,13 @@ class UpstreamPool {
   asio::awaitable<std::expected<std::unique_ptr<UpstreamConnection>, AcquireError>> Acquire(
       Deadline& deadline, bool fresh);
 
+  // protocol: http2. The connection with the fewest streams that has room for one more; a new
+  // connection when none has (up to the cap; at it, the least busy one, where nghttp2 queues
+  // the request until a stream ends). Requests that arrive while a connection is being opened
+  // wait for it rather than open their own.
+  asio::awaitable<std::expected<std::shared_ptr<Http2Upstream>, AcquireError>> AcquireHttp2(
+      Worker& worker, Deadline& deadline);
+
   // Back to the idle list: the previous exchange completed and both sides keep it alive.
   void Release(std::unique_ptr<UpstreamConnection> connection);
   // Closes a connection that cannot be reused.
@@ -65,6 +75,8 @@ class UpstreamPool {
 
  private:
   asio::awaitable<std::unique_ptr<UpstreamConnection>> Connect(Deadline& deadline);
+  // Drops HTTP/2 connections that died; closes those idle past idle_timeout (`now` set).
+  void SweepHttp2(std::optional<Deadline::Clock::time_point> now);
   static bool StillOpen(UpstreamConnection& connection);
   void WakeOne();
 
@@ -84,6 +96,10 @@ class UpstreamPool {
   std::size_t next_endpoint_ = 0;
   std::vector<std::unique_ptr<UpstreamConnection>> idle_;  // most recently used last
   std::list<Waiter*> waiters_;
+  // protocol: http2
+  std::vector<std::shared_ptr<Http2Upstream>> http2_;
+  bool connecting_ = false;
+  std::vector<asio::steady_timer*> connect_waiters_;  // requests waiting for connecting_
 };
 
 }  // namespace ciap
