@@ -105,9 +105,12 @@ class Downstream {
   // Trailer fields to send after the body (the upstream's, over HTTP/2), set before the last
   // WriteResponse. A codec that cannot carry them (HTTP/1.1 here) drops them.
   virtual void SetTrailers(const boost::beast::http::fields& trailers) {}
-  // While the relay waits on `timer` (nullptr: no longer), a client that gives up cancels it,
-  // so the upstream's stream is cancelled at once. A codec that cannot tell: never.
-  virtual void WatchGone(boost::asio::steady_timer* timer) {}
+  // Full duplex: from now on (until called with nullptr) the codec cancels `timer` whenever
+  // the client side moves (body bytes arrive, the request ends, the client gives up), so a
+  // relay waiting on it for the upstream also carries the body and sees the client leave.
+  // Returns whether the codec does; one that must read its socket for the body (HTTP/1.1)
+  // does not, and the relay then reads the whole body before it relays the response.
+  virtual bool Watch(boost::asio::steady_timer* timer) { return false; }
   // The client gave up on this exchange already (an HTTP/2 stream it reset): nothing more is
   // done for it, the upstream is never asked. A codec that cannot tell: never.
   virtual bool client_gone() const { return false; }

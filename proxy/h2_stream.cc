@@ -7,8 +7,8 @@
 
 #include "config/text.h"
 #include "proxy/dispatch.h"
-#include "proxy/h2_connection.h"
 #include "proxy/h2_common.h"
+#include "proxy/h2_connection.h"
 #include "proxy/http_head.h"
 #include "proxy/local_reply.h"
 #include "proxy/path.h"
@@ -110,18 +110,20 @@ void Http2Stream::AddBody(const uint8_t* data, std::size_t length) {
   }
   body_.append(reinterpret_cast<const char*>(data), length);
   signal_.cancel();
+  if (watch_ != nullptr) watch_->cancel();
 }
 
 void Http2Stream::EndOfRequest(bool on_headers) {
   if (on_headers) end_at_headers_ = true;
   end_of_request_ = true;
   signal_.cancel();
+  if (watch_ != nullptr) watch_->cancel();
 }
 
 void Http2Stream::Closed() {
   closed_ = true;
   signal_.cancel();
-  if (gone_watch_ != nullptr) gone_watch_->cancel();
+  if (watch_ != nullptr) watch_->cancel();
 }
 
 void Http2Stream::Consume(std::size_t bytes) {

@@ -63,7 +63,10 @@ class Http2Stream : public Downstream {
   asio::awaitable<bool> WriteResponse(std::span<const char> data, bool last) override;
   bool response_started() const override { return submitted_; }
   void SetTrailers(const http::fields& trailers) override;
-  void WatchGone(asio::steady_timer* timer) override { gone_watch_ = timer; }
+  bool Watch(asio::steady_timer* timer) override {
+    watch_ = timer;
+    return true;
+  }
   bool client_gone() const override { return closed_; }
   asio::awaitable<bool> Respond(
       ExchangeRecord& exchange, http::status status, std::string_view reason, bool keep_alive,
@@ -117,7 +120,7 @@ class Http2Stream : public Downstream {
   // Trailer fields after the body (an HTTP/2 upstream's, gRPC's status among them).
   std::vector<std::pair<std::string, std::string>> trailers_;
   bool closed_ = false;
-  asio::steady_timer* gone_watch_ = nullptr;  // cancelled when the stream closes (WatchGone)
+  asio::steady_timer* watch_ = nullptr;  // the relay's (Watch): cancelled as the client moves
 };
 
 }  // namespace ciap

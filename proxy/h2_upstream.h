@@ -46,10 +46,10 @@ struct Http2Exchange {
   std::string body;  // DATA not yet relayed (bounded by the stream window)
   std::size_t body_at = 0;
   http::fields trailers;
-  bool ended = false;     // END_STREAM from the upstream
-  bool closed = false;    // the stream is over in nghttp2 (ended, reset, or the connection died)
+  bool ended = false;      // END_STREAM from the upstream
+  bool closed = false;     // the stream is over in nghttp2 (ended, reset, or the connection died)
   bool malformed = false;  // the upstream broke the protocol on this stream
-  bool refused = false;   // the upstream never processed it (REFUSED_STREAM, or past GOAWAY)
+  bool refused = false;    // the upstream never processed it (REFUSED_STREAM, or past GOAWAY)
 };
 
 class Http2Upstream : public std::enable_shared_from_this<Http2Upstream> {

@@ -47,7 +47,6 @@ bool IsRetrySafe(std::string_view method) {
   return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE";
 }
 
-
 Relay::Relay(Worker& worker, Deadline& deadline) : worker_(&worker), deadline_(&deadline) {}
 Relay::~Relay() { ReleaseHttp2(); }
 

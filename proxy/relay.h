@@ -102,10 +102,14 @@ class Relay {
                                      bool client_keep_alive);
   // Builds the request's header list and submits it on http2_; false: the connection refused.
   bool SubmitHttp2(Downstream& client, const ExchangeRecord& exchange, std::string_view query);
-  asio::awaitable<std::optional<Failure>> SendHttp2Body(Downstream& client,
-                                                        ExchangeRecord& exchange);
+  // Moves the body bytes the client side holds into the stream's send queue, as far as it has
+  // room; `need_read`: the codec holds no more (HTTP/1.1 must read its socket for them).
+  std::optional<Failure> FeedHttp2Body(Downstream& client, ExchangeRecord& exchange,
+                                       bool& need_read);
+  // Carries the request body and waits for the response head (with the whole body sent,
+  // unless full duplex).
   asio::awaitable<std::optional<Failure>> AwaitHttp2Head(Downstream& client,
-                                                         const ExchangeRecord& exchange);
+                                                         ExchangeRecord& exchange);
   asio::awaitable<bool> RelayHttp2Response(Downstream& client, ExchangeRecord& exchange,
                                            bool client_keep_alive, bool head_request);
   // Waits until the connection (or a client giving up) signals the exchange; false when the
@@ -129,7 +133,8 @@ class Relay {
   // protocol: http2: the connection and the stream of the current exchange.
   std::shared_ptr<Http2Upstream> http2_;
   std::unique_ptr<Http2Exchange> http2_exchange_;
-  Downstream* watching_ = nullptr;  // the client asked to WatchGone
+  Downstream* watching_ = nullptr;  // the client asked to Watch
+  bool duplex_ = false;             // ... and it does: the body moves alongside the response
   std::vector<std::pair<std::string, std::string>> http2_fields_;  // reused request header list
   // The client's gRPC deadline (grpc-timeout), when it set one.
   std::optional<Deadline::Clock::time_point> grpc_due_;

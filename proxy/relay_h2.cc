@@ -76,8 +76,9 @@ milliseconds Relay::StepTimeout(const ExchangeRecord& exchange) const {
 }
 
 void Relay::ReleaseHttp2() {
-  if (watching_ != nullptr) watching_->WatchGone(nullptr);
+  if (watching_ != nullptr) watching_->Watch(nullptr);
   watching_ = nullptr;
+  duplex_ = false;
   if (http2_ != nullptr && http2_exchange_ != nullptr) http2_->Release(*http2_exchange_);
   http2_.reset();
   http2_exchange_.reset();
@@ -97,11 +98,14 @@ asio::awaitable<bool> Relay::ForwardHttp2(Downstream& client, ExchangeRecord& ex
     http2_ = std::move(*acquired);
     http2_exchange_ = std::make_unique<Http2Exchange>(worker_->io().get_executor());
     watching_ = &client;
-    client.WatchGone(&http2_exchange_->signal);
+    duplex_ = client.Watch(&http2_exchange_->signal);
 
     std::optional<Failure> failure;
     if (!SubmitHttp2(client, exchange, query)) failure = Failure{Failure::kUpstreamReset, true};
-    if (!failure) failure = co_await SendHttp2Body(client, exchange);
+    if (!failure && client.expects_continue()) {
+      const bool continued = co_await client.SendContinue();
+      if (!continued) failure = Failure{Failure::kClientClosed};
+    }
     if (!failure) failure = co_await AwaitHttp2Head(client, exchange);
     if (!failure) break;
     // A stream the upstream refused, or that died with its connection before any answer, may
@@ -173,58 +177,60 @@ asio::awaitable<bool> Relay::WaitHttp2(const ExchangeRecord& exchange) {
   co_return !expired;
 }
 
-asio::awaitable<std::optional<Relay::Failure>> Relay::SendHttp2Body(Downstream& client,
-                                                                    ExchangeRecord& exchange) {
-  if (!client.has_body()) co_return std::nullopt;
-  if (client.expects_continue()) {
-    const bool continued = co_await client.SendContinue();
-    if (!continued) co_return Failure{Failure::kClientClosed};
-  }
+std::optional<Relay::Failure> Relay::FeedHttp2Body(Downstream& client, ExchangeRecord& exchange,
+                                                   bool& need_read) {
   Http2Exchange& stream = *http2_exchange_;
-  std::span<char> body = BodyBuffer(client.body_length());
-  for (;;) {
-    // The upstream answered, or gave up, before the whole body went: its answer decides.
-    if (stream.closed || stream.head_done) co_return std::nullopt;
-    if (stream.send.size() - stream.send_at >= kBodyBufferBytes) {
-      const bool signalled = co_await WaitHttp2(exchange);  // the upstream's flow control
-      if (!signalled) co_return Failure{Failure::kUpstreamTimeout};
-      continue;
-    }
+  need_read = false;
+  while (!stream.send_done && stream.send.size() - stream.send_at < kBodyBufferBytes) {
     if (stream.send_at == stream.send.size() || stream.send_at >= kBodyBufferBytes) {
       stream.send.erase(0, stream.send_at);
       stream.send_at = 0;
     }
+    std::span<char> body = BodyBuffer(client.body_length());
     Downstream::BodyPiece piece = client.TakeBody(body);
-    if (piece.malformed) co_return Failure{Failure::kClientBadBody};
+    if (piece.malformed) return Failure{Failure::kClientBadBody};
     stream.send.append(body.data(), piece.bytes);
     exchange.bytes_in += piece.bytes;
-    const bool done = client.body_done();
-    stream.send_done = done;
-    if (piece.bytes > 0 || done) http2_->Resume(stream);
-    if (done) co_return std::nullopt;
-    if (!piece.need_read) continue;
-    switch (co_await client.ReadBody()) {
-      case Downstream::ReadResult::kOk:
-        break;
-      case Downstream::ReadResult::kTimeout:
-        co_return Failure{Failure::kClientTimeout};
-      case Downstream::ReadResult::kClosed:
-        co_return Failure{Failure::kClientClosed};
-      case Downstream::ReadResult::kMalformed:
-        co_return Failure{Failure::kClientBadBody};
+    stream.send_done = client.body_done();
+    if (piece.bytes > 0 || stream.send_done) http2_->Resume(stream);
+    if (piece.need_read) {
+      need_read = true;
+      break;
     }
   }
+  return std::nullopt;
 }
 
-asio::awaitable<std::optional<Relay::Failure>> Relay::AwaitHttp2Head(
-    Downstream& client, const ExchangeRecord& exchange) {
+asio::awaitable<std::optional<Relay::Failure>> Relay::AwaitHttp2Head(Downstream& client,
+                                                                     ExchangeRecord& exchange) {
   Http2Exchange& stream = *http2_exchange_;
+  if (!client.has_body()) stream.send_done = true;
   for (;;) {
-    if (stream.head_done) co_return std::nullopt;
+    // The head is enough in full duplex (gRPC streams both ways at once); otherwise the body
+    // goes first, unless the upstream ended its side already (an early 413, a gRPC error).
+    if (stream.head_done && (duplex_ || stream.send_done || stream.ended)) co_return std::nullopt;
     if (stream.malformed) co_return Failure{Failure::kUpstreamBadResponse};
     // Reset, refused or its connection lost before any answer.
-    if (stream.closed) co_return Failure{Failure::kUpstreamReset, /*retryable=*/true};
+    if (stream.closed && !stream.head_done) co_return Failure{Failure::kUpstreamReset, true};
     if (client.client_gone()) co_return Failure{Failure::kClientClosed};
+    bool need_read = false;
+    if (!stream.closed && !stream.ended) {
+      std::optional<Failure> failure = FeedHttp2Body(client, exchange, need_read);
+      if (failure) co_return failure;
+    }
+    if (need_read && !duplex_) {
+      switch (co_await client.ReadBody()) {
+        case Downstream::ReadResult::kOk:
+          continue;
+        case Downstream::ReadResult::kTimeout:
+          co_return Failure{Failure::kClientTimeout};
+        case Downstream::ReadResult::kClosed:
+          co_return Failure{Failure::kClientClosed};
+        case Downstream::ReadResult::kMalformed:
+          co_return Failure{Failure::kClientBadBody};
+      }
+    }
+    // Wait for the upstream (and, in full duplex, the client): head, room, body, reset.
     const bool signalled = co_await WaitHttp2(exchange);
     if (!signalled) co_return Failure{Failure::kUpstreamTimeout};
   }
@@ -255,11 +261,19 @@ asio::awaitable<bool> Relay::RelayHttp2Response(Downstream& client, ExchangeReco
         upstream.resets->Increment();
         reason = "upstream_reset";
       } else if (!client.client_gone()) {
-        const bool signalled = co_await WaitHttp2(exchange);
-        if (signalled) continue;
-        upstream.timeouts->Increment();
-        reason = "upstream_timeout";
-        status = http::status::gateway_timeout;
+        bool need_read = false;  // full duplex: the request body still flows meanwhile
+        const bool bad_body =
+            duplex_ && !stream.send_done && FeedHttp2Body(client, exchange, need_read).has_value();
+        if (bad_body) {
+          reason = "malformed_body";
+          status = http::status::bad_request;
+        } else {
+          const bool signalled = co_await WaitHttp2(exchange);
+          if (signalled) continue;
+          upstream.timeouts->Increment();
+          reason = "upstream_timeout";
+          status = http::status::gateway_timeout;
+        }
       }
       ReleaseHttp2();
       if (reason != "client_closed" && !client.response_started()) {

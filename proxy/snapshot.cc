@@ -21,8 +21,8 @@ std::expected<void, std::string> AddUpstream(Snapshot& snapshot,
   u.config = &upstream;
   if (decision_only) return {};
   if (upstream.tls) {
-    auto tls = CreateUpstreamTlsContext(
-        *upstream.tls, upstream.protocol == config::UpstreamProtocol::kHttp2);
+    auto tls = CreateUpstreamTlsContext(*upstream.tls,
+                                        upstream.protocol == config::UpstreamProtocol::kHttp2);
     if (!tls) return std::unexpected("upstream " + upstream.name + ": " + tls.error());
     u.tls = std::move(*tls);
   }

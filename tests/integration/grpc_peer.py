@@ -17,6 +17,8 @@ Methods:
     Stream   request "N" (or "N:SIZE"): N messages "message-<i>" (padded to SIZE), trailer
              x-count: N
     Collect  client streaming: the SHA-256 and length of all the messages, concatenated
+    Chat     bidirectional: answers each message at once with "echo-<message>" (the client
+             sends the next only after that answer: a relay that holds either side deadlocks)
     Slow     sleeps up to the request's seconds while the call is alive; reports cancellation
     Fail     aborts with NOT_FOUND "no such blob" (a trailers-only response)
 """
@@ -24,6 +26,7 @@ Methods:
 import concurrent.futures
 import hashlib
 import json
+import queue
 import sys
 import threading
 import time
@@ -69,6 +72,12 @@ def collect(request_iterator, context):
     return json.dumps({"sha256": digest.hexdigest(), "length": length, "count": count}).encode()
 
 
+def chat(request_iterator, context):
+    emit({"event": "call", "method": "Chat", "peer": context.peer()})
+    for message in request_iterator:
+        yield b"echo-" + message
+
+
 def slow(request, context):
     emit({"event": "call", "method": "Slow", "peer": context.peer(),
           "time_remaining": context.time_remaining()})
@@ -94,6 +103,7 @@ def serve(args):
         "Unary": grpc.unary_unary_rpc_method_handler(unary),
         "Stream": grpc.unary_stream_rpc_method_handler(stream),
         "Collect": grpc.stream_unary_rpc_method_handler(collect),
+        "Chat": grpc.stream_stream_rpc_method_handler(chat),
         "Slow": grpc.unary_unary_rpc_method_handler(slow),
         "Fail": grpc.unary_unary_rpc_method_handler(fail),
     }
@@ -131,6 +141,22 @@ def run_call(channel, call, metadata):
             result["in_order"] = all(m.startswith(f"message-{i}")
                                      for i, m in enumerate(messages))
             result["bytes"] = sum(len(m) for m in messages)
+        elif kind == "bidi":  # ping-pong: message i+1 goes only after answer i came back
+            fn = channel.stream_stream(method)
+            turns = queue.Queue()
+            turns.put(0)
+
+            def requests():
+                while (i := turns.get()) is not None:
+                    yield f"{i}".encode()
+
+            c = fn(requests(), metadata=metadata, timeout=timeout)
+            answers = []
+            for answer in c:
+                answers.append(answer.decode())
+                turns.put(len(answers) if len(answers) < call["count"] else None)
+            result["answers"] = len(answers)
+            result["in_order"] = answers == [f"echo-{i}" for i in range(len(answers))]
         else:  # client streaming
             fn = channel.stream_unary(method)
             size, count = call["size"], call["count"]

@@ -171,6 +171,12 @@ class GrpcTest(CiapTestCase):
         self.assertEqual((got["count"], got["length"], got["sha256"]),
                          (100, 6553600, digest.hexdigest()))
 
+    def test_bidirectional_streaming_is_full_duplex(self):
+        # Each message waits for the answer to the one before: ciap relays both directions of
+        # one stream at once.
+        [r] = self.calls([{"method": "Chat", "kind": "bidi", "count": 200, "timeout": 30}])
+        self.assertEqual((r["code"], r["answers"], r["in_order"]), ("OK", 200, True), r)
+
     def test_upstream_error_status_and_details_pass_through(self):
         [r] = self.calls([{"method": "Fail"}])
         self.assertEqual((r["code"], r["details"]), ("NOT_FOUND", "no such blob"), r)

@@ -295,6 +295,10 @@ const std::vector<BrokenCase>& Cases() {
        std::string("upstreams: [{ name: u, endpoints: [127.0.0.1:9000], max_pending: -1 }]\n") +
            PlainListener("        public: true\n").substr(kUpstream.size()),
        1, 66, "upstreams[0].max_pending", "expected a whole number"},
+      {"UpstreamProtocolUnknown",
+       std::string("upstreams: [{ name: u, endpoints: [127.0.0.1:9000], protocol: h3 }]\n") +
+           PlainListener("        public: true\n").substr(kUpstream.size()),
+       1, 63, "upstreams[0].protocol", "expected http1 or http2, got 'h3'"},
       {"GlobalLimitsUnknownKey",
        PlainListener("        public: true\n") + "limits: { max_connection: 5 }\n", 10, 11,
        "limits.max_connection", "unknown key"},

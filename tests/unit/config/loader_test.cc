@@ -31,6 +31,7 @@ upstreams:
     max_connections: 64
   - name: plain
     endpoints: [localhost:8080]
+    protocol: http2
   - name: defaults-tls
     endpoints: [svc.internal:443]
     tls: {}
@@ -125,6 +126,8 @@ TEST(LoaderTest, FullConfigParsesToExpectedValues) {
   EXPECT_EQ(art.connect_timeout, milliseconds(1500));
   EXPECT_EQ(art.idle_timeout, milliseconds(120000));
   EXPECT_EQ(art.max_connections, 64u);
+  EXPECT_EQ(art.protocol, UpstreamProtocol::kHttp1);
+  EXPECT_EQ(c->upstreams[1].protocol, UpstreamProtocol::kHttp2);
   EXPECT_FALSE(c->upstreams[1].tls.has_value());
   EXPECT_EQ(c->upstreams[1].endpoints[0].host, "localhost");
   ASSERT_TRUE(c->upstreams[2].tls.has_value()) << "tls: {} means TLS with defaults";
