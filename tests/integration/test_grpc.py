@@ -175,7 +175,8 @@ class GrpcTest(CiapTestCase):
         # Each message waits for the answer to the one before: ciap relays both directions of
         # one stream at once.
         [r] = self.calls([{"method": "Chat", "kind": "bidi", "count": 200, "timeout": 30}])
-        self.assertEqual((r["code"], r["answers"], r["in_order"]), ("OK", 200, True), r)
+        self.assertEqual(r["code"], "OK", r)
+        self.assertEqual((r["answers"], r["in_order"]), (200, True), r)
 
     def test_upstream_error_status_and_details_pass_through(self):
         [r] = self.calls([{"method": "Fail"}])
