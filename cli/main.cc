@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "cli/allocator.h"
 #include "cli/case_table.h"
 #include "cli/check.h"
 #include "cli/token.h"
@@ -228,6 +229,8 @@ int main(int argc, char** argv) {
     PrintUsage(stderr);
     return 2;
   }
+
+  if (command == "run") ciap::TuneAllocator(argv);  // may start the process afresh
 
   Args args;
   if (std::string problem = Parse(command, argc, argv, args); !problem.empty()) {

@@ -137,6 +137,40 @@ class RoughEdges(CiapTestCase):
         self.assertLess(abs(started - time.time()), 120)
         self.assertIn("# TYPE process_cpu_seconds_total counter", m.text)
 
+    def test_allocator_cache_is_enlarged_unless_told_otherwise(self):
+        """ciap run restarts itself once (same pid) with glibc's per-thread cache at 128 blocks
+        per size; an operator's own setting and CIAP_MALLOC_TUNING=off are left alone. A
+        sanitized build (its own allocator) never restarts."""
+        up = self.start_upstream()
+        sanitized = "ASAN_OPTIONS" in os.environ
+
+        def tunables(env):
+            p = self.start_ciap(make_config([upstream_cfg("app", up)],
+                                            [tls_listener("agents", [route("all")])]), env=env)
+            self.assertEqual(request(p.port(), "GET", "/echo").status, 200)
+            with open(f"/proc/{p.pid}/environ", "rb") as f:
+                entries = f.read().decode().split("\0")
+            # glibc parses GLIBC_TUNABLES in place: each ':' became a NUL.
+            found = []
+            for entry in entries:
+                if entry.startswith("GLIBC_TUNABLES="):
+                    found.append(entry.split("=", 1)[1])
+                elif found and entry.startswith("glibc."):
+                    found.append(entry)
+                elif found:
+                    break
+            return ":".join(found)
+
+        clean = {"GLIBC_TUNABLES": "", "CIAP_MALLOC_TUNING": ""}
+        self.assertEqual(tunables(clean),
+                         "" if sanitized else "glibc.malloc.tcache_count=128")
+        self.assertEqual(tunables({"GLIBC_TUNABLES": "glibc.malloc.tcache_count=64"}),
+                         "glibc.malloc.tcache_count=64")
+        self.assertEqual(tunables({"GLIBC_TUNABLES": "glibc.malloc.arena_max=2"}),
+                         "glibc.malloc.arena_max=2" if sanitized
+                         else "glibc.malloc.arena_max=2:glibc.malloc.tcache_count=128")
+        self.assertEqual(tunables({**clean, "CIAP_MALLOC_TUNING": "off"}), "")
+
     def test_admin_listener_off(self):
         """admin: {enabled: false} runs without an admin listener (said at startup); an address
         beside it is a config error."""
