@@ -1,6 +1,7 @@
 // See h2_connection.h.
 #include "proxy/h2_connection.h"
 
+#include <algorithm>
 #include <array>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
@@ -82,10 +83,16 @@ int Http2Connection::OnBeginHeaders(nghttp2_session* session, const nghttp2_fram
                                     void* user_data) {
   if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
   Http2Connection& self = Self(user_data);
-  auto stream =
-      std::make_shared<Http2Stream>(self, frame->hd.stream_id, self.listener_->config->limits);
-  nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, stream.get());
-  self.streams_[frame->hd.stream_id] = std::move(stream);
+  const int32_t id = frame->hd.stream_id;
+  const config::LimitsConfig& limits = self.listener_->config->limits;
+  std::unique_ptr<Http2Stream> stream = self.worker_.TakeHttp2Stream();
+  if (stream) {
+    stream->Reuse(self, id, limits);
+  } else {
+    stream = std::make_unique<Http2Stream>(self, id, limits);
+  }
+  nghttp2_session_set_stream_user_data(session, id, stream.get());
+  self.streams_[id] = std::move(stream);
   return 0;
 }
 
@@ -144,9 +151,21 @@ int Http2Connection::OnStreamClose(nghttp2_session*, int32_t stream_id, uint32_t
   Http2Connection& self = Self(user_data);
   auto it = self.streams_.find(stream_id);
   if (it == self.streams_.end()) return 0;
-  it->second->Closed();
-  self.streams_.erase(it);  // its coroutine, if still running, holds it on
+  std::unique_ptr<Http2Stream> stream = std::move(it->second);
+  self.streams_.erase(it);
+  stream->Closed();
+  stream->open = false;
+  if (stream->running) {
+    self.finishing_.push_back(std::move(stream));  // its coroutine ends first
+  } else {
+    self.Recycle(std::move(stream));
+  }
   return 0;
+}
+
+void Http2Connection::Recycle(std::unique_ptr<Http2Stream> stream) {
+  stream->Recycle();
+  worker_.GiveHttp2Stream(std::move(stream));
 }
 
 void Http2Connection::Abuse() {
@@ -172,7 +191,8 @@ void Http2Connection::StartStream(Http2Stream& stream) {
   }
   ++started_;
   ++running_;
-  std::shared_ptr<Http2Stream> held = streams_.at(stream.id());
+  Http2Stream* held = &stream;  // the connection owns it until StreamDone
+  held->running = true;
   // Started from the loop, not inside nghttp2's callback (the stream may answer at once, which
   // submits frames to the session that is calling us).
   held->Begin(std::move(snapshot), *listener);
@@ -186,7 +206,7 @@ void Http2Connection::StartStream(Http2Stream& stream) {
                          LogEvent(LogLevel::kError, "http2 stream failed", {{"error", e.what()}});
                        }
                      }
-                     StreamDone();
+                     StreamDone(*held);
                    });
   });
 }
@@ -200,7 +220,17 @@ void Http2Connection::SubmitGoaway() {
   Wake();
 }
 
-void Http2Connection::StreamDone() {
+void Http2Connection::StreamDone(Http2Stream& stream) {
+  stream.running = false;
+  if (!stream.open) {  // nghttp2 closed it already: the object can serve another stream
+    auto it = std::find_if(finishing_.begin(), finishing_.end(),
+                           [&](const auto& held) { return held.get() == &stream; });
+    if (it != finishing_.end()) {
+      std::unique_ptr<Http2Stream> done = std::move(*it);
+      finishing_.erase(it);
+      Recycle(std::move(done));
+    }
+  }
   --running_;
   Wake();
   if (stopping_) {

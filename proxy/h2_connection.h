@@ -19,6 +19,7 @@
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "net/asio.h"
 #include "net/deadline.h"
@@ -55,7 +56,7 @@ class Http2Connection {
   // Something was queued for sending: the writer runs.
   void Wake();
   // A stream's coroutine is over.
-  void StreamDone();
+  void StreamDone(Http2Stream& stream);
   // The snapshot and listener a new stream runs on (a reload applies from the next stream on);
   // false when the connection must end (see FollowReload).
   bool Follow(std::shared_ptr<const Snapshot>& snapshot, const ListenerRuntime*& listener);
@@ -73,6 +74,7 @@ class Http2Connection {
   // The server's SETTINGS (the listener's limits) and the connection's receive window.
   void SubmitSettings();
   Http2Stream* Find(int32_t stream_id);
+  void Recycle(std::unique_ptr<Http2Stream> stream);
   void StartStream(Http2Stream& stream);
   // Queues a graceful GOAWAY (NO_ERROR, the last stream taken), once.
   void SubmitGoaway();
@@ -91,7 +93,10 @@ class Http2Connection {
   Deadline& deadline_;  // the reader's: header_timeout, then idle_timeout while no stream is open
   Deadline write_deadline_;
   nghttp2_session* session_ = nullptr;
-  std::unordered_map<int32_t, std::shared_ptr<Http2Stream>> streams_;  // open in nghttp2
+  // Streams open in nghttp2, and closed ones whose coroutine still runs; a stream object
+  // goes back to the worker (Worker::GiveHttp2Stream) once both are over.
+  std::unordered_map<int32_t, std::unique_ptr<Http2Stream>> streams_;
+  std::vector<std::unique_ptr<Http2Stream>> finishing_;
   int running_ = 0;          // stream coroutines not yet done
   asio::steady_timer wake_;  // the writer waits on it
   asio::steady_timer done_;  // Stop() waits on it

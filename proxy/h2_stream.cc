@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <boost/beast/core/string.hpp>
+#include <charconv>
 #include <cstring>
 
 #include "config/text.h"
@@ -48,6 +49,19 @@ std::string_view GrpcStatus(http::status status) {
   }
 }
 
+// A number as text without an allocation.
+class Decimal {
+ public:
+  explicit Decimal(uint64_t value) {
+    end_ = std::to_chars(digits_, digits_ + sizeof digits_, value).ptr;
+  }
+  std::string_view view() const { return {digits_, static_cast<std::size_t>(end_ - digits_)}; }
+
+ private:
+  char digits_[20];
+  char* end_;
+};
+
 bool IsGrpc(const http::fields& request) {
   std::string_view type = request[http::field::content_type];
   return type.starts_with("application/grpc") &&
@@ -58,22 +72,62 @@ bool IsGrpc(const http::fields& request) {
 
 Http2Stream::Http2Stream(Http2Connection& connection, int32_t id,
                          const config::LimitsConfig& limits)
-    : connection_(connection),
+    : worker_(connection.worker()),
+      connection_(&connection),
       id_(id),
       max_header_bytes_(limits.max_header_bytes),
       max_headers_(limits.max_headers),
       signal_(connection.stream().get_executor()),
       relay_(connection.worker(), deadline_) {
-  connection_.worker().Register(&deadline_);
+  worker_.Register(&deadline_);
 }
 
-Http2Stream::~Http2Stream() { connection_.worker().Unregister(&deadline_); }
+Http2Stream::~Http2Stream() { worker_.Unregister(&deadline_); }
+
+void Http2Stream::Recycle() {
+  // Only what a request left behind; the object (deadline, timer, relay) stays.
+  constexpr std::size_t kKeepBytes = 16 * 1024;
+  snapshot_.reset();
+  listener_ = nullptr;
+  exchange_.Reset();
+  request_ = {};
+  relay_.Trim();
+  for (std::string* text : {&method_, &path_, &authority_, &cookie_, &body_, &out_}) {
+    text->clear();
+    if (text->capacity() > kKeepBytes) std::string().swap(*text);
+  }
+  trailers_.clear();
+  watch_ = nullptr;
+}
+
+void Http2Stream::Reuse(Http2Connection& connection, int32_t id,
+                        const config::LimitsConfig& limits) {
+  connection_ = &connection;
+  id_ = id;
+  max_header_bytes_ = limits.max_header_bytes;
+  max_headers_ = limits.max_headers;
+  running = false;
+  open = true;
+  has_authority_ = too_large_ = end_at_headers_ = end_of_request_ = discard_ = false;
+  header_bytes_ = 0;
+  header_count_ = 0;
+  head_used_ = 0;
+  no_body_ = submitted_ = answered_ = last_ = deferred_ = closed_ = false;
+  out_at_ = 0;
+}
+
+void Http2Stream::AddHead(std::string_view name, std::string_view value) {
+  if (head_used_ == head_.size()) head_.emplace_back();
+  head_[head_used_].first.assign(name);
+  head_[head_used_].second.assign(value);
+  ++head_used_;
+}
 
 std::string_view Http2Stream::client_address() const {
-  return connection_.connection().client_address;
+  return connection_->connection().client_address;
 }
 
-bool Http2Stream::tls() const { return connection_.connection().tls; }
+bool Http2Stream::tls() const { return connection_->connection().tls; }
 
 // ---- Fed by the connection
 
@@ -129,11 +183,11 @@ void Http2Stream::Closed() {
 void Http2Stream::Consume(std::size_t bytes) {
   if (bytes == 0) return;
   if (closed_) {
-    nghttp2_session_consume_connection(connection_.session(), bytes);
+    nghttp2_session_consume_connection(connection_->session(), bytes);
   } else {
-    nghttp2_session_consume(connection_.session(), id_, bytes);
+    nghttp2_session_consume(connection_->session(), id_, bytes);
   }
-  connection_.Wake();  // the WINDOW_UPDATE
+  connection_->Wake();  // the WINDOW_UPDATE
 }
 
 ssize_t Http2Stream::ReadResponse(nghttp2_session* session, int32_t stream_id, uint8_t* buf,
@@ -177,12 +231,12 @@ void Http2Stream::Begin(std::shared_ptr<const Snapshot> snapshot, const Listener
 
 asio::awaitable<void> Http2Stream::Run() {
   co_await Handle();
-  RecordExchange(connection_.worker(), *listener_, client_address(), exchange_);
+  RecordExchange(worker_, *listener_, client_address(), exchange_);
   if (!answered_ && !closed_) {
     // The relay gave up mid-response (the upstream failed after the head went out).
-    nghttp2_submit_rst_stream(connection_.session(), NGHTTP2_FLAG_NONE, id_,
+    nghttp2_submit_rst_stream(connection_->session(), NGHTTP2_FLAG_NONE, id_,
                               NGHTTP2_INTERNAL_ERROR);
-    connection_.Wake();
+    connection_->Wake();
   }
   // Body bytes nobody will read give their flow-control credit back as they come.
   discard_ = true;
@@ -200,7 +254,7 @@ asio::awaitable<void> Http2Stream::Handle() {
   if (auto id = request_["x-request-id"]; IsValidRequestId(id)) {
     exchange.request_id.assign(id);
   } else {
-    connection_.worker().request_ids().Append(exchange.request_id);
+    worker_.request_ids().Append(exchange.request_id);
   }
   exchange.method = request_.method_string();
   // The same checks as the HTTP/1.1 codec's, where HTTP/2 can carry the same mistakes.
@@ -233,8 +287,7 @@ asio::awaitable<void> Http2Stream::Handle() {
   } else {
     exchange.host_header.assign(host_field);
   }
-  const DispatchContext context{connection_.worker(), snapshot_, *listener_,
-                                connection_.connection(), relay_};
+  const DispatchContext context{worker_, snapshot_, *listener_, connection_->connection(), relay_};
   const RequestTarget parts = *target;
   const bool body_done_now = body_done();
   co_await Dispatch(context, *this, exchange, request_, parts, true, body_done_now);
@@ -259,9 +312,9 @@ asio::awaitable<bool> Http2Stream::SendContinue() {
   nghttp2_nv interim{reinterpret_cast<uint8_t*>(status_name.data()),
                      reinterpret_cast<uint8_t*>(status_value.data()), status_name.size(),
                      status_value.size(), NGHTTP2_NV_FLAG_NONE};
-  const bool sent = !closed_ && nghttp2_submit_headers(connection_.session(), NGHTTP2_FLAG_NONE,
+  const bool sent = !closed_ && nghttp2_submit_headers(connection_->session(), NGHTTP2_FLAG_NONE,
                                                        id_, nullptr, &interim, 1, nullptr) >= 0;
-  connection_.Wake();
+  connection_->Wake();
   co_return sent;
 }
 
@@ -294,16 +347,17 @@ asio::awaitable<Downstream::ReadResult> Http2Stream::ReadBody() {
 
 bool Http2Stream::BeginResponse(const http::response_header<>& head, std::optional<uint64_t> length,
                                 bool no_body, bool) {
-  head_.clear();
-  head_.emplace_back(":status", std::to_string(head.result_int()));
+  head_used_ = 0;
+  AddHead(":status", Decimal(head.result_int()).view());
   bool upstream_sent_id = false;
   ForEachEndToEndField(head, [&](std::string_view name, std::string_view value) {
-    std::string lower = config::LowerCopy(name);
+    AddHead(name, value);
+    std::string& lower = head_[head_used_ - 1].first;
+    std::transform(lower.begin(), lower.end(), lower.begin(), config::ToLower);
     if (lower == "x-request-id") upstream_sent_id = true;
-    head_.emplace_back(std::move(lower), std::string(value));
   });
-  if (!upstream_sent_id) head_.emplace_back("x-request-id", exchange_.request_id);
-  if (length) head_.emplace_back("content-length", std::to_string(*length));
+  if (!upstream_sent_id) AddHead("x-request-id", exchange_.request_id);
+  if (length) AddHead("content-length", Decimal(*length).view());
   no_body_ = no_body;
   return true;
 }
@@ -317,10 +371,10 @@ bool Http2Stream::Queue(std::span<const char> data, bool last) {
   out_.append(data.data(), data.size());
   last_ = last;
   if (last) answered_ = true;
-  nghttp2_session* session = connection_.session();
+  nghttp2_session* session = connection_->session();
   if (!submitted_) {
     submitted_ = true;
-    std::vector<nghttp2_nv> nv = NameValues(head_, head_.size());
+    std::vector<nghttp2_nv> nv = NameValues(head_, head_used_);
     nghttp2_data_provider provider{};
     provider.source.ptr = this;
     provider.read_callback = &ReadResponse;
@@ -333,7 +387,7 @@ bool Http2Stream::Queue(std::span<const char> data, bool last) {
     deferred_ = false;
     nghttp2_session_resume_data(session, id_);
   }
-  connection_.Wake();
+  connection_->Wake();
   return true;
 }
 
@@ -351,32 +405,32 @@ asio::awaitable<bool> Http2Stream::WriteResponse(std::span<const char> data, boo
 asio::awaitable<bool> Http2Stream::Respond(
     ExchangeRecord& exchange, http::status status, std::string_view reason, bool,
     const std::vector<std::pair<std::string, std::string>>* headers, std::string document) {
-  if (exchange.request_id.empty()) connection_.worker().request_ids().Append(exchange.request_id);
-  CountRejected(connection_.worker(), *listener_, status, reason);
+  if (exchange.request_id.empty()) worker_.request_ids().Append(exchange.request_id);
+  CountRejected(worker_, *listener_, status, reason);
   exchange.status = static_cast<int>(status);
   exchange.reason = reason;
-  head_.clear();
+  head_used_ = 0;
   std::string body;
   if (IsGrpc(request_)) {
     // gRPC clients read a status, not a page: a trailers-only response (HEADERS, END_STREAM).
-    head_.emplace_back(":status", "200");
-    head_.emplace_back("content-type", "application/grpc");
-    head_.emplace_back("grpc-status", std::string(GrpcStatus(status)));
-    head_.emplace_back("grpc-message", std::string(reason));
+    AddHead(":status", "200");
+    AddHead("content-type", "application/grpc");
+    AddHead("grpc-status", GrpcStatus(status));
+    AddHead("grpc-message", reason);
     no_body_ = true;
   } else {
     body = document.empty() ? LocalReplyBody(status, reason, exchange.request_id)
                             : std::move(document);
-    head_.emplace_back(":status", std::to_string(static_cast<int>(status)));
-    head_.emplace_back("content-type", "application/json");
-    head_.emplace_back("cache-control", "no-store");
-    head_.emplace_back("content-length", std::to_string(body.size()));
+    AddHead(":status", Decimal(static_cast<int>(status)).view());
+    AddHead("content-type", "application/json");
+    AddHead("cache-control", "no-store");
+    AddHead("content-length", Decimal(body.size()).view());
     no_body_ = exchange.method == "HEAD";
     if (!no_body_) exchange.bytes_out = body.size();
   }
-  head_.emplace_back("x-request-id", exchange.request_id);
+  AddHead("x-request-id", exchange.request_id);
   if (headers != nullptr) {
-    for (const auto& [name, value] : *headers) head_.emplace_back(config::LowerCopy(name), value);
+    for (const auto& [name, value] : *headers) AddHead(config::LowerCopy(name), value);
   }
   const bool queued = Queue(no_body_ ? std::span<const char>() : std::span<const char>(body), true);
   co_return queued && !closed_;

@@ -22,13 +22,23 @@
 namespace ciap {
 
 class Http2Connection;
+class Worker;
 
 class Http2Stream : public Downstream {
  public:
   Http2Stream(Http2Connection& connection, int32_t id, const config::LimitsConfig& limits);
   ~Http2Stream() override;
 
+  // A stream object kept by the worker (Worker::GiveHttp2Stream) serves a new stream: its
+  // strings and buffers keep their capacity. Recycle() first, when it is given back: it drops
+  // what belongs to the old request (its config snapshot, caller, fields) and large buffers.
+  void Reuse(Http2Connection& connection, int32_t id, const config::LimitsConfig& limits);
+  void Recycle();
+
   int32_t id() const { return id_; }
+  // Its coroutine (Run) has started and not ended; nghttp2 still has it open.
+  bool running = false;
+  bool open = true;
 
   // ---- Fed by the connection
   void AddHeader(std::string_view name, std::string_view value);
@@ -83,12 +93,16 @@ class Http2Stream : public Downstream {
   // Gives back flow-control credit for `bytes` of request body taken or thrown away.
   void Consume(std::size_t bytes);
 
-  Http2Connection& connection_;
-  const int32_t id_;
+  // Adds a response header field, reusing the strings of an earlier stream's.
+  void AddHead(std::string_view name, std::string_view value);
+
+  Worker& worker_;  // the stream object stays on its worker, connection after connection
+  Http2Connection* connection_;
+  int32_t id_;
   // The header limits of the listener when the stream began (a copy: a reload may free that
   // config before Begin() gives the stream its own).
-  const uint32_t max_header_bytes_;
-  const uint32_t max_headers_;
+  uint32_t max_header_bytes_;
+  uint32_t max_headers_;
   std::shared_ptr<const Snapshot> snapshot_;   // from Begin()
   const ListenerRuntime* listener_ = nullptr;  // in snapshot_
   Deadline deadline_;
@@ -110,6 +124,7 @@ class Http2Stream : public Downstream {
 
   // The response
   std::vector<std::pair<std::string, std::string>> head_;  // with ":status" first
+  std::size_t head_used_ = 0;                              // fields of head_ in use
   bool no_body_ = false;
   bool submitted_ = false;
   bool answered_ = false;  // the last byte is queued

@@ -3,6 +3,7 @@
 
 #include <random>
 
+#include "proxy/h2_stream.h"
 #include "proxy/session.h"
 
 namespace ciap {
@@ -48,6 +49,7 @@ Worker::~Worker() {
   // whose destruction destroys suspended sessions (they unregister from deadlines_head_).
   acceptors_.clear();
   pools_.clear();
+  spare_streams_.clear();  // their timers belong to io_
   io_.reset();
   access_log_.Flush();
 }
@@ -122,6 +124,19 @@ UpstreamPool& Worker::Pool(const UpstreamRuntime& upstream,
                                           pending);
   }
   return *pool;
+}
+
+std::unique_ptr<Http2Stream> Worker::TakeHttp2Stream() {
+  if (spare_streams_.empty()) return nullptr;
+  std::unique_ptr<Http2Stream> stream = std::move(spare_streams_.back());
+  spare_streams_.pop_back();
+  return stream;
+}
+
+void Worker::GiveHttp2Stream(std::unique_ptr<Http2Stream> stream) {
+  // Enough for the streams a busy worker runs at once; beyond, memory would only idle.
+  constexpr std::size_t kMaxSpareStreams = 256;
+  if (spare_streams_.size() < kMaxSpareStreams) spare_streams_.push_back(std::move(stream));
 }
 
 void Worker::SweepPools(Deadline::Clock::time_point now) {
