@@ -525,7 +525,7 @@ asio::awaitable<void> Harness::ReadOutput(stream_protocol::socket& client, std::
   done = true;
 }
 
-std::size_t CountOccurrences(std::string_view text, std::string_view needle) {
+[[maybe_unused]] std::size_t CountOccurrences(std::string_view text, std::string_view needle) {
   std::size_t count = 0;
   for (std::size_t i = text.find(needle); i != std::string_view::npos;
        i = text.find(needle, i + 1)) {

@@ -374,6 +374,50 @@ def h2_seeds():
     return seeds
 
 
+def h2_upstream_seeds():
+    """fuzz_h2_upstream: a mode byte (1: the request has a body, 2: the relay gives up after
+    the first body bytes), then what an upstream sends on the connection."""
+    try:
+        import hpack
+        import hyperframe.frame as hf
+    except ImportError:
+        return None
+    encoder = hpack.Encoder()
+
+    def headers(fields, end_stream=False, sid=1):
+        block = encoder.encode(fields, huffman=False)
+        flags = ["END_HEADERS"] + (["END_STREAM"] if end_stream else [])
+        return hf.HeadersFrame(sid, data=block, flags=flags).serialize()
+
+    def data(body, end=False, sid=1):
+        return hf.DataFrame(sid, data=body, flags=["END_STREAM"] if end else []).serialize()
+
+    preface = hf.SettingsFrame(0, settings={3: 100}).serialize() + \
+        hf.SettingsFrame(0, flags=["ACK"]).serialize()
+    grpc = [(":status", "200"), ("content-type", "application/grpc")]
+    trailers = [("grpc-status", "0"), ("x-trailer", "done")]
+    message = b"\x00\x00\x00\x00\x05hello"
+    seeds = [
+        b"\x01" + preface + headers(grpc) + data(message) + headers(trailers, True),
+        b"\x00" + preface + headers(grpc + [("grpc-status", "5"), ("grpc-message", "nope")], True),
+        b"\x03" + preface + headers(grpc) + data(message) + data(message * 100) +
+        headers(trailers, True),
+        b"\x00" + preface + headers([(":status", "100")]) + headers([(":status", "204")], True),
+        b"\x01" + preface + headers([(":status", "200"), ("content-length", "3")]) +
+        data(b"abcdef", True),
+        b"\x00" + preface + hf.RstStreamFrame(1, error_code=7).serialize(),
+        b"\x00" + preface + hf.GoAwayFrame(0, last_stream_id=0, error_code=0).serialize(),
+        b"\x01" + preface + headers(grpc) + hf.WindowUpdateFrame(1, window_increment=1000)
+        .serialize() + data(b"x" * 1000) + hf.PingFrame(0, opaque_data=b"12345678").serialize(),
+        b"\x00" + preface + headers([(":status", "200"), ("x-big", "v" * 20000)], True),
+        b"\x00" + preface + hf.PushPromiseFrame(1, promised_stream_id=2,
+                                                  data=encoder.encode(grpc), flags=["END_HEADERS"])
+        .serialize(),
+        b"\x02" + preface + headers(grpc) + data(b"y" * 16384) * 20,
+    ]
+    return seeds
+
+
 # ---- config: the repository's own configs ----------------------------------------------------
 
 
@@ -388,6 +432,8 @@ if __name__ == "__main__":
     write("http_session", http)
     if (h2 := h2_seeds()) is not None:  # needs python3-h2; otherwise the committed seeds stay
         write("h2_session", h2)
+    if (h2_upstream := h2_upstream_seeds()) is not None:
+        write("h2_upstream", h2_upstream)
     write("path", paths)
     write("jws", jws)
     write("jwks", jwks)
