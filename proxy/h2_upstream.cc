@@ -175,7 +175,11 @@ int Http2Upstream::OnHeader(nghttp2_session*, const nghttp2_frame* frame, const 
     if (!n.starts_with(':')) exchange->trailers.insert(n, v);
   } else if (n == ":status") {
     unsigned code = 0;
-    for (char c : v) code = code * 10 + static_cast<unsigned>(c - '0');  // nghttp2 checked it
+    for (char c : v) code = code * 10 + static_cast<unsigned>(c - '0');  // 3 digits: nghttp2
+    if (code < 100 || code > 599) {  // not an HTTP status (RFC 9110 15): never relayed
+      exchange->malformed = true;
+      return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    }
     exchange->head.result(code);
   } else if (!n.starts_with(':')) {
     exchange->head.insert(n, v);

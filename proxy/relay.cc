@@ -335,6 +335,7 @@ asio::awaitable<std::optional<Relay::Failure>> Relay::ReadResponseHead(
       co_return Failure{Failure::kUpstreamBadResponse};
     }
     int code = response_->get().result_int();
+    if (code > 599) co_return Failure{Failure::kUpstreamBadResponse};  // not an HTTP status
     if (code == 101) {
       // Only a WebSocket upgrade ciap asked for may switch protocols, and only to WebSocket.
       const auto& res = response_->get();

@@ -40,6 +40,9 @@ class RoutingAndErrors(CiapTestCase):
         r3 = request(p.port(), "GET", "/status/418")
         self.assertEqual((r3.status, r3.body), (418, b"status 418"))
         self.assertEqual(up.request_count, 3)
+        # Three digits, but not an HTTP status (RFC 9110 allows 100-599): never relayed.
+        r4 = request(p.port(), "GET", "/status/689")
+        self.assertEqual((r4.status, r4.json()["reason"]), (502, "upstream_bad_response"))
 
     def test_access_log_fields(self):
         """Each request yields one access-log JSON line with the documented fields and values."""
