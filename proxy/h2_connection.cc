@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <array>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/post.hpp>
 
 #include "net/log.h"
 #include "proxy/dispatch.h"
@@ -193,10 +192,14 @@ void Http2Connection::StartStream(Http2Stream& stream) {
   ++running_;
   Http2Stream* held = &stream;  // the connection owns it until StreamDone
   held->running = true;
-  // Started from the loop, not inside nghttp2's callback (the stream may answer at once, which
-  // submits frames to the session that is calling us).
   held->Begin(std::move(snapshot), *listener);
-  asio::post(stream_.get_executor(), [this, held] {
+  // Started once nghttp2 returns (SpawnStarted): a stream may answer at once, which submits
+  // frames to the session that is calling us now.
+  to_start_.push_back(held);
+}
+
+void Http2Connection::SpawnStarted() {
+  for (Http2Stream* held : to_start_) {
     asio::co_spawn(stream_.get_executor(), held->Run(),
                    [this, held](const std::exception_ptr& failure) {
                      if (failure) {
@@ -208,7 +211,8 @@ void Http2Connection::StartStream(Http2Stream& stream) {
                      }
                      StreamDone(*held);
                    });
-  });
+  }
+  to_start_.clear();
 }
 
 void Http2Connection::SubmitGoaway() {
@@ -266,6 +270,7 @@ asio::awaitable<void> Http2Connection::Serve(std::span<const char> early) {
         // A connection error nghttp2 could not answer itself (a bad preface, a flood).
         nghttp2_session_terminate_session(session_, NGHTTP2_PROTOCOL_ERROR);
       }
+      SpawnStarted();
       input = {};
       Wake();
     }

@@ -76,6 +76,8 @@ class Http2Connection {
   Http2Stream* Find(int32_t stream_id);
   void Recycle(std::unique_ptr<Http2Stream> stream);
   void StartStream(Http2Stream& stream);
+  // Runs the streams StartStream queued (each until its first wait).
+  void SpawnStarted();
   // Queues a graceful GOAWAY (NO_ERROR, the last stream taken), once.
   void SubmitGoaway();
   // Spends one unit of the abuse budget; false (and GOAWAY queued) when it is gone.
@@ -97,9 +99,10 @@ class Http2Connection {
   // goes back to the worker (Worker::GiveHttp2Stream) once both are over.
   std::unordered_map<int32_t, std::unique_ptr<Http2Stream>> streams_;
   std::vector<std::unique_ptr<Http2Stream>> finishing_;
-  int running_ = 0;          // stream coroutines not yet done
-  asio::steady_timer wake_;  // the writer waits on it
-  asio::steady_timer done_;  // Stop() waits on it
+  std::vector<Http2Stream*> to_start_;  // whole requests nghttp2 handed over, not yet running
+  int running_ = 0;                     // stream coroutines not yet done
+  asio::steady_timer wake_;             // the writer waits on it
+  asio::steady_timer done_;             // Stop() waits on it
   bool writer_running_ = false;
   bool stopping_ = false;
   bool goaway_ = false;

@@ -143,12 +143,16 @@ asio::awaitable<bool> Relay::Forward(Downstream& client, ExchangeRecord& exchang
   // A pooled connection the upstream closed while idle fails on first use; a request without
   // a body is then safe to send again once, on a new connection.
   for (int attempt = 0;; ++attempt) {
-    auto acquired = co_await pool.Acquire(*deadline_, attempt > 0);
-    if (!acquired) {
-      const AcquireError error = acquired.error();
-      co_return co_await AcquireFailed(client, exchange, error, client_keep_alive);
+    // A warm connection without a detour through the pool's coroutine (the common case).
+    upstream_ = attempt == 0 ? pool.TakeIdle() : nullptr;
+    if (upstream_ == nullptr) {
+      auto acquired = co_await pool.Acquire(*deadline_, attempt > 0);
+      if (!acquired) {
+        const AcquireError error = acquired.error();
+        co_return co_await AcquireFailed(client, exchange, error, client_keep_alive);
+      }
+      upstream_ = std::move(*acquired);
     }
-    upstream_ = std::move(*acquired);
     const bool may_retry =
         upstream_->reused && !client.has_body() && attempt == 0 && IsRetrySafe(exchange.method);
 

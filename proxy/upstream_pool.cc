@@ -50,19 +50,11 @@ asio::awaitable<std::expected<std::unique_ptr<UpstreamConnection>, AcquireError>
 UpstreamPool::Acquire(Deadline& deadline, bool fresh) {
   std::optional<asio::steady_timer> wait;  // created on the first wait only
   for (;;) {
-    while (!fresh && !idle_.empty()) {
-      std::unique_ptr<UpstreamConnection> connection = std::move(idle_.back());
-      idle_.pop_back();
-      upstream_.idle_connections->Decrement();
-      if (!StillOpen(*connection)) {
-        connection->stream.Close();
-        Closed();
-        continue;
+    if (!fresh) {
+      if (std::unique_ptr<UpstreamConnection> connection = TakeIdle()) {
+        if (wait) deadline.Disarm();
+        co_return connection;
       }
-      if (wait) deadline.Disarm();
-      connection->reused = true;
-      upstream_.active_connections->Increment();
-      co_return connection;
     }
     if (open_ < max_connections_) break;
     if (!idle_.empty()) {
@@ -175,6 +167,23 @@ void UpstreamPool::SweepHttp2(std::optional<Deadline::Clock::time_point> now) {
     Closed();
     return true;
   });
+}
+
+std::unique_ptr<UpstreamConnection> UpstreamPool::TakeIdle() {
+  while (!idle_.empty()) {
+    std::unique_ptr<UpstreamConnection> connection = std::move(idle_.back());
+    idle_.pop_back();
+    upstream_.idle_connections->Decrement();
+    if (!StillOpen(*connection)) {
+      connection->stream.Close();
+      Closed();
+      continue;
+    }
+    connection->reused = true;
+    upstream_.active_connections->Increment();
+    return connection;
+  }
+  return nullptr;
 }
 
 void UpstreamPool::WakeOne() {

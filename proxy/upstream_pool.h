@@ -43,6 +43,8 @@ class UpstreamPool {
                uint32_t max_pending);
   ~UpstreamPool();
 
+  // The most recently used idle connection that is still open, without waiting; or null.
+  std::unique_ptr<UpstreamConnection> TakeIdle();
   // An idle connection (unless `fresh`), or a new one. `deadline` bounds connecting.
   asio::awaitable<std::expected<std::unique_ptr<UpstreamConnection>, AcquireError>> Acquire(
       Deadline& deadline, bool fresh);
