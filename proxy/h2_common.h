@@ -5,6 +5,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,6 +20,33 @@ struct Http2CallbacksDeleter {
 struct Http2OptionDeleter {
   void operator()(nghttp2_option* option) const { nghttp2_option_del(option); }
 };
+
+// What both sides set up a session with: callbacks for a header field, a whole frame, DATA
+// payload and a stream's end, and options where flow-control credit goes back only when the
+// application says so (nghttp2_session_consume: as the other side takes the bytes), so a
+// stream holds at most its window of unread body.
+struct Http2Setup {
+  std::unique_ptr<nghttp2_session_callbacks, Http2CallbacksDeleter> callbacks;
+  std::unique_ptr<nghttp2_option, Http2OptionDeleter> option;
+};
+inline Http2Setup NewHttp2Setup(nghttp2_on_header_callback on_header,
+                                nghttp2_on_frame_recv_callback on_frame,
+                                nghttp2_on_data_chunk_recv_callback on_data,
+                                nghttp2_on_stream_close_callback on_close) {
+  Http2Setup setup;
+  nghttp2_session_callbacks* callbacks = nullptr;
+  nghttp2_session_callbacks_new(&callbacks);
+  setup.callbacks.reset(callbacks);
+  nghttp2_session_callbacks_set_on_header_callback(callbacks, on_header);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, on_frame);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, on_data);
+  nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, on_close);
+  nghttp2_option* option = nullptr;
+  nghttp2_option_new(&option);
+  setup.option.reset(option);
+  nghttp2_option_set_no_auto_window_update(option, 1);
+  return setup;
+}
 
 // nghttp2's view of the first `count` fields of a header list: pointers into `fields`, which
 // must outlive it (nghttp2 copies them when a frame is submitted).

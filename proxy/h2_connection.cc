@@ -41,21 +41,9 @@ Http2Connection::Http2Connection(Worker& worker, std::shared_ptr<const Snapshot>
       wake_(stream.get_executor()),
       done_(stream.get_executor()) {
   worker_.Register(&write_deadline_);
-  nghttp2_session_callbacks* raw = nullptr;
-  nghttp2_session_callbacks_new(&raw);
-  std::unique_ptr<nghttp2_session_callbacks, Http2CallbacksDeleter> callbacks(raw);
-  nghttp2_session_callbacks_set_on_begin_headers_callback(raw, &OnBeginHeaders);
-  nghttp2_session_callbacks_set_on_header_callback(raw, &OnHeader);
-  nghttp2_session_callbacks_set_on_frame_recv_callback(raw, &OnFrameRecv);
-  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(raw, &OnDataChunk);
-  nghttp2_session_callbacks_set_on_stream_close_callback(raw, &OnStreamClose);
-  nghttp2_option* option_raw = nullptr;
-  nghttp2_option_new(&option_raw);
-  std::unique_ptr<nghttp2_option, Http2OptionDeleter> option(option_raw);
-  // Window credit is given back as the relay takes body bytes, so a stream holds at most its
-  // window of unread body.
-  nghttp2_option_set_no_auto_window_update(option_raw, 1);
-  nghttp2_session_server_new2(&session_, raw, this, option_raw);
+  Http2Setup setup = NewHttp2Setup(&OnHeader, &OnFrameRecv, &OnDataChunk, &OnStreamClose);
+  nghttp2_session_callbacks_set_on_begin_headers_callback(setup.callbacks.get(), &OnBeginHeaders);
+  nghttp2_session_server_new2(&session_, setup.callbacks.get(), this, setup.option.get());
 }
 
 Http2Connection::~Http2Connection() {

@@ -35,19 +35,9 @@ Http2Upstream::Http2Upstream(Worker& worker, std::unique_ptr<UpstreamConnection>
       wake_(connection_->stream.get_executor()),
       idle_since_(Deadline::Clock::now()) {
   worker_.Register(&write_deadline_);
-  nghttp2_session_callbacks* raw = nullptr;
-  nghttp2_session_callbacks_new(&raw);
-  std::unique_ptr<nghttp2_session_callbacks, Http2CallbacksDeleter> callbacks(raw);
-  nghttp2_session_callbacks_set_on_header_callback(raw, &OnHeader);
-  nghttp2_session_callbacks_set_on_frame_recv_callback(raw, &OnFrameRecv);
-  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(raw, &OnDataChunk);
-  nghttp2_session_callbacks_set_on_stream_close_callback(raw, &OnStreamClose);
-  nghttp2_option* option_raw = nullptr;
-  nghttp2_option_new(&option_raw);
-  std::unique_ptr<nghttp2_option, Http2OptionDeleter> option(option_raw);
-  nghttp2_option_set_no_auto_window_update(option_raw, 1);  // credit as the client reads
-  nghttp2_option_set_peer_max_concurrent_streams(option_raw, kAssumedConcurrentStreams);
-  nghttp2_session_client_new2(&session_, raw, this, option_raw);
+  Http2Setup setup = NewHttp2Setup(&OnHeader, &OnFrameRecv, &OnDataChunk, &OnStreamClose);
+  nghttp2_option_set_peer_max_concurrent_streams(setup.option.get(), kAssumedConcurrentStreams);
+  nghttp2_session_client_new2(&session_, setup.callbacks.get(), this, setup.option.get());
 
   const nghttp2_settings_entry settings[] = {
       {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},

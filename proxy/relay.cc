@@ -222,6 +222,20 @@ asio::awaitable<bool> Relay::Fail(Downstream& client, ExchangeRecord& exchange,
   co_return co_await client.Respond(exchange, failure.status(), failure.reason(), false);
 }
 
+std::optional<Relay::Failure> Relay::Failure::OfBodyRead(Downstream::ReadResult result) {
+  switch (result) {
+    case Downstream::ReadResult::kOk:
+      return std::nullopt;
+    case Downstream::ReadResult::kTimeout:
+      return Failure{kClientTimeout};
+    case Downstream::ReadResult::kClosed:
+      return Failure{kClientClosed};
+    case Downstream::ReadResult::kMalformed:
+      return Failure{kClientBadBody};
+  }
+  return Failure{kClientBadBody};
+}
+
 http::status Relay::Failure::status() const {
   switch (cause) {
     case kUpstreamTimeout:
@@ -307,16 +321,8 @@ asio::awaitable<std::optional<Relay::Failure>> Relay::SendRequest(Downstream& cl
     if (!piece.need_read) continue;
     // The client stopped mid-body, or broke its framing: an upstream that has a truncated
     // request is dropped.
-    switch (co_await client.ReadBody()) {
-      case Downstream::ReadResult::kOk:
-        break;
-      case Downstream::ReadResult::kTimeout:
-        co_return Failure{Failure::kClientTimeout};
-      case Downstream::ReadResult::kClosed:
-        co_return Failure{Failure::kClientClosed};
-      case Downstream::ReadResult::kMalformed:
-        co_return Failure{Failure::kClientBadBody};
-    }
+    const Downstream::ReadResult read = co_await client.ReadBody();
+    if (std::optional<Failure> failure = Failure::OfBodyRead(read)) co_return failure;
   }
   co_return std::nullopt;
 }

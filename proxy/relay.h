@@ -69,6 +69,9 @@ class Relay {
       kClientBadBody,        // 400
       kClientClosed,         // no response possible
     };
+    // A failed read of the client's body, or nothing for kOk.
+    static std::optional<Failure> OfBodyRead(Downstream::ReadResult result);
+
     Cause cause;
     bool retryable = false;
     http::status status() const;

@@ -219,16 +219,9 @@ asio::awaitable<std::optional<Relay::Failure>> Relay::AwaitHttp2Head(Downstream&
       if (failure) co_return failure;
     }
     if (need_read && !duplex_) {
-      switch (co_await client.ReadBody()) {
-        case Downstream::ReadResult::kOk:
-          continue;
-        case Downstream::ReadResult::kTimeout:
-          co_return Failure{Failure::kClientTimeout};
-        case Downstream::ReadResult::kClosed:
-          co_return Failure{Failure::kClientClosed};
-        case Downstream::ReadResult::kMalformed:
-          co_return Failure{Failure::kClientBadBody};
-      }
+      const Downstream::ReadResult read = co_await client.ReadBody();
+      if (std::optional<Failure> failure = Failure::OfBodyRead(read)) co_return failure;
+      continue;
     }
     // Wait for the upstream (and, in full duplex, the client): head, room, body, reset.
     const bool signalled = co_await WaitHttp2(exchange);
