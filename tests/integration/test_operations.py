@@ -132,7 +132,14 @@ class RoughEdges(CiapTestCase):
         self.assertGreater(m.value("process_virtual_memory_bytes"), rss)
         self.assertGreater(m.value("process_open_fds"), 3)
         self.assertGreaterEqual(m.value("process_max_fds"), m.value("process_open_fds"))
-        self.assertGreater(m.value("process_cpu_seconds_total"), 0)
+        # The process's own utime + stime (clock ticks: a fresh process may be at 0).
+        with open(f"/proc/{p.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        own_cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        cpu = m.value("process_cpu_seconds_total")
+        self.assertGreaterEqual(cpu, 0)
+        self.assertLessEqual(cpu, own_cpu + 1e-9)
+        self.assertGreater(cpu, own_cpu - 0.5)
         started = m.value("process_start_time_seconds")
         self.assertLess(abs(started - time.time()), 120)
         self.assertIn("# TYPE process_cpu_seconds_total counter", m.text)
