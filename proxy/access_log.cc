@@ -30,6 +30,10 @@ void AppendAccessLine(std::string& out, const AccessLogEntry& entry) {
   field("upstream", entry.upstream);
   field("client", entry.client);
   if (!entry.reason.empty()) field("reason", entry.reason);
+  if (entry.grpc_status >= 0) {
+    out.append(",\"grpc_status\":");
+    out.append(std::to_string(entry.grpc_status));
+  }
   if (entry.caller != nullptr) AppendCallerFields(out, *entry.caller);
   out.append("}\n");
 }

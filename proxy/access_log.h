@@ -23,6 +23,7 @@ struct AccessLogEntry {
   std::string_view client;
   std::string_view reason;         // why it passed or was refused; empty: none recorded
   const Caller* caller = nullptr;  // who, on an authenticated request
+  int grpc_status = -1;            // a gRPC call's status (trailers, or ciap's reply); -1: none
 };
 
 // Appends {"time":…,"type":"access",…} and a newline. An authenticated request's line names

@@ -94,6 +94,7 @@ void RecordExchange(Worker& worker, const ListenerRuntime& listener, std::string
                        .client = client,
                        .reason = exchange.reason,
                        .caller = exchange.caller.get(),
+                       .grpc_status = exchange.grpc_status,
                    });
   log.Commit();
 }

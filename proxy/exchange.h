@@ -46,6 +46,7 @@ struct ExchangeRecord {
     reason = {};
     caller.reset();
     bytes_in = bytes_out = 0;
+    grpc_status = -1;
   }
 
   Deadline::Clock::time_point start;
@@ -60,6 +61,9 @@ struct ExchangeRecord {
   std::shared_ptr<const Caller> caller;  // who, once the identity filter established it
   uint64_t bytes_in = 0;                 // request body bytes sent on
   uint64_t bytes_out = 0;                // response body bytes sent back
+  // A gRPC call's status (HTTP says 200 for most failed calls): from the upstream's trailers,
+  // or ciap's own reply. -1: not a gRPC call, or none came.
+  int grpc_status = -1;
 };
 
 // The client side of one exchange, after the decision path let the request through.

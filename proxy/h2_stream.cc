@@ -415,7 +415,10 @@ asio::awaitable<bool> Http2Stream::Respond(
     // gRPC clients read a status, not a page: a trailers-only response (HEADERS, END_STREAM).
     AddHead(":status", "200");
     AddHead("content-type", "application/grpc");
-    AddHead("grpc-status", GrpcStatus(status));
+    const std::string_view grpc_status = GrpcStatus(status);
+    std::from_chars(grpc_status.data(), grpc_status.data() + grpc_status.size(),
+                    exchange.grpc_status);
+    AddHead("grpc-status", grpc_status);
     AddHead("grpc-message", reason);
     no_body_ = true;
   } else {

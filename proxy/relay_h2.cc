@@ -64,6 +64,16 @@ std::optional<uint64_t> ContentLength(const http::response_header<>& head) {
   return length;
 }
 
+// The grpc-status a call ended with: in the trailers, or in the head of a trailers-only answer.
+int GrpcStatusOf(const Http2Exchange& stream) {
+  std::string_view value = stream.trailers[std::string_view("grpc-status")];
+  if (value.empty()) value = stream.head[std::string_view("grpc-status")];
+  int status = -1;
+  auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), status);
+  if (value.empty() || error != std::errc() || end != value.data() + value.size()) return -1;
+  return status;
+}
+
 }  // namespace
 
 milliseconds Relay::StepTimeout(const ExchangeRecord& exchange) const {
@@ -280,6 +290,7 @@ asio::awaitable<bool> Relay::RelayHttp2Response(Downstream& client, ExchangeReco
     if (done && !no_body && stream.trailers.begin() != stream.trailers.end()) {
       client.SetTrailers(stream.trailers);
     }
+    if (done) exchange.grpc_status = GrpcStatusOf(stream);
     const bool written = co_await client.WriteResponse(buffer.first(n), done);
     if (!written) {
       exchange.reason = "client_closed";

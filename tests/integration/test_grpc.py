@@ -179,8 +179,13 @@ class GrpcTest(CiapTestCase):
         self.assertEqual((r["answers"], r["in_order"]), (200, True), r)
 
     def test_upstream_error_status_and_details_pass_through(self):
-        [r] = self.calls([{"method": "Fail"}])
+        [r] = self.calls([{"method": "Fail"}, {"method": "Unary"}])[:1]
         self.assertEqual((r["code"], r["details"]), ("NOT_FOUND", "no such blob"), r)
+        # The access log has the gRPC status, which HTTP (200) does not say.
+        failed = self.ciap.wait_access(lambda a: a.get("path") == "/ciap.test.Echo/Fail")[0]
+        self.assertEqual((failed["status"], failed.get("grpc_status")), (200, 5), failed)
+        ok = self.ciap.wait_access(lambda a: a.get("path") == "/ciap.test.Echo/Unary")[0]
+        self.assertEqual(ok.get("grpc_status"), 0, ok)
 
     def test_client_deadline_cancels_the_upstream_call(self):
         [r] = self.calls([{"method": "Slow", "request": "5", "timeout": 0.5}])
@@ -234,6 +239,8 @@ class GrpcTest(CiapTestCase):
     def test_ciaps_own_replies_are_grpc_statuses(self):
         [r] = self.calls([{"method": "Unary"}], token="-")
         self.assertEqual((r["code"], r["details"]), ("UNAUTHENTICATED", "missing_token"))
+        refused = self.ciap.wait_access(lambda a: a.get("status") == 401)[0]
+        self.assertEqual(refused.get("grpc_status"), 16, refused)
         out = subprocess.run([self.python, "-c", DENIED_CALL, str(self.ciap.port()), certs().ca,
                               self.tokens[0]], capture_output=True, text=True, timeout=60)
         self.assertEqual(out.stdout.split(), ["PERMISSION_DENIED", "no_allowed_group",
