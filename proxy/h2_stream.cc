@@ -25,27 +25,27 @@ constexpr std::size_t kMaxQueuedBytes = 64 * 1024;
 
 // The gRPC status of a reply ciap makes itself (gRPC's own HTTP mapping, with 429 as
 // RESOURCE_EXHAUSTED and 504 as DEADLINE_EXCEEDED).
-std::string_view GrpcStatus(http::status status) {
+int GrpcStatus(http::status status) {
   switch (static_cast<int>(status)) {
     case 400:
     case 431:
-      return "13";  // INTERNAL
+      return 13;  // INTERNAL
     case 401:
-      return "16";  // UNAUTHENTICATED
+      return 16;  // UNAUTHENTICATED
     case 403:
-      return "7";  // PERMISSION_DENIED
+      return 7;  // PERMISSION_DENIED
     case 404:
     case 405:
-      return "12";  // UNIMPLEMENTED
+      return 12;  // UNIMPLEMENTED
     case 429:
-      return "8";  // RESOURCE_EXHAUSTED
+      return 8;  // RESOURCE_EXHAUSTED
     case 502:
     case 503:
-      return "14";  // UNAVAILABLE
+      return 14;  // UNAVAILABLE
     case 504:
-      return "4";  // DEADLINE_EXCEEDED
+      return 4;  // DEADLINE_EXCEEDED
     default:
-      return "2";  // UNKNOWN
+      return 2;  // UNKNOWN
   }
 }
 
@@ -415,10 +415,8 @@ asio::awaitable<bool> Http2Stream::Respond(
     // gRPC clients read a status, not a page: a trailers-only response (HEADERS, END_STREAM).
     AddHead(":status", "200");
     AddHead("content-type", "application/grpc");
-    const std::string_view grpc_status = GrpcStatus(status);
-    std::from_chars(grpc_status.data(), grpc_status.data() + grpc_status.size(),
-                    exchange.grpc_status);
-    AddHead("grpc-status", grpc_status);
+    exchange.grpc_status = GrpcStatus(status);
+    AddHead("grpc-status", Decimal(static_cast<uint64_t>(exchange.grpc_status)).view());
     AddHead("grpc-message", reason);
     no_body_ = true;
   } else {

@@ -123,10 +123,7 @@ void Http2Upstream::Idle() {
   if (retired_ && !dead_) nghttp2_session_terminate_session(session_, NGHTTP2_NO_ERROR);
 }
 
-void Http2Upstream::Close() {
-  connection_->stream.Close();
-  Fail();
-}
+void Http2Upstream::Close() { Fail(); }  // Fail closes the socket
 
 void Http2Upstream::Retire() {
   retired_ = true;

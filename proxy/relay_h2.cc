@@ -21,13 +21,22 @@ namespace {
 
 using std::chrono::milliseconds;
 
+// `text` as a whole number (nothing before or after it), or nothing.
+template <class Number>
+std::optional<Number> WholeNumber(std::string_view text) {
+  Number value{};
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
 // gRPC's timeout header: 1 to 8 digits and a unit (H, M, S, m, u, n).
 std::optional<Deadline::Clock::time_point> GrpcDue(const http::fields& headers) {
   std::string_view value = headers["grpc-timeout"];
   if (value.size() < 2 || value.size() > 9) return std::nullopt;
-  uint64_t amount = 0;
-  auto [end, error] = std::from_chars(value.data(), value.data() + value.size() - 1, amount);
-  if (error != std::errc() || end != value.data() + value.size() - 1) return std::nullopt;
+  const std::optional<uint64_t> digits = WholeNumber<uint64_t>(value.substr(0, value.size() - 1));
+  if (!digits) return std::nullopt;
+  const uint64_t amount = *digits;
   std::chrono::nanoseconds timeout;
   switch (value.back()) {
     case 'H':
@@ -54,24 +63,11 @@ std::optional<Deadline::Clock::time_point> GrpcDue(const http::fields& headers) 
   return Deadline::Clock::now() + timeout;
 }
 
-std::optional<uint64_t> ContentLength(const http::response_header<>& head) {
-  std::string_view value = head[http::field::content_length];
-  uint64_t length = 0;
-  auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), length);
-  if (value.empty() || error != std::errc() || end != value.data() + value.size()) {
-    return std::nullopt;
-  }
-  return length;
-}
-
 // The grpc-status a call ended with: in the trailers, or in the head of a trailers-only answer.
 int GrpcStatusOf(const Http2Exchange& stream) {
   std::string_view value = stream.trailers[std::string_view("grpc-status")];
   if (value.empty()) value = stream.head[std::string_view("grpc-status")];
-  int status = -1;
-  auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), status);
-  if (value.empty() || error != std::errc() || end != value.data() + value.size()) return -1;
-  return status;
+  return WholeNumber<int>(value).value_or(-1);
 }
 
 }  // namespace
@@ -250,7 +246,8 @@ asio::awaitable<bool> Relay::RelayHttp2Response(Downstream& client, ExchangeReco
   // HEADERS frame with END_STREAM on an HTTP/2 client.
   const bool no_body = head_request || code == 204 || code == 304 ||
                        (stream.ended && stream.body.size() == stream.body_at);
-  const std::optional<uint64_t> length = ContentLength(stream.head);
+  const std::optional<uint64_t> length =
+      WholeNumber<uint64_t>(stream.head[http::field::content_length]);
   const bool keep_alive = client.BeginResponse(stream.head, length, no_body, client_keep_alive);
   std::span<char> buffer = BodyBuffer(length && *length > 0 ? length : std::nullopt);
   for (;;) {
