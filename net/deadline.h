@@ -41,6 +41,11 @@ class Deadline {
     timer_ = nullptr;
     idle_ = false;
   }
+  // `target` is about to be handed on (to a pool that may close it): a deadline still armed on
+  // it would, once due, cancel whatever uses that object, or that memory, next.
+  void Forget(const Stream* target) {
+    if (stream_ == target) Disarm();
+  }
 
   // When the armed wait runs out (time_point::max() when disarmed).
   Clock::time_point due() const { return due_; }

@@ -54,7 +54,7 @@ void Relay::Trim() {
   constexpr std::size_t kKeep = 4096;
   // Every exchange gives its upstream connection back; one still held here would be a bug,
   // and must not travel to another client connection.
-  if (upstream_ != nullptr) pool_->Discard(std::move(upstream_));
+  if (upstream_ != nullptr) GiveBack(/*reusable=*/false);
   ReleaseHttp2();
   response_.reset();
   if (body_buffer_size_ > kKeep) {
@@ -63,6 +63,15 @@ void Relay::Trim() {
   }
   if (head_.capacity() > kKeep) std::string().swap(head_);
   if (chunk_line_.capacity() > kKeep) std::string().swap(chunk_line_);
+}
+
+void Relay::GiveBack(bool reusable) {
+  deadline_->Forget(&upstream_->stream);
+  if (reusable) {
+    pool_->Release(std::move(upstream_));
+  } else {
+    pool_->Discard(std::move(upstream_));
+  }
 }
 
 std::span<char> Relay::BodyBuffer(std::optional<uint64_t> length) {
@@ -168,7 +177,7 @@ asio::awaitable<bool> Relay::Forward(Downstream& client, ExchangeRecord& exchang
     if (!failure) failure = co_await ReadResponseHead(exchange, head_request, websocket);
     if (!failure) break;
 
-    pool.Discard(std::move(upstream_));
+    GiveBack(/*reusable=*/false);
     if (failure->retryable && may_retry) continue;
     co_return co_await Fail(client, exchange, *failure);
   }
@@ -196,7 +205,7 @@ asio::awaitable<void> Relay::Tunnel(Downstream& client, ExchangeRecord& exchange
   deadline_->Disarm();  // the tunnel keeps its own idle time
   co_await client.Tunnel(response_->get(), upstream_->stream, upstream_->buffer, exchange);
   // A connection that carried another protocol never goes back to the pool.
-  pool_->Discard(std::move(upstream_));
+  GiveBack(/*reusable=*/false);
 }
 
 asio::awaitable<bool> Relay::Fail(Downstream& client, ExchangeRecord& exchange,
@@ -361,7 +370,6 @@ asio::awaitable<std::optional<Relay::Failure>> Relay::ReadResponseHead(
 asio::awaitable<bool> Relay::RelayResponse(Downstream& client, ExchangeRecord& exchange,
                                            bool client_keep_alive, bool head_request) {
   const UpstreamRuntime& upstream = *exchange.upstream;
-  UpstreamPool& pool = *pool_;
   auto& res = response_->get();
   const int code = res.result_int();
   upstream.responses->Increment(code);
@@ -390,7 +398,7 @@ asio::awaitable<bool> Relay::RelayResponse(Downstream& client, ExchangeRecord& e
       if (ec) {
         bool timed_out = deadline_->expired();
         (timed_out ? upstream.timeouts : upstream.resets)->Increment();
-        pool.Discard(std::move(upstream_));
+        GiveBack(/*reusable=*/false);
         if (!client.response_started()) {
           co_return co_await client.Respond(
               exchange, timed_out ? http::status::gateway_timeout : http::status::bad_gateway,
@@ -407,11 +415,7 @@ asio::awaitable<bool> Relay::RelayResponse(Downstream& client, ExchangeRecord& e
     if (!co_await client.WriteResponse(body.first(got), done)) {
       // The client went away. Unless the body was complete, the upstream connection still
       // carries unread bytes and cannot be reused.
-      if (done && response_->keep_alive()) {
-        pool.Release(std::move(upstream_));
-      } else {
-        pool.Discard(std::move(upstream_));
-      }
+      GiveBack(done && response_->keep_alive());
       exchange.reason = "client_closed";
       co_return false;
     }
@@ -419,11 +423,7 @@ asio::awaitable<bool> Relay::RelayResponse(Downstream& client, ExchangeRecord& e
     if (done) break;
   }
 
-  if (response_->keep_alive() && client.body_done() && upstream_->buffer.size() == 0) {
-    pool.Release(std::move(upstream_));
-  } else {
-    pool.Discard(std::move(upstream_));
-  }
+  GiveBack(response_->keep_alive() && client.body_done() && upstream_->buffer.size() == 0);
   co_return keep_alive;
 }
 

@@ -93,6 +93,9 @@ class Relay {
                                       bool client_keep_alive, bool head_request);
   // Counts a failure that ended the exchange and answers it (or not, when the client left).
   asio::awaitable<bool> Fail(Downstream& client, ExchangeRecord& exchange, const Failure& failure);
+  // Hands upstream_ back to its pool, for another request (`reusable`) or to be closed, with
+  // the deadline taken off it first.
+  void GiveBack(bool reusable);
   // The body buffer (both directions), for a body of `length` bytes (nullopt: unknown).
   std::span<char> BodyBuffer(std::optional<uint64_t> length);
   // No upstream connection could be had: 502 or 503.

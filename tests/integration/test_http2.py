@@ -208,5 +208,31 @@ class Http2Test(CiapTestCase):
         self.assertIn(":status: 200", out[goaway:])  # the open stream finished after it
         self.assertEqual(self.ciap.wait(20), 0)
 
+
+class Http2StreamDeadlineTest(CiapTestCase):
+    """An HTTP/2 stream's deadline times the upstream connection while its exchange runs; once
+    the exchange is over, that connection goes back to the pool, which may close it. A deadline
+    still pointing at it would, once due, touch freed memory (a crash seen under load)."""
+
+    def test_a_finished_stream_leaves_no_deadline_on_its_upstream_connection(self):
+        up = self.start_upstream()
+        routes = [route("short", "app", match={"path_prefix": "/short"}, timeout="1s"),
+                  route("slow", "app", match={"path_prefix": "/delay"}, timeout="10s")]
+        # The pool closes the idle connection long before the short route's timeout is due.
+        upstream = upstream_cfg("app", f"127.0.0.1:{up.port}", idle_timeout="300ms")
+        self.ciap = self.start_ciap(make_config([upstream], [tls_listener("agents", routes)]),
+                                    args=["--concurrency", "1"])
+        url = f"https://localhost:{self.ciap.port()}"
+        for _ in range(2):
+            first = curl("--http2", "-o", "/dev/null", "-w", "%{http_version} %{http_code}",
+                         f"{url}/short/x")
+            self.assertEqual(first.stdout.decode(), "2 200", first.stderr)
+            time.sleep(1.6)  # the pool closed the connection; the 1 s timeout is past
+            self.assertTrue(self.ciap.running())
+            slow = curl("-o", "/dev/null", "-w", "%{http_code}", f"{url}/delay/300")
+            self.assertEqual(slow.stdout.decode(), "200", slow.stderr)
+        self.assertEqual(self.ciap.metrics().value("ciap_upstream_requests_total",
+                                                   upstream="app", code="reset"), 0)
+
 if __name__ == "__main__":
     unittest.main()
