@@ -260,7 +260,7 @@ bool UpstreamPool::StillOpen(UpstreamConnection& connection) {
   // there fails and cannot be retried, so look before use. Connections reused within a few
   // milliseconds (the busy case) skip the syscall: the race there is covered by the retry of
   // bodiless requests.
-  if (Deadline::Clock::now() - connection.idle_since < std::chrono::milliseconds(20)) return true;
+  if (Deadline::CoarseNow() - connection.idle_since < std::chrono::milliseconds(20)) return true;
   char byte;
   ssize_t n = ::recv(connection.stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   if (n == 0) return false;                                   // FIN
@@ -300,7 +300,7 @@ void UpstreamPool::Release(std::unique_ptr<UpstreamConnection> connection) {
     Discard(std::move(connection));
     return;
   }
-  connection->idle_since = Deadline::Clock::now();
+  connection->idle_since = Deadline::CoarseNow();
   connection->buffer.clear();
   idle_.push_back(std::move(connection));
   upstream_.active_connections->Decrement();

@@ -28,10 +28,13 @@ uint64_t RequestIdGenerator::Next() {
 
 void RequestIdGenerator::Append(std::string& out) {
   static constexpr char kHex[] = "0123456789abcdef";
+  const std::size_t at = out.size();
+  out.resize(at + 32);
+  char* digit = out.data() + at;
   for (int word = 0; word < 2; ++word) {
     uint64_t value = Next();
     for (int i = 0; i < 16; ++i) {
-      out.push_back(kHex[value & 15]);
+      *digit++ = kHex[value & 15];
       value >>= 4;
     }
   }
