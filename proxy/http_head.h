@@ -6,9 +6,7 @@
 #pragma once
 
 #include <boost/asio/buffer.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/buffer_body.hpp>
-#include <boost/beast/http/error.hpp>
 #include <boost/beast/http/fields.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/status.hpp>
@@ -78,51 +76,7 @@ class StrictRequestParser
 // Content-Length of digits only (Beast takes "5, 5"); one valid Host.
 std::string_view RequestHeadProblem(const StrictRequestParser& parser);
 
-// Feeds `parser` the bytes already in `buffer` (and consumes them) until its head is complete.
-// True when it is, or when the bytes are malformed (`ec`); false when the head needs bytes
-// that have not arrived. Most heads arrive whole in one read: parsed here, they skip a round
-// through the event loop that Beast's asynchronous read takes even when it reads nothing.
-template <bool isRequest>
-bool ParseBufferedHead(boost::beast::http::basic_parser<isRequest>& parser,
-                       boost::beast::flat_buffer& buffer, boost::beast::error_code& ec);
-
-// The same for body bytes already in `buffer`: moved into the parser's body buffer as far as
-// it has room. False when nothing could be parsed without reading (then `ec` is clear).
-template <bool isRequest>
-bool ParseBufferedBody(boost::beast::http::basic_parser<isRequest>& parser,
-                       boost::beast::flat_buffer& buffer, boost::beast::error_code& ec);
-
 // ---- implementation ----
-
-template <bool isRequest>
-bool ParseBufferedHead(boost::beast::http::basic_parser<isRequest>& parser,
-                       boost::beast::flat_buffer& buffer, boost::beast::error_code& ec) {
-  ec = {};
-  while (!parser.is_header_done()) {
-    if (buffer.size() == 0) return false;
-    const std::size_t used = parser.put(buffer.data(), ec);
-    buffer.consume(used);
-    if (ec == boost::beast::http::error::need_more) {
-      ec = {};
-      return false;
-    }
-    if (ec) return true;
-  }
-  return true;
-}
-
-template <bool isRequest>
-bool ParseBufferedBody(boost::beast::http::basic_parser<isRequest>& parser,
-                       boost::beast::flat_buffer& buffer, boost::beast::error_code& ec) {
-  ec = {};
-  if (buffer.size() == 0 || parser.is_done()) return false;
-  const std::size_t used = parser.put(buffer.data(), ec);
-  buffer.consume(used);
-  if (ec == boost::beast::http::error::need_more || ec == boost::beast::http::error::need_buffer) {
-    ec = {};
-  }
-  return used > 0 || ec;
-}
 
 bool IsConnectionToken(const boost::beast::http::fields& fields, std::string_view name);
 

@@ -2,7 +2,6 @@
 #include "proxy/relay.h"
 
 #include <array>
-#include <tuple>
 
 #include "proxy/h2_upstream.h"
 #include "proxy/http_head.h"
@@ -346,12 +345,8 @@ asio::awaitable<std::optional<Relay::Failure>> Relay::ReadResponseHead(
     response_->body_limit(boost::none);
     if (head_request) response_->skip(true);
     deadline_->Arm(exchange.route->config->timeout, &upstream_->stream);
-    error_code ec;
-    if (!ParseBufferedHead(*response_, upstream_->buffer, ec)) {
-      std::size_t n = 0;
-      std::tie(ec, n) = co_await http::async_read_header(upstream_->stream, upstream_->buffer,
-                                                         *response_, use_nothrow);
-    }
+    auto [ec, n] = co_await http::async_read_header(upstream_->stream, upstream_->buffer,
+                                                    *response_, use_nothrow);
     if (ec) {
       if (deadline_->expired()) co_return Failure{Failure::kUpstreamTimeout};
       // Nothing at all came back: the classic stale keep-alive connection.
@@ -397,12 +392,8 @@ asio::awaitable<bool> Relay::RelayResponse(Downstream& client, ExchangeRecord& e
       res.body().data = body.data();
       res.body().size = body.size();
       deadline_->Arm(route_timeout, &upstream_->stream);
-      error_code ec;
-      if (!ParseBufferedBody(*response_, upstream_->buffer, ec)) {
-        std::size_t n = 0;
-        std::tie(ec, n) = co_await http::async_read_some(upstream_->stream, upstream_->buffer,
-                                                         *response_, use_nothrow);
-      }
+      auto [ec, n] = co_await http::async_read_some(upstream_->stream, upstream_->buffer,
+                                                    *response_, use_nothrow);
       if (ec == http::error::need_buffer) ec = {};
       if (ec) {
         bool timed_out = deadline_->expired();

@@ -195,10 +195,6 @@ asio::awaitable<bool> Session::Handshake() {
     }
   }
   RecordConnection();
-  if (connection_.alpn == "h2") {
-    co_await ServeHttp2({});
-    co_return false;
-  }
   co_return true;
 }
 
@@ -228,6 +224,10 @@ asio::awaitable<bool> Session::Serve() {
   if (!handshake_done_) {
     if (!co_await Handshake()) co_return false;
     handshake_done_ = true;
+    if (connection_.alpn == "h2") {
+      co_await ServeHttp2({});
+      co_return false;
+    }
   }
 
   bool linger = false;
@@ -276,12 +276,7 @@ asio::awaitable<bool> Session::Serve() {
     parser.body_limit(boost::none);  // bodies are streamed, never held whole
 
     deadline_.Arm(limits->header_timeout, &stream_);
-    error_code ec;
-    if (!ParseBufferedHead(parser, flight_->buffer, ec)) {
-      std::size_t n = 0;
-      std::tie(ec, n) =
-          co_await http::async_read_header(stream_, flight_->buffer, parser, use_nothrow);
-    }
+    auto [ec, n] = co_await http::async_read_header(stream_, flight_->buffer, parser, use_nothrow);
     const HeadCheck check = CheckHead(ec, parser, *limits);
     if (check.quiet_close) break;
     bool keep_alive = false;

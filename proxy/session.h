@@ -70,8 +70,8 @@ class Session : public Downstream {
   static void Resume(std::unique_ptr<Session> self);
   static void Park(std::unique_ptr<Session> self);
   asio::awaitable<bool> Serve();
-  // The TLS handshake (bounded by header_timeout) on TLS listeners; a client that chose h2 in
-  // ALPN is then served as HTTP/2 here. False: the connection is over (closed, or served).
+  // The TLS handshake (bounded by header_timeout) on TLS listeners; false: the connection is
+  // closed.
   asio::awaitable<bool> Handshake();
   // After the handshake: what filters may know of the peer (address, SNI, ALPN, the verified
   // client certificate chain).

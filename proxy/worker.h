@@ -106,11 +106,7 @@ class Worker {
   RequestIdGenerator request_ids_;
   Deadline deadlines_head_;  // sentinel of the intrusive list
   // Destroyed explicitly in ~Worker, in an order that keeps what sessions touch alive.
-  // Every socket of a worker is read, written and cancelled on the worker's thread only (other
-  // threads post to it), so the reactor's per-socket lock is switched off: a lock and an unlock
-  // less for each operation. Posting from other threads stays locked.
-  std::unique_ptr<asio::io_context> io_ =
-      std::make_unique<asio::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO);
+  std::unique_ptr<asio::io_context> io_ = std::make_unique<asio::io_context>(1);
   std::vector<std::shared_ptr<Acceptor>> acceptors_;
   std::unordered_map<const UpstreamRuntime*, std::unique_ptr<UpstreamPool>> pools_;
   std::vector<std::unique_ptr<Http2Stream>> spare_streams_;
