@@ -1,10 +1,11 @@
 // Coarse per-operation deadlines without a timer per operation.
 //
 // Each connection owns one Deadline, linked into its worker's list. Arming one is storing a
-// time point; the worker's ticker (every 100 ms) expires the ones that are due by cancelling
-// whatever the connection is waiting on. That is one timer per worker instead of a timer
-// re-armed (a timerfd syscall) for every read and write, at the price of 100 ms precision,
-// which is plenty for timeouts configured in seconds.
+// time point (and lowering the worker's earliest due time if it is sooner); the worker's
+// ticker (every 100 ms) expires the ones that are due by cancelling whatever the connection is
+// waiting on, and walks the list only when the earliest due time has come. That is one timer per
+// worker instead of a timer re-armed (a timerfd syscall) for every read and write, at the price of
+// 100 ms precision, which is plenty for timeouts configured in seconds.
 #pragma once
 
 #include <time.h>
@@ -38,6 +39,7 @@ class Deadline {
   // which draining ends early.
   void Arm(std::chrono::milliseconds timeout, Stream* target, bool idle = false) {
     due_ = CoarseNow() + timeout;
+    if (earliest_ != nullptr && due_ < *earliest_) *earliest_ = due_;
     stream_ = target;
     timer_ = nullptr;
     expired_ = false;
@@ -88,6 +90,8 @@ class Deadline {
   asio::steady_timer* timer_ = nullptr;
   bool expired_ = false;
   bool idle_ = false;
+  // The worker's earliest due time, lowered by an Arm that is due sooner (see Worker::Ticker).
+  Clock::time_point* earliest_ = nullptr;
   // Intrusive list links, owned by Worker.
   Deadline* prev_ = nullptr;
   Deadline* next_ = nullptr;

@@ -1,6 +1,7 @@
 // See worker.h.
 #include "proxy/worker.h"
 
+#include <algorithm>
 #include <random>
 
 #include "proxy/h2_stream.h"
@@ -169,6 +170,8 @@ void Worker::SweepPools(Deadline::Clock::time_point now) {
 }
 
 void Worker::Register(Deadline* deadline) {
+  deadline->earliest_ = &earliest_due_;
+  earliest_due_ = std::min(earliest_due_, deadline->due());
   deadline->next_ = deadlines_head_.next_;
   deadline->prev_ = &deadlines_head_;
   deadlines_head_.next_->prev_ = deadline;
@@ -179,6 +182,7 @@ void Worker::Unregister(Deadline* deadline) {
   deadline->prev_->next_ = deadline->next_;
   deadline->next_->prev_ = deadline->prev_;
   deadline->next_ = deadline->prev_ = nullptr;
+  deadline->earliest_ = nullptr;
 }
 
 asio::awaitable<void> Worker::AcceptLoop(std::shared_ptr<Acceptor> acceptor) {
@@ -211,9 +215,17 @@ asio::awaitable<void> Worker::Ticker() {
     if (ec) co_return;
     auto now = Deadline::Clock::now();
     bool draining = shared_.draining.load(std::memory_order_relaxed);
-    // Check() may cancel operations, whose completions run later: the list is stable here.
-    for (Deadline* d = deadlines_head_.next_; d != &deadlines_head_; d = d->next_) {
-      d->Check(now, draining);
+    // The walk touches every connection's deadline: with 10,000 idle keep-alive connections
+    // that is a millisecond of cache misses in which no request is served. So it runs only at
+    // a tick where one may be due (or while draining, which ends idle waits early). Check()
+    // may cancel operations, whose completions run later: the list is stable here.
+    if (draining || now >= earliest_due_) {
+      Deadline::Clock::time_point earliest = Deadline::Clock::time_point::max();
+      for (Deadline* d = deadlines_head_.next_; d != &deadlines_head_; d = d->next_) {
+        d->Check(now, draining);
+        earliest = std::min(earliest, d->due());  // an expired one stays due: checked again
+      }
+      earliest_due_ = earliest;
     }
     SweepPools(now);
     access_log_.Flush();

@@ -105,6 +105,9 @@ class Worker {
   AccessLogBuffer access_log_;
   RequestIdGenerator request_ids_;
   Deadline deadlines_head_;  // sentinel of the intrusive list
+  // No registered deadline is due before this (it may be earlier than the real earliest: a
+  // deadline re-armed later or disarmed leaves it; the next walk recomputes it).
+  Deadline::Clock::time_point earliest_due_ = Deadline::Clock::time_point::max();
   // Destroyed explicitly in ~Worker, in an order that keeps what sessions touch alive.
   std::unique_ptr<asio::io_context> io_ = std::make_unique<asio::io_context>(1);
   std::vector<std::shared_ptr<Acceptor>> acceptors_;
