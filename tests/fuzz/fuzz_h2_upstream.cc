@@ -72,9 +72,18 @@ void Harness::Run(const uint8_t* data, std::size_t size) {
   const std::string_view bytes(reinterpret_cast<const char*>(data + 1), size - 1);
   asio::io_context& io = worker_->io();
 
+  // libFuzzer's timer signals can interrupt these blocking calls (EINTR); the kernel goes on
+  // with the connection, so wait for it rather than start another.
   tcp::socket client(io);
-  client.connect(acceptor_->local_endpoint());
-  tcp::socket server = acceptor_->accept();
+  error_code ec;
+  client.connect(acceptor_->local_endpoint(), ec);
+  while (ec == asio::error::interrupted) client.wait(tcp::socket::wait_write, ec);
+  FUZZ_CHECK(!ec, "connect to the harness's own acceptor");
+  tcp::socket server(io);
+  do {
+    acceptor_->accept(server, ec);
+  } while (ec == asio::error::interrupted);
+  FUZZ_CHECK(!ec, "accept on the harness's own acceptor");
   auto upstream = std::make_shared<Http2Upstream>(
       *worker_, std::make_unique<UpstreamConnection>(std::move(client), nullptr), runtime_);
   upstream->Start();
