@@ -87,7 +87,7 @@ Http2Stream::~Http2Stream() { worker_.Unregister(&deadline_); }
 void Http2Stream::Recycle() {
   // Only what a request left behind; the object (deadline, timer, relay) stays.
   constexpr std::size_t kKeepBytes = 16 * 1024;
-  deadline_.Disarm();  // it may still point at an upstream connection the relay gave back
+  deadline_.Disarm();  // a recycled stream starts with nothing armed
   snapshot_.reset();
   listener_ = nullptr;
   exchange_.Reset();
