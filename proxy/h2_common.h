@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -48,6 +49,15 @@ inline Http2Setup NewHttp2Setup(nghttp2_on_header_callback on_header,
   return setup;
 }
 
+// Fields HPACK must not put in its dynamic table (RFC 7541 7.1.3): credentials, which must not
+// share a compression context with what others send, and a request id, which is new in every
+// message: indexing it would only evict useful entries and cost both ends an insertion and an
+// eviction per message. Names are lower case, as HTTP/2 sends them.
+inline bool NeverIndexed(std::string_view name) {
+  return name == "x-request-id" || name == "authorization" || name == "proxy-authorization" ||
+         name == "cookie" || name == "set-cookie";
+}
+
 // nghttp2's view of the first `count` fields of a header list: pointers into `fields`, which
 // must outlive it (nghttp2 copies them when a frame is submitted).
 inline std::vector<nghttp2_nv> NameValues(std::vector<std::pair<std::string, std::string>>& fields,
@@ -58,7 +68,7 @@ inline std::vector<nghttp2_nv> NameValues(std::vector<std::pair<std::string, std
     auto& [name, value] = fields[i];
     list.push_back({reinterpret_cast<uint8_t*>(name.data()),
                     reinterpret_cast<uint8_t*>(value.data()), name.size(), value.size(),
-                    NGHTTP2_NV_FLAG_NONE});
+                    NeverIndexed(name) ? NGHTTP2_NV_FLAG_NO_INDEX : NGHTTP2_NV_FLAG_NONE});
   }
   return list;
 }
