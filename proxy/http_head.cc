@@ -62,6 +62,25 @@ bool IsConnectionToken(const boost::beast::http::fields& fields, std::string_vie
   return found;
 }
 
+ConnectionTokens::ConnectionTokens(const boost::beast::http::fields& fields) {
+  ForEachConnectionToken(fields, [&](std::string_view token) {
+    if (count_ == kKept) {
+      more_ = &fields;
+      return false;
+    }
+    tokens_[count_++] = token;
+    return true;
+  });
+}
+
+bool ConnectionTokens::Names(std::string_view name) const {
+  if (more_ != nullptr) return IsConnectionToken(*more_, name);
+  for (std::size_t i = 0; i < count_; ++i) {
+    if (iequals(tokens_[i], name)) return true;
+  }
+  return false;
+}
+
 bool IsWebSocketUpgrade(const boost::beast::http::request_header<>& request) {
   return request.method() == boost::beast::http::verb::get && request.version() >= 11 &&
          iequals(request[boost::beast::http::field::upgrade], "websocket") &&

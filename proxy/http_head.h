@@ -5,6 +5,7 @@
 // itself.
 #pragma once
 
+#include <array>
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/fields.hpp>
@@ -80,13 +81,27 @@ std::string_view RequestHeadProblem(const StrictRequestParser& parser);
 
 bool IsConnectionToken(const boost::beast::http::fields& fields, std::string_view name);
 
+// The tokens of a message's Connection header(s), read once, so that every field of the message
+// can be checked against them without another lookup and parse.
+class ConnectionTokens {
+ public:
+  explicit ConnectionTokens(const boost::beast::http::fields& fields);
+  // True if a token names `name` (case-insensitively).
+  bool Names(std::string_view name) const;
+
+ private:
+  static constexpr std::size_t kKept = 8;  // more (rare) are looked up in the fields
+  std::array<std::string_view, kKept> tokens_{};
+  std::size_t count_ = 0;
+  const boost::beast::http::fields* more_ = nullptr;
+};
+
 template <class Visit>
 void ForEachEndToEndField(const boost::beast::http::fields& fields, Visit visit) {
-  bool has_connection = fields.find(boost::beast::http::field::connection) != fields.end();
+  const ConnectionTokens tokens(fields);
   for (const auto& field : fields) {
     std::string_view name = field.name_string();
-    if (IsHopByHopHeader(name)) continue;
-    if (has_connection && IsConnectionToken(fields, name)) continue;
+    if (IsHopByHopHeader(name) || tokens.Names(name)) continue;
     visit(name, std::string_view(field.value()));
   }
 }

@@ -26,6 +26,23 @@ TEST(HttpHead, DropsHopByHopAndConnectionTokens) {
   EXPECT_EQ(out, "Accept: */*\r\n");
 }
 
+TEST(HttpHead, ManyConnectionTokensAllDrop) {
+  // More tokens than ConnectionTokens keeps inline, over two Connection fields: every named
+  // field still stays behind.
+  boost::beast::http::fields fields;
+  fields.insert("Connection", "x-a, x-b, x-c, x-d, x-e");
+  fields.insert("Connection", "x-f,x-g ,\tx-h, x-i, X-J");
+  for (const char* name : {"X-A", "x-e", "X-F", "x-h", "x-i", "x-j"}) fields.insert(name, "1");
+  fields.insert("X-Kept", "1");
+  std::string out;
+  AppendEndToEndFields(out, fields, [](std::string_view) { return false; });
+  EXPECT_EQ(out, "X-Kept: 1\r\n");
+  const ConnectionTokens tokens(fields);
+  EXPECT_TRUE(tokens.Names("X-I"));
+  EXPECT_TRUE(tokens.Names("x-j"));
+  EXPECT_FALSE(tokens.Names("x-kept"));
+}
+
 TEST(HttpHead, ChunkSizeIsLowerHex) {
   std::string out;
   AppendChunkSize(out, 0);
