@@ -66,9 +66,9 @@ inline std::vector<nghttp2_nv> NameValues(std::vector<std::pair<std::string, std
   list.reserve(count);
   for (std::size_t i = 0; i < count; ++i) {
     auto& [name, value] = fields[i];
+    const uint8_t flags = NeverIndexed(name) ? NGHTTP2_NV_FLAG_NO_INDEX : NGHTTP2_NV_FLAG_NONE;
     list.push_back({reinterpret_cast<uint8_t*>(name.data()),
-                    reinterpret_cast<uint8_t*>(value.data()), name.size(), value.size(),
-                    NeverIndexed(name) ? NGHTTP2_NV_FLAG_NO_INDEX : NGHTTP2_NV_FLAG_NONE});
+                    reinterpret_cast<uint8_t*>(value.data()), name.size(), value.size(), flags});
   }
   return list;
 }
