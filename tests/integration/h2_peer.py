@@ -22,8 +22,9 @@ requests.json: {"requests": [{"method": "GET", "path": "/x", "headers": [["name"
                 "raw_headers": false,            # send the header lists as given (no checks)
                 "timeout": 10}
 Every request opens a stream at once (none waits for another). The result lists, per request in
-order: {"stream_id", "status", "headers", "trailers", "body_length", "body_sha256", "body"
-(first 4 KiB, as text), "reset" (the error code when the server reset the stream)}, and for the
+order: {"stream_id", "status", "headers", "never_indexed" (names of response fields sent as
+never-indexed HPACK literals), "trailers", "body_length", "body_sha256", "body" (first 4 KiB, as
+text), "reset" (the error code when the server reset the stream)}, and for the
 connection {"goaway": {"error_code", "last_stream_id"} or null, "closed": bool}.
 """
 
@@ -40,6 +41,7 @@ import h2.connection
 import h2.events
 import h2.exceptions
 import h2.settings
+import hpack
 
 
 def connect(port, tls, ca):
@@ -225,6 +227,9 @@ def main():
             state = by_stream.get(getattr(ev, "stream_id", None))
             if isinstance(ev, h2.events.ResponseReceived):
                 state["result"]["headers"] = [list(h) for h in ev.headers]
+                # Fields the server sent as never-indexed HPACK literals (RFC 7541 6.2.3).
+                state["result"]["never_indexed"] = [
+                    h[0] for h in ev.headers if isinstance(h, hpack.NeverIndexedHeaderTuple)]
                 state["result"]["status"] = int(dict(ev.headers)[":status"])
             elif isinstance(ev, h2.events.TrailersReceived):
                 state["result"]["trailers"] = [list(h) for h in ev.headers]

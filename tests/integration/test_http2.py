@@ -127,6 +127,20 @@ class Http2Test(CiapTestCase):
             self.assertTrue(seen[f"/secure/{i}"]["x-ciap-subject"].endswith(f"-{i // 2}"))
             self.assertNotIn("authorization", seen[f"/secure/{i}"])
 
+    def test_request_ids_are_never_indexed_in_hpack(self):
+        # A request id is new in every response: HPACK's dynamic table must not take it (it
+        # would cost both ends an insertion and an eviction per response). Stable fields still
+        # may be indexed. Proxied answers and ciap's own replies alike.
+        out = self.peer([{"path": "/echo"}, {"path": "/echo"},
+                         {"path": "/secure/x", "headers": [["authorization", "Bearer nope"]]}])
+        statuses = [r["status"] for r in out["results"]]
+        self.assertEqual(statuses, [200, 200, 401])
+        for result in out["results"]:
+            names = [name for name, _ in result["headers"]]
+            self.assertIn("x-request-id", names)
+            self.assertIn("x-request-id", result["never_indexed"])
+            self.assertNotIn("content-type", result["never_indexed"])
+
     def test_fifty_mib_up_and_down_keep_their_digests(self):
         size = 50 << 20
         upload = os.path.join(self.tmp, "upload.bin")
