@@ -28,8 +28,7 @@ rss_before_kib, rss_after_kib, kib_per_connection, open_seconds, rss_at_probe_ki
 once every proxy is filled), probe_ok, probe_failed, probe_p50_ms, probe_p99_ms,
 still_open_after_probe, holder_cpu_ms_idle (the CPU time its holder used from reporting its
 connections open to the end of the probe: near 0, it took nothing from the probe) and
-first_failure when some connection failed. With --port and --pid (one proxy, the older form) it
-prints that object alone, without the name around it.
+first_failure when some connection failed.
 """
 
 import argparse
@@ -263,9 +262,6 @@ def main():
                         metavar="NAME=PORT:PID",
                         help="a proxy: its name in the output, its TLS port and the process to "
                              "measure; repeat for several (probes alternate in this order)")
-    parser.add_argument("--port", type=int, help="one proxy's port (with --pid, instead of "
-                                                 "--target; the output is not keyed by name)")
-    parser.add_argument("--pid", type=int, help="the one proxy's process to measure")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--path", default="/")
     parser.add_argument("--connections", type=int, default=10000, help="idle ones per proxy")
@@ -281,13 +277,8 @@ def main():
                         help="seconds to keep the connections open at the end (to inspect)")
     args = parser.parse_args()
 
-    single = args.port is not None
-    if single:
-        if args.target or args.pid is None:
-            parser.error("--port needs --pid and no --target")
-        args.target = [{"name": "proxy", "port": args.port, "pid": args.pid}]
     if not args.target:
-        parser.error("give --target NAME=PORT:PID (or --port and --pid)")
+        parser.error("give --target NAME=PORT:PID (one or more)")
     names = [t["name"] for t in args.target]
     if len(set(names)) != len(names):
         parser.error("target names must differ")
@@ -353,7 +344,7 @@ def main():
                 results[t["name"]].update({"still_open_after_probe": 0,
                                            "holder_cpu_ms_idle": None})
                 ok = False
-        print(json.dumps(results[names[0]] if single else results), flush=True)
+        print(json.dumps(results), flush=True)
         time.sleep(args.hold)
     finally:
         for _, process, pipe in holders:
